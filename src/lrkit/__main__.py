@@ -1,0 +1,3 @@
+from lrkit.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""Stateful feedback rules (framework-free): plateau reduction, guard policy."""
+
+from __future__ import annotations
+
+from lrkit.control._plateau import ReduceOnPlateau
+
+__all__ = ["ReduceOnPlateau"]

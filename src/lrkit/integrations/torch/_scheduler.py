@@ -1,0 +1,160 @@
+"""``torch.optim.lr_scheduler.LRScheduler`` driven by an lrkit schedule."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LRScheduler
+
+from lrkit.control import ReduceOnPlateau
+from lrkit.errors import ConfigError
+from lrkit.schedules import Schedule, from_dict
+
+__all__ = ["Scheduler"]
+
+
+def _as_float(value: Any) -> float:
+    return float(value.item()) if isinstance(value, torch.Tensor) else float(value)
+
+
+class Scheduler(LRScheduler):
+    """Apply ``schedule`` to every param group of ``optimizer``; the k-th ``optimizer.step()``
+    runs at ``schedule(k)`` (times the plateau multiplier, if any).
+
+    Param groups keep their ratios: each group's LR is ``schedule(k) * scale * ratio``, where
+    ``ratio`` is the group's LR at construction divided by the optimizer's default LR, so a
+    group created with half the LR stays at half (layer-wise multipliers survive).
+
+    Use it like any PyTorch scheduler: call :meth:`step` once after each ``optimizer.step()``.
+    With a plateau rule, call :meth:`report` with the monitored metric (e.g. once per epoch);
+    the cut applies from the next update. :meth:`state_dict` holds plain data only (it loads
+    under ``torch.load(weights_only=True)``) and :meth:`load_state_dict` resumes the exact LR
+    sequence, also into a freshly built optimizer — unlike PyTorch's chainable schedulers,
+    the LR is recomputed from the step count, never from ``group["lr"]`` (pytorch#65342).
+
+    >>> import torch
+    >>> from lrkit.schedules import cosine
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = Scheduler(opt, cosine(lr=0.1, steps=4))
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(round(opt.param_groups[0]["lr"], 4))
+    ...     opt.step()
+    ...     sched.step()
+    >>> lrs
+    [0.1, 0.0854, 0.05, 0.0146, 0.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule,
+        plateau: ReduceOnPlateau | None = None,
+    ) -> None:
+        if not isinstance(schedule, Schedule):
+            raise ConfigError(
+                f"schedule must be an lrkit Schedule (e.g. lrkit.schedules.cosine(...)), "
+                f"but got schedule={schedule!r}"
+            )
+        if plateau is not None and not isinstance(plateau, ReduceOnPlateau):
+            raise ConfigError(f"plateau must be a ReduceOnPlateau, but got plateau={plateau!r}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise ConfigError(f"optimizer must be a torch.optim.Optimizer, but got {optimizer!r}")
+        self.schedule = schedule
+        self.plateau = plateau
+        self.scale = 1.0 if plateau is None else plateau.scale
+        self.ratios = self._ratios(optimizer)
+        super().__init__(optimizer, last_epoch=-1)
+
+    @staticmethod
+    def _ratios(optimizer: torch.optim.Optimizer) -> list[float]:
+        lrs = [_as_float(g["lr"]) for g in optimizer.param_groups]
+        ref = optimizer.defaults.get("lr")
+        ref_f = _as_float(ref) if isinstance(ref, numbers.Real | torch.Tensor) else 0.0
+        if not (ref_f > 0.0 and math.isfinite(ref_f)):
+            ref_f = max(lrs) if lrs and max(lrs) > 0 else 1.0
+        return [lr / ref_f for lr in lrs]
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        """The LR of every param group for update ``last_epoch``."""
+        value = self.schedule(self.last_epoch) * self.scale
+        return [value * r for r in self.ratios]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return self.get_lr()
+
+    @property
+    def step_count(self) -> int:
+        """Index of the next optimizer update (the number of :meth:`step` calls so far)."""
+        return int(self.last_epoch)
+
+    def report(self, metric: float) -> float:
+        """Feed the plateau rule one value of the monitored metric; returns the multiplier."""
+        if self.plateau is None:
+            raise ConfigError(
+                "report() needs a plateau rule: Scheduler(..., plateau=ReduceOnPlateau())"
+            )
+        self.scale = self.plateau.update(metric)
+        self._apply()
+        return self.scale
+
+    def _apply(self) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        self._last_lr = [
+            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
+            for g in self.optimizer.param_groups
+        ]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-data state: step count, group ratios, plateau state and the schedule's dict."""
+        return {
+            "last_epoch": int(self.last_epoch),
+            "_step_count": int(self._step_count),
+            "ratios": list(self.ratios),
+            "scale": float(self.scale),
+            "schedule": self.schedule.to_dict(),
+            "plateau": None if self.plateau is None else self.plateau.state_dict(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`; the optimizer's LRs are set for the saved step."""
+        missing = {"last_epoch", "ratios", "scale"} - set(state_dict)
+        if missing:
+            raise ConfigError(
+                f"not an lrkit Scheduler state (missing {sorted(missing)}); "
+                "was it saved by another scheduler class?"
+            )
+        ratios = [float(r) for r in state_dict["ratios"]]
+        if len(ratios) != len(self.optimizer.param_groups):
+            raise ConfigError(
+                f"the saved state has {len(ratios)} param groups but the optimizer has "
+                f"{len(self.optimizer.param_groups)}"
+            )
+        saved = state_dict.get("schedule")
+        if saved is not None and from_dict(saved) != self.schedule:
+            warnings.warn(
+                f"resuming with a different schedule: saved {from_dict(saved)!r}, "
+                f"now {self.schedule!r}; the LR continues from step {state_dict['last_epoch']} "
+                "of the new one",
+                UserWarning,
+                stacklevel=2,
+            )
+        if state_dict.get("plateau") is not None:
+            if self.plateau is None:
+                self.plateau = ReduceOnPlateau()
+            self.plateau.load_state_dict(state_dict["plateau"])
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict.get("_step_count", self.last_epoch + 1))
+        self.ratios = ratios
+        self.scale = float(state_dict["scale"])
+        for group in self.optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self._apply()
