@@ -7,6 +7,7 @@ import numbers
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -15,6 +16,10 @@ from lrkit.errors import ConfigError
 from lrkit.schedules import Schedule, from_dict
 
 __all__ = ["Scheduler"]
+
+# LRs are computed in vectorised blocks of this many updates: a step then costs a list lookup,
+# and the values are exactly those of ``schedule(np.arange(...))``.
+_BLOCK = 512
 
 
 def _as_float(value: Any) -> float:
@@ -65,6 +70,8 @@ class Scheduler(LRScheduler):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ConfigError(f"optimizer must be a torch.optim.Optimizer, but got {optimizer!r}")
         self.schedule = schedule
+        self._block_start = 0
+        self._block: list[float] = []
         self.plateau = plateau
         self.scale = 1.0 if plateau is None else plateau.scale
         self.ratios = self._ratios(optimizer)
@@ -79,10 +86,37 @@ class Scheduler(LRScheduler):
             ref_f = max(lrs) if lrs and max(lrs) > 0 else 1.0
         return [lr / ref_f for lr in lrs]
 
+    def _value(self, k: int) -> float:
+        i = k - self._block_start
+        if not 0 <= i < len(self._block):
+            if k < 0:
+                raise ConfigError(f"the step count must be >= 0, but got last_epoch={k}")
+            self._block_start, i = k, 0
+            self._block = self.schedule(np.arange(k, k + _BLOCK)).tolist()
+        return self._block[i]
+
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The LR of every param group for update ``last_epoch``."""
-        value = self.schedule(self.last_epoch) * self.scale
+        value = self._value(self.last_epoch) * self.scale
         return [value * r for r in self.ratios]
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance to the next optimizer update (call it after ``optimizer.step()``).
+
+        ``epoch`` (deprecated in PyTorch) sets the update index directly; with a closed-form
+        schedule that is exact, so no warning is raised.
+        """
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            # the one PyTorch warning that points at a real bug in the caller's loop
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the first "
+                "value of the schedule is skipped. Call optimizer.step() first.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._step_count += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self._apply()
 
     def _get_closed_form_lr(self) -> list[float]:
         return self.get_lr()
@@ -103,15 +137,18 @@ class Scheduler(LRScheduler):
         return self.scale
 
     def _apply(self) -> None:
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(lr)
+        value = self._value(self.last_epoch) * self.scale
+        last: list[float | torch.Tensor] = []
+        for group, ratio in zip(self.optimizer.param_groups, self.ratios, strict=True):
+            lr = value * ratio
+            current = group["lr"]
+            if isinstance(current, torch.Tensor):
+                current.fill_(lr)
+                last.append(current.clone())
             else:
                 group["lr"] = lr
-        self._last_lr = [
-            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
-            for g in self.optimizer.param_groups
-        ]
+                last.append(lr)
+        self._last_lr = last
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-data state: step count, group ratios, plateau state and the schedule's dict."""
