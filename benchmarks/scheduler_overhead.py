@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -85,10 +86,10 @@ def main() -> None:
         native_times, lrkit_times = [], []
         for _ in range(rounds):
             o1, o2 = make_opt(), make_opt()
-            o1.step()
-            o2.step()  # avoid PyTorch's "scheduler before optimizer" warning path
             native = native_factory(o1)
             ours = Scheduler(o2, schedule)
+            o1.step()  # a real loop calls optimizer.step() before the first scheduler.step()
+            o2.step()
             time_steps(native, 50)  # warm-up
             time_steps(ours, 50)
             native_times.append(time_steps(native, n))
@@ -122,7 +123,7 @@ def main() -> None:
         print(f"{spec:52s} 1M steps vectorised: {med * 1e3:7.1f} ms")
 
     out = {
-        "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "torch": torch.__version__,
         "numpy": np.__version__,
         "rounds": rounds,
