@@ -23,7 +23,8 @@ class ReduceOnPlateau:
     threshold)`` (``threshold_mode="rel"``) or ``metric < best - threshold`` (``"abs"``), mirrored
     for ``mode="max"``; it reduces when bad updates *exceed* ``patience`` (Keras reduces one
     update earlier, at ``wait >= patience``); ``cooldown`` updates after a reduction are not
-    counted; the scale never goes below ``min_scale``. A NaN metric counts as no improvement.
+    counted; the scale never goes below ``min_scale``; cuts smaller than ``eps`` (in units of
+    the multiplier, where PyTorch's is in LR units) are ignored. A NaN metric is no improvement.
 
     >>> p = ReduceOnPlateau(factor=0.5, patience=1)
     >>> [p.update(v) for v in [1.0, 0.9, 0.95, 0.95, 0.95, 0.95]]
@@ -58,6 +59,8 @@ class ReduceOnPlateau:
             raise ConfigError(f"mode must be 'min' or 'max', but got mode={mode!r}")
         if not (isinstance(min_scale, int | float) and 0.0 <= min_scale <= 1.0):
             raise ConfigError(f"min_scale must be in [0, 1], but got min_scale={min_scale!r}")
+        if not (isinstance(eps, int | float) and eps >= 0 and math.isfinite(eps)):
+            raise ConfigError(f"eps must be a finite number >= 0, but got eps={eps!r}")
         self.factor = float(factor)
         self.patience = patience
         self.threshold = float(threshold)

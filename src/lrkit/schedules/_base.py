@@ -70,7 +70,10 @@ class Schedule:
         if isinstance(k, numbers.Integral) and not isinstance(k, bool):
             if k < 0:
                 raise ScheduleError(f"{self.name}: step must be >= 0, but got k={k}")
-            return float(self.formula(np.float64(k), np))
+            # a one-element array, not a NumPy scalar: NumPy may round some ufuncs differently
+            # for 0-d and array inputs (np.power(0.1, 2.0) on AVX-512), and s(k) must equal s(ks)
+            out = self.formula(np.full(1, k, dtype=np.float64), np)
+            return float(np.asarray(out, dtype=np.float64).reshape(-1)[0])
         arr = np.asarray(k)
         if arr.dtype.kind not in "iu":
             if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):

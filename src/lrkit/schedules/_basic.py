@@ -181,7 +181,7 @@ def piecewise(boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
     if len(vs) != len(bs) + 1:
         raise ScheduleError(
             f"{w}: values must have one more entry than boundaries, but got "
-            f"{len(vs)} values for {len(bs)} boundaries"
+            f"{len(vs)} values for {len(bs)} boundaries: values={list(vs)}, boundaries={list(bs)}"
         )
     if any(b2 <= b1 for b1, b2 in zip(bs, bs[1:], strict=False)):
         raise ScheduleError(f"{w}: boundaries must be strictly increasing, but got {list(bs)}")

@@ -31,10 +31,12 @@ class _Warmup(Schedule):
 
     def formula(self, k: Any, xp: Any) -> Any:
         target = self.schedule.evaluate(k * 0.0, xp)
+        # the ramp is only used below `steps`; clamping keeps it from overflowing far beyond
+        kr = xp.minimum(k, float(self.steps))
         if self.zero_first:
-            frac = k / self.steps
+            frac = kr / self.steps
         else:
-            frac = (k + 1.0) / (self.steps + 1.0)
+            frac = (kr + 1.0) / (self.steps + 1.0)
         if self.shape == "linear":
             ramp = self.start + (target - self.start) * frac
         elif self.shape == "cosine":
@@ -109,7 +111,9 @@ class _Join(Schedule):
     @property
     def horizon(self) -> int | None:
         inner = self.schedules[-1].horizon
-        return None if inner is None else self.boundaries[-1] + inner
+        if inner is None:
+            return None
+        return (self.boundaries[-1] if self.boundaries else 0) + inner
 
 
 @schedule_factory("join", _Join)
@@ -135,7 +139,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     if len(bs) != len(ss) - 1:
         raise ScheduleError(
             f"{w}: needs len(schedules) - 1 boundaries, but got {len(bs)} boundaries for "
-            f"{len(ss)} schedules"
+            f"{len(ss)} schedules: boundaries={list(bs)}"
         )
     if any(b2 <= b1 for b1, b2 in zip(bs, bs[1:], strict=False)):
         raise ScheduleError(f"{w}: boundaries must be strictly increasing, but got {list(bs)}")

@@ -41,7 +41,8 @@ class _Cyclic(Schedule):
         if self.mode == "triangular":
             return self.base_lr + height * 1.0
         if self.mode == "triangular2":
-            return self.base_lr + height * (1.0 / xp.power(2.0, cycle - 1.0))
+            # 0.5**(c-1) == 1/2**(c-1) exactly, but underflows quietly instead of overflowing
+            return self.base_lr + height * xp.power(0.5, cycle - 1.0)
         return self.base_lr + height * xp.power(self.gamma, k)
 
 
@@ -178,5 +179,8 @@ def one_cycle(
             )
         begin = end
     if not math.isfinite(s.max_lr / s.div_factor / s.final_div_factor):
-        raise ScheduleError(f"{w}: div factors give a non-finite LR")
+        raise ScheduleError(
+            f"{w}: div factors give a non-finite LR, but got max_lr={max_lr!r}, "
+            f"div_factor={div_factor!r}, final_div_factor={final_div_factor!r}"
+        )
     return s

@@ -31,8 +31,9 @@ class Scheduler(LRScheduler):
     runs at ``schedule(k)`` (times the plateau multiplier, if any).
 
     Param groups keep their ratios: each group's LR is ``schedule(k) * scale * ratio``, where
-    ``ratio`` is the group's LR at construction divided by the optimizer's default LR, so a
-    group created with half the LR stays at half (layer-wise multipliers survive).
+    ``ratio`` is the group's LR at construction divided by a reference LR — the optimizer's
+    default LR when some group uses it, else the largest group LR — so a group created with
+    half the LR stays at half (layer-wise multipliers survive).
 
     Use it like any PyTorch scheduler: call :meth:`step` once after each ``optimizer.step()``.
     With a plateau rule, call :meth:`report` with the monitored metric (e.g. once per epoch);
@@ -79,10 +80,14 @@ class Scheduler(LRScheduler):
 
     @staticmethod
     def _ratios(optimizer: torch.optim.Optimizer) -> list[float]:
+        # The reference LR is the optimizer's default LR when some group uses it (the usual
+        # `Opt(params, lr=...)` with a few groups overriding it); otherwise, e.g. when every
+        # group sets its own LR and torch filled in a default nobody chose, the largest group
+        # LR (the top layer under layer-wise decay).
         lrs = [_as_float(g["lr"]) for g in optimizer.param_groups]
         ref = optimizer.defaults.get("lr")
-        ref_f = _as_float(ref) if isinstance(ref, numbers.Real | torch.Tensor) else 0.0
-        if not (ref_f > 0.0 and math.isfinite(ref_f)):
+        ref_f = _as_float(ref) if isinstance(ref, numbers.Real | torch.Tensor) else math.nan
+        if not (ref_f > 0.0 and math.isfinite(ref_f) and any(lr == ref_f for lr in lrs)):
             ref_f = max(lrs) if lrs and max(lrs) > 0 else 1.0
         return [lr / ref_f for lr in lrs]
 

@@ -1,0 +1,205 @@
+"""Guard policy: the framework-free decisions behind the ``Guard`` callbacks.
+
+Feed it the training loss after every optimizer step; it answers what to do: carry on, save
+the current state as the last good one, roll back to that state with a smaller LR, or give up.
+Framework adapters (torch loop, Lightning, Keras) only execute the answer.
+
+Spikes are judged against the recent past with robust statistics (the running median and the
+median absolute deviation over ``window`` steps), so minibatch noise does not trigger it and
+the rule needs no knowledge of the loss's scale. NaN/inf losses always roll back. The same
+ideas drive the doctor's ``unstable``/``diverged`` rules on finished logs; AUTOTRAINER
+(Zhang et al., ICSE'21) repairs by rolling back and scaling the LR, which is what this does
+online.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from lrkit.errors import ConfigError
+
+__all__ = ["GuardAction", "GuardPolicy"]
+
+_KINDS = ("continue", "checkpoint", "rollback", "stop")
+
+
+@dataclass(frozen=True)
+class GuardAction:
+    """What the training loop should do after step ``step``.
+
+    Attributes:
+        kind: ``"continue"``; ``"checkpoint"`` (the current state is good: save it);
+            ``"rollback"`` (restore the last checkpoint, then multiply the schedule's LR by
+            ``scale``); ``"stop"`` (too many rollbacks: the run cannot be saved by LR cuts).
+        step: the step that was just reported.
+        scale: the LR multiplier to use from now on (1 until the first rollback).
+        reason: why (empty for ``continue``).
+        restore_step: for a rollback, the step of the checkpoint to restore.
+    """
+
+    kind: str
+    step: int
+    scale: float
+    reason: str = ""
+    restore_step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "scale": self.scale,
+            "reason": self.reason,
+            "restore_step": self.restore_step,
+        }
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+class GuardPolicy:
+    """Detect NaN/inf and loss spikes online; decide checkpoints, rollbacks and LR cuts.
+
+    A loss is a *spike* when it exceeds the running median of the last ``window`` good losses
+    by more than ``spike_z`` robust standard deviations (1.4826 × MAD) **and** is more than
+    ``spike_ratio`` × that median. ``patience`` consecutive spikes (or one non-finite loss)
+    trigger a rollback: the LR multiplier ``scale`` is multiplied by ``lr_factor`` and the loop
+    must restore the last checkpoint. Checkpoints are requested every ``checkpoint_every``
+    steps, and only when no spike was seen since the last one (a state taken mid-instability
+    is not "good"). After ``max_rollbacks`` rollbacks, or when ``scale`` would fall below
+    ``min_scale``, the answer is ``stop``. Nothing is judged during the first ``warmup`` steps
+    except non-finite losses.
+
+    >>> g = GuardPolicy(window=10, warmup=5, checkpoint_every=5, patience=1)
+    >>> [g.update(k, 1.0 + 0.01 * (k % 3)).kind for k in range(6)][-2:]
+    ['checkpoint', 'continue']
+    >>> a = g.update(6, float("nan"))
+    >>> a.kind, a.scale, a.restore_step
+    ('rollback', 0.5, 4)
+    >>> g.update(5, 50.0).kind  # after a rollback the loop resumes from step 5
+    'rollback'
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 100,
+        spike_z: float = 8.0,
+        spike_ratio: float = 2.0,
+        patience: int = 3,
+        lr_factor: float = 0.5,
+        checkpoint_every: int = 100,
+        warmup: int = 20,
+        max_rollbacks: int = 5,
+        min_scale: float = 1e-3,
+    ) -> None:
+        for name, v, lo in (("window", window, 3), ("patience", patience, 1),
+                            ("checkpoint_every", checkpoint_every, 1), ("warmup", warmup, 0),
+                            ("max_rollbacks", max_rollbacks, 0)):  # fmt: skip
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ConfigError(f"{name} must be an integer >= {lo}, but got {name}={v!r}")
+        for name, x in (("spike_z", spike_z), ("spike_ratio", spike_ratio)):
+            if not (isinstance(x, int | float) and math.isfinite(x) and x > 0):
+                raise ConfigError(f"{name} must be a finite number > 0, but got {name}={x!r}")
+        if not (isinstance(lr_factor, int | float) and 0 < lr_factor < 1):
+            raise ConfigError(f"lr_factor must be in (0, 1), but got lr_factor={lr_factor!r}")
+        if not (isinstance(min_scale, int | float) and 0 <= min_scale < 1):
+            raise ConfigError(f"min_scale must be in [0, 1), but got min_scale={min_scale!r}")
+        self.window = window
+        self.spike_z = float(spike_z)
+        self.spike_ratio = float(spike_ratio)
+        self.patience = patience
+        self.lr_factor = float(lr_factor)
+        self.checkpoint_every = checkpoint_every
+        self.warmup = warmup
+        self.max_rollbacks = max_rollbacks
+        self.min_scale = float(min_scale)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a fresh run)."""
+        self.scale = 1.0
+        self.history: deque[float] = deque(maxlen=self.window)
+        self.seen = 0
+        self.bad_streak = 0
+        self.clean_since_checkpoint = True
+        self.last_checkpoint: int | None = None
+        self.rollbacks: list[GuardAction] = []
+
+    def is_spike(self, loss: float) -> bool:
+        """Whether ``loss`` is a spike against the recent good losses (False while warming up)."""
+        if self.seen < self.warmup or len(self.history) < 3:
+            return False
+        hist = list(self.history)
+        med = _median(hist)
+        mad = 1.4826 * _median([abs(h - med) for h in hist])
+        return loss > med + self.spike_z * mad and loss > self.spike_ratio * abs(med)
+
+    def update(self, step: int, loss: float) -> GuardAction:
+        """Report the loss of optimizer step ``step``; get the action to take."""
+        loss = float(loss)
+        if not math.isfinite(loss):
+            return self._rollback(step, f"loss is {loss} at step {step}")
+        if self.is_spike(loss):
+            self.bad_streak += 1
+            self.clean_since_checkpoint = False
+            if self.bad_streak >= self.patience:
+                med = _median(list(self.history))
+                return self._rollback(
+                    step, f"loss {loss:.4g} at step {step} is {loss / med:.1f}× the recent median"
+                )
+            return GuardAction("continue", step, self.scale, "spike (waiting)")
+        self.bad_streak = 0
+        self.history.append(loss)
+        self.seen += 1
+        if self.seen >= self.warmup and self.seen % self.checkpoint_every == 0:
+            if self.clean_since_checkpoint:
+                self.last_checkpoint = step
+                return GuardAction("checkpoint", step, self.scale, "state is good")
+            self.clean_since_checkpoint = True  # next period decides
+        return GuardAction("continue", step, self.scale)
+
+    def _rollback(self, step: int, reason: str) -> GuardAction:
+        self.bad_streak = 0
+        new_scale = self.scale * self.lr_factor
+        if (
+            self.last_checkpoint is None
+            or len(self.rollbacks) >= self.max_rollbacks
+            or new_scale < self.min_scale
+        ):
+            why = "no good checkpoint yet" if self.last_checkpoint is None else (
+                f"{len(self.rollbacks)} rollbacks already" if len(self.rollbacks)
+                >= self.max_rollbacks else f"LR scale would fall below {self.min_scale:g}"
+            )  # fmt: skip
+            return GuardAction("stop", step, self.scale, f"{reason}; {why}")
+        self.scale = new_scale
+        action = GuardAction("rollback", step, self.scale, reason, self.last_checkpoint)
+        self.rollbacks.append(action)
+        self.clean_since_checkpoint = True
+        return action
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume the policy (JSON-safe)."""
+        return {
+            "scale": self.scale,
+            "history": list(self.history),
+            "seen": self.seen,
+            "bad_streak": self.bad_streak,
+            "clean_since_checkpoint": self.clean_since_checkpoint,
+            "last_checkpoint": self.last_checkpoint,
+            "rollbacks": [a.to_dict() for a in self.rollbacks],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scale = float(state["scale"])
+        self.history = deque((float(h) for h in state["history"]), maxlen=self.window)
+        self.seen = int(state["seen"])
+        self.bad_streak = int(state["bad_streak"])
+        self.clean_since_checkpoint = bool(state["clean_since_checkpoint"])
+        self.last_checkpoint = state["last_checkpoint"]
+        self.rollbacks = [GuardAction(**a) for a in state["rollbacks"]]
