@@ -1,0 +1,426 @@
+"""Finder regret: how good is the suggested LR compared with a grid search?
+
+For each built-in task and optimizer:
+
+1. grid-search the LR (half-decade grid, 3 seeds) with the task's recipe -> best mean final metric;
+2. run each finder with 5 seeds (model init + batch order): lrkit's default and every lrkit
+   method, torch-lr-finder's suggestion, Lightning's ``Tuner.lr_find`` suggestion;
+3. train at each suggestion (seed s for the finder run with seed s) and at the fixed defaults
+   (Adam 1e-3, SGD 1e-2);
+4. regret = grid best - mean metric at the suggestion (accuracy points); seed spread = max/min of
+   the 5 suggestions; cost = finder wall time / grid wall time (also in optimizer steps).
+
+    python benchmarks/finder_regret.py            # full
+    python benchmarks/finder_regret.py --quick    # 1 task, 5 epochs, coarse grid
+
+Prints a table and writes benchmarks/results/finder_regret.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
+LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+
+
+def _task(name: str, epochs: int | None) -> Any:
+    import dataclasses
+
+    from lrkit.tasks import get_task
+
+    task = get_task(name)
+    return dataclasses.replace(task, epochs=epochs) if epochs else task
+
+
+def job_train(name: str, epochs: int | None, opt: str, lr: float, seed: int) -> dict[str, Any]:
+    from lrkit.tasks import train
+
+    r = train(_task(name, epochs), lr, seed=seed, optimizer=opt)
+    return {
+        "final": r.final_metric,
+        "wall": r.wall_time,
+        "diverged": r.diverged,
+        "steps": r.history[-1].step,
+    }
+
+
+def _model_opt(task: Any, opt: str, seed: int, lr: float) -> tuple[Any, Any]:
+    import torch
+
+    from lrkit.tasks import make_optimizer
+
+    torch.manual_seed(seed)
+    model = task.make_model()
+    return model, make_optimizer(opt, model.parameters(), lr)
+
+
+def _loader(task: Any, seed: int) -> Any:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        TensorDataset(*task.train), batch_size=task.batch_size, shuffle=True, generator=gen
+    )
+
+
+def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> dict[str, Any]:
+    task = _task(name, epochs)
+    t0 = time.perf_counter()
+    try:
+        if which in ("lrkit", "lrkit-r3"):
+            from lrkit.finder import find_lr
+
+            model, optim = _model_opt(task, opt, seed, 1e-3)
+            res = find_lr(
+                model,
+                task.train,
+                loss_fn=task.loss_fn,
+                optimizer=optim,
+                batch_size=task.batch_size,
+                seed=seed,
+                repeats=3 if which == "lrkit-r3" else 1,
+            )
+            out: dict[str, Any] = {
+                "suggestions": dict(res.suggestions),
+                "interval": list(res.interval),
+                "lrs": list(res.lrs),
+                "losses": list(res.losses),
+                "steps": len(res.lrs) * res.repeats,
+            }
+        elif which == "torch-lr-finder":
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            from torch_lr_finder import LRFinder
+
+            model, optim = _model_opt(task, opt, seed, 1e-7)
+            finder = LRFinder(model, optim, task.loss_fn, device="cpu")
+            finder.range_test(_loader(task, seed), end_lr=10, num_iter=100)
+            _ax, lr = finder.plot(suggest_lr=True)
+            plt.close("all")
+            out = {
+                "suggestion": None if lr is None else float(lr),
+                "steps": len(finder.history["lr"]),
+            }
+        else:
+            import lightning as L
+            import torch
+            from lightning.pytorch.tuner import Tuner
+
+            from lrkit.tasks import make_optimizer
+
+            class Module(L.LightningModule):
+                def __init__(self) -> None:
+                    super().__init__()
+                    torch.manual_seed(seed)
+                    self.net = task.make_model()
+                    self.lr = 1e-3
+
+                def training_step(self, batch: Any, _: int) -> Any:
+                    x, y = batch
+                    return task.loss_fn(self.net(x), y)
+
+                def configure_optimizers(self) -> Any:
+                    return make_optimizer(opt, self.parameters(), self.lr)
+
+            torch.manual_seed(seed)
+            trainer = L.Trainer(
+                default_root_dir=tempfile.mkdtemp(prefix="lrkit-bench-"),
+                accelerator="cpu",
+                devices=1,
+                max_epochs=1000,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+            lr_finder = Tuner(trainer).lr_find(
+                Module(), train_dataloaders=_loader(task, seed), update_attr=False
+            )
+            sug = lr_finder.suggestion() if lr_finder is not None else None
+            out = {
+                "suggestion": None if sug is None else float(sug),
+                "steps": len(lr_finder.results["lr"]),
+            }
+    except Exception as exc:  # an anchor failing is a result too
+        out = {"error": repr(exc)}
+    out["wall"] = time.perf_counter() - t0
+    return out
+
+
+def _rel_key(lr: float) -> str:
+    return f"{lr:.4g}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1 task, 5 epochs, coarse grid, 2 seeds")
+    ap.add_argument("--tasks", nargs="*", default=None)
+    ap.add_argument("--optimizers", nargs="*", default=["adam", "sgd"])
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    ap.add_argument("--anchors", nargs="*", default=["torch-lr-finder", "lightning"])
+    ap.add_argument(
+        "--candidates", action="store_true", help="also train at fit-minimum / c (rule design)"
+    )
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "finder_regret.json"))
+    args = ap.parse_args()
+
+    from lrkit.tasks import available
+
+    if args.quick:
+        tasks = args.tasks or ["mnist1d-mlp"]
+        epochs: int | None = 5
+        grid = [10 ** (e / 2) for e in range(-8, 2, 2)]  # full decades 1e-4..1
+        grid_seeds, finder_seeds = [0, 1], [0, 1, 2]
+    else:
+        tasks = args.tasks or available()
+        epochs = None
+        grid = [10 ** (e / 2) for e in range(-10, 2)]  # half decades 1e-5..10^0.5
+        grid_seeds, finder_seeds = [0, 1, 2], [0, 1, 2, 3, 4]
+    finders = ["lrkit", "lrkit-r3", *args.anchors]
+    t_start = time.perf_counter()
+
+    with ProcessPoolExecutor(args.workers, initializer=_init_worker) as pool:
+        # 1) grid and range tests, all at once
+        grid_jobs = {
+            (t, o, _rel_key(lr), s): pool.submit(job_train, t, epochs, o, lr, s)
+            for t in tasks
+            for o in args.optimizers
+            for lr in grid
+            for s in grid_seeds
+        }
+        find_jobs = {
+            (t, o, s, f): pool.submit(job_find, t, epochs, o, s, f)
+            for t in tasks
+            for o in args.optimizers
+            for s in finder_seeds
+            for f in finders
+        }
+        grid_res = {k: v.result() for k, v in grid_jobs.items()}
+        find_res = {k: v.result() for k, v in find_jobs.items()}
+        print(f"grid + finders done in {time.perf_counter() - t_start:.0f} s", flush=True)
+
+        # 2) suggestions per (task, optimizer, method, seed)
+        sugg: dict[tuple[str, str, str], list[float | None]] = {}
+        for t in tasks:
+            for o in args.optimizers:
+                for s in finder_seeds:
+                    lk = find_res[(t, o, s, "lrkit")]
+                    for m in LRKIT_METHODS:
+                        v = lk.get("suggestions", {}).get(m)
+                        sugg.setdefault((t, o, f"lrkit:{m}"), []).append(v)
+                    r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestions", {}).get("lrkit")
+                    sugg.setdefault((t, o, "lrkit-r3:lrkit"), []).append(r3)
+                    for f in args.anchors:
+                        sugg.setdefault((t, o, f), []).append(
+                            find_res[(t, o, s, f)].get("suggestion")
+                        )
+                    sugg.setdefault((t, o, "fixed default"), []).append(FIXED[o])
+                    if args.candidates and lk.get("lrs"):
+                        from lrkit.finder import fit_curve
+
+                        fit = fit_curve(lk["lrs"], lk["losses"])
+                        lr_min = lk["lrs"][int(np.argmin(fit))]
+                        for c in (3, 5, 10, 20, 30):
+                            sugg.setdefault((t, o, f"cand:fitmin/{c}"), []).append(lr_min / c)
+
+        # 3) train at every suggestion with the finder run's seed
+        eval_jobs: dict[tuple[str, str, str, int], Any] = {}
+        for (t, o, _), lrs in sugg.items():
+            for s, lr in zip(finder_seeds, lrs):
+                if lr is not None and math.isfinite(lr) and lr > 0:
+                    key = (t, o, _rel_key(lr), s)
+                    if key not in eval_jobs:
+                        eval_jobs[key] = pool.submit(job_train, t, epochs, o, float(lr), s)
+        eval_res = {k: v.result() for k, v in eval_jobs.items()}
+
+    # 4) aggregate
+    cells: list[dict[str, Any]] = []
+    per_method: dict[str, list[dict[str, Any]]] = {}
+    for t in tasks:
+        for o in args.optimizers:
+            means = {
+                _rel_key(lr): statistics.fmean(
+                    grid_res[(t, o, _rel_key(lr), s)]["final"] for s in grid_seeds
+                )
+                for lr in grid
+            }
+            best_key = max(means, key=lambda k: means[k])
+            best = means[best_key]
+            grid_wall = sum(
+                grid_res[(t, o, _rel_key(lr), s)]["wall"] for lr in grid for s in grid_seeds
+            )
+            grid_steps = sum(
+                grid_res[(t, o, _rel_key(lr), s)]["steps"] for lr in grid for s in grid_seeds
+            )
+            cell: dict[str, Any] = {
+                "task": t,
+                "optimizer": o,
+                "grid": {k: round(v, 4) for k, v in means.items()},
+                "grid_best_lr": float(best_key),
+                "grid_best": best,
+                "grid_wall_s": grid_wall,
+                "methods": {},
+            }
+            inside = [
+                find_res[(t, o, s, "lrkit")]["interval"][0] <= float(best_key) * 1.0001
+                and float(best_key) <= find_res[(t, o, s, "lrkit")]["interval"][1] * 1.0001
+                for s in finder_seeds
+                if "interval" in find_res[(t, o, s, "lrkit")]
+            ]
+            cell["interval_holds_grid_best"] = sum(inside) / max(1, len(inside))
+            cell["lrkit_intervals"] = [
+                find_res[(t, o, s, "lrkit")].get("interval") for s in finder_seeds
+            ]
+            for (tt, oo, m), lrs in sugg.items():
+                if (tt, oo) != (t, o):
+                    continue
+                metrics = []
+                for s, lr in zip(finder_seeds, lrs):
+                    if lr is None or not (math.isfinite(lr) and lr > 0):
+                        metrics.append(None)
+                    else:
+                        metrics.append(eval_res[(t, o, _rel_key(lr), s)]["final"])
+                ok = [x for x in metrics if x is not None]
+                good = [x for x in lrs if x is not None and x > 0]
+                finder = m.split(":")[0] if m != "fixed default" else None
+                finder = None if finder == "cand" else finder
+                walls = (
+                    [find_res[(t, o, s, finder)]["wall"] for s in finder_seeds] if finder else []
+                )
+                steps = (
+                    [find_res[(t, o, s, finder)].get("steps", 0) for s in finder_seeds]
+                    if finder
+                    else []
+                )
+                entry = {
+                    "suggestions": lrs,
+                    "metrics": metrics,
+                    "failures": len(metrics) - len(ok),
+                    "regret_points": 100 * (best - statistics.fmean(ok)) if ok else None,
+                    "worst_seed_regret_points": 100 * (best - min(ok)) if ok else None,
+                    "seed_spread": (max(good) / min(good)) if len(good) > 1 else None,
+                    "cost_fraction_wall": statistics.median(walls) / grid_wall if walls else 0.0,
+                    "cost_fraction_steps": statistics.median(steps) / grid_steps if steps else 0.0,
+                }
+                errors = (
+                    [find_res[(t, o, s, finder)].get("error") for s in finder_seeds]
+                    if finder
+                    else []
+                )
+                if any(errors):
+                    entry["errors"] = sorted({e for e in errors if e})
+                cell["methods"][m] = entry
+                per_method.setdefault(m, []).append(entry)
+            cells.append(cell)
+
+    summary = {}
+    for m, entries in per_method.items():
+        regrets = [e["regret_points"] for e in entries if e["regret_points"] is not None]
+        spreads = [e["seed_spread"] for e in entries if e["seed_spread"] is not None]
+        summary[m] = {
+            "median_regret_points": statistics.median(regrets) if regrets else None,
+            "worst_regret_points": max(regrets) if regrets else None,
+            "median_seed_spread": statistics.median(spreads) if spreads else None,
+            "max_seed_spread": max(spreads) if spreads else None,
+            "median_cost_fraction_wall": statistics.median(
+                e["cost_fraction_wall"] for e in entries
+            ),
+            "median_cost_fraction_steps": statistics.median(
+                e["cost_fraction_steps"] for e in entries
+            ),
+            "failures": sum(e["failures"] for e in entries),
+        }
+
+    import torch
+
+    coverage = statistics.fmean(c["interval_holds_grid_best"] for c in cells)
+    result = {
+        "interval_holds_grid_best": coverage,
+        "command": "python " + " ".join(sys.argv),
+        "config": {
+            "tasks": tasks,
+            "optimizers": args.optimizers,
+            "epochs": epochs or "task default",
+            "grid": grid,
+            "grid_seeds": grid_seeds,
+            "finder_seeds": finder_seeds,
+            "fixed_defaults": FIXED,
+            "finders": finders,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpus": os.cpu_count(),
+            "workers": args.workers,
+            "threads_per_worker": 1,
+        },
+        "wall_s": time.perf_counter() - t_start,
+        "summary": summary,
+        "cells": cells,
+        "curves": {
+            f"{t}|{o}|{s}": {"lrs": r.get("lrs"), "losses": r.get("losses")}
+            for (t, o, s, f), r in find_res.items()
+            if f == "lrkit"
+        },
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1, default=float))
+
+    print(
+        f"\n{'task':<12} {'opt':<5} {'grid best':>14}  "
+        + "  ".join(f"{m[:14]:>14}" for m in summary)
+    )
+    for c in cells:
+        row = [
+            f"{c['methods'][m]['regret_points']:14.2f}"
+            if c["methods"][m]["regret_points"] is not None
+            else f"{'n/a':>14}"
+            for m in summary
+        ]
+        print(
+            f"{c['task']:<12} {c['optimizer']:<5} {c['grid_best']:7.3f}@{c['grid_best_lr']:<6.0e}  "
+            + "  ".join(row)
+        )
+    print(
+        f"\n{'method':<20} {'median regret':>14} {'worst':>8} {'spread(med)':>12} {'spread(max)':>12} {'cost wall':>10} {'cost steps':>11} {'fail':>5}"
+    )
+    for m, s in summary.items():
+        f = lambda v, p=2: "n/a" if v is None else f"{v:.{p}f}"  # noqa: E731
+        print(
+            f"{m:<20} {f(s['median_regret_points']):>14} {f(s['worst_regret_points']):>8} "
+            f"{f(s['median_seed_spread']):>12} {f(s['max_seed_spread']):>12} "
+            f"{100 * s['median_cost_fraction_wall']:9.2f}% {100 * s['median_cost_fraction_steps']:10.3f}% {s['failures']:>5}"
+        )
+    print(f"\nlrkit interval holds the grid-best LR in {100 * coverage:.0f}% of runs")
+    print(f"wall {result['wall_s']:.0f} s; saved {args.out}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,133 @@
+"""Built-in tasks: small, locally generated, a training run takes seconds on a CPU."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lrkit.tasks._task import Task
+
+__all__ = ["BUILTIN", "accuracy", "cross_entropy"]
+
+
+def cross_entropy(logits: Any, y: Any) -> Any:
+    """Mean cross-entropy of ``logits`` against integer labels ``y``."""
+    import torch.nn.functional as F
+
+    return F.cross_entropy(logits, y)
+
+
+def accuracy(logits: Any, y: Any) -> float:
+    """Fraction of rows whose arg-max equals the label."""
+    return float((logits.argmax(dim=-1) == y).float().mean().item())
+
+
+def _tensors(arrays: tuple[Any, Any, Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    import torch
+
+    x, y, xt, yt = (torch.from_numpy(a) for a in arrays)
+    return (x, y), (xt, yt)
+
+
+def _mlp(sizes: list[int]) -> Any:
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _mnist1d_cnn() -> Any:
+    # The MNIST-1D paper's ConvBase: three stride-2 convolutions with 25 channels, one linear.
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 40)),
+        nn.Conv1d(1, 25, 5, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(125, 10),
+    )
+
+
+def mnist1d_mlp() -> Task:
+    """MNIST-1D with the paper's MLP (40-100-100-10, ReLU); Adam 1e-2, batch 128, 30 epochs.
+
+    Measured: 63.8% validation accuracy (mean of 3 seeds; the paper reports 68% after longer
+    training). One run takes about 1 s on one CPU core.
+    """
+    from lrkit.tasks._data import mnist1d_arrays
+
+    train, val = _tensors(mnist1d_arrays())
+    return Task(
+        name="mnist1d-mlp",
+        make_model=lambda: _mlp([40, 100, 100, 10]),
+        train=train,
+        val=val,
+        loss_fn=cross_entropy,
+        metric=accuracy,
+        optimizer="adam",
+        lr=1e-2,
+        batch_size=128,
+        epochs=30,
+    )
+
+
+def mnist1d_cnn() -> Task:
+    """MNIST-1D with the paper's 3-layer 1-D CNN; Adam 1e-2, batch 128, 20 epochs.
+
+    Measured: 90.0% validation accuracy (mean of 3 seeds), as ANCHORS.md reports for 100
+    epochs. One run takes about 1.5 s on one CPU core.
+    """
+    from lrkit.tasks._data import mnist1d_arrays
+
+    train, val = _tensors(mnist1d_arrays())
+    return Task(
+        name="mnist1d-cnn",
+        make_model=_mnist1d_cnn,
+        train=train,
+        val=val,
+        loss_fn=cross_entropy,
+        metric=accuracy,
+        optimizer="adam",
+        lr=1e-2,
+        batch_size=128,
+        epochs=20,
+    )
+
+
+def digits_mlp() -> Task:
+    """scikit-learn digits (8×8, 1347 train / 450 val) with a 64-128-10 MLP; Adam 1e-3, batch 64.
+
+    Measured: 97.1% validation accuracy at 20 epochs (mean of 3 seeds), about 0.2 s a run.
+    """
+    from lrkit.tasks._data import digits_arrays
+
+    train, val = _tensors(digits_arrays())
+    return Task(
+        name="digits-mlp",
+        make_model=lambda: _mlp([64, 128, 10]),
+        train=train,
+        val=val,
+        loss_fn=cross_entropy,
+        metric=accuracy,
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=64,
+        epochs=20,
+    )
+
+
+#: name -> factory of the built-in tasks.
+BUILTIN: dict[str, Callable[[], Task]] = {
+    "mnist1d-mlp": mnist1d_mlp,
+    "mnist1d-cnn": mnist1d_cnn,
+    "digits-mlp": digits_mlp,
+}
