@@ -33,9 +33,10 @@ class _Cyclic(Schedule):
         down = float(self.step_size_down if self.step_size_down is not None else self.step_size_up)
         total = up + down
         ratio = up / total
-        # the same operations, in the same order, as torch.optim.lr_scheduler.CyclicLR.get_lr
+        # PyTorch's CyclicLR rule (get_lr), written to stay accurate in float32
         cycle = xp.floor(1.0 + k / total)
-        x = 1.0 + k / total - cycle
+        # position in the cycle without cancelling large numbers (float32 under JAX/Keras)
+        x = (k - (cycle - 1.0) * total) / total
         scale = xp.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
         height = (self.max_lr - self.base_lr) * scale
         if self.mode == "triangular":

@@ -127,7 +127,9 @@ class _Polynomial(Schedule):
     power: float = 1.0
 
     def formula(self, k: Any, xp: Any) -> Any:
-        frac = 1.0 - xp.minimum(k, self.steps) / self.steps
+        # (T - min(k, T)) / T, not 1 - min(k, T) / T: XLA turns the division into a multiply by
+        # 1/T that lands a hair below 1 at k = T, which power < 1 magnifies in float32
+        frac = (self.steps - xp.minimum(k, self.steps)) / self.steps
         return (self.lr - self.end) * xp.power(frac, self.power) + self.end
 
     @property

@@ -1,0 +1,140 @@
+"""Hugging Face adapter: lrkit schedules in a ``transformers.Trainer``.
+
+The Trainer accepts any PyTorch ``LRScheduler`` and steps it once per optimizer update (after
+gradient accumulation), saves its ``state_dict`` in each checkpoint and restores it on
+``resume_from_checkpoint``; :class:`lrkit.integrations.torch.Scheduler` does the rest, so the
+k-th update runs at ``s(k)``, also after a resume. Three ways in:
+
+- ``Trainer(..., optimizers=(opt, lrkit_scheduler(opt, schedule)))``;
+- :class:`ScheduleTrainer` (``Trainer`` with a ``schedule=`` argument; it builds the optimizer
+  from ``TrainingArguments`` as usual and overrides ``create_scheduler``);
+- a plateau rule with :class:`PlateauCallback`, fed the ``eval_*`` metric after each evaluation.
+
+Unlike ``get_scheduler``, the schedule brings its own length: ``num_training_steps`` is not used
+(a warning says when the schedule's horizon differs from it). The Trainer logs
+``learning_rate`` *after* stepping the scheduler, i.e. the LR of the next update.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from lrkit.control import ReduceOnPlateau
+from lrkit.errors import ConfigError, require
+
+require("torch", "torch")
+require("transformers", "transformers")
+require("accelerate", "transformers")
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+
+from lrkit.integrations.torch import Scheduler  # noqa: E402
+from lrkit.schedules import Schedule  # noqa: E402
+
+__all__ = ["PlateauCallback", "ScheduleTrainer", "lrkit_scheduler"]
+
+
+def lrkit_scheduler(
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    *,
+    plateau: ReduceOnPlateau | None = None,
+    num_training_steps: int | None = None,
+) -> Scheduler:
+    """The scheduler to pass as ``Trainer(optimizers=(optimizer, scheduler))``.
+
+    ``num_training_steps`` (optional) only checks that the schedule's horizon matches it.
+    """
+    if num_training_steps is not None:
+        _check_horizon(schedule, num_training_steps)
+    return Scheduler(optimizer, schedule, plateau)
+
+
+def _check_horizon(schedule: Schedule, num_training_steps: int) -> None:
+    horizon = schedule.horizon
+    if horizon is not None and horizon != num_training_steps:
+        warnings.warn(
+            f"{schedule!r} is designed for {horizon} updates but the Trainer will run "
+            f"{num_training_steps}; the schedule is used as is (it holds its end value after "
+            "its horizon)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class PlateauCallback(transformers.TrainerCallback):  # type: ignore[misc]
+    """Feed ``monitor`` (an ``eval_*`` metric) to the lrkit plateau rule after each evaluation.
+
+    The Trainer's scheduler must be an lrkit :class:`Scheduler` built with ``plateau=``; the
+    cut applies from the next update and is saved with the scheduler in each checkpoint.
+    """
+
+    def __init__(self, monitor: str = "eval_loss") -> None:
+        self.monitor = monitor
+
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        sched = kwargs.get("lr_scheduler")
+        if not isinstance(sched, Scheduler) or sched.plateau is None:
+            raise ConfigError(
+                "PlateauCallback needs the Trainer's lr_scheduler to be an lrkit Scheduler with "
+                f"a plateau rule, but it is {sched!r}"
+            )
+        metrics = metrics or {}
+        if self.monitor not in metrics:
+            raise ConfigError(
+                f"PlateauCallback monitors {self.monitor!r}, which the evaluation did not "
+                f"return (got {sorted(metrics)})"
+            )
+        sched.report(float(metrics[self.monitor]))
+
+
+class ScheduleTrainer(transformers.Trainer):  # type: ignore[misc]
+    """A ``transformers.Trainer`` whose LR follows an lrkit schedule.
+
+    ``ScheduleTrainer(model, args, ..., schedule=s, plateau=None, plateau_monitor="eval_loss")``;
+    everything else is the Trainer's. The LR in ``TrainingArguments`` only sets the optimizer's
+    default LR (the ratio reference for param groups); ``lr_scheduler_type`` and the warmup
+    arguments are ignored — put the warmup in the schedule (``lrkit.schedules.warmup``).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        schedule: Schedule,
+        plateau: ReduceOnPlateau | None = None,
+        plateau_monitor: str = "eval_loss",
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(schedule, Schedule):
+            raise ConfigError(
+                f"schedule must be an lrkit Schedule (e.g. lrkit.schedules.cosine(...)), "
+                f"but got schedule={schedule!r}"
+            )
+        self.lrkit_schedule = schedule
+        self.lrkit_plateau = plateau
+        super().__init__(*args, **kwargs)
+        if plateau is not None:
+            self.add_callback(PlateauCallback(plateau_monitor))
+
+    def create_scheduler(
+        self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        if self.lr_scheduler is None:  # as the Trainer's: a scheduler passed in is kept
+            _check_horizon(self.lrkit_schedule, num_training_steps)
+            opt = self.optimizer if optimizer is None else optimizer
+            if opt is None:
+                raise ConfigError(
+                    "create_scheduler needs an optimizer; call create_optimizer first"
+                )
+            sched = Scheduler(opt, self.lrkit_schedule, self.lrkit_plateau)
+            self.lr_scheduler = sched  # type: ignore[assignment]
+        return self.lr_scheduler  # type: ignore[return-value]
