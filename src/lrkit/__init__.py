@@ -7,6 +7,9 @@ training frameworks (:mod:`lrkit.integrations`). Importing lrkit imports no ML f
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from lrkit import schedules
 from lrkit._version import __version__
 from lrkit.control import ReduceOnPlateau
@@ -25,4 +28,16 @@ __all__ = [
     "find_lr",
     "parse",
     "schedules",
+    "tune",
 ]
+
+
+# Subpackages that are also the function users call (``lrkit.tune(...)``): imported on first
+# use, so ``import lrkit`` stays light and needs none of their optional dependencies.
+_CALLABLE_SUBPACKAGES = ("tune",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CALLABLE_SUBPACKAGES:
+        return importlib.import_module(f"lrkit.{name}")
+    raise AttributeError(f"module 'lrkit' has no attribute {name!r}")

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(code: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.strip()
+
+
+def test_import_lrkit_imports_no_ml_framework() -> None:
+    out = _run(
+        "import sys, lrkit; "
+        "print(sorted(m for m in ('torch', 'keras', 'jax', 'optuna', 'lightning', 'tensorflow') "
+        "if m in sys.modules))"
+    )
+    assert out == "[]"
+
+
+def test_tune_is_callable_before_and_after_importing_the_subpackage() -> None:
+    out = _run(
+        "import math, lrkit\n"
+        "f = lambda lr, trial: (math.log10(lr) + 3) ** 2\n"
+        "a = lrkit.tune(f, strategy='grid', trials=7, low=1e-6, high=1.0).best_lr\n"
+        "import lrkit.tune\n"
+        "from lrkit.tune import TuneResult\n"
+        "b = lrkit.tune(f, strategy='grid', trials=7, low=1e-6, high=1.0)\n"
+        "print(round(math.log10(a)), isinstance(b, TuneResult))"
+    )
+    assert out == "-3 True"
+
+
+def test_version_is_exposed() -> None:
+    import lrkit
+
+    assert isinstance(lrkit.__version__, str) and lrkit.__version__.count(".") == 2
