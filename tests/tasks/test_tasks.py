@@ -202,3 +202,22 @@ def test_task_validates_its_fields(digits: Task) -> None:
         dataclasses.replace(digits, val=(x[:0], y[:0]))
     with pytest.raises(TaskError, match="lr"):
         dataclasses.replace(digits, lr=0.0)
+
+
+def test_train_accepts_every_optimizer_name_that_lrkit_optim_builds() -> None:
+    from lrkit.optim import available
+
+    task = get_task("digits-mlp")
+    for name, ok in available().items():
+        if not ok:  # an LR-free package that is not installed
+            continue
+        lr = 1.0 if name in ("prodigy", "dadapt_adam") else 1e-3
+        result = train(task, lr, optimizer=name, epochs=1)
+        assert 0.0 <= result.final_metric <= 1.0, name
+
+
+def test_hypergradient_optimizers_refuse_a_schedule() -> None:
+    from lrkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="hdsgd"):
+        train(get_task("digits-mlp"), 1e-2, schedule=lambda k: 1e-2, optimizer="hdsgd", epochs=1)

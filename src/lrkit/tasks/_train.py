@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lrkit.errors import ConfigError
+from lrkit.optim._registry import evaluating
 from lrkit.tasks._optim import make_optimizer
 from lrkit.tasks._task import Task
 
@@ -141,6 +142,11 @@ def train(
         raise ConfigError(f"batch_size must be >= 1, but got batch_size={batch_size!r}")
     if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
         raise ConfigError(f"lr must be a finite number > 0, but got lr={lr!r}")
+    if schedule is not None and str(opt_name).lower().startswith("hd"):
+        raise ConfigError(
+            f"optimizer={opt_name!r} learns its own LR by hypergradient descent; "
+            "it cannot follow a schedule (pass schedule=None)"
+        )
     x, y = task.train
     n = len(x)
 
@@ -181,7 +187,8 @@ def train(
                     step += 1
                     total += value * len(idx)
                     count += len(idx)
-                val_loss, val_metric = _evaluate(model, task)
+                with evaluating(opt):  # schedule-free optimizers evaluate at their averaged weights
+                    val_loss, val_metric = _evaluate(model, task)
                 history.append(
                     EpochRecord(
                         epoch=epoch,

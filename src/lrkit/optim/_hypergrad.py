@@ -1,0 +1,219 @@
+"""Hypergradient descent: SGD and Adam that learn their own LR online (Baydin et al., ICLR 2018)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from lrkit.errors import ConfigError
+
+__all__ = ["HDSGD", "HDAdam"]
+
+
+def _check(name: str, value: Any, low: float = 0.0, high: float = math.inf) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not (math.isfinite(value) and low <= value < high):
+        raise ConfigError(
+            f"{name} must be a finite number in [{low:g}, {high:g}), but got {name}={value!r}"
+        )
+
+
+class _HDBase(torch.optim.Optimizer):
+    """Shared helpers: the current LR and the last hypergradient of every group."""
+
+    @property
+    def lr(self) -> float:
+        """The LR of the first param group, as learned so far (``param_groups[i]["lr"]``)."""
+        return float(self.param_groups[0]["lr"])
+
+    @property
+    def lrs(self) -> list[float]:
+        """The current LR of every param group."""
+        return [float(g["lr"]) for g in self.param_groups]
+
+    @staticmethod
+    def _grad(p: torch.Tensor, weight_decay: float) -> torch.Tensor:
+        assert p.grad is not None
+        if p.grad.is_sparse:
+            raise ConfigError("hypergradient optimizers do not support sparse gradients")
+        return p.grad if weight_decay == 0 else p.grad.add(p, alpha=weight_decay)
+
+
+class HDSGD(_HDBase):
+    r"""SGD whose learning rate is learned by hypergradient descent (SGD-HD, SGDN-HD).
+
+    Baydin, Cornish, Martínez Rubio, Schmidt & Wood, *Online Learning Rate Adaptation with
+    Hypergradient Descent*, ICLR 2018. With :math:`g_t = \nabla f(\theta_{t-1})` (weight
+    decay added as L2, as in ``torch.optim.SGD``), each step does
+
+    .. math::
+        \alpha_t = \alpha_{t-1} + \beta\, g_t \cdot d_{t-1}, \qquad
+        \theta_t = \theta_{t-1} - \alpha_t d_t
+
+    where :math:`d_t = g_t` for plain SGD (so the hypergradient is
+    :math:`-g_t \cdot g_{t-1}`), :math:`d_t = v_t = \mu v_{t-1} + g_t` with momentum, and
+    :math:`d_t = g_t + \mu v_t` with Nesterov momentum; :math:`d_0 = 0`, so the first step
+    runs at the initial LR. :math:`\beta` is ``hypergrad_lr`` (the paper's experiments: 1e-3).
+
+    Each param group learns its own :math:`\alpha` from the dot product over its own
+    tensors (with one group this is the paper's global rule). The current LR is
+    ``param_groups[i]["lr"]`` (also :attr:`lr`, :attr:`lrs`), updated in every :meth:`step`;
+    the last hypergradient :math:`g_t \cdot d_{t-1}` is ``param_groups[i]["hypergrad"]``. The
+    LR is not clipped (as in the paper): it can shrink to, or through, zero if ``hypergrad_lr``
+    is too large. Do not combine with an LR scheduler, which would overwrite the learned LR.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        hypergrad_lr: float = 1e-3,
+        *,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        _check("lr", lr)
+        _check("hypergrad_lr", hypergrad_lr)
+        _check("momentum", momentum, 0.0, 1.0)
+        _check("weight_decay", weight_decay)
+        if nesterov and momentum <= 0:
+            raise ConfigError(f"nesterov=True needs momentum > 0, but got momentum={momentum!r}")
+        defaults = {
+            "lr": float(lr),
+            "hypergrad_lr": float(hypergrad_lr),
+            "momentum": float(momentum),
+            "nesterov": bool(nesterov),
+            "weight_decay": float(weight_decay),
+            "hypergrad": 0.0,
+        }
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One update: adapt the LR from the hypergradient, then take an SGD step with it."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [self._grad(p, group["weight_decay"]) for p in params]
+            dot = torch.zeros((), dtype=torch.float64, device=params[0].device)
+            for p, g in zip(params, grads):
+                prev = self.state[p].get("direction")
+                if prev is not None:
+                    dot += torch.sum(g * prev).to(torch.float64)
+            hypergrad = float(dot)
+            lr = float(group["lr"]) + group["hypergrad_lr"] * hypergrad
+            group["lr"], group["hypergrad"] = lr, hypergrad
+            mu = group["momentum"]
+            for p, g in zip(params, grads):
+                state = self.state[p]
+                if mu > 0:
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = g.clone()
+                    else:
+                        buf.mul_(mu).add_(g)
+                    direction = g.add(buf, alpha=mu) if group["nesterov"] else buf.clone()
+                else:
+                    direction = g.clone()
+                p.add_(direction, alpha=-lr)
+                state["direction"] = direction
+        return loss
+
+
+class HDAdam(_HDBase):
+    r"""Adam whose learning rate is learned by hypergradient descent (Adam-HD).
+
+    Baydin et al., ICLR 2018, Algorithm Adam-HD. With :math:`g_t = \nabla f(\theta_{t-1})`
+    and the previous Adam direction :math:`d_{t-1} = \hat m_{t-1} / (\sqrt{\hat v_{t-1}} +
+    \epsilon)` (so the update was :math:`u_{t-1} = -\alpha_{t-1} d_{t-1}`):
+
+    .. math::
+        h_t = -g_t \cdot d_{t-1}, \qquad \alpha_t = \alpha_{t-1} - \beta h_t,
+
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
+
+        \theta_t = \theta_{t-1} - \alpha_t \frac{m_t / (1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon}
+
+    with :math:`d_0 = 0`. :math:`\beta` is ``hypergrad_lr``; the paper's experiments used
+    1e-7 (the hypergradient sums over all parameters, so a good value shrinks as the model
+    grows). Weight decay is added to the gradient (L2, as in ``torch.optim.Adam``).
+
+    As in :class:`HDSGD`: one learned LR per param group, readable as
+    ``param_groups[i]["lr"]`` / :attr:`lr` after every step, hypergradient in
+    ``param_groups[i]["hypergrad"]`` (:math:`-h_t`), no clipping, no LR scheduler on top.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        hypergrad_lr: float = 1e-7,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        _check("lr", lr)
+        _check("hypergrad_lr", hypergrad_lr)
+        if not (isinstance(betas, tuple | list) and len(betas) == 2):
+            raise ConfigError(f"betas must be a pair, but got betas={betas!r}")
+        _check("betas[0]", betas[0], 0.0, 1.0)
+        _check("betas[1]", betas[1], 0.0, 1.0)
+        _check("eps", eps)
+        _check("weight_decay", weight_decay)
+        defaults = {
+            "lr": float(lr),
+            "hypergrad_lr": float(hypergrad_lr),
+            "betas": (float(betas[0]), float(betas[1])),
+            "eps": float(eps),
+            "weight_decay": float(weight_decay),
+            "hypergrad": 0.0,
+        }
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One update: adapt the LR from the hypergradient, then take an Adam step with it."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [self._grad(p, group["weight_decay"]) for p in params]
+            dot = torch.zeros((), dtype=torch.float64, device=params[0].device)
+            for p, g in zip(params, grads):
+                prev = self.state[p].get("direction")
+                if prev is not None:
+                    dot += torch.sum(g * prev).to(torch.float64)
+            hypergrad = float(dot)  # = -h_t
+            lr = float(group["lr"]) + group["hypergrad_lr"] * hypergrad
+            group["lr"], group["hypergrad"] = lr, hypergrad
+            beta1, beta2 = group["betas"]
+            for p, g in zip(params, grads):
+                state = self.state[p]
+                if "exp_avg" not in state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (v / (1 - beta2**t)).sqrt_().add_(group["eps"])
+                direction = (m / (1 - beta1**t)).div_(denom)
+                p.add_(direction, alpha=-lr)
+                state["direction"] = direction
+        return loss
