@@ -23,7 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("lrkit.cli.scale", "Scale the LR to a new batch size or width (linear, sqrt, μP)."),
     "find": ("lrkit.cli.find", "LR range test on a task: suggestion, interval, plot and JSON."),
     "plot": ("lrkit.cli.plot", "Draw a schedule and print its key values."),
-    "tune": ("lrkit.cli.tune", "Search the LR with Optuna: resumable, distributed over PostgreSQL."),
+    "tune": ("lrkit.cli.tune", "Search the LR with Optuna (resumable, distributed)."),
 }
 
 
