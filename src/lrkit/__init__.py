@@ -13,18 +13,21 @@ from typing import Any
 from lrkit import schedules
 from lrkit._version import __version__
 from lrkit.control import ReduceOnPlateau
+from lrkit.doctor import Diagnosis, diagnose
 from lrkit.errors import ConfigError, LRKitError, ScheduleError
 from lrkit.finder import FinderResult, find_lr
 from lrkit.schedules import Schedule, parse
 
 __all__ = [
     "ConfigError",
+    "Diagnosis",
     "FinderResult",
     "LRKitError",
     "ReduceOnPlateau",
     "Schedule",
     "ScheduleError",
     "__version__",
+    "diagnose",
     "find_lr",
     "parse",
     "schedules",

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "find": ("lrkit.cli.find", "LR range test on a task: suggestion, interval, plot and JSON."),
     "plot": ("lrkit.cli.plot", "Draw a schedule and print its key values."),
     "tune": ("lrkit.cli.tune", "Search the LR with Optuna (resumable, distributed)."),
+    "doctor": ("lrkit.cli.doctor", "Diagnose a training log: verdict, evidence, prescription."),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lrkit.control._guard import GuardAction, GuardPolicy
 from lrkit.control._plateau import ReduceOnPlateau
 
-__all__ = ["ReduceOnPlateau"]
+__all__ = ["GuardAction", "GuardPolicy", "ReduceOnPlateau"]

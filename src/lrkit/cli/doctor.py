@@ -1,0 +1,75 @@
+"""``lrkit doctor LOG``: diagnose a training log.
+
+Exit codes: 0 healthy, 1 a problem was found, 2 the log could not be read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+__all__ = ["command"]
+
+_STYLE = {"healthy": "bold green", "plateau": "bold yellow", "lr_too_low": "bold yellow"}
+
+
+@click.command("doctor")
+@click.argument("log", type=click.Path(dir_okay=True, path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(["csv", "lightning", "jsonl", "json", "tensorboard", "keras"]),
+    default=None,
+    help="Force the log reader (detected from the file by default).",
+)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Save a plot of the curve with the findings marked.")  # fmt: skip
+@click.option("--loss", default=None, help="Training-loss column or tag.")
+@click.option("--val-loss", default=None, help="Validation-loss column or tag.")
+@click.option("--lr", default=None, help="Learning-rate column or tag.")
+@click.option("--step", default=None, help="Step column.")
+def command(
+    log: str,
+    fmt: str,
+    input_format: str | None,
+    plot_path: str | None,
+    loss: str | None,
+    val_loss: str | None,
+    lr: str | None,
+    step: str | None,
+) -> None:
+    """Diagnose the training run in LOG (CSV, Lightning metrics.csv, JSON Lines, Keras history
+    JSON, or a TensorBoard event file / run directory).
+
+    Exit code 0 when the run looks healthy, 1 when a problem was found, 2 when LOG cannot be read.
+    """
+    from lrkit.doctor import diagnose
+
+    d = diagnose(log, format=input_format, loss=loss, val_loss=val_loss, lr=lr, step=step)
+    if plot_path is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        d.plot(path=plot_path)
+    if fmt == "json":
+        click.echo(json.dumps(d.to_dict(), indent=2))
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        lines = d.explain().splitlines()
+        console.print(lines[0], style=_STYLE.get(d.verdict, "bold red"), markup=False)
+        for line in lines[1:]:
+            console.print(line, markup=False)
+        if plot_path is not None:
+            console.print(f"Plot saved to {plot_path}", markup=False)
+    sys.exit(0 if d.healthy else 1)

@@ -1,0 +1,97 @@
+"""Which column is the step, the loss, the validation loss and the learning rate.
+
+Names are compared after normalisation (lower case; ``/ - . space`` become ``_``), so
+``Loss/train``, ``train-loss`` and ``TRAIN_LOSS`` all read as ``loss_train``/``train_loss``.
+Exact aliases are tried in order first, then loose patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["normalise", "pick_epoch", "pick_loss", "pick_lr", "pick_step", "pick_val_loss"]
+
+_STEP = (
+    "step", "global_step", "trainer_global_step", "steps", "iteration", "iterations",
+    "iter", "it", "update", "updates", "num_updates", "_step", "batch",
+)  # fmt: skip
+_EPOCH = ("epoch", "epochs", "_epoch")
+# Per-step training loss before per-epoch: the finer curve carries more evidence.
+_LOSS = (
+    "train_loss_step", "train_loss", "loss", "training_loss", "loss_train", "train_batch_loss",
+    "batch_loss", "loss_step", "trn_loss", "train_loss_epoch", "loss_epoch", "train_epoch_loss",
+    "train_loss_avg", "avg_loss", "loss_training",
+)  # fmt: skip
+_VAL = (
+    "val_loss", "val_loss_epoch", "valid_loss", "validation_loss", "loss_val", "loss_valid",
+    "loss_validation", "eval_loss", "val_epoch_loss", "dev_loss", "val_loss_step", "test_loss",
+    "loss_test",
+)  # fmt: skip
+_LR = (
+    "lr", "learning_rate", "train_lr", "train_learning_rate", "lr_0", "lr_pg0", "lr_group0",
+    "learning_rate_0", "lr_adam", "lr_adamw", "lr_sgd", "optimizer_lr",
+)  # fmt: skip
+_VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|dev|test)(_|$)")
+
+
+def normalise(name: str) -> str:
+    """Lower-case ``name`` and turn separators into ``_``.
+
+    >>> normalise("Loss/Train")
+    'loss_train'
+    >>> normalise("lr-Adam")
+    'lr_adam'
+    """
+    s = re.sub(r"[/\-. ]+", "_", name.strip().lower())
+    return re.sub(r"_+", "_", s) if not s.startswith("_") else "_" + re.sub(r"_+", "_", s[1:])
+
+
+def _exact(names: Iterable[str], aliases: tuple[str, ...]) -> str | None:
+    by_norm: dict[str, str] = {}
+    for n in names:
+        by_norm.setdefault(normalise(n), n)
+    for alias in aliases:
+        if alias in by_norm:
+            return by_norm[alias]
+    return None
+
+
+def pick_step(names: Iterable[str]) -> str | None:
+    return _exact(names, _STEP)
+
+
+def pick_epoch(names: Iterable[str]) -> str | None:
+    return _exact(names, _EPOCH)
+
+
+def pick_loss(names: Iterable[str]) -> str | None:
+    names = list(names)
+    hit = _exact(names, _LOSS)
+    if hit is not None:
+        return hit
+    loose = [n for n in names if "loss" in normalise(n) and not _VAL_WORDS.search(normalise(n))]
+    trainish = [n for n in loose if "train" in normalise(n)]
+    pool = trainish or loose
+    return pool[0] if pool else None
+
+
+def pick_val_loss(names: Iterable[str]) -> str | None:
+    names = list(names)
+    hit = _exact(names, _VAL)
+    if hit is not None:
+        return hit
+    loose = [n for n in names if "loss" in normalise(n) and _VAL_WORDS.search(normalise(n))]
+    return loose[0] if loose else None
+
+
+def pick_lr(names: Iterable[str]) -> str | None:
+    names = list(names)
+    hit = _exact(names, _LR)
+    if hit is not None:
+        return hit
+    for n in names:
+        k = normalise(n)
+        if k.startswith("lr_") or k.endswith("_lr") or "learning_rate" in k or "_lr_" in k:
+            return n
+    return None

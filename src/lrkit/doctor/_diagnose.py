@@ -1,0 +1,67 @@
+"""``diagnose``: read a log, run the rules, pick the verdict, prescribe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lrkit.doctor._checks import Thresholds, run_checks
+from lrkit.doctor._diagnosis import VERDICTS, Diagnosis, Finding
+from lrkit.doctor._log import Log
+from lrkit.doctor._prescribe import prescribe
+from lrkit.doctor._readers import read_log
+
+__all__ = ["diagnose"]
+
+
+def diagnose(
+    log: Any,
+    *,
+    format: str | None = None,
+    loss: str | None = None,
+    val_loss: str | None = None,
+    lr: str | None = None,
+    step: str | None = None,
+    thresholds: Thresholds | None = None,
+) -> Diagnosis:
+    """Diagnose a training run from its log.
+
+    Args:
+        log: a path (CSV, Lightning ``metrics.csv``, JSON Lines, Keras history JSON, a
+            TensorBoard event file or run directory), a dict of lists, a pandas DataFrame, a
+            Keras ``History``, or an already parsed :class:`Log`.
+        format, loss, val_loss, lr, step: see :func:`lrkit.doctor.read_log`.
+        thresholds: override the rules' thresholds (see :class:`Thresholds`).
+
+    Returns:
+        A :class:`Diagnosis`: the most severe verdict found (order: diverged, lr_too_high,
+        unstable, overfitting, lr_too_low, plateau, healthy), every finding with its
+        evidence, and a prescription.
+
+    >>> import numpy as np
+    >>> steps = np.arange(200)
+    >>> d = diagnose({"step": steps, "loss": 2.3 - 0.002 * steps, "lr": [1e-4] * 200})
+    >>> d.verdict, d.prescription.lr
+    ('lr_too_low', 0.001)
+    """
+    parsed = (
+        log
+        if isinstance(log, Log)
+        else read_log(log, format=format, loss=loss, val_loss=val_loss, lr=lr, step=step)
+    )
+    findings, curve = run_checks(parsed, thresholds)
+    kinds = {f.kind for f in findings}
+    verdict = next((v for v in VERDICTS if v in kinds), "healthy")
+    ranked = sorted(findings, key=lambda f: (VERDICTS.index(f.kind), f.steps[0]))
+    final = tuple(
+        f
+        if f.kind == verdict
+        else Finding(f.kind, "warning", f.steps, f.statistic, f.value, f.message)
+        for f in ranked
+    )
+    return Diagnosis(
+        verdict=verdict,
+        findings=final,
+        prescription=prescribe(verdict, list(final), parsed, curve),
+        log=parsed,
+        features=dict(curve.features),
+    )

@@ -1,0 +1,119 @@
+"""From findings to something a user can apply: a new LR, a schedule change, a stop step.
+
+LR changes follow AUTOTRAINER's repairs (× 0.1 or × 10 per try) applied to the LR the log
+itself recorded; instability gets the tuning playbook's remedies (a smaller peak LR, warmup,
+gradient clipping); a plateau under a constant LR gets a decay at the step where it began.
+"""
+
+from __future__ import annotations
+
+import math
+
+from lrkit.doctor._checks import Curve
+from lrkit.doctor._diagnosis import Finding, Prescription
+from lrkit.doctor._log import Log
+
+__all__ = ["prescribe"]
+
+
+def _sig(v: float, digits: int = 2) -> float:
+    if v == 0 or not math.isfinite(v):
+        return v
+    return round(v, digits - 1 - math.floor(math.log10(abs(v))))
+
+
+def _nice(v: float) -> int:
+    """Round up to 1, 2 or 5 × 10^k."""
+    if v <= 1:
+        return 1
+    p = 10 ** math.floor(math.log10(v))
+    for m in (1, 2, 5, 10):
+        if v <= m * p:
+            return int(m * p)
+    return int(10 * p)
+
+
+def _lr_ref(log: Log, upto: float | None = None) -> float | None:
+    """The peak LR the run used (up to ``upto``): the value the prescription scales."""
+    if log.lr is None:
+        return None
+    lr = log.lr.finite()
+    if upto is not None:
+        lr_upto = lr.values[lr.steps <= upto]
+        if lr_upto.size:
+            return float(lr_upto.max())
+    return float(lr.values.max()) if len(lr) else None
+
+
+def _scaled(log: Log, factor: float, upto: float | None = None) -> tuple[float | None, str]:
+    ref = _lr_ref(log, upto)
+    if ref is None or ref <= 0:
+        verb = "divide" if factor < 1 else "multiply"
+        k = 1 / factor if factor < 1 else factor
+        return None, f"{verb} your learning rate by {k:g} (the log has no LR column)"
+    new = _sig(ref * factor)
+    return new, f"set the learning rate to {new:g} (was {_sig(ref, 3):g})"
+
+
+def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Prescription:
+    x = log.x_name
+    mine = [f for f in findings if f.kind == verdict]
+    span = float(c.x[-1] - c.x[0]) if len(c.x) > 1 else 1.0
+    if verdict == "healthy":
+        return Prescription("nothing to change: keep this learning rate and schedule")
+    if verdict == "diverged":
+        at = min(f.steps[0] for f in mine)
+        lr, text = _scaled(log, 0.1, upto=at)
+        is_early = at - float(log.loss.steps[0]) <= 0.1 * max(span, 1.0)
+        change = None
+        if is_early:
+            w = _nice(max(2 * (at - float(log.loss.steps[0])), 1))
+            change = f"add {w} warmup {x}s and clip gradients (norm 1.0)"
+            text += f"; {change}"
+        return Prescription(
+            f"{text}, then restart from a checkpoint before {x} {at:g}", lr, 0.1, change
+        )
+    if verdict == "lr_too_high":
+        lr, text = _scaled(log, 0.1)
+        return Prescription(text, lr, 0.1)
+    if verdict == "unstable":
+        lr, text = _scaled(log, 1 / 3)
+        early = [f for f in mine if f.statistic == "early_rise_over_initial"]
+        if early:
+            end = early[0].steps[1] - float(log.loss.steps[0])
+            w = _nice(max(2 * end, 0.02 * span))
+            change = f"add {w} warmup {x}s"
+            return Prescription(
+                f"{change} (linear, from ~0 to the peak LR) and clip gradients (norm 1.0); "
+                f"if it persists, {text}",
+                None,
+                None,
+                change,
+            )
+        change = "clip gradients (norm 1.0)"
+        return Prescription(f"{text} and {change}", lr, 1 / 3, change)
+    if verdict == "lr_too_low":
+        lr, text = _scaled(log, 10.0)
+        return Prescription(text, lr, 10.0)
+    if verdict == "plateau":
+        at = mine[0].steps[0]
+        change = f"decay the learning rate by 10× at {x} {at:g}"
+        lr = _lr_ref(log, upto=at)
+        lr_txt = f" (to {_sig(lr * 0.1):g})" if lr else ""
+        return Prescription(
+            f"{change}{lr_txt}, or use a decaying schedule (cosine or linear to zero)",
+            None,
+            None,
+            change,
+        )
+    if verdict == "overfitting":
+        stop = mine[0].steps[0]
+        return Prescription(
+            f"stop at {x} {stop:g} (best validation loss) — use early stopping — or add "
+            "regularisation (weight decay, dropout, augmentation) or more data",
+            None,
+            None,
+            None,
+            float(stop),
+        )
+    raise AssertionError(verdict)  # pragma: no cover

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrkit.doctor import Log, diagnose, read_log
+from lrkit.errors import ConfigError, LogFormatError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------- CSV / aliases
+
+
+@pytest.mark.parametrize(
+    ("header", "loss", "val", "lr"),
+    [
+        ("step,train_loss,val_loss,lr", "train_loss", "val_loss", "lr"),
+        ("Step,Loss,Val Loss,Learning Rate", "Loss", "Val Loss", "Learning Rate"),
+        ("global_step,Loss/train,Loss/val,lr-AdamW", "Loss/train", "Loss/val", "lr-AdamW"),
+        ("iteration,training_loss,validation_loss,learning_rate", "training_loss",
+         "validation_loss", "learning_rate"),
+    ],
+)  # fmt: skip
+def test_csv_aliases(tmp_path: Path, header: str, loss: str, val: str, lr: str) -> None:
+    rows = "\n".join(f"{i * 10},{2.0 - 0.1 * i},{2.1 - 0.05 * i},0.01" for i in range(6))
+    log = read_log(write(tmp_path / "log.csv", f"{header}\n{rows}\n"))
+    assert log.columns == {"loss": loss, "val_loss": val, "lr": lr}
+    assert log.x_name == "step"
+    np.testing.assert_allclose(log.loss.steps, [0, 10, 20, 30, 40, 50])
+    np.testing.assert_allclose(log.loss.values, [2.0 - 0.1 * i for i in range(6)])
+    assert log.format == "csv"
+
+
+def test_csv_keeps_every_row(tmp_path: Path) -> None:
+    n = 25_000  # more than TensorBoard's default reservoir: nothing may be sampled away
+    text = "step,loss\n" + "\n".join(f"{i},{1.0 + i * 1e-6}" for i in range(n)) + "\n"
+    log = read_log(write(tmp_path / "big.csv", text))
+    assert len(log.loss) == n and log.loss.steps[-1] == n - 1
+
+
+def test_logged_nan_is_not_an_empty_cell(tmp_path: Path) -> None:
+    text = "step,loss,val_loss\n0,2.0,\n1,1.5,\n2,1.2,1.3\n3,nan,\n4,NaN,\n5,inf,\n"
+    log = read_log(write(tmp_path / "log.csv", text))
+    assert len(log.loss) == 6  # nan/inf cells are values
+    assert np.isnan(log.loss.values[3]) and np.isnan(log.loss.values[4])
+    assert np.isinf(log.loss.values[5])
+    assert log.val_loss is not None and len(log.val_loss) == 1  # empty cells are not
+    assert log.val_loss.steps.tolist() == [2.0]
+
+
+def test_text_columns_are_ignored_not_fatal(tmp_path: Path) -> None:
+    text = "time,step,loss\n" + "\n".join(f"2024-01-0{i + 1},{i},{2 - 0.1 * i}" for i in range(5))
+    log = read_log(write(tmp_path / "log.csv", text))
+    assert "time" not in log.metrics and len(log.loss) == 5
+
+
+def test_explicit_column_names(tmp_path: Path) -> None:
+    text = "k,objective,other\n" + "\n".join(f"{i},{2 - 0.1 * i},{i}" for i in range(5))
+    path = write(tmp_path / "log.csv", text)
+    with pytest.raises(LogFormatError, match=r"no loss column \(columns: k, objective, other\)"):
+        read_log(path)
+    log = read_log(path, loss="objective", step="k")
+    assert log.loss.name == "objective" and log.x_name == "step"
+    with pytest.raises(ConfigError, match="loss='nope' is not a column"):
+        read_log(path, loss="nope")
+
+
+# --------------------------------------------------------------------------- Lightning
+
+# Lightning 2.6 CSVLogger: header sorted alphabetically, one row per log_metrics call, empty
+# cells where a metric was not logged; LearningRateMonitor rows carry no epoch.
+LIGHTNING = """epoch,lr-Adam,step,train_loss_epoch,train_loss_step,val_acc,val_loss
+,0.001,0,,,,
+0,,0,,2.3125,,
+0,,1,,2.2031,,
+0,,2,,2.0117,,
+0,,3,,1.8849,,
+0,,3,,,0.52,1.7421
+0,,3,2.1030,,,
+,0.001,4,,,,
+1,,4,,1.6410,,
+1,,5,,1.5098,,
+1,,6,,1.3904,,
+1,,7,,nan,,
+1,,7,,,0.61,1.4110
+1,,7,1.5137,,,
+"""
+
+
+def test_lightning_metrics_csv(tmp_path: Path) -> None:
+    log = read_log(write(tmp_path / "metrics.csv", LIGHTNING))
+    assert log.format == "lightning"
+    assert log.columns == {"loss": "train_loss_step", "val_loss": "val_loss", "lr": "lr-Adam"}
+    assert log.x_name == "step"
+    assert log.loss.steps.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert math.isnan(log.loss.values[-1])  # the logged nan survives the padding
+    assert log.val_loss is not None and log.val_loss.steps.tolist() == [3, 7]
+    assert log.lr is not None and log.lr.values.tolist() == [0.001, 0.001]
+    assert set(log.metrics) == {"train_loss_epoch", "val_acc"}
+    assert diagnose(log).verdict == "diverged"
+
+
+def test_lightning_via_pandas_dataframe(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    clean = LIGHTNING.replace("nan", "1.30")
+    df = pd.read_csv(write(tmp_path / "metrics.csv", clean))  # pandas: empty cell -> NaN
+    log = read_log(df)
+    assert log.format == "dataframe"
+    assert len(log.loss) == 8 and np.isfinite(log.loss.values).all()  # padding, not NaN loss
+    assert log.val_loss is not None and len(log.val_loss) == 2
+
+
+def test_dataframe_trailing_nan_is_divergence() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"step": range(8), "loss": [2, 1.5, 1.2, 1, 5, 80, np.nan, np.nan]})
+    log = read_log(df)
+    assert len(log.loss) == 8 and np.isnan(log.loss.values[-2:]).all()
+    assert diagnose(df).verdict == "diverged"
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    lines = [json.dumps({"step": i, "train": {"loss": 2 - 0.1 * i}, "lr": 0.1}) for i in range(5)]
+    lines.append('{"step": 5, "train": {"loss": NaN}, "lr": 0.1}')  # Python's json writes NaN
+    lines.append('{"step": 6, "val_loss": 1.0, "train": {"loss": null}}')
+    log = read_log(write(tmp_path / "log.jsonl", "\n".join(lines) + "\n"))
+    assert log.format == "jsonl"
+    assert log.loss.name == "train/loss" and len(log.loss) == 6  # null = not logged
+    assert np.isnan(log.loss.values[-1])
+    assert log.val_loss is not None and log.val_loss.steps.tolist() == [6.0]
+
+
+def test_keras_history_json_and_object(tmp_path: Path) -> None:
+    hist = {
+        "loss": [2.0, 1.2, 0.9, 0.7, 0.6],
+        "accuracy": [0.3, 0.6, 0.7, 0.8, 0.82],
+        "val_loss": [1.5, 1.1, 0.95, 0.9, 0.88],
+        "learning_rate": [1e-3] * 5,
+    }
+    log = read_log(write(tmp_path / "history.json", json.dumps(hist, indent=2)))
+    assert log.format == "keras" and log.x_name == "epoch"
+    assert log.columns == {"loss": "loss", "val_loss": "val_loss", "lr": "learning_rate"}
+    assert log.loss.steps.tolist() == [0, 1, 2, 3, 4]
+
+    class History:  # the shape of keras.callbacks.History
+        def __init__(self) -> None:
+            self.history = hist
+            self.epoch = list(range(5))
+
+    log2 = read_log(History())
+    assert log2.format == "keras" and log2.loss.values.tolist() == hist["loss"]
+
+
+def test_transformers_trainer_state(tmp_path: Path) -> None:
+    rows = [{"epoch": i / 10, "step": 10 * i, "loss": 2.0 - 0.1 * i, "learning_rate": 5e-5}
+            for i in range(1, 7)]  # fmt: skip
+    rows.insert(3, {"epoch": 0.3, "step": 30, "eval_loss": 1.9, "eval_runtime": 1.2})
+    state = {"best_metric": None, "global_step": 60, "log_history": rows}
+    log = read_log(write(tmp_path / "trainer_state.json", json.dumps(state)))
+    assert log.columns == {"loss": "loss", "val_loss": "eval_loss", "lr": "learning_rate"}
+    assert log.x_name == "step" and log.loss.steps.tolist() == [10, 20, 30, 40, 50, 60]
+    assert log.val_loss is not None and log.val_loss.steps.tolist() == [30]
+
+
+def test_dict_of_lists_and_log_passthrough() -> None:
+    d = {"epoch": [0, 1, 2, 3], "loss": [1.0, 0.8, 0.7, 0.65]}
+    log = read_log(d)
+    assert isinstance(log, Log) and log.x_name == "epoch" and log.format == "dict"
+    assert diagnose(log).log is log
+    with pytest.raises(LogFormatError, match="different lengths"):
+        read_log({"loss": [1.0, 2.0, 3.0, 4.0], "lr": [0.1]})
+    with pytest.raises(ConfigError, match="log=int"):
+        read_log(3)
+
+
+# --------------------------------------------------------------------------- malformed
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "file is empty"),
+        ("blank.csv", b"\n\n  \n", "file is empty"),
+        ("header.csv", b"step,loss,lr\n", r"header only, no data rows \(columns: step, loss, lr\)"),
+        ("trunc.csv", b"step,loss,lr\n0,2.3,0.1\n1,2.1,0.1\n2,1.9", "truncated: last row"),
+        ("ragged.csv", b"step,loss\n0,2.3\n1,2.1,7\n2,1.9\n", "line 3 has 3 fields"),
+        ("trunc.jsonl", b'{"step": 0, "loss": 2.3}\n{"step": 1, "loss": 2.1}\n{"step": 2, "lo',
+         "truncated: last line 3 is not valid JSON"),
+        ("trunc.json", b'{"loss": [2.3, 2.1, 1.9], "val_loss": [2.2, 2.', "truncated JSON"),
+        ("garbage.csv", bytes(range(256)) * 8, "binary content"),
+        ("latin.csv", "step,loss\n0,2.3 \xe9\n".encode("latin-1"), "not UTF-8"),
+        ("noloss.csv", b"a,b,c\n1,2,3\n4,5,6\n", r"no loss column \(columns: a, b, c\)"),
+        ("empty_loss.csv", b"step,loss,acc\n0,,0.1\n1,,0.2\n", "has no values"),
+        ("short.csv", b"step,loss\n0,2.3\n1,2.1\n", "only 2 loss values"),
+        ("text.csv", b"step,loss\n0,2.3\n1,oops\n2,1.9\n", "loss column 'loss' is not numeric \\(row 3: 'oops'\\)"),
+        ("list.json", b"[1, 2, 3]", "one object per row"),
+    ],
+)  # fmt: skip
+def test_malformed_files(tmp_path: Path, name: str, content: bytes, message: str | None) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LogFormatError) as err:
+        read_log(path)
+    assert str(path) in str(err.value)  # the message names the file
+    if message is not None:
+        assert err.match(message)
+
+
+def test_truncated_number_in_last_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("step,loss\n0,2.3\n1,2.1\n2,1.9\n3,1.8\n4,1.7e")
+    with pytest.raises(LogFormatError, match="truncated: last row \\(line 6\\)"):
+        read_log(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(LogFormatError, match="no such file"):
+        read_log(tmp_path / "nope.csv")
+
+
+def test_nan_only_loss_is_diverged_not_unreadable(tmp_path: Path) -> None:
+    # Logged NaNs are data: a run that was NaN from the first step diverged.
+    path = write(
+        tmp_path / "nan.csv", "step,loss,lr\n" + "".join(f"{i},nan,1.0\n" for i in range(6))
+    )
+    d = diagnose(path)
+    assert d.verdict == "diverged"
+    assert d.findings[0].statistic == "nonfinite_values" and d.findings[0].value == 6
+    assert d.prescription.lr == pytest.approx(0.1)

@@ -1,0 +1,155 @@
+"""Each rule on synthetic curves made for it, over several noise seeds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lrkit.doctor import VERDICTS, Thresholds, diagnose
+
+from . import curves
+
+SEEDS = range(4)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    ("make", "verdict"),
+    [
+        (curves.healthy, "healthy"),
+        (curves.lr_too_low, "lr_too_low"),
+        (curves.lr_too_high, "lr_too_high"),
+        (curves.unstable, "unstable"),
+        (curves.diverged, "diverged"),
+        (curves.exploding, "diverged"),
+        (curves.plateau, "plateau"),
+        (curves.overfitting, "overfitting"),
+        (curves.dead, "lr_too_high"),
+        (curves.frozen, "lr_too_low"),
+        (curves.spiky, "lr_too_high"),
+    ],
+)
+def test_each_rule(make, verdict: str, seed: int) -> None:
+    d = diagnose(make(seed=seed))
+    assert d.verdict == verdict, d.explain()
+    errors = [f for f in d.findings if f.severity == "error"]
+    assert (not errors) if verdict == "healthy" else all(f.kind == verdict for f in errors)
+    json.dumps(d.to_dict(), allow_nan=False)  # JSON-safe
+
+
+def test_lr_prescriptions_use_the_logged_lr() -> None:
+    assert diagnose(curves.lr_too_low()).prescription.lr == pytest.approx(1e-4)
+    assert diagnose(curves.lr_too_high()).prescription.lr == pytest.approx(0.03)
+    assert diagnose(curves.diverged()).prescription.lr == pytest.approx(0.05)
+    unstable = diagnose(curves.unstable()).prescription
+    assert unstable.lr == pytest.approx(3.3e-4) and unstable.schedule_change is not None
+
+
+def test_prescription_without_lr_column_gives_a_factor() -> None:
+    d = curves.lr_too_low()
+    del d["lr"]
+    p = diagnose(d).prescription
+    assert p.lr is None and p.lr_factor == 10.0 and "multiply your learning rate by 10" in p.text
+
+
+def test_diverged_finding_evidence() -> None:
+    d = diagnose(curves.diverged())
+    f = d.findings[0]
+    assert (f.kind, f.statistic, f.steps, f.value) == (
+        "diverged",
+        "nonfinite_values",
+        (600, 999),
+        400,
+    )
+    assert "from step 600" in f.message
+
+
+def test_plateau_prescribes_a_decay_where_it_began() -> None:
+    d = diagnose(curves.plateau())
+    f = d.findings[0]
+    assert 150 <= f.steps[0] <= 500 and f.steps[1] == 999
+    assert (
+        d.prescription.schedule_change == f"decay the learning rate by 10× at step {f.steps[0]:g}"
+    )
+    assert d.prescription.lr is None
+
+
+def test_plateau_under_a_decayed_lr_is_convergence() -> None:
+    d = curves.plateau()
+    d["lr"] = 0.1 * 0.5 * (1 + np.cos(np.pi * d["step"] / len(d["step"])))
+    assert diagnose(d).verdict == "healthy"
+
+
+def test_overfitting_early_stop_step() -> None:
+    d = diagnose(curves.overfitting())
+    assert d.log.x_name == "epoch"
+    assert 9 <= d.prescription.early_stop_step <= 15
+    assert d.findings[0].statistic == "val_rise_over_min" and d.findings[0].value > 0.3
+
+
+def test_no_validation_rise_is_not_overfitting() -> None:
+    d = curves.overfitting()
+    d["val_loss"] = d["loss"] * 1.2
+    assert diagnose(d).verdict != "overfitting"
+
+
+def test_isolated_nan_is_unstable_not_diverged(tmp_path) -> None:
+    d = curves.healthy()
+    rows = [
+        f"{k:g},{float(v)!r},{float(lr)!r}" for k, v, lr in zip(d["step"], d["train_loss"], d["lr"])
+    ]
+    rows[500] = "500,nan,0.001"  # in a file a logged nan is data (in a dict it is padding)
+    path = tmp_path / "log.csv"
+    path.write_text("step,train_loss,lr\n" + "\n".join(rows) + "\n")
+    out = diagnose(path)
+    assert out.verdict == "unstable" and out.findings[0].statistic == "isolated_nonfinite"
+
+
+def test_early_spike_then_training_prescribes_warmup() -> None:
+    d = curves.healthy()
+    d["train_loss"][5:40] *= 4.0
+    out = diagnose(d)
+    assert out.verdict == "unstable"
+    assert out.prescription.schedule_change is not None
+    assert "warmup steps" in out.prescription.schedule_change
+
+
+def test_oscillating_epoch_curve_is_unstable() -> None:
+    e = np.arange(30.0)
+    loss = 2.0 * np.exp(-e / 4) + 0.3 + 0.4 * (e > 10) * (e % 2)
+    assert diagnose({"epoch": e, "loss": loss}).verdict == "unstable"
+
+
+def test_rising_training_loss_is_lr_too_high() -> None:
+    k = np.arange(600.0)
+    loss = np.where(k < 200, 2.3 * np.exp(-k / 40), 2.3 * np.exp(-5) + (k - 200) * 0.002)
+    rng = np.random.default_rng(0)
+    d = diagnose({"step": k, "loss": loss * np.exp(rng.normal(0, 0.05, 600))})
+    assert d.verdict == "lr_too_high", d.explain()
+
+
+def test_thresholds_are_configurable() -> None:
+    d = curves.plateau()
+    assert diagnose(d, thresholds=Thresholds(plateau_progress=0.99)).verdict != "plateau"
+
+
+def test_verdict_order_is_severity() -> None:
+    # A diverged run that also overfitted before is reported as diverged, the rest as notes.
+    d = curves.overfitting()
+    d["loss"][-3:] = np.nan
+    out = diagnose(d)
+    assert out.verdict == "diverged" == VERDICTS[0]
+    assert {f.severity for f in out.findings if f.kind != "diverged"} <= {"warning"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_noise_floor_decides_plateau_versus_underfit(seed: int) -> None:
+    # Same shape: quiet minibatches (underfit, still falling) -> LR too low; a loud noise
+    # floor -> plateau, where a decay helps.
+    quiet = diagnose(curves.decelerating(seed=seed, noise=0.01))
+    loud = diagnose(curves.decelerating(seed=seed, noise=0.15))
+    assert quiet.verdict == "lr_too_low", quiet.explain()
+    assert quiet.findings[0].statistic == "noise_over_level"
+    assert loud.verdict == "plateau", loud.explain()
