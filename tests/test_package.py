@@ -36,3 +36,16 @@ def test_version_is_exposed() -> None:
     import lrkit
 
     assert isinstance(lrkit.__version__, str) and lrkit.__version__.count(".") == 2
+
+
+def test_sweep_is_callable_and_a_package() -> None:
+    out = _run(
+        "import sys, lrkit, torch\n"
+        "m = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))\n"
+        "x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))\n"
+        "r = lrkit.sweep(m, (x, y), loss_fn=torch.nn.functional.cross_entropy, lrs=[0.01, 0.1],"
+        " steps=5, batch_size=16)\n"
+        "import lrkit.sweep\n"
+        "print(isinstance(r, lrkit.sweep.SweepResult), r.losses.shape)"
+    )
+    assert out == "True (2, 5)"

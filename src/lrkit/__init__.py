@@ -31,13 +31,14 @@ __all__ = [
     "find_lr",
     "parse",
     "schedules",
+    "sweep",
     "tune",
 ]
 
 
 # Subpackages that are also the function users call (``lrkit.tune(...)``): imported on first
 # use, so ``import lrkit`` stays light and needs none of their optional dependencies.
-_CALLABLE_SUBPACKAGES = ("tune",)
+_CALLABLE_SUBPACKAGES = ("sweep", "tune")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,215 @@
+"""``lrkit sweep TASK``: K learning rates trained at once on a built-in or user task."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+
+from lrkit.errors import ConfigError
+from lrkit.tasks._optim import OPTIMIZERS
+
+__all__ = ["command", "parse_lrs"]
+
+
+def parse_lrs(text: str) -> list[float]:
+    """``"LO:HI:K"`` (K log-spaced values, ends included) or a comma list ``"1e-3,1e-2"``.
+
+    >>> parse_lrs("1e-3:1e-1:3")
+    [0.001, 0.01, 0.1]
+    >>> parse_lrs("0.1, 0.3")
+    [0.1, 0.3]
+    """
+    import numpy as np
+
+    text = text.strip()
+    try:
+        if ":" in text:
+            lo_s, hi_s, k_s = text.split(":")
+            lo, hi, k = float(lo_s), float(hi_s), int(k_s)
+            if not (0 < lo <= hi and math.isfinite(hi) and k >= 1):
+                raise ValueError
+            values = np.geomspace(lo, hi, k) if k > 1 else np.array([lo])
+            return [float(f"{v:.12g}") for v in values]
+        values_list = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--lrs must be LO:HI:K with 0 < LO <= HI and K >= 1, or a comma list, but got {text!r}"
+        ) from None
+    if not values_list:
+        raise ConfigError(f"--lrs must hold at least one learning rate, but got {text!r}")
+    return values_list
+
+
+@click.command(name="sweep")
+@click.argument("task")
+@click.option(
+    "--lrs",
+    default="1e-4:1:32",
+    show_default=True,
+    help="LO:HI:K (K log-spaced LRs) or a comma list.",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(OPTIMIZERS),
+    default=None,
+    help="Optimizer [default: the task's recipe].",
+)
+@click.option("--steps", type=int, default=None, help="Updates per copy (instead of --epochs).")
+@click.option("--epochs", type=int, default=None, help="Epochs [default: the task's recipe].")
+@click.option("--batch-size", type=int, default=None, help="[default: the task's recipe]")
+@click.option(
+    "--schedule",
+    default=None,
+    help="Schedule shape, e.g. 'cosine(lr=1, steps=1000)': copy i uses lr_i*s(k)/s(0).",
+)
+@click.option("--momentum", type=float, default=0.9, show_default=True)
+@click.option(
+    "--weight-decay", type=float, default=None, help="[default: torch's: 0, or 0.01 for adamw]"
+)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu]")
+@click.option(
+    "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
+)
+@click.option(
+    "--chunk",
+    type=int,
+    default=None,
+    help="Copies trained at once [default: from a memory estimate].",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="lrkit-out",
+    show_default=True,
+    help="Folder for the plot (PNG) and the result (JSON).",
+)
+@click.option("--no-plot", is_flag=True, help="Skip the PNG (no matplotlib needed).")
+def command(
+    task: str,
+    lrs: str,
+    optimizer: str | None,
+    steps: int | None,
+    epochs: int | None,
+    batch_size: int | None,
+    schedule: str | None,
+    momentum: float,
+    weight_decay: float | None,
+    device: str | None,
+    dtype: str,
+    chunk: int | None,
+    seed: int,
+    out: str,
+    no_plot: bool,
+) -> None:
+    """Train TASK (a built-in name or path/to/file.py:factory) at K learning rates at once.
+
+    Every copy starts from the same weights and sees the same batches. Prints a table of the
+    final scores, the best LR, and saves the curves (PNG) and the result (JSON) to --out.
+    """
+    import torch
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from lrkit.sweep import sweep
+    from lrkit.tasks import get_task
+
+    lr_values = parse_lrs(lrs)
+    t = get_task(task)
+    opt_name = optimizer or t.optimizer
+    sched = None
+    if schedule is not None:
+        from lrkit.schedules import parse
+
+        sched = parse(schedule)
+    if steps is None and epochs is None:
+        epochs = t.epochs
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = t.make_model()
+
+    err = Console(stderr=True)
+    progress = Progress(
+        TextColumn(f"sweep {t.name} ({opt_name}, K={len(lr_values)})"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    with progress:
+        bar = progress.add_task("sweep", total=1.0)
+        result = sweep(
+            model,
+            t.train,
+            loss_fn=t.loss_fn,
+            lrs=lr_values,
+            optimizer=opt_name,
+            steps=steps,
+            epochs=epochs,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            schedule=sched,
+            val_data=t.val,
+            metric=t.metric,
+            maximize=t.higher_is_better,
+            dtype=dtype,
+            device=device,
+            chunk=chunk,
+            seed=seed,
+            batch_size=batch_size or t.batch_size,
+            progress=lambda done, total: progress.update(bar, completed=done / total),
+        )
+
+    console = Console()
+    metric_name = getattr(t, "metric_name", "metric")
+    table = Table("lr", "final train loss", "val loss", f"val {metric_name}", "", box=None)
+    tail = max(1, result.steps // 10)
+    for i, lr in enumerate(result.lrs):
+        train_loss = float(result.losses[i, -tail:].mean())
+        vl = result.val_loss[i, -1] if result.val_loss is not None else math.nan
+        vm = result.val_metric[i, -1] if result.val_metric is not None else math.nan
+        note = (
+            "best"
+            if i == result.best_index
+            else (f"diverged at step {result.diverged_at[i]}" if result.diverged[i] else "")
+        )
+        style = "bold green" if i == result.best_index else ("red" if result.diverged[i] else None)
+        table.add_row(f"{lr:.3g}", f"{train_loss:.4g}", f"{vl:.4g}", f"{vm:.4g}", note, style=style)
+    console.print(table)
+    best = f"{result.best_lr:.3g}" if result.best_lr is not None else "none (all diverged)"
+    console.print(
+        f"[bold]{t.name}[/bold] ({opt_name}): best lr = [bold green]{best}[/bold green] by "
+        f"{result.criterion.replace('_', ' ')}; {int(result.diverged.sum())}/{len(result.lrs)} "
+        f"diverged; {result.steps} steps in {result.wall_time_s:.1f} s ({result.engine}, "
+        f"chunk {result.chunk})"
+    )
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"sweep-{t.name}-{opt_name}"
+    payload = {
+        "task": t.name,
+        "optimizer": opt_name,
+        "seed": seed,
+        "schedule": schedule,
+        "metric_name": metric_name,
+        **result.to_dict(),
+    }
+    json_path = folder / f"{stem}.json"
+    json_path.write_text(json.dumps(payload, indent=1, allow_nan=False))
+    console.print(f"saved {json_path}")
+    if not no_plot:
+        from lrkit.errors import require
+
+        require("matplotlib", "plot")
+        png = folder / f"{stem}.png"
+        fig = result.plot(str(png))
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        console.print(f"saved {png}")

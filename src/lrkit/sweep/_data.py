@@ -1,0 +1,101 @@
+"""Batches shared by all copies, and the per-step LR multiplier of a schedule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrkit.errors import ConfigError
+
+__all__ = ["BatchSource", "schedule_multipliers"]
+
+
+class BatchSource:
+    """Epochs of ``(x, y)`` batches, replayable from the start (one replay per chunk).
+
+    ``train_data`` is either a pair of tensors ``(x, y)`` — split into batches of
+    ``batch_size``, reshuffled every epoch by a generator seeded with ``seed`` (last batch
+    kept even if short) — or any re-iterable of ``(x, y)`` batches such as a ``DataLoader``.
+    """
+
+    def __init__(self, train_data: Any, *, batch_size: int, seed: int, shuffle: bool) -> None:
+        self.tensors: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.iterable: Iterable[Any] | None = None
+        if (
+            isinstance(train_data, (tuple, list))
+            and len(train_data) == 2
+            and all(isinstance(t, torch.Tensor) for t in train_data)
+        ):
+            x, y = train_data
+            if len(x) != len(y) or len(x) == 0:
+                raise ConfigError(
+                    "train_data must be (x, y) with the same non-zero length, but got "
+                    f"len(x)={len(x)}, len(y)={len(y)}"
+                )
+            if batch_size < 1:
+                raise ConfigError(f"batch_size must be >= 1, but got batch_size={batch_size!r}")
+            self.tensors = (x, y)
+            self.steps_per_epoch = math.ceil(len(x) / batch_size)
+        elif isinstance(train_data, Iterable) and not isinstance(train_data, Iterator):
+            self.iterable = train_data
+            try:
+                self.steps_per_epoch = len(train_data)  # type: ignore[arg-type]
+            except TypeError:
+                self.steps_per_epoch = sum(1 for _ in train_data)
+            if self.steps_per_epoch == 0:
+                raise ConfigError("train_data must yield at least one batch, but got none")
+        else:
+            raise ConfigError(
+                "train_data must be a pair of tensors (x, y) or a re-iterable of (x, y) batches "
+                f"(e.g. a DataLoader; not a one-shot iterator), but got {type(train_data).__name__}"
+            )
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+
+    def epochs(self) -> Iterator[Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+        """An endless sequence of epochs, identical each time it is called."""
+        gen = torch.Generator().manual_seed(self.seed)
+        while True:
+            yield self._one_epoch(gen)
+
+    def _one_epoch(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.tensors is not None:
+            x, y = self.tensors
+            n = len(x)
+            order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+            for i in range(0, n, self.batch_size):
+                idx = order[i : i + self.batch_size]
+                yield x[idx], y[idx]
+        else:
+            assert self.iterable is not None
+            for batch in self.iterable:
+                if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+                    raise ConfigError(f"each batch must be (x, y), but got {type(batch).__name__}")
+                yield batch[0], batch[1]
+
+
+def schedule_multipliers(schedule: Callable[..., Any] | None, steps: int) -> np.ndarray:
+    """``m(k) = s(k) / ref`` for k < steps, where ref = s(0), or max|s| if s(0) == 0."""
+    if schedule is None:
+        return np.ones(steps)
+    ks = np.arange(steps)
+    try:
+        values = np.asarray(schedule(ks), dtype=float)
+        if values.shape != (steps,):
+            raise ValueError
+    except Exception:
+        values = np.array([float(schedule(int(k))) for k in ks])
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        bad = int(np.flatnonzero(~np.isfinite(values) | (values < 0))[0])
+        raise ConfigError(
+            f"schedule must give finite non-negative values, but got schedule({bad})={float(values[bad])!r}"
+        )
+    ref = values[0] if values[0] != 0 else values.max()
+    if ref == 0:
+        raise ConfigError(f"schedule is zero for all {steps} steps; cannot scale the LRs by it")
+    return values / ref

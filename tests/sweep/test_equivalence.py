@@ -1,0 +1,133 @@
+"""Each copy of a sweep equals an ordinary torch.optim training at its LR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrkit.sweep import sweep
+from lrkit.sweep._data import BatchSource, schedule_multipliers
+
+from .conftest import make_model, reference
+
+LRS = [1e-3, 3e-2, 0.3]
+
+
+def cosine(k: object) -> object:
+    return 0.5 * (1 + np.cos(np.pi * np.asarray(k) / 40))
+
+
+def warmup(k: object) -> object:
+    return np.minimum((np.asarray(k) + 0.0) / 4, 1.0)
+
+
+def batches_of(data: tuple[torch.Tensor, torch.Tensor], steps: int) -> list:
+    source = BatchSource(data, batch_size=32, seed=0, shuffle=True)
+    out: list = []
+    for epoch in source.epochs():
+        out.extend(epoch)
+        if len(out) >= steps:
+            return out[:steps]
+    raise AssertionError
+
+
+@pytest.mark.parametrize(
+    ("model_name", "optimizer", "schedule", "weight_decay"),
+    [
+        ("mlp", "sgd", None, 0.0),
+        ("mlp", "sgd_momentum", cosine, 1e-3),
+        ("mlp", "adam", warmup, 1e-2),
+        ("mlp", "adamw", cosine, 0.1),
+        ("mlp-gelu", "adam", None, 0.0),
+        ("cnn", "sgd_momentum", cosine, 0.0),
+        ("cnn", "adamw", warmup, 0.05),
+        ("gru", "adam", cosine, 0.0),
+    ],
+)
+def test_float64_matches_torch_optim(data, model_name, optimizer, schedule, weight_decay) -> None:
+    steps = 12
+    model = make_model(model_name)
+    loss_fn = nn.CrossEntropyLoss()
+    before = [p.detach().clone() for p in model.parameters()]
+    r = sweep(
+        model,
+        data,
+        loss_fn=loss_fn,
+        lrs=LRS,
+        optimizer=optimizer,
+        steps=steps,
+        schedule=schedule,
+        weight_decay=weight_decay,
+        batch_size=32,
+    )
+    mult = schedule_multipliers(schedule, steps)
+    batches = batches_of(data, steps)
+    assert r.losses.shape == (3, steps)
+    for i, lr in enumerate(LRS):
+        ref = reference(
+            model,
+            batches,
+            lr=lr,
+            optimizer=optimizer,
+            mult=mult,
+            loss_fn=loss_fn,
+            weight_decay=weight_decay,
+        )
+        np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
+    # the copies really differ, and the caller's model is untouched
+    assert abs(r.losses[0, -1] - r.losses[2, -1]) > 1e-3
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+
+def test_vmap_engine_matches_batched_mlp(data) -> None:
+    model = make_model("mlp")
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), lrs=LRS, optimizer="adam", steps=8, batch_size=32)
+    a = sweep(model, data, engine="batched-mlp", **kw)
+    b = sweep(model, data, engine="vmap", **kw)
+    assert (a.engine, b.engine) == ("batched-mlp", "vmap")
+    np.testing.assert_allclose(a.losses, b.losses, rtol=0, atol=1e-12)
+
+
+def test_custom_loss_on_mlp_path(data) -> None:
+    """A loss without a closed form goes through autograd on the outputs only."""
+    model = make_model("mlp")
+
+    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(out, y, label_smoothing=0.1)
+
+    r = sweep(model, data, loss_fn=loss_fn, lrs=LRS, optimizer="sgd", steps=6, batch_size=32)
+    mult = np.ones(6)
+    for i, lr in enumerate(LRS):
+        ref = reference(
+            model, batches_of(data, 6), lr=lr, optimizer="sgd", mult=mult, loss_fn=loss_fn
+        )
+        np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
+
+
+def test_float32_first_steps_agree(data) -> None:
+    model = make_model("cnn", torch.float32)
+    x, y = data[0].float(), data[1]
+    loss_fn = nn.CrossEntropyLoss()
+    r = sweep(model, (x, y), loss_fn=loss_fn, lrs=LRS, optimizer="adam", steps=5, batch_size=32)
+    batches = batches_of((x, y), 5)
+    for i, lr in enumerate(LRS):
+        ref = reference(model, batches, lr=lr, optimizer="adam", mult=np.ones(5), loss_fn=loss_fn)
+        np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-5)
+
+
+def test_dataloader_input_and_regression_loss() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 12, generator=g, dtype=torch.float64)
+    t = torch.randn(64, 3, generator=g, dtype=torch.float64)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, t), batch_size=16)
+    model = make_model("mlp")
+    loss_fn = nn.MSELoss()
+    r = sweep(model, loader, loss_fn=loss_fn, lrs=LRS, optimizer="sgd_momentum", epochs=2)
+    batches = [tuple(b) for b in loader] * 2
+    for i, lr in enumerate(LRS):
+        ref = reference(
+            model, batches, lr=lr, optimizer="sgd_momentum", mult=np.ones(8), loss_fn=loss_fn
+        )
+        np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
