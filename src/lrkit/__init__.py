@@ -30,6 +30,7 @@ __all__ = [
     "diagnose",
     "find_lr",
     "parse",
+    "run_study",
     "schedules",
     "sweep",
     "tune",
@@ -39,9 +40,12 @@ __all__ = [
 # Subpackages that are also the function users call (``lrkit.tune(...)``): imported on first
 # use, so ``import lrkit`` stays light and needs none of their optional dependencies.
 _CALLABLE_SUBPACKAGES = ("sweep", "tune")
+_LAZY = {"run_study": "lrkit.study"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _CALLABLE_SUBPACKAGES:
         return importlib.import_module(f"lrkit.{name}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'lrkit' has no attribute {name!r}")

@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("lrkit.cli.sweep", "Train K learning rates at once (vectorised): curves, table, JSON."),
     "tune": ("lrkit.cli.tune", "Search the LR with Optuna (resumable, distributed)."),
     "doctor": ("lrkit.cli.doctor", "Diagnose a training log: verdict, evidence, prescription."),
+    "study": ("lrkit.cli.study", "How much do the LR and its schedule matter? An HTML report."),
 }
 
 

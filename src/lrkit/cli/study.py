@@ -1,0 +1,134 @@
+"""``lrkit study [TASK]``: how much do the learning rate and its schedule matter? A report."""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+__all__ = ["command"]
+
+_VERDICT_STYLE = {
+    "best": "bold green",
+    "worse": "red",
+    "worse (below val SE)": "yellow",
+    "unreliable": "red",
+}
+
+
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    return items or None
+
+
+@click.command("study")
+@click.argument("task", default="mnist1d-cnn", required=False)
+@click.option(
+    "--budget",
+    type=click.Choice(["quick", "standard", "thorough"]),
+    default="standard",
+    show_default=True,
+    help="quick ≈ 1 min (CI), standard ≈ 4-6 min, thorough ≈ 20 min on a laptop CPU.",
+)
+@click.option(
+    "--optimizers",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated: sgd, sgd_momentum, adam, adamw (default: the budget's).",
+)
+@click.option(
+    "--schedules",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated subset of constant, step, exponential, cosine, one_cycle, "
+    "wsd, plateau (default: all).",
+)
+@click.option("--seeds", type=int, default=None, help="Final trainings per configuration.")
+@click.option("--epochs", type=int, default=None, help="Epochs per run (default: the budget's).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default="lrkit-study",
+    show_default=True,
+    help="Folder for report.html and results.json.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def command(
+    task: str,
+    budget: str,
+    optimizers: str | None,
+    schedules: str | None,
+    seeds: int | None,
+    epochs: int | None,
+    out: str,
+    no_progress: bool,
+) -> None:
+    """Measure how much the LR and its schedule matter for TASK (default mnist1d-cnn).
+
+    TASK is a built-in task (mnist1d-cnn, mnist1d-mlp, digits-mlp) or path/to/file.py:factory.
+    Runs the LR range test per optimizer, a sensitivity sweep per schedule, final trainings
+    with fresh seeds at each schedule's best LR and the doctor on every run; writes
+    OUT/report.html (self-contained) and OUT/results.json and prints a summary.
+    """
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from lrkit.study import run_study
+
+    result = run_study(
+        task,
+        budget=budget,
+        optimizers=_csv(optimizers),
+        schedules=_csv(schedules),
+        seeds=seeds,
+        epochs=epochs,
+        out=out,
+        progress=not no_progress,
+    )
+    console = Console()
+    pct = result.accuracy_like
+
+    def fmt(v: float, sd: float | None = None) -> str:
+        if not math.isfinite(v):
+            return "–"
+        s = f"{100 * v:.1f}" if pct else f"{v:.4g}"
+        if sd is not None and math.isfinite(sd):
+            s += f"±{100 * sd:.1f}" if pct else f"±{sd:.2g}"
+        return s + ("%" if pct else "")
+
+    table = Table(title=f"lrkit study · {result.task['name']} · {result.budget['name']} budget")
+    table.add_column("optimizer", no_wrap=True)
+    table.add_column("schedule", no_wrap=True)
+    table.add_column("best LR", justify="right")
+    table.add_column(result.metric_name[:8], justify="right", no_wrap=True)
+    table.add_column("vs best")
+    table.add_column("epochs to target", justify="right")
+    table.add_column("doctor")
+    for s in result.summaries:
+        style = _VERDICT_STYLE.get(s.verdict, "")
+        reach = f"{s.epochs_to_target:.0f}" if s.epochs_to_target is not None else "–"
+        table.add_row(
+            s.optimizer,
+            s.schedule,
+            f"{s.lr:.3g}" if math.isfinite(s.lr) else "–",
+            fmt(s.mean, s.std),
+            f"[{style}]{s.verdict}[/]" if style else s.verdict,
+            reach,
+            ", ".join(sorted(set(s.doctor_verdicts))),
+        )
+    console.print(table)
+    if result.recommendation is not None:
+        console.print(f"[bold green]Recommendation:[/] {result.recommendation.text}")
+    if result.val_se is not None:
+        console.print(
+            f"[dim]Validation set: {result.val_size} samples, standard error of an accuracy "
+            f"≈ {100 * result.val_se:.1f} points; 'within noise' = not distinguishable from the "
+            "best across seeds.[/]"
+        )
+    report = Path(out) / "report.html"
+    console.print(f"Report: {report.resolve()}  (results: {Path(out, 'results.json')})")

@@ -1,0 +1,174 @@
+"""Frozen results of a study: per-configuration summaries, the recommendation, everything."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrkit.study._train import Run, SweepCurve
+
+__all__ = ["ConfigSummary", "Recommendation", "StudyResult"]
+
+
+def _f(v: float | None) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """Final trainings of one (optimizer, schedule) at its best sweep LR, over seeds."""
+
+    optimizer: str
+    schedule: str
+    lr: float
+    metrics: tuple[float, ...]
+    mean: float
+    std: float
+    # "best", "worse", "worse (below val SE)", "unreliable", "inconclusive", "within noise",
+    # "cannot tell"
+    verdict: str
+    sentence: str
+    delta: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    p_holm: float | None = None
+    basin: tuple[float, float, float, bool] | None = None
+    epochs_to_target: float | None = None
+    seconds_to_target: float | None = None
+    reached_target: int = 0
+    doctor_verdicts: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.optimizer}/{self.schedule}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "lr": self.lr,
+            "metrics": [_f(v) for v in self.metrics],
+            "mean": _f(self.mean),
+            "std": _f(self.std),
+            "n_seeds": len(self.metrics),
+            "verdict": self.verdict,
+            "sentence": self.sentence,
+            "delta_vs_best": _f(self.delta),
+            "ci95_delta": [_f(self.ci[0]), _f(self.ci[1])] if self.ci else None,
+            "p_value": _f(self.p_value),
+            "p_holm": _f(self.p_holm),
+            "basin": (
+                {
+                    "low": self.basin[0],
+                    "high": self.basin[1],
+                    "decades": self.basin[2],
+                    "best_at_grid_edge": self.basin[3],
+                }
+                if self.basin
+                else None
+            ),
+            "epochs_to_target": _f(self.epochs_to_target),
+            "seconds_to_target": _f(self.seconds_to_target),
+            "seeds_reaching_target": self.reached_target,
+            "doctor_verdicts": list(self.doctor_verdicts),
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What lrkit recommends, and why."""
+
+    optimizer: str
+    schedule: str
+    lr: float
+    mean: float
+    std: float
+    ties: tuple[str, ...]
+    text: str
+    evidence: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "lr": self.lr,
+            "mean": _f(self.mean),
+            "std": _f(self.std),
+            "within_noise_of_best": list(self.ties),
+            "text": self.text,
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Everything a study measured; :meth:`to_dict` is ``results.json``."""
+
+    task: dict[str, Any]
+    budget: dict[str, Any]
+    optimizers: tuple[str, ...]
+    schedules: tuple[str, ...]
+    seeds: tuple[int, ...]
+    epochs: int
+    finder: dict[str, dict[str, Any]]
+    curves: tuple[SweepCurve, ...]
+    runs: tuple[Run, ...]
+    summaries: tuple[ConfigSummary, ...]
+    recommendation: Recommendation | None
+    target: float | None
+    target_rule: str
+    metric_name: str
+    higher_is_better: bool
+    accuracy_like: bool
+    val_size: int
+    val_se: float | None
+    statements: tuple[str, ...]
+    reference: dict[str, Any] | None
+    notes: tuple[str, ...]
+    timings: dict[str, float]
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, optimizer: str, schedule: str) -> ConfigSummary | None:
+        return next(
+            (s for s in self.summaries if s.optimizer == optimizer and s.schedule == schedule),
+            None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "budget": self.budget,
+            "optimizers": list(self.optimizers),
+            "schedules": list(self.schedules),
+            "seeds": list(self.seeds),
+            "epochs": self.epochs,
+            "metric_name": self.metric_name,
+            "higher_is_better": self.higher_is_better,
+            "val_size": self.val_size,
+            "val_standard_error": _f(self.val_se),
+            "target": _f(self.target),
+            "target_rule": self.target_rule,
+            "recommendation": self.recommendation.to_dict() if self.recommendation else None,
+            "statements": list(self.statements),
+            "summaries": [s.to_dict() for s in self.summaries],
+            "finder": self.finder,
+            "sensitivity": [c.to_dict() for c in self.curves],
+            "runs": [r.to_dict() for r in self.runs],
+            "reference": self.reference,
+            "notes": list(self.notes),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "environment": self.environment,
+        }
+
+    def plot(self, path: str | None = None) -> Any:
+        """The metric-vs-LR figure of the report; returns the Figure (saved to ``path``)."""
+        from lrkit.study._figures import sensitivity_figure
+
+        fig = sensitivity_figure(self)
+        if path is not None:
+            fig.savefig(path, dpi=100)
+        return fig
