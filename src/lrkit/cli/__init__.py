@@ -23,7 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("lrkit.cli.scale", "Scale the LR to a new batch size or width (linear, sqrt, μP)."),
     "find": ("lrkit.cli.find", "LR range test on a task: suggestion, interval, plot and JSON."),
     "plot": ("lrkit.cli.plot", "Draw a schedule and print its key values."),
-    "sweep": ("lrkit.cli.sweep", "Train K learning rates at once (vectorised): curves, table, JSON."),
+    "sweep": ("lrkit.cli.sweep", "Train K learning rates at once, vectorised."),
     "tune": ("lrkit.cli.tune", "Search the LR with Optuna (resumable, distributed)."),
     "doctor": ("lrkit.cli.doctor", "Diagnose a training log: verdict, evidence, prescription."),
     "study": ("lrkit.cli.study", "How much do the LR and its schedule matter? An HTML report."),
