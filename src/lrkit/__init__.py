@@ -30,6 +30,7 @@ __all__ = [
     "diagnose",
     "find_lr",
     "parse",
+    "pbt",
     "run_study",
     "schedules",
     "sweep",
@@ -39,7 +40,7 @@ __all__ = [
 
 # Subpackages that are also the function users call (``lrkit.tune(...)``): imported on first
 # use, so ``import lrkit`` stays light and needs none of their optional dependencies.
-_CALLABLE_SUBPACKAGES = ("sweep", "tune")
+_CALLABLE_SUBPACKAGES = ("pbt", "sweep", "tune")
 _LAZY = {"run_study": "lrkit.study"}
 
 

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "find": ("lrkit.cli.find", "LR range test on a task: suggestion, interval, plot and JSON."),
     "plot": ("lrkit.cli.plot", "Draw a schedule and print its key values."),
     "sweep": ("lrkit.cli.sweep", "Train K learning rates at once, vectorised."),
+    "pbt": ("lrkit.cli.pbt", "Population-based training: evolve the LR, get the schedule back."),
     "tune": ("lrkit.cli.tune", "Search the LR with Optuna (resumable, distributed)."),
     "doctor": ("lrkit.cli.doctor", "Diagnose a training log: verdict, evidence, prescription."),
     "study": ("lrkit.cli.study", "How much do the LR and its schedule matter? An HTML report."),

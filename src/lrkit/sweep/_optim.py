@@ -66,6 +66,16 @@ class FlatOptimizer:
         )  # fmt: skip
         p.addcmul_(upd, lr)
 
+    def copy_rows(self, dst: torch.Tensor, src: torch.Tensor) -> None:
+        """Copy copies ``src``'s optimizer state (momentum, Adam moments) into rows ``dst``.
+
+        ``dst`` and ``src`` are index tensors of equal length; ``dst`` must not repeat. The
+        step count (Adam's bias correction) is one counter shared by all copies, which always
+        make the same number of updates, so there is no per-copy count to copy.
+        """
+        for buf in self.state:
+            buf[dst] = buf[src]
+
     @staticmethod
     def state_slots(kind: str) -> int:
         """Number of ``(K, P)`` state buffers ``kind`` keeps (for the memory estimate)."""

@@ -1,0 +1,15 @@
+"""Population-based training of the LR on the vectorised sweep engine.
+
+Importing this package does not import torch; :func:`pbt` does when it is called.
+"""
+
+from __future__ import annotations
+
+from lrkit.pbt._api import pbt
+from lrkit.pbt._result import Exploit, PBTResult
+
+__all__ = ["Exploit", "PBTResult", "pbt"]
+
+from lrkit._callable import callable_module
+
+callable_module(__name__, pbt)

@@ -1,0 +1,221 @@
+"""The result of population-based training: the discovered schedule, lineage and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lrkit.schedules import Schedule
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Exploit", "PBTResult", "lineage_schedule"]
+
+
+def _json(a: np.ndarray) -> Any:
+    out = a.tolist()
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, list):
+            return [clean(u) for u in v]
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+
+    return clean(out)
+
+
+@dataclass(frozen=True)
+class Exploit:
+    """Member ``member`` took over the weights and optimizer state of member ``source`` after
+    ``step`` updates, and went on with LR ``lr`` (``source`` had ``source_lr``)."""
+
+    step: int
+    member: int
+    source: int
+    source_lr: float
+    lr: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "step": self.step,
+            "member": self.member,
+            "source": self.source,
+            "source_lr": self.source_lr,
+            "lr": self.lr,
+        }
+
+
+def lineage_schedule(starts: np.ndarray, lrs: np.ndarray) -> Schedule:
+    """Piecewise-constant schedule: ``lrs[r]`` from update ``starts[r]`` on; equal runs merged."""
+    from lrkit.schedules import piecewise
+
+    boundaries: list[int] = []
+    values: list[float] = [float(lrs[0])]
+    for start, lr in zip(starts[1:], lrs[1:], strict=True):
+        if float(lr) != values[-1]:
+            boundaries.append(int(start))
+            values.append(float(lr))
+    return piecewise(boundaries, values)
+
+
+@dataclass(frozen=True, eq=False)
+class PBTResult:
+    """A population trained with exploit (copy the best) and explore (perturb the LR).
+
+    The run is split into ``R`` rounds of ``interval`` updates (the last may be shorter);
+    round ``r`` covers updates ``round_starts[r]`` to ``eval_steps[r] - 1``.
+
+    Attributes:
+        schedule: the LR at every update along the winner's lineage, as an lrkit piecewise
+            schedule: training from the same weights on the same batches with it reproduces
+            the winner.
+        lrs: LR of each member during each round, ``(K, R)``.
+        metrics: validation score of each member at the end of each round, ``(K, R)``
+            (before that round's exploit; NaN for a diverged member).
+        parents: ``parents[i, r]`` is the member whose weights member ``i`` started round
+            ``r`` from (``i`` itself when it was not replaced), ``(K, R)``.
+        losses: training loss of the member in each slot at every update, ``(K, steps)``.
+        eval_steps: updates done at each evaluation, ``(R,)``.
+        lineage: every exploit, in order.
+        best_index: the member with the best final score.
+        best_metric: its final score.
+        winner_path: the slot the winner's weights occupied in each round, ``(R,)``.
+        criterion: ``"val_metric"`` or ``"val_loss"``; ``maximize`` its direction.
+        best_weights: the winner's final parameters by name (CPU tensors), ready for
+            ``model.load_state_dict(..., strict=False)``.
+    """
+
+    schedule: Schedule
+    lrs: np.ndarray
+    metrics: np.ndarray
+    parents: np.ndarray
+    losses: np.ndarray
+    eval_steps: np.ndarray
+    lineage: tuple[Exploit, ...]
+    best_index: int
+    best_metric: float
+    winner_path: np.ndarray
+    criterion: str
+    maximize: bool
+    optimizer: str
+    engine: str
+    interval: int
+    quantile: float
+    seed: int
+    wall_time_s: float
+    best_weights: dict[str, torch.Tensor] = field(repr=False)
+
+    @property
+    def steps(self) -> int:
+        """Number of optimizer updates of every member."""
+        return int(self.losses.shape[1])
+
+    @property
+    def population(self) -> int:
+        """Number of members K."""
+        return int(self.lrs.shape[0])
+
+    @property
+    def round_starts(self) -> np.ndarray:
+        """First update of each round, ``(R,)``."""
+        return np.concatenate([[0], self.eval_steps[:-1]]).astype(int)
+
+    @property
+    def history(self) -> list[list[dict[str, float]]]:
+        """Per member, per round: ``{"step", "lr", "metric"}`` (metric at the round's end)."""
+        return [
+            [
+                {"step": int(s), "lr": float(self.lrs[i, r]), "metric": float(self.metrics[i, r])}
+                for r, s in enumerate(self.eval_steps)
+            ]
+            for i in range(self.population)
+        ]
+
+    @property
+    def winner_losses(self) -> np.ndarray:
+        """Training loss at every update along the winner's lineage, ``(steps,)``."""
+        out = np.empty(self.steps)
+        for r, (a, b) in enumerate(zip(self.round_starts, self.eval_steps, strict=True)):
+            out[a:b] = self.losses[self.winner_path[r], a:b]
+        return out
+
+    @property
+    def winner_lrs(self) -> np.ndarray:
+        """The LR of each round along the winner's lineage, ``(R,)``."""
+        return self.lrs[self.winner_path, np.arange(len(self.eval_steps))]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (NaN and inf become None); the weights are left out."""
+        return {
+            "schedule": repr(self.schedule),
+            "schedule_spec": self.schedule.to_dict(),
+            "best_index": self.best_index,
+            "best_metric": self.best_metric if np.isfinite(self.best_metric) else None,
+            "criterion": self.criterion,
+            "maximize": self.maximize,
+            "optimizer": self.optimizer,
+            "engine": self.engine,
+            "population": self.population,
+            "steps": self.steps,
+            "interval": self.interval,
+            "quantile": self.quantile,
+            "seed": self.seed,
+            "wall_time_s": self.wall_time_s,
+            "eval_steps": self.eval_steps.tolist(),
+            "winner_path": self.winner_path.tolist(),
+            "lrs": _json(self.lrs),
+            "metrics": _json(self.metrics),
+            "parents": self.parents.tolist(),
+            "lineage": [e.to_dict() for e in self.lineage],
+            "winner_losses": _json(self.winner_losses),
+        }
+
+    def plot(self, path: str | None = None) -> Any:
+        """Every member's LR over the rounds coloured by its metric; the winner's lineage on top.
+
+        Returns the matplotlib Figure; saves it to ``path`` when given.
+        """
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+        from matplotlib import cm, colors
+
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
+        finite = self.metrics[np.isfinite(self.metrics)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        norm = colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-12)
+        cmap = matplotlib.colormaps["viridis" if self.maximize else "viridis_r"]
+        starts, ends = self.round_starts, self.eval_steps
+        for i in range(self.population):
+            for r in range(len(ends)):
+                m = self.metrics[i, r]
+                color = cmap(norm(m)) if np.isfinite(m) else "lightgrey"
+                ax0.plot([starts[r], ends[r]], [self.lrs[i, r]] * 2, color=color, lw=1.5)
+                if r > 0 and self.parents[i, r] != i:  # an exploit: jump from the source's LR
+                    src = self.parents[i, r]
+                    ax0.plot([starts[r]] * 2, [self.lrs[src, r - 1], self.lrs[i, r]],
+                             color=color, lw=0.6, alpha=0.5)  # fmt: skip
+        ks = np.arange(self.steps)
+        ax0.step(ks, self.schedule(ks), where="post", color="C3", lw=2.5, label="winner's lineage")
+        ax0.set(xlabel="update", ylabel="learning rate", yscale="log",
+                title=f"PBT, K={self.population} ({self.optimizer})")  # fmt: skip
+        ax0.legend(loc="best")
+        label = self.criterion.replace("_", " ")
+        fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax0, label=label)
+        for i in range(self.population):
+            ax1.plot(ends, self.metrics[i], color="grey", lw=0.6, alpha=0.6)
+        ax1.plot(ends, self.metrics[self.winner_path, np.arange(len(ends))], "o-", color="C3",
+                 ms=3, label=f"winner: {self.best_metric:.4g}")  # fmt: skip
+        ax1.set(xlabel="update", ylabel=label, title=f"{label} per member")
+        ax1.legend(loc="best")
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
