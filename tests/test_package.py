@@ -49,3 +49,12 @@ def test_sweep_is_callable_and_a_package() -> None:
         "print(isinstance(r, lrkit.sweep.SweepResult), r.losses.shape)"
     )
     assert out == "True (2, 5)"
+
+
+def test_lazy_reexports_resolve() -> None:
+    out = _run(
+        "import sys, lrkit\n"
+        "d = lrkit.diagnose({'step': list(range(200)), 'loss': [2.0 / (1 + 0.05 * i) for i in range(200)]})\n"
+        "print(type(d).__name__ == lrkit.Diagnosis.__name__, callable(lrkit.run_study), 'torch' in sys.modules)"
+    )
+    assert out == "True True False"
