@@ -238,3 +238,53 @@ def test_import_does_not_import_torch() -> None:
     code = "import sys, lrkit.sweep; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_non_vectorised_optimizers_train_sequentially_and_match_ordinary_training() -> None:
+    """Any lrkit.optim name works: those without a vectorised form run copy by copy."""
+    import copy
+
+    from lrkit.optim import make
+
+    torch.manual_seed(0)
+    x, y = torch.randn(96, 6, dtype=torch.float64), torch.randint(0, 3, (96,))
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    lrs = [1e-3, 1e-2]
+    r = sweep(
+        model,
+        (x, y),
+        loss_fn=nn.CrossEntropyLoss(),
+        lrs=lrs,
+        optimizer="hdsgd",
+        steps=6,
+        batch_size=32,
+        shuffle=False,
+        val_data=(x, y),
+    )
+    assert r.engine == "sequential" and r.losses.shape == (2, 6)
+    for i, lr in enumerate(lrs):
+        net = copy.deepcopy(model)
+        opt = make("hdsgd", net.parameters(), lr)
+        for step in range(6):
+            j = (step % 3) * 32
+            loss = nn.functional.cross_entropy(net(x[j : j + 32]), y[j : j + 32])
+            assert float(loss) == pytest.approx(r.losses[i, step], rel=1e-12)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert r.val_loss is not None and np.isfinite(r.val_loss).all()
+
+
+def test_hypergradient_sweep_refuses_a_schedule() -> None:
+    x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    model = nn.Sequential(nn.Linear(4, 2))
+    with pytest.raises(ConfigError, match="hdadam"):
+        sweep(
+            model,
+            (x, y),
+            loss_fn=nn.CrossEntropyLoss(),
+            lrs=[1e-3],
+            optimizer="hdadam",
+            steps=2,
+            schedule=lambda k: 1.0,
+        )

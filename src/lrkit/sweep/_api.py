@@ -80,7 +80,10 @@ def sweep(
             with ``seed``) or a re-iterable of ``(x, y)`` batches such as a DataLoader.
         loss_fn: ``loss_fn(output, y)`` -> scalar mean loss of one copy.
         lrs: the K base learning rates (positive).
-        optimizer: ``"sgd"``, ``"sgd_momentum"``, ``"adam"`` or ``"adamw"``.
+        optimizer: ``"sgd"``, ``"sgd_momentum"``, ``"adam"`` or ``"adamw"`` (vectorised), or
+            any other name of :func:`lrkit.optim.make` (hypergradient, LR-free): those have no
+            vectorised form, so their copies are trained one after another (``engine`` is
+            then ``"sequential"``) from the same weights on the same batches.
         steps, epochs: length of the run, in updates or passes over ``train_data``
             (at most one of them; default one epoch).
         momentum: for ``"sgd_momentum"``.
@@ -114,6 +117,7 @@ def sweep(
     """
     import torch
 
+    from lrkit.optim._registry import OPTIMIZERS as _ALL_OPTIMIZERS
     from lrkit.sweep._data import BatchSource, schedule_multipliers
     from lrkit.sweep._engines import FuncEngine, make_engine
     from lrkit.sweep._memory import auto_chunk, bytes_per_copy, memory_budget
@@ -121,9 +125,15 @@ def sweep(
 
     t0 = time.perf_counter()
     lr_arr = _check_lrs(lrs)
-    if optimizer not in _OPTIMIZERS:
+    if optimizer not in _OPTIMIZERS and optimizer not in _ALL_OPTIMIZERS:
         raise ConfigError(
-            f"optimizer must be one of {_OPTIMIZERS}, but got optimizer={optimizer!r}"
+            f"optimizer must be one of {_ALL_OPTIMIZERS}, but got optimizer={optimizer!r}"
+        )
+    sequential = optimizer not in _OPTIMIZERS
+    if sequential and str(optimizer).startswith("hd") and schedule is not None:
+        raise ConfigError(
+            f"optimizer={optimizer!r} learns its own LR by hypergradient descent; "
+            "it cannot follow a schedule (pass schedule=None)"
         )
     if steps is not None and epochs is not None:
         raise ConfigError(
@@ -169,8 +179,42 @@ def sweep(
         if not eval_at or eval_at[-1] != total:
             eval_at.append(total)
 
-    eng = make_engine(model, loss_fn, engine)
     k = len(lr_arr)
+    if sequential:
+        # Optimizers with no vectorised form (hypergradient, LR-free packages): the copies are
+        # trained one after another, from the same weights on the same batches.
+        losses, val_loss, val_metric = _sequential(
+            model,
+            source,
+            loss_fn,
+            lr_arr,
+            optimizer,
+            total,
+            mult,
+            eval_at,
+            val_data,
+            metric,
+            dt,
+            dev,
+            seed,
+            weight_decay,
+            progress,
+        )
+        return _result(
+            lr_arr,
+            losses,
+            eval_at,
+            val_loss,
+            val_metric,
+            metric,
+            val_data,
+            maximize,
+            optimizer,
+            "sequential",
+            1,
+            t0,
+        )
+    eng = make_engine(model, loss_fn, engine)
     first_x, _first_y = next(next(source.epochs()))
     if chunk is None:
         per_copy = bytes_per_copy(
@@ -265,6 +309,36 @@ def sweep(
     finally:
         model.train(was_training)
 
+    return _result(
+        lr_arr,
+        losses,
+        eval_at,
+        val_loss,
+        val_metric,
+        metric,
+        val_data,
+        maximize,
+        optimizer,
+        eng.name,
+        chunk,
+        t0,
+    )
+
+
+def _result(
+    lr_arr: np.ndarray,
+    losses: np.ndarray,
+    eval_at: list[int],
+    val_loss: np.ndarray | None,
+    val_metric: np.ndarray | None,
+    metric: Any,
+    val_data: Any,
+    maximize: bool,
+    optimizer: str,
+    engine: str,
+    chunk: int,
+    t0: float,
+) -> SweepResult:
     bad = ~np.isfinite(losses)
     diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
     criterion = (
@@ -287,7 +361,82 @@ def sweep(
         criterion=criterion,
         maximize=maximize,
         optimizer=optimizer,
-        engine=eng.name,
+        engine=engine,
         chunk=chunk,
         wall_time_s=time.perf_counter() - t0,
     )
+
+
+def _sequential(
+    model: nn.Module,
+    source: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    lr_arr: np.ndarray,
+    optimizer: str,
+    total: int,
+    mult: np.ndarray,
+    eval_at: list[int],
+    val_data: Any,
+    metric: Any,
+    dt: Any,
+    dev: Any,
+    seed: int,
+    weight_decay: float,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Train one ordinary copy per LR with ``lrkit.optim.make(optimizer, ...)``."""
+    import copy
+
+    import torch
+
+    from lrkit.optim._registry import evaluating, make
+
+    k = len(lr_arr)
+    losses = np.full((k, total), np.nan)
+    val_loss = np.full((k, len(eval_at)), np.nan) if val_data is not None else None
+    val_metric = np.full((k, len(eval_at)), np.nan) if metric is not None else None
+    learns_lr = optimizer.startswith("hd")
+    fork_devices = [dev] if dev.type == "cuda" else []
+
+    def to_dev(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device=dev, dtype=dt) if t.is_floating_point() else t.to(device=dev)
+
+    kw = {"weight_decay": weight_decay} if weight_decay else {}
+    for i, lr in enumerate(lr_arr.tolist()):
+        net = copy.deepcopy(model).to(device=dev, dtype=dt)
+        net.train()
+        opt = make(optimizer, net.parameters(), lr, **kw)
+        epochs_iter = source.epochs()
+        step = 0
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            while step < total:
+                for x, y in next(epochs_iter):
+                    x, y = to_dev(x), to_dev(y)
+                    if not learns_lr:
+                        for group in opt.param_groups:
+                            group["lr"] = lr * float(mult[step])
+                    loss = loss_fn(net(x), y)
+                    value = float(loss.detach())
+                    losses[i, step] = value
+                    if not math.isfinite(value):
+                        step = total  # diverged: the rest of the row stays NaN
+                        break
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    step += 1
+                    if progress is not None:
+                        progress(i * total + step, k * total)
+                    if step in eval_at and val_data is not None and val_loss is not None:
+                        col = eval_at.index(step)
+                        net.eval()
+                        with torch.no_grad(), evaluating(opt):
+                            out = net(to_dev(val_data[0]))
+                            val_loss[i, col] = float(loss_fn(out, to_dev(val_data[1])))
+                            if val_metric is not None:
+                                val_metric[i, col] = float(metric(out, to_dev(val_data[1])))
+                        net.train()
+                    if step == total:
+                        break
+    return losses, val_loss, val_metric
