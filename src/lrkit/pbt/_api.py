@@ -156,7 +156,7 @@ def pbt(
     import torch
 
     from lrkit.pbt._population import Population
-    from lrkit.sweep._data import BatchSource
+    from lrkit.sweep._data import BatchSource, placement
     from lrkit.sweep._engines import FuncEngine, make_engine
 
     t0 = time.perf_counter()
@@ -173,21 +173,7 @@ def pbt(
         weight_decay = 0.01 if optimizer == "adamw" else 0.0  # torch.optim's defaults
     if not (math.isfinite(weight_decay) and weight_decay >= 0):
         raise ConfigError(f"weight_decay must be >= 0, but got weight_decay={weight_decay!r}")
-    if not isinstance(model, torch.nn.Module):
-        raise ConfigError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
-    try:
-        first = next(model.parameters())
-    except StopIteration:
-        raise ConfigError(
-            f"model has no parameters, but got model={type(model).__name__}"
-        ) from None
-    if isinstance(dtype, str):
-        resolved = getattr(torch, dtype, None)
-        if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
-            raise ConfigError(f"dtype must be a floating torch dtype, but got dtype={dtype!r}")
-        dtype = resolved
-    dt: torch.dtype = dtype if dtype is not None else first.dtype
-    dev = torch.device(device) if device is not None else first.device
+    dt, dev = placement(model, dtype, device)
 
     source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
     total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch

@@ -118,7 +118,7 @@ def sweep(
     import torch
 
     from lrkit.optim._registry import OPTIMIZERS as _ALL_OPTIMIZERS
-    from lrkit.sweep._data import BatchSource, schedule_multipliers
+    from lrkit.sweep._data import BatchSource, placement, schedule_multipliers
     from lrkit.sweep._engines import FuncEngine, make_engine
     from lrkit.sweep._memory import auto_chunk, bytes_per_copy, memory_budget
     from lrkit.sweep._optim import FlatOptimizer
@@ -153,22 +153,7 @@ def sweep(
         raise ConfigError(f"chunk must be a positive integer, but got chunk={chunk!r}")
     if metric is not None and val_data is None:
         raise ConfigError("metric needs val_data, but got val_data=None")
-    if not isinstance(model, torch.nn.Module):
-        raise ConfigError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
-
-    try:
-        first = next(model.parameters())
-    except StopIteration:
-        raise ConfigError(
-            f"model has no parameters, but got model={type(model).__name__}"
-        ) from None
-    if isinstance(dtype, str):
-        resolved = getattr(torch, dtype, None)
-        if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
-            raise ConfigError(f"dtype must be a floating torch dtype, but got dtype={dtype!r}")
-        dtype = resolved
-    dt: torch.dtype = dtype if dtype is not None else first.dtype
-    dev = torch.device(device) if device is not None else first.device
+    dt, dev = placement(model, dtype, device)
 
     source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
     total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch

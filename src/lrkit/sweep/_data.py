@@ -99,3 +99,23 @@ def schedule_multipliers(schedule: Callable[..., Any] | None, steps: int) -> np.
     if ref == 0:
         raise ConfigError(f"schedule is zero for all {steps} steps; cannot scale the LRs by it")
     return values / ref
+
+
+def placement(model: Any, dtype: Any, device: Any) -> tuple[Any, Any]:
+    """The dtype and device the copies live on: as given, else those of ``model``'s parameters."""
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
+    try:
+        first = next(model.parameters())
+    except StopIteration:
+        raise ConfigError(
+            f"model has no parameters, but got model={type(model).__name__}"
+        ) from None
+    if isinstance(dtype, str):
+        resolved = getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+            raise ConfigError(f"dtype must be a floating torch dtype, but got dtype={dtype!r}")
+        dtype = resolved
+    dt = dtype if dtype is not None else first.dtype
+    dev = torch.device(device) if device is not None else first.device
+    return dt, dev
