@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DependencyError",
     "FinderError",
+    "GuardError",
     "LRKitError",
     "LogFormatError",
     "ScheduleError",
@@ -46,6 +47,26 @@ class TaskError(LRKitError, ValueError):
 
 class TuneError(LRKitError):
     """An LR search could not run (bad bounds, unreachable storage, ...)."""
+
+
+class GuardError(LRKitError):
+    """A ``Guard`` gave up: the loss kept failing after the allowed rollbacks and LR cuts.
+
+    ``step``, ``loss`` and ``rollbacks`` are kept as attributes for programmatic handling.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: int | None = None,
+        loss: float | None = None,
+        rollbacks: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.loss = loss
+        self.rollbacks = rollbacks
 
 
 class DependencyError(LRKitError, ImportError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lrkit.control._guard import GuardAction, GuardPolicy
+from lrkit.control._guard import GuardAction, GuardEvent, GuardPolicy
 from lrkit.control._plateau import ReduceOnPlateau
 
-__all__ = ["GuardAction", "GuardPolicy", "ReduceOnPlateau"]
+__all__ = ["GuardAction", "GuardEvent", "GuardPolicy", "ReduceOnPlateau"]

@@ -14,14 +14,16 @@ online.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lrkit.errors import ConfigError
+from lrkit.errors import ConfigError, GuardError
 
-__all__ = ["GuardAction", "GuardPolicy"]
+__all__ = ["GuardAction", "GuardEvent", "GuardPolicy"]
 
 _KINDS = ("continue", "checkpoint", "rollback", "stop")
 
@@ -203,3 +205,146 @@ class GuardPolicy:
         self.clean_since_checkpoint = bool(state["clean_since_checkpoint"])
         self.last_checkpoint = state["last_checkpoint"]
         self.rollbacks = [GuardAction(**a) for a in state["rollbacks"]]
+
+
+# -- shared by the Guard adapters (torch loop, Lightning, Keras) ---------------------------
+
+
+@dataclass(frozen=True)
+class GuardEvent:
+    """One thing a ``Guard`` did.
+
+    Attributes:
+        kind: ``"snapshot"`` (a good state was copied to host memory), ``"skip"`` (a suspected
+            spike: the batch was not applied), ``"rollback"`` (the state was restored and the
+            LR cut), ``"stop"`` (the guard gave up), ``"spike"`` (a suspected spike that could
+            not be skipped: Keras reports the loss after the update).
+        step: the step reported when it happened.
+        loss: the loss reported at that step.
+        scale: the LR multiplier in force afterwards.
+        reason: why (from the :class:`GuardPolicy`).
+        restore_step: for a rollback, the step of the snapshot that was restored.
+    """
+
+    kind: str
+    step: int
+    loss: float
+    scale: float
+    reason: str = ""
+    restore_step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (a non-finite loss becomes its string, e.g. ``"nan"``)."""
+        loss: float | str = self.loss if math.isfinite(self.loss) else str(self.loss)
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "loss": loss,
+            "scale": self.scale,
+            "reason": self.reason,
+            "restore_step": self.restore_step,
+        }
+
+
+LogTarget = bool | logging.Logger | Callable[[str], None]
+
+
+def _make_policy(
+    policy: GuardPolicy | None,
+    snapshot_every: int | None,
+    lr_cut: float | None,
+    max_rollbacks: int | None,
+) -> GuardPolicy:
+    """The policy a Guard runs: ``policy`` as given, or the defaults with the Guard's options."""
+    given = {"snapshot_every": snapshot_every, "lr_cut": lr_cut, "max_rollbacks": max_rollbacks}
+    if policy is not None:
+        if not isinstance(policy, GuardPolicy):
+            raise ConfigError(f"policy must be a GuardPolicy, but got policy={policy!r}")
+        clash = [k for k, v in given.items() if v is not None]
+        if clash:
+            raise ConfigError(
+                f"pass {', '.join(clash)} either to the Guard or inside policy=GuardPolicy(...), "
+                f"not both (got {', '.join(f'{k}={given[k]!r}' for k in clash)})"
+            )
+        return policy
+    kw: dict[str, Any] = {}
+    if snapshot_every is not None:
+        kw["checkpoint_every"] = snapshot_every
+    if lr_cut is not None:
+        kw["lr_factor"] = lr_cut
+    if max_rollbacks is not None:
+        kw["max_rollbacks"] = max_rollbacks
+    try:
+        return GuardPolicy(**kw)
+    except ConfigError as exc:  # name the Guard's argument, not the policy's
+        msg = str(exc).replace("checkpoint_every", "snapshot_every").replace("lr_factor", "lr_cut")
+        raise ConfigError(msg) from None
+
+
+class _GuardLog:
+    """Events, logging and the final error: the framework-free half of every Guard adapter."""
+
+    def __init__(self, log: LogTarget) -> None:
+        if log is True:
+            self._emit: Callable[[int, str], None] | None = logging.getLogger("lrkit.guard").log
+        elif log is False or log is None:
+            self._emit = None
+        elif isinstance(log, logging.Logger):
+            self._emit = log.log
+        elif callable(log):
+            fn = log
+            self._emit = lambda _level, msg: fn(msg)
+        else:
+            raise ConfigError(
+                f"log must be True, False, a logging.Logger or a callable, but got log={log!r}"
+            )
+        self.events: list[GuardEvent] = []
+
+    def record(self, event: GuardEvent) -> None:
+        self.events.append(event)
+        if self._emit is None:
+            return
+        if event.kind == "snapshot":
+            self._emit(logging.DEBUG, f"guard: snapshot at step {event.step}")
+        elif event.kind == "spike":
+            self._emit(logging.INFO, f"guard: suspected spike at step {event.step}: {event.reason}")
+        elif event.kind == "skip":
+            self._emit(
+                logging.INFO,
+                f"guard: skipped step {event.step} (loss {event.loss:.4g}, suspected spike)",
+            )
+        elif event.kind == "rollback":
+            self._emit(
+                logging.WARNING,
+                f"guard: {event.reason}; rolled back to step {event.restore_step}, "
+                f"LR scale now {event.scale:g}",
+            )
+        else:
+            self._emit(logging.ERROR, f"guard: gave up at step {event.step}: {event.reason}")
+
+    def count(self, kind: str) -> int:
+        return sum(e.kind == kind for e in self.events)
+
+    def stop(self, step: int, loss: float, reason: str, scale: float) -> GuardError:
+        """Record the stop event and return the error to raise."""
+        self.record(GuardEvent("stop", step, loss, scale, reason))
+        n = self.count("rollback")
+        return GuardError(
+            f"the Guard gave up at step {step} (loss={loss:.6g}) after {n} rollback"
+            f"{'' if n == 1 else 's'}: {reason}. Lower the learning rate, check the data "
+            f"around step {step}, or allow more rollbacks (max_rollbacks)",
+            step=step,
+            loss=loss,
+            rollbacks=n,
+        )
+
+    def summary(self, policy: GuardPolicy, snapshots: list[int]) -> dict[str, Any]:
+        return {
+            "scale": policy.scale,
+            "rollbacks": self.count("rollback"),
+            "lr_cuts": self.count("rollback"),
+            "skipped": self.count("skip"),
+            "snapshots": list(snapshots),
+            "events": [e.to_dict() for e in self.events],
+            "policy": policy.state_dict(),
+        }

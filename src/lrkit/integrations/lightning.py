@@ -1,4 +1,5 @@
-"""Lightning adapter: :func:`configure_optimizers` and the :class:`LearningRateLogger` callback.
+"""Lightning adapter: :func:`configure_optimizers`, the :class:`LearningRateLogger` and the
+:class:`GuardCallback` callbacks.
 
 :func:`configure_optimizers` wraps an optimizer and an lrkit schedule into the value
 ``LightningModule.configure_optimizers`` returns, with an
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from lrkit.control import ReduceOnPlateau
+from lrkit.control import GuardEvent, GuardPolicy, ReduceOnPlateau
+from lrkit.control._guard import LogTarget
 from lrkit.errors import ConfigError, require
 
 require("torch", "torch")
@@ -29,10 +31,11 @@ import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
-from lrkit.integrations.torch import Scheduler  # noqa: E402
+from lrkit.integrations.torch import Guard, Scheduler  # noqa: E402
+from lrkit.integrations.torch._guard import grads_finite  # noqa: E402
 from lrkit.schedules import Schedule  # noqa: E402
 
-__all__ = ["LearningRateLogger", "configure_optimizers"]
+__all__ = ["GuardCallback", "LearningRateLogger", "configure_optimizers"]
 
 
 class _PlateauFeed(LRScheduler):
@@ -164,3 +167,158 @@ class LearningRateLogger(pl.Callback):
             if isinstance(sched, Scheduler) and sched.plateau is not None:
                 log(f"{self.name}_scale", float(sched.scale), on_step=True, on_epoch=False)
                 break
+
+
+class GuardCallback(pl.Callback):
+    """The :class:`lrkit.integrations.torch.Guard` as a Lightning callback.
+
+    Every training batch's loss is judged in ``on_before_backward``, before it reaches the
+    weights. A good state is snapshotted there (to host memory, at most ``max_snapshots``);
+    for a suspected spike or a NaN/inf loss the update is withheld — the gradients are
+    dropped in ``on_before_optimizer_step``, so ``optimizer.step()`` changes nothing — and a
+    rollback restores the module, the optimizer and the LR scheduler in ``on_train_batch_end``
+    (after Lightning stepped the scheduler), then cuts the LR (through
+    :attr:`Scheduler.guard_scale <lrkit.integrations.torch.Scheduler.guard_scale>` for lrkit's
+    scheduler, see :class:`~lrkit.integrations.torch.Guard` for others). With
+    ``check_grads=True`` non-finite gradients count as a NaN loss. After ``max_rollbacks``
+    rollbacks :class:`lrkit.errors.GuardError` ends ``trainer.fit``.
+
+    Steps are the training batches this callback has seen (with gradient accumulation a
+    withheld micro-batch withholds its whole update). Automatic optimization with one optimizer
+    is supported. The policy state and the events are saved in Lightning checkpoints.
+
+    Args: as :class:`~lrkit.integrations.torch.Guard`, plus ``check_grads``. The current LR
+    multiplier is logged as ``guard_scale`` when ``log_scale=True``.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: GuardPolicy | None = None,
+        snapshot_every: int | None = None,
+        max_snapshots: int = 2,
+        lr_cut: float | None = None,
+        max_rollbacks: int | None = None,
+        skip_spikes: bool = True,
+        check_grads: bool = True,
+        log: LogTarget = True,
+        log_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        # build once here so bad arguments fail at construction, not inside fit()
+        self._kw: dict[str, Any] = {
+            "policy": policy,
+            "snapshot_every": snapshot_every,
+            "max_snapshots": max_snapshots,
+            "lr_cut": lr_cut,
+            "max_rollbacks": max_rollbacks,
+            "skip_spikes": skip_spikes,
+            "log": log,
+        }
+        Guard(torch.nn.Linear(1, 1), torch.optim.SGD([torch.zeros(1)], lr=1.0), **self._kw)
+        self.check_grads = bool(check_grads)
+        self.log_scale = bool(log_scale)
+        self.guard: Guard | None = None
+        self._step = 0
+        self._pending: tuple[int, float, float, str] | None = None  # a rollback to run
+        self._withhold = False
+        self._sched_state: dict[str, Any] | None = None
+        self._loaded: dict[str, Any] | None = None
+
+    @property
+    def events(self) -> list[GuardEvent]:
+        """Everything the guard did, in order (empty before training starts)."""
+        return [] if self.guard is None else self.guard.events
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (see :meth:`lrkit.integrations.torch.Guard.to_dict`)."""
+        return {} if self.guard is None else self.guard.to_dict()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not pl_module.automatic_optimization or len(trainer.optimizers) != 1:
+            raise ConfigError(
+                "GuardCallback supports automatic optimization with one optimizer, but got "
+                f"automatic_optimization={pl_module.automatic_optimization}, "
+                f"{len(trainer.optimizers)} optimizers"
+            )
+        scheds = [
+            c.scheduler
+            for c in trainer.lr_scheduler_configs
+            if not isinstance(c.scheduler, _PlateauFeed)
+        ]
+        opt, sched = trainer.optimizers[0], (scheds[0] if scheds else None)
+        guard = old = self.guard
+        if guard is None or guard.optimizer is not opt or guard.model is not pl_module:
+            guard = self.guard = Guard(pl_module, opt, sched, **self._kw)
+            if old is not None and old.model is pl_module and self._loaded is None:
+                # fit() again on the same module: new optimizers, same run; keep the state
+                self._loaded = {**old.state_dict(), "step": self._step}
+            elif old is not None and old.model is not pl_module:
+                guard.policy.reset()  # another module: a fresh run (a given policy is reused)
+                self._step = 0
+        if self._loaded is not None:
+            guard.load_state_dict(self._loaded)
+            self._step = int(self._loaded.get("step", 0))
+            self._loaded = None
+
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
+    ) -> None:
+        assert self.guard is not None
+        step, self._step = self._step, self._step + 1
+        value = float(loss.detach().item())
+        self._judge(step, value)
+
+    def _judge(self, step: int, value: float) -> None:
+        assert self.guard is not None
+        action = self.guard._decide(step, value)
+        if action.kind == "rollback":
+            # restoring now would modify tensors autograd saved for this backward: wait until
+            # the (withheld) optimizer step and Lightning's scheduler step are done
+            self._pending = (step, value, action.scale, action.reason)
+            self._withhold = True
+        elif action.kind == "continue" and action.reason and self.guard.skip_spikes:
+            self._withhold = True
+
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any
+    ) -> None:
+        if not self._withhold and self.check_grads:
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"]]
+            grads = [g for g in grads if g is not None]
+            if grads and not grads_finite(grads):
+                self._judge(self._step - 1, float("nan"))
+        if self._withhold:
+            optimizer.zero_grad(set_to_none=True)  # torch optimizers skip params without grad
+            self._withhold = False
+            sched = self.guard.scheduler if self.guard is not None else None
+            if sched is not None:  # Lightning steps it next: undo that in on_train_batch_end
+                self._sched_state = sched.state_dict()
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        guard = self.guard
+        assert guard is not None
+        if self._pending is not None:
+            guard._rollback(*self._pending)  # also clears the gradients of a partial window
+            self._withhold = False
+        elif self._sched_state is not None and guard.scheduler is not None:
+            guard.scheduler.load_state_dict(self._sched_state)
+        self._pending = None
+        self._sched_state = None
+        if self.log_scale:
+            pl_module.log("guard_scale", guard.scale, on_step=True, on_epoch=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.guard is None:
+            return dict(self._loaded or {})
+        return {**self.guard.state_dict(), "step": self._step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._loaded = dict(state_dict)

@@ -1,4 +1,5 @@
-"""PyTorch adapter: :class:`Scheduler` applies any lrkit schedule to a ``torch.optim`` optimizer."""
+"""PyTorch adapter: :class:`Scheduler` applies any lrkit schedule to a ``torch.optim`` optimizer;
+:class:`Guard` keeps a training loop alive through NaN losses and loss spikes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from lrkit.errors import require
 
 require("torch", "torch")
 
+from lrkit.integrations.torch._guard import Guard  # noqa: E402
 from lrkit.integrations.torch._scheduler import Scheduler  # noqa: E402
 
-__all__ = ["Scheduler"]
+__all__ = ["Guard", "Scheduler"]

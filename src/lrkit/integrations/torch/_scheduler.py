@@ -37,7 +37,9 @@ class Scheduler(LRScheduler):
 
     Use it like any PyTorch scheduler: call :meth:`step` once after each ``optimizer.step()``.
     With a plateau rule, call :meth:`report` with the monitored metric (e.g. once per epoch);
-    the cut applies from the next update. :meth:`state_dict` holds plain data only (it loads
+    the cut applies from the next update. :attr:`guard_scale` is one more multiplier (1 unless
+    a :class:`lrkit.integrations.torch.Guard` cut the LR after a rollback); setting it applies
+    at once and it is saved in :meth:`state_dict`. :meth:`state_dict` holds plain data only (it loads
     under ``torch.load(weights_only=True)``) and :meth:`load_state_dict` resumes the exact LR
     sequence, also into a freshly built optimizer — unlike PyTorch's chainable schedulers,
     the LR is recomputed from the step count, never from ``group["lr"]`` (pytorch#65342).
@@ -75,6 +77,7 @@ class Scheduler(LRScheduler):
         self._block: list[float] = []
         self.plateau = plateau
         self.scale = 1.0 if plateau is None else plateau.scale
+        self._guard_scale = 1.0
         self.ratios = self._ratios(optimizer)
         super().__init__(optimizer, last_epoch=-1)
 
@@ -102,7 +105,7 @@ class Scheduler(LRScheduler):
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The LR of every param group for update ``last_epoch``."""
-        value = self._value(self.last_epoch) * self.scale
+        value = self._value(self.last_epoch) * self.scale * self._guard_scale
         return [value * r for r in self.ratios]
 
     def step(self, epoch: int | None = None) -> None:
@@ -131,6 +134,19 @@ class Scheduler(LRScheduler):
         """Index of the next optimizer update (the number of :meth:`step` calls so far)."""
         return int(self.last_epoch)
 
+    @property
+    def guard_scale(self) -> float:
+        """The Guard's LR multiplier (on top of the schedule and the plateau rule)."""
+        return self._guard_scale
+
+    @guard_scale.setter
+    def guard_scale(self, value: float) -> None:
+        value = float(value)
+        if not (value > 0.0 and math.isfinite(value)):
+            raise ConfigError(f"guard_scale must be a finite number > 0, but got {value!r}")
+        self._guard_scale = value
+        self._apply()
+
     def report(self, metric: float) -> float:
         """Feed the plateau rule one value of the monitored metric; returns the multiplier."""
         if self.plateau is None:
@@ -142,7 +158,7 @@ class Scheduler(LRScheduler):
         return self.scale
 
     def _apply(self) -> None:
-        value = self._value(self.last_epoch) * self.scale
+        value = self._value(self.last_epoch) * self.scale * self._guard_scale
         last: list[float | torch.Tensor] = []
         for group, ratio in zip(self.optimizer.param_groups, self.ratios, strict=True):
             lr = value * ratio
@@ -156,12 +172,13 @@ class Scheduler(LRScheduler):
         self._last_lr = last
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain-data state: step count, group ratios, plateau state and the schedule's dict."""
+        """Plain-data state: step count, group ratios, plateau and guard multipliers, the schedule."""
         return {
             "last_epoch": int(self.last_epoch),
             "_step_count": int(self._step_count),
             "ratios": list(self.ratios),
             "scale": float(self.scale),
+            "guard_scale": float(self._guard_scale),
             "schedule": self.schedule.to_dict(),
             "plateau": None if self.plateau is None else self.plateau.state_dict(),
         }
@@ -197,6 +214,7 @@ class Scheduler(LRScheduler):
         self._step_count = int(state_dict.get("_step_count", self.last_epoch + 1))
         self.ratios = ratios
         self.scale = float(state_dict["scale"])
+        self._guard_scale = float(state_dict.get("guard_scale", 1.0))  # absent before the Guard
         for group in self.optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
         self._apply()
