@@ -41,6 +41,41 @@ class _HDBase(torch.optim.Optimizer):
             raise ConfigError("hypergradient optimizers do not support sparse gradients")
         return p.grad if weight_decay == 0 else p.grad.add(p, alpha=weight_decay)
 
+    def _direction(self, group: dict[str, Any], p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """The base optimizer's update direction for ``p`` (the step is ``-lr * direction``)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One update: adapt the LR from the hypergradient, then step along the direction.
+
+        The hypergradient of every group is the dot product of the current gradient with the
+        previous update direction (Baydin et al. 2018, Eq. 3 for SGD, Alg. 2 for Adam, where
+        the direction already carries the minus sign of ``-h_t``).
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [self._grad(p, group["weight_decay"]) for p in params]
+            dot = torch.zeros((), dtype=torch.float64, device=params[0].device)
+            for p, g in zip(params, grads):
+                prev = self.state[p].get("direction")
+                if prev is not None:
+                    dot += torch.sum(g * prev).to(torch.float64)
+            hypergrad = float(dot)
+            lr = float(group["lr"]) + group["hypergrad_lr"] * hypergrad
+            group["lr"], group["hypergrad"] = lr, hypergrad
+            for p, g in zip(params, grads):
+                direction = self._direction(group, p, g)
+                p.add_(direction, alpha=-lr)
+                self.state[p]["direction"] = direction
+        return loss
+
 
 class HDSGD(_HDBase):
     r"""SGD whose learning rate is learned by hypergradient descent (SGD-HD, SGDN-HD).
@@ -92,41 +127,17 @@ class HDSGD(_HDBase):
         }
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """One update: adapt the LR from the hypergradient, then take an SGD step with it."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            grads = [self._grad(p, group["weight_decay"]) for p in params]
-            dot = torch.zeros((), dtype=torch.float64, device=params[0].device)
-            for p, g in zip(params, grads):
-                prev = self.state[p].get("direction")
-                if prev is not None:
-                    dot += torch.sum(g * prev).to(torch.float64)
-            hypergrad = float(dot)
-            lr = float(group["lr"]) + group["hypergrad_lr"] * hypergrad
-            group["lr"], group["hypergrad"] = lr, hypergrad
-            mu = group["momentum"]
-            for p, g in zip(params, grads):
-                state = self.state[p]
-                if mu > 0:
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = g.clone()
-                    else:
-                        buf.mul_(mu).add_(g)
-                    direction = g.add(buf, alpha=mu) if group["nesterov"] else buf.clone()
-                else:
-                    direction = g.clone()
-                p.add_(direction, alpha=-lr)
-                state["direction"] = direction
-        return loss
+    def _direction(self, group: dict[str, Any], p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        mu = group["momentum"]
+        if mu == 0:
+            return g.clone()
+        state = self.state[p]
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = g.clone()
+        else:
+            buf.mul_(mu).add_(g)
+        return g.add(buf, alpha=mu) if group["nesterov"] else buf.clone()
 
 
 class HDAdam(_HDBase):
@@ -180,40 +191,17 @@ class HDAdam(_HDBase):
         }
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """One update: adapt the LR from the hypergradient, then take an Adam step with it."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            grads = [self._grad(p, group["weight_decay"]) for p in params]
-            dot = torch.zeros((), dtype=torch.float64, device=params[0].device)
-            for p, g in zip(params, grads):
-                prev = self.state[p].get("direction")
-                if prev is not None:
-                    dot += torch.sum(g * prev).to(torch.float64)
-            hypergrad = float(dot)  # = -h_t
-            lr = float(group["lr"]) + group["hypergrad_lr"] * hypergrad
-            group["lr"], group["hypergrad"] = lr, hypergrad
-            beta1, beta2 = group["betas"]
-            for p, g in zip(params, grads):
-                state = self.state[p]
-                if "exp_avg" not in state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(g, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                denom = (v / (1 - beta2**t)).sqrt_().add_(group["eps"])
-                direction = (m / (1 - beta1**t)).div_(denom)
-                p.add_(direction, alpha=-lr)
-                state["direction"] = direction
-        return loss
+    def _direction(self, group: dict[str, Any], p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        beta1, beta2 = group["betas"]
+        state = self.state[p]
+        if "exp_avg" not in state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = (v / (1 - beta2**t)).sqrt_().add_(group["eps"])
+        return (m / (1 - beta1**t)).div_(denom)
