@@ -152,7 +152,12 @@ def test_guarded_faulty_fit_matches_clean_fit(fault_runs, backend, fault):
     rollbacks = [e for e in g["events"] if e["kind"] == "rollback"]
     assert len(rollbacks) == 1 and rollbacks[0]["step"] >= 70, g["events"]
     assert rollbacks[0]["restore_step"] <= 70
-    assert g["scale"] == guarded["guard_scale"] == 0.5
+    assert rollbacks[0]["scale"] == 0.5
+    # Keras cannot skip a bad batch (already applied): it rolls back and cuts, then gives the
+    # cut back after recover_after (100) clean steps
+    recoveries = [e for e in g["events"] if e["kind"] == "recover"]
+    assert len(recoveries) == 1 and recoveries[0]["step"] >= rollbacks[0]["step"] + 100
+    assert g["scale"] == guarded["guard_scale"] == 1.0
     # iterations went back with the state: fewer updates than batches seen
     assert guarded["iterations"] < report["clean"]["iterations"] == 220
 
@@ -202,6 +207,18 @@ def test_rollback_restores_the_trusted_snapshot_and_cuts_a_float_lr():
     # 8 batches, 2 undone (4 and 5), and batch 6's NaN update undone too
     assert int(model.optimizer.iterations) == 5
     json.dumps(guard.to_dict())
+
+
+def test_a_cut_float_lr_is_given_back_after_recover_after_clean_steps():
+    model, x, y = model_and_data(0.01)
+    guard = GuardCallback(policy=policy(recover_after=3), log=False)
+    model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[Poison([5]), guard]
+    )
+    kinds = [e.kind for e in guard.events if e.kind in ("rollback", "recover")]
+    assert kinds == ["rollback", "recover"]
+    assert guard.scale == 1.0 and guard.to_dict()["recoveries"] == 1
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
 
 def test_restored_weights_equal_the_snapshot():

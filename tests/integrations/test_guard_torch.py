@@ -85,12 +85,21 @@ def test_guarded_faulty_run_matches_clean_run(clean_accuracy, fault):
     # with it the final accuracy is within 1 point of the clean run
     assert abs(guarded - clean_accuracy) <= 0.01, (fault, guarded, clean_accuracy)
     rollbacks = [e for e in guard.events if e.kind == "rollback"]
-    assert len(rollbacks) == 1 and rollbacks[0].step >= FAULT_AT
-    assert rollbacks[0].restore_step is not None and rollbacks[0].restore_step <= FAULT_AT
-    assert guard.scale == 0.5 and guard.scheduler is not None
-    assert guard.scheduler.guard_scale == 0.5  # type: ignore[attr-defined]
+    assert guard.scheduler is not None
     if fault == "nan":
-        assert rollbacks[0].step == FAULT_AT and math.isnan(rollbacks[0].loss)
+        # a bad batch, not a bad LR (skip_first): skipped, no rollback, no LR cut
+        skips = [e for e in guard.events if e.kind == "skip"]
+        assert not rollbacks and len(skips) == 1
+        assert skips[0].step == FAULT_AT and math.isnan(skips[0].loss)
+    else:
+        assert len(rollbacks) == 1 and rollbacks[0].step >= FAULT_AT
+        assert rollbacks[0].restore_step is not None and rollbacks[0].restore_step <= FAULT_AT
+        assert rollbacks[0].scale == 0.5
+        # the cut is given back after recover_after (100) clean steps
+        recoveries = [e for e in guard.events if e.kind == "recover"]
+        assert len(recoveries) == 1 and recoveries[0].step >= rollbacks[0].step + 100
+    assert guard.scale == 1.0
+    assert guard.scheduler.guard_scale == 1.0  # type: ignore[attr-defined]
     for p in guard.model.parameters():
         assert torch.isfinite(p).all()
 
@@ -126,7 +135,9 @@ def step_once(model, opt, sched=None, seed=0):
 
 
 def policy(**kw):
+    # the exact rollback mechanics: every NaN rolls back, cuts are kept (tested on their own)
     base = {"warmup": 0, "checkpoint_every": 3, "patience": 1, "window": 5}
+    base |= {"skip_first": False, "recover_after": None}
     return GuardPolicy(**{**base, **kw})
 
 
@@ -249,6 +260,38 @@ def test_repeated_rollback_falls_back_to_the_older_snapshot():
     guard.check(5, math.nan)
     assert [e.restore_step for e in guard.events if e.kind == "rollback"] == [3, 1]
     assert guard.snapshot_steps == [1]
+
+
+def test_first_nan_is_skipped_then_a_cut_is_given_back_on_every_lr_path():
+    # default skip_first: a NaN with intact weights is a bad batch (skip, no rollback, no cut);
+    # a second one within patience is an LR problem; recover_after clean steps undo the cut
+    for kind in ("none", "torch", "lrkit"):
+        model, opt = tiny(lr=0.2)
+        sched: torch.optim.lr_scheduler.LRScheduler | None = None
+        if kind == "torch":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1000, gamma=0.1)
+        elif kind == "lrkit":
+            sched = Scheduler(opt, S.constant(lr=0.2))
+        pol = policy(skip_first=True, recover_after=4, patience=2, checkpoint_every=100)
+        guard = Guard(model, opt, sched, policy=pol, log=False)
+        for k in range(3):
+            assert not guard.check(k, 1.0)
+            step_once(model, opt, sched)
+        before = [p.detach().clone() for p in model.parameters()]
+        assert guard.check(3, math.nan)  # skipped
+        assert guard.rollbacks == 0 and guard.scale == 1.0
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.2)
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+        assert guard.check(4, math.nan)  # again within patience: rollback + cut
+        assert guard.rollbacks == 1 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
+        for k in range(5, 9):
+            assert not guard.check(k, 1.0)
+            step_once(model, opt, sched)
+        assert [e.kind for e in guard.events][-1] == "recover", kind
+        assert guard.scale == 1.0 and opt.param_groups[0]["lr"] == pytest.approx(0.2), kind
+        if isinstance(sched, torch.optim.lr_scheduler.StepLR):
+            assert sched.base_lrs == [pytest.approx(0.2)]
+        assert guard.to_dict()["recoveries"] == 1
 
 
 def test_a_single_spike_is_skipped_not_rolled_back():

@@ -1,7 +1,8 @@
 """Guard policy: the framework-free decisions behind the ``Guard`` callbacks.
 
 Feed it the training loss after every optimizer step; it answers what to do: carry on, save
-the current state as the last good one, roll back to that state with a smaller LR, or give up.
+the current state as the last good one, roll back to that state with a smaller LR, give a cut
+LR back, or give up.
 Framework adapters (torch loop, Lightning, Keras) only execute the answer.
 
 Spikes are judged against the recent past with robust statistics (the running median and the
@@ -25,7 +26,7 @@ from lrkit.errors import ConfigError, GuardError
 
 __all__ = ["GuardAction", "GuardEvent", "GuardPolicy"]
 
-_KINDS = ("continue", "checkpoint", "rollback", "stop")
+_KINDS = ("continue", "checkpoint", "rollback", "recover", "stop")
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,14 @@ class GuardAction:
     Attributes:
         kind: ``"continue"``; ``"checkpoint"`` (the current state is good: save it);
             ``"rollback"`` (restore the last checkpoint, then multiply the schedule's LR by
-            ``scale``); ``"stop"`` (too many rollbacks: the run cannot be saved by LR cuts).
+            ``scale``); ``"recover"`` (the loss is good and enough clean steps have passed
+            since the last cut: set the LR multiplier back up to ``scale``); ``"stop"`` (too
+            many rollbacks: the run cannot be saved by LR cuts). A ``continue`` with a reason
+            is a batch the loop should skip (a suspected spike, or a first non-finite loss
+            reported with ``skippable=True``).
         step: the step that was just reported.
         scale: the LR multiplier to use from now on (1 until the first rollback).
-        reason: why (empty for ``continue``).
+        reason: why (empty for a plain ``continue``).
         restore_step: for a rollback, the step of the checkpoint to restore.
     """
 
@@ -77,6 +82,20 @@ class GuardPolicy:
     ``min_scale``, the answer is ``stop``. Nothing is judged during the first ``warmup`` steps
     except non-finite losses.
 
+    **A bad batch is not a bad LR.** A caller that judges the loss *before* applying it (the
+    torch and Lightning guards: the weights are still intact) passes ``skippable=True``; with
+    ``skip_first=True`` (the default) a non-finite loss is then answered with a skip
+    (``continue`` with a reason), no rollback and no LR cut, unless another bad loss (non-finite
+    or spike) came within the last ``patience`` reports: a blown-up model keeps producing bad
+    losses, a corrupt batch does not. Without ``skippable`` (Keras: the update is already
+    applied) a non-finite loss always rolls back.
+
+    **Cuts are given back.** After ``recover_after`` consecutive clean steps since the last cut
+    (or the last recovery), the answer is ``recover``: ``scale`` is divided by ``lr_factor``,
+    capped at 1, so a transient fault costs a short stretch at a lower LR rather than the rest
+    of the run. A scale that fails again within ``recover_after`` steps of being given back is
+    not given back again (the cap drops to the new cut). ``recover_after=None`` keeps every cut.
+
     >>> g = GuardPolicy(window=10, warmup=5, checkpoint_every=5, patience=1)
     >>> [g.update(k, 1.0 + 0.01 * (k % 3)).kind for k in range(6)][-2:]
     ['checkpoint', 'continue']
@@ -85,6 +104,8 @@ class GuardPolicy:
     ('rollback', 0.5, 4)
     >>> g.update(5, 50.0).kind  # after a rollback the loop resumes from step 5
     'rollback'
+    >>> g.update(6, float("nan"), skippable=True).kind  # a bad batch, first in a while? skip it
+    'continue'
     """
 
     def __init__(
@@ -99,6 +120,8 @@ class GuardPolicy:
         warmup: int = 20,
         max_rollbacks: int = 5,
         min_scale: float = 1e-3,
+        skip_first: bool = True,
+        recover_after: int | None = 100,
     ) -> None:
         for name, v, lo in (("window", window, 3), ("patience", patience, 1),
                             ("checkpoint_every", checkpoint_every, 1), ("warmup", warmup, 0),
@@ -110,6 +133,14 @@ class GuardPolicy:
                 raise ConfigError(f"{name} must be a finite number > 0, but got {name}={x!r}")
         if not (isinstance(lr_factor, int | float) and 0 < lr_factor < 1):
             raise ConfigError(f"lr_factor must be in (0, 1), but got lr_factor={lr_factor!r}")
+        if recover_after is not None and (
+            isinstance(recover_after, bool)
+            or not isinstance(recover_after, int)
+            or recover_after < 1
+        ):
+            raise ConfigError(
+                f"recover_after must be an integer >= 1 or None, but got {recover_after=!r}"
+            )
         if not (isinstance(min_scale, int | float) and 0 <= min_scale < 1):
             raise ConfigError(f"min_scale must be in [0, 1), but got min_scale={min_scale!r}")
         self.window = window
@@ -121,6 +152,8 @@ class GuardPolicy:
         self.warmup = warmup
         self.max_rollbacks = max_rollbacks
         self.min_scale = float(min_scale)
+        self.skip_first = bool(skip_first)
+        self.recover_after = recover_after
         self.reset()
 
     def reset(self) -> None:
@@ -132,6 +165,12 @@ class GuardPolicy:
         self.clean_since_checkpoint = True
         self.last_checkpoint: int | None = None
         self.rollbacks: list[GuardAction] = []
+        self.reports = 0  # update() calls: the clock of the skip window (steps may repeat)
+        self.last_bad: int | None = None  # report number of the last skipped bad loss
+        self.clean_streak = 0  # clean steps since the last cut or recovery
+        self.recovered = False  # the last scale change was a recovery
+        self.ceiling = 1.0  # recoveries never go above this
+        self.recoveries = 0
 
     def is_spike(self, loss: float) -> bool:
         """Whether ``loss`` is a spike against the recent good losses (False while warming up)."""
@@ -142,10 +181,23 @@ class GuardPolicy:
         mad = 1.4826 * _median([abs(h - med) for h in hist])
         return loss > med + self.spike_z * mad and loss > self.spike_ratio * abs(med)
 
-    def update(self, step: int, loss: float) -> GuardAction:
-        """Report the loss of optimizer step ``step``; get the action to take."""
+    def update(self, step: int, loss: float, *, skippable: bool = False) -> GuardAction:
+        """Report the loss of optimizer step ``step``; get the action to take.
+
+        ``skippable=True`` says the loss was judged before it reached the weights and the
+        caller will skip the batch on a ``continue`` with a reason (see ``skip_first``).
+        """
         loss = float(loss)
+        self.reports += 1
+        recent_bad = self.last_bad is not None and self.reports - self.last_bad <= self.patience
         if not math.isfinite(loss):
+            if skippable and self.skip_first and not recent_bad:
+                self.last_bad = self.reports
+                self.bad_streak += 1
+                self.clean_since_checkpoint = False
+                return GuardAction(
+                    "continue", step, self.scale, f"loss is {loss} at step {step} (bad batch?)"
+                )
             return self._rollback(step, f"loss is {loss} at step {step}")
         if self.is_spike(loss):
             self.bad_streak += 1
@@ -155,15 +207,33 @@ class GuardPolicy:
                 return self._rollback(
                     step, f"loss {loss:.4g} at step {step} is {loss / med:.1f}× the recent median"
                 )
+            self.last_bad = self.reports
             return GuardAction("continue", step, self.scale, "spike (waiting)")
         self.bad_streak = 0
         self.history.append(loss)
         self.seen += 1
+        self.clean_streak += 1
         if self.seen >= self.warmup and self.seen % self.checkpoint_every == 0:
             if self.clean_since_checkpoint:
                 self.last_checkpoint = step
                 return GuardAction("checkpoint", step, self.scale, "state is good")
             self.clean_since_checkpoint = True  # next period decides
+        if (
+            self.recover_after is not None
+            and self.scale < self.ceiling
+            and self.clean_streak >= self.recover_after
+        ):
+            # a due recovery waits out a checkpoint step: it fires on the next clean one
+            old, self.scale = self.scale, min(self.ceiling, self.scale / self.lr_factor)
+            self.clean_streak = 0
+            self.recovered = True
+            self.recoveries += 1
+            return GuardAction(
+                "recover",
+                step,
+                self.scale,
+                f"{self.recover_after} clean steps since the LR scale became {old:g}",
+            )
         return GuardAction("continue", step, self.scale)
 
     def _rollback(self, step: int, reason: str) -> GuardAction:
@@ -179,6 +249,12 @@ class GuardPolicy:
                 >= self.max_rollbacks else f"LR scale would fall below {self.min_scale:g}"
             )  # fmt: skip
             return GuardAction("stop", step, self.scale, f"{reason}; {why}")
+        recover_after = self.recover_after
+        if self.recovered and recover_after is not None and self.clean_streak < recover_after:
+            self.ceiling = new_scale  # the scale just given back failed again: keep it cut
+        self.recovered = False
+        self.clean_streak = 0
+        self.last_bad = None
         self.scale = new_scale
         action = GuardAction("rollback", step, self.scale, reason, self.last_checkpoint)
         self.rollbacks.append(action)
@@ -195,6 +271,12 @@ class GuardPolicy:
             "clean_since_checkpoint": self.clean_since_checkpoint,
             "last_checkpoint": self.last_checkpoint,
             "rollbacks": [a.to_dict() for a in self.rollbacks],
+            "reports": self.reports,
+            "last_bad": self.last_bad,
+            "clean_streak": self.clean_streak,
+            "recovered": self.recovered,
+            "ceiling": self.ceiling,
+            "recoveries": self.recoveries,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -205,6 +287,13 @@ class GuardPolicy:
         self.clean_since_checkpoint = bool(state["clean_since_checkpoint"])
         self.last_checkpoint = state["last_checkpoint"]
         self.rollbacks = [GuardAction(**a) for a in state["rollbacks"]]
+        # states saved before skip_first/recover_after existed lack these: start them fresh
+        self.reports = int(state.get("reports", 0))
+        self.last_bad = state.get("last_bad")
+        self.clean_streak = int(state.get("clean_streak", 0))
+        self.recovered = bool(state.get("recovered", False))
+        self.ceiling = float(state.get("ceiling", 1.0))
+        self.recoveries = int(state.get("recoveries", 0))
 
 
 # -- shared by the Guard adapters (torch loop, Lightning, Keras) ---------------------------
@@ -216,9 +305,11 @@ class GuardEvent:
 
     Attributes:
         kind: ``"snapshot"`` (a good state was copied to host memory), ``"skip"`` (a suspected
-            spike: the batch was not applied), ``"rollback"`` (the state was restored and the
-            LR cut), ``"stop"`` (the guard gave up), ``"spike"`` (a suspected spike that could
-            not be skipped: Keras reports the loss after the update).
+            spike or a first non-finite loss: the batch was not applied), ``"rollback"`` (the
+            state was restored and the LR cut), ``"recover"`` (a cut was given back after
+            ``recover_after`` clean steps), ``"stop"`` (the guard gave up), ``"spike"`` (a
+            suspected spike that could not be skipped: Keras reports the loss after the
+            update).
         step: the step reported when it happened.
         loss: the loss reported at that step.
         scale: the LR multiplier in force afterwards.
@@ -310,8 +401,13 @@ class _GuardLog:
             self._emit(logging.INFO, f"guard: suspected spike at step {event.step}: {event.reason}")
         elif event.kind == "skip":
             self._emit(
+                logging.INFO, f"guard: skipped step {event.step} (loss {event.loss:.4g}, "
+                f"{'suspected spike' if event.reason.startswith('spike') else 'bad batch?'})",
+            )  # fmt: skip
+        elif event.kind == "recover":
+            self._emit(
                 logging.INFO,
-                f"guard: skipped step {event.step} (loss {event.loss:.4g}, suspected spike)",
+                f"guard: {event.reason}; LR scale back up to {event.scale:g}",
             )
         elif event.kind == "rollback":
             self._emit(
@@ -344,6 +440,7 @@ class _GuardLog:
             "rollbacks": self.count("rollback"),
             "lr_cuts": self.count("rollback"),
             "skipped": self.count("skip"),
+            "recoveries": self.count("recover"),
             "snapshots": list(snapshots),
             "events": [e.to_dict() for e in self.events],
             "policy": policy.state_dict(),

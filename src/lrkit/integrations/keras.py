@@ -242,6 +242,8 @@ class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
       (a NaN would poison the running mean for the rest of the epoch). ``optimizer.iterations``
       goes back with the state, so the schedule position again counts the updates the weights
       received; the data moves on.
+    * **recover** — after the policy's ``recover_after`` clean steps since the last cut, the
+      cut is given back (LR multiplier divided by ``lr_cut``, capped at 1), as a rollback sets it.
     * **stop** — :class:`lrkit.errors.GuardError` ends ``fit``.
 
     The update of a batch whose loss is bad has already been applied when Keras calls back, so
@@ -344,10 +346,12 @@ class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
         loss = mean if n == 1 or not math.isfinite(mean) else n * mean - (n - 1) * self._mean
         self._n, self._mean = n, mean
         step, self._step = self._step, self._step + 1
-        action = self.policy.update(step, loss)
+        before = self.policy.scale
+        action = self.policy.update(step, loss)  # not skippable: the update is already applied
         if self._pending is not None:
             # the pending snapshot's weights produced this loss: keep it only if it is good
-            if action.kind in ("continue", "checkpoint") and not action.reason.startswith("spike"):
+            good = action.kind in ("continue", "checkpoint", "recover")
+            if good and not action.reason.startswith("spike"):
                 self._snapshots.append(self._pending)
                 self._log.record(
                     GuardEvent(
@@ -357,6 +361,9 @@ class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self._pending = None
         if action.kind == "checkpoint":
             self._pending = self._take(step + 1)
+        elif action.kind == "recover":
+            self._set_lr_scale(before, action.scale)
+            self._log.record(GuardEvent("recover", step, loss, action.scale, action.reason))
         elif action.kind == "continue" and action.reason:
             self._log.record(GuardEvent("spike", step, loss, action.scale, action.reason))
         elif action.kind == "rollback":
@@ -387,6 +394,16 @@ class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def _opt_variables(self) -> list[Any]:
         return list(self.model.optimizer.variables)
 
+    def _set_lr_scale(self, before: float, scale: float) -> None:
+        """Move the LR multiplier from ``before`` (the one the live LR carries) to ``scale``."""
+        lr = self._lr()
+        if isinstance(lr, KerasSchedule):
+            lr.guard_scale = scale
+            self.model.make_train_function(force=True)
+        else:
+            opt = self.model.optimizer
+            opt.learning_rate = float(ops.convert_to_numpy(opt.learning_rate)) * (scale / before)
+
     def _rollback(self, step: int, loss: float, scale: float, reason: str) -> None:
         snap = self._snapshots[-1]
         if self._last_restored == snap[0] and len(self._snapshots) > 1:
@@ -398,13 +415,7 @@ class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.model.set_weights(snap[2])
         for var, value in zip(self._opt_variables(), snap[3], strict=True):
             var.assign(value)
-        lr = self._lr()
-        if isinstance(lr, KerasSchedule):
-            lr.guard_scale = scale
-            self.model.make_train_function(force=True)
-        else:
-            opt = self.model.optimizer
-            opt.learning_rate = float(ops.convert_to_numpy(opt.learning_rate)) * (scale / snap[4])
+        self._set_lr_scale(snap[4], scale)
         self.model.reset_metrics()
         self._n, self._mean = 0, 0.0
         self._log.record(GuardEvent("rollback", step, loss, scale, reason, snap[1]))

@@ -179,8 +179,10 @@ class GuardCallback(pl.Callback):
     rollback restores the module, the optimizer and the LR scheduler in ``on_train_batch_end``
     (after Lightning stepped the scheduler), then cuts the LR (through
     :attr:`Scheduler.guard_scale <lrkit.integrations.torch.Scheduler.guard_scale>` for lrkit's
-    scheduler, see :class:`~lrkit.integrations.torch.Guard` for others). With
-    ``check_grads=True`` non-finite gradients count as a NaN loss. After ``max_rollbacks``
+    scheduler, see :class:`~lrkit.integrations.torch.Guard` for others). A first NaN/inf loss
+    in ``patience`` batches is only withheld (a bad batch: no rollback, no cut; the policy's
+    ``skip_first``), and a cut is given back after the policy's ``recover_after`` clean steps.
+    With ``check_grads=True`` non-finite gradients count as a NaN loss. After ``max_rollbacks``
     rollbacks :class:`lrkit.errors.GuardError` ends ``trainer.fit``.
 
     Steps are the training batches this callback has seen (with gradient accumulation a

@@ -74,7 +74,7 @@ class Guard:
         for step, (x, y) in enumerate(batches):
             loss = loss_fn(model(x), y)
             if guard.check(step, loss):
-                continue  # rolled back (or a suspected spike): this batch is skipped
+                continue  # a bad batch, a suspected spike, or rolled back: skip it
             optimizer.zero_grad()
             loss.backward()
             if guard.check_grads(step):  # optional: non-finite gradients
@@ -90,11 +90,15 @@ class Guard:
       ``max_snapshots`` are kept. The starting state is the first snapshot, so a fault before
       the policy's first checkpoint rolls back to it rather than giving up.
     * **skip** — while the policy waits to confirm a suspected spike (``patience``), those
-      batches are not applied (``skip_spikes=True``).
+      batches are not applied (``skip_spikes=True``); so is a non-finite loss (or gradient)
+      while the weights are intact, the first time in ``patience`` batches (the policy's
+      ``skip_first``): a bad batch, not a bad LR, so no rollback and no LR cut.
     * **rollback** — the newest snapshot is restored (the one before it, when two rollbacks in
       a row land on the same snapshot: it may already carry the damage), the LR is multiplied
       by ``lr_cut`` (cumulatively), gradients are cleared; the data moves on, the batch window
       that failed is not replayed.
+    * **recover** — after the policy's ``recover_after`` clean steps (100) since the last
+      cut, the cut is given back (the LR multiplier divided by ``lr_cut``, capped at 1).
     * **stop** — after ``max_rollbacks`` rollbacks (or when the cut LR would fall below the
       policy's ``min_scale``), :class:`lrkit.errors.GuardError` is raised, naming the step,
       the loss and the number of rollbacks.
@@ -223,9 +227,14 @@ class Guard:
             self._snapshot(step, value)
             if self.policy.last_checkpoint is None:
                 self.policy.last_checkpoint = step
-        action = self.policy.update(step, value)
+        before = self.policy.scale
+        # the loss is judged before backward: a skipped batch never reaches the weights
+        action = self.policy.update(step, value, skippable=self.skip_spikes)
         if action.kind == "checkpoint":
             self._snapshot(step, value)
+        elif action.kind == "recover":
+            self._set_scale(before, action.scale)
+            self._log.record(GuardEvent("recover", step, value, action.scale, action.reason))
         elif action.kind == "continue" and action.reason and self.skip_spikes:
             self._log.record(GuardEvent("skip", step, value, action.scale, action.reason))
         elif action.kind == "stop":
@@ -257,6 +266,18 @@ class Guard:
         )
         self._snapshots.append(snap)
         self._log.record(GuardEvent("snapshot", step, loss, self.policy.scale, "state is good"))
+
+    def _set_scale(self, before: float, scale: float) -> None:
+        """Move the live LR multiplier from ``before`` to ``scale`` (a recovery)."""
+        if isinstance(self.scheduler, Scheduler):
+            self.scheduler.guard_scale = scale
+            return
+        factor = scale / before
+        for group in self.optimizer.param_groups:
+            _scale_lr(group, factor)
+        if isinstance(self.scheduler, LRScheduler) and hasattr(self.scheduler, "base_lrs"):
+            self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
+            self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def _rollback(self, step: int, loss: float, scale: float, reason: str) -> None:
         snap = self._snapshots[-1]
