@@ -494,8 +494,9 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                     "drop_over_noise",
                     float(drop / noise) if noise > 0 else 0.0,
                     f"the loss has stalled at ~{level:.4g} since {log.x_name} {start:g}: over "
-                    f"the last {100 * (1 - frac):.0f}% of the run it fell by {drop:.3g} "
-                    f"({drop / level:.1%}), against minibatch noise of ±{noise:.3g}",
+                    f"the last {100 * (1 - frac):.0f}% of the run it "
+                    f"{'fell' if drop >= 0 else 'rose'} by {abs(drop):.3g} "
+                    f"({abs(drop) / level:.1%}), against minibatch noise of ±{noise:.3g}",
                 )
             ]
     return []
