@@ -83,7 +83,11 @@ def command(
     command with the same --storage postgresql://... and --study-name.
     """
     from lrkit.tune import run_worker
+    from lrkit.tune._space import check_bounds
 
+    check_bounds(low, high)  # before the progress bar, so a bad bound is one line
+    if trials < 1:
+        raise ConfigError(f"--trials must be >= 1, but got trials={trials!r}")
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, but got workers={workers!r}")
     if workers > 1 and storage is None:
