@@ -141,11 +141,9 @@ class Diagnosis:
 
     def plot(self, path: str | None = None) -> Figure:
         """Loss (and validation loss, LR) with the findings' step ranges shaded."""
-        import matplotlib
+        from lrkit._plotting import pyplot
 
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = pyplot(path)
         import numpy as np
 
         fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -82,11 +82,9 @@ class FinderResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        import matplotlib
+        from lrkit._plotting import pyplot
 
-        if path is not None and ax is None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = pyplot(path, ax)
 
         if ax is None:
             fig, ax = plt.subplots(figsize=(7, 4.2))

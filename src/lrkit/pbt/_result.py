@@ -180,11 +180,10 @@ class PBTResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        import matplotlib
+        from lrkit._plotting import pyplot
 
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = pyplot(path)
+        import matplotlib
         from matplotlib import cm, colors
 
         fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))

@@ -99,11 +99,9 @@ class ParamGroups:
 
     def plot(self, path: str | None = None) -> Any:
         """Bar chart of the LR of every group (log scale); returns the matplotlib Figure."""
-        import matplotlib
+        from lrkit._plotting import pyplot
 
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = pyplot(path)
 
         fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(self.info) + 2), 3.5))
         ax.bar(range(len(self.info)), [g.lr for g in self.info])

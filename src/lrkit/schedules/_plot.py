@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.errors import require
 from lrkit.schedules._base import Schedule
 
 __all__ = ["change_points", "plot_schedule", "text_chart"]
@@ -22,12 +21,9 @@ def plot_schedule(
     ax: Any = None,
 ) -> Any:
     """Draw ``schedule`` over ``steps`` updates with matplotlib; save to ``path`` if given."""
-    require("matplotlib", "plot")
-    import matplotlib
+    from lrkit._plotting import pyplot
 
-    if path is not None and ax is None:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot(path, ax)
 
     ks = np.arange(int(steps))
     fig = None

@@ -64,11 +64,9 @@ class TrainResult:
 
     def plot(self, path: str | None = None) -> Any:
         """Loss and metric per epoch; returns the matplotlib Figure (saved to ``path`` if given)."""
-        import matplotlib
+        from lrkit._plotting import pyplot
 
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = pyplot(path)
 
         ep = [r.epoch for r in self.history]
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
