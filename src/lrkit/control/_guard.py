@@ -445,3 +445,35 @@ class _GuardLog:
             "events": [e.to_dict() for e in self.events],
             "policy": policy.state_dict(),
         }
+
+
+class _GuardReport:
+    """The read-only state every Guard adapter exposes; adapters set ``policy`` and ``_log``
+    and say where their snapshots are (:attr:`snapshot_steps`)."""
+
+    policy: GuardPolicy
+    _log: _GuardLog
+
+    @property
+    def events(self) -> list[GuardEvent]:
+        """Everything the guard did, in order."""
+        return self._log.events
+
+    @property
+    def scale(self) -> float:
+        """The LR multiplier in force (1 until the first rollback)."""
+        return self.policy.scale
+
+    @property
+    def rollbacks(self) -> int:
+        """How many times the guard rolled back."""
+        return self._log.count("rollback")
+
+    @property
+    def snapshot_steps(self) -> list[int]:
+        """Steps of the snapshots held in host memory, oldest first."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary: scale, counts, snapshot steps, events and the policy state."""
+        return self._log.summary(self.policy, self.snapshot_steps)

@@ -34,7 +34,7 @@ from collections import deque
 from typing import Any
 
 from lrkit.control import GuardEvent, GuardPolicy, ReduceOnPlateau
-from lrkit.control._guard import LogTarget, _GuardLog, _make_policy
+from lrkit.control._guard import LogTarget, _GuardLog, _GuardReport, _make_policy
 from lrkit.errors import ConfigError, DependencyError, require
 
 try:
@@ -222,7 +222,7 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self.model.make_train_function(force=True)
 
 
-class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
+class GuardCallback(keras.callbacks.Callback, _GuardReport):  # type: ignore[misc]
     """Keep a Keras ``fit`` alive through NaN/inf losses and loss spikes: roll back, cut the LR.
 
     After every batch the batch's loss goes to a :class:`lrkit.control.GuardPolicy`. Keras
@@ -284,27 +284,9 @@ class GuardCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._guarded: Any = None  # the model whose snapshots are held
 
     @property
-    def events(self) -> list[GuardEvent]:
-        """Everything the guard did, in order."""
-        return self._log.events
-
-    @property
-    def scale(self) -> float:
-        """The LR multiplier in force (1 until the first rollback)."""
-        return self.policy.scale
-
-    @property
-    def rollbacks(self) -> int:
-        return self._log.count("rollback")
-
-    @property
     def snapshot_steps(self) -> list[int]:
         """Steps (batches seen before each snapshot) of the trusted snapshots, oldest first."""
         return [s[1] for s in self._snapshots]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary: scale, counts, snapshot steps, events and the policy state."""
-        return self._log.summary(self.policy, self.snapshot_steps)
 
     # -- Keras hooks -----------------------------------------------------------------------
 

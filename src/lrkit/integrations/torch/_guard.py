@@ -17,6 +17,7 @@ from lrkit.control._guard import (
     GuardPolicy,
     LogTarget,
     _GuardLog,
+    _GuardReport,
     _make_policy,
 )
 from lrkit.errors import ConfigError
@@ -64,7 +65,7 @@ class _Snapshot:
     scale: float
 
 
-class Guard:
+class Guard(_GuardReport):
     """Detect NaN/inf losses and loss spikes in a PyTorch loop; roll back, cut the LR, go on.
 
     Call :meth:`check` with every batch's loss *before* ``backward()``; when it returns True,
@@ -179,27 +180,9 @@ class Guard:
     # -- public state ----------------------------------------------------------------------
 
     @property
-    def events(self) -> list[GuardEvent]:
-        """Everything the guard did, in order."""
-        return self._log.events
-
-    @property
-    def scale(self) -> float:
-        """The LR multiplier in force (1 until the first rollback)."""
-        return self.policy.scale
-
-    @property
-    def rollbacks(self) -> int:
-        return self._log.count("rollback")
-
-    @property
     def snapshot_steps(self) -> list[int]:
         """Steps of the snapshots held in host memory, oldest first."""
         return [s.step for s in self._snapshots]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary: scale, counts, snapshot steps, events and the policy state."""
-        return self._log.summary(self.policy, self.snapshot_steps)
 
     # -- the loop's calls ------------------------------------------------------------------
 
