@@ -131,3 +131,21 @@ def test_dataloader_input_and_regression_loss() -> None:
             model, batches, lr=lr, optimizer="sgd_momentum", mult=np.ones(8), loss_fn=loss_fn
         )
         np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("which", ["functional", "builtin-task"])
+def test_closed_form_cross_entropy_for_function_losses(data, which) -> None:
+    """F.cross_entropy and the built-in tasks' loss take the closed form, and it is exact."""
+    from lrkit.sweep._engines import MLPEngine
+    from lrkit.tasks import cross_entropy
+
+    loss_fn = nn.functional.cross_entropy if which == "functional" else cross_entropy
+    model = make_model("mlp")
+    assert MLPEngine(model, loss_fn)._ce
+    r = sweep(model, data, loss_fn=loss_fn, lrs=LRS, optimizer="sgd", steps=6, batch_size=32)
+    assert r.engine == "batched-mlp"
+    for i, lr in enumerate(LRS):
+        ref = reference(
+            model, batches_of(data, 6), lr=lr, optimizer="sgd", mult=np.ones(6), loss_fn=loss_fn
+        )
+        np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
