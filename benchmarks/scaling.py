@@ -5,11 +5,13 @@
 2. Batch-size rules: mnist1d-mlp at batch 32 → 512 with the LR from the linear rule (with
    Goyal et al.'s warmup), the square-root rule, the unscaled LR, and the LR re-tuned on a grid,
    for Adam and SGD with momentum.
-3. Hypergradient descent: HDAdam / HDSGD started 100× below the tuned LR on mnist1d-mlp, vs
-   their plain counterparts at the tuned and at the wrong LR.
+3. Hypergradient descent: HDSGD / HDAdam (additive and multiplicative rule, default hyper-LRs)
+   started 100× below and 100× above the grid-tuned LR on digits-mlp and mnist1d-mlp, vs their
+   plain counterparts at the tuned and at the wrong LR.
 
     python benchmarks/scaling.py            # full (a few minutes on 2 CPU cores)
     python benchmarks/scaling.py --quick    # one seed, fewer points
+    python benchmarks/scaling.py --only hypergradient   # one part; the others kept in the JSON
 
 Prints the figures and writes benchmarks/results/scaling.json.
 """
@@ -167,85 +169,122 @@ def _run_task(
     return accuracy, lrs
 
 
+HD_TASKS = ("digits-mlp", "mnist1d-mlp")
+HD_GRID = [10.0**e for e in np.arange(-5.0, 1.01, 0.5)]  # half-decade, 1e-5 .. 10
+
+
 def hypergradient(quick: bool) -> dict[str, Any]:
-    task = get_task("mnist1d-mlp")
-    epochs = task.epochs
+    """Each (task, optimizer): tune the plain optimizer on a half-decade grid, then start its
+    hypergradient version 100x below and 100x above the tuned LR, with the library's default
+    hyper-LRs for both rules (additive: the paper's 1e-3 / 1e-7; multiplicative: 0.05)."""
     seeds = [0] if quick else [0, 1, 2]
-    arms = [
-        ("adam", 1e-2, {}),
-        ("adam", 1e-4, {}),
-        ("hdadam", 1e-4, {"hypergrad_lr": 1e-6}),
-        ("adam", 1.0, {}),
-        ("hdadam", 1.0, {"hypergrad_lr": 1e-6}),
-        ("sgd", 0.1, {}),
-        ("sgd", 1e-3, {}),
-        ("hdsgd", 1e-3, {"hypergrad_lr": 1e-2}),
-    ]
-    rows = []
-    for name, lr, kw in arms:
-        runs = [_run_task(task, name, lr, s, epochs, **kw) for s in seeds]
-        rows.append(
-            {
-                "optimizer": name,
-                "initial_lr": lr,
-                **kw,
-                "acc": statistics.median(r[0] for r in runs),
-                "lr_per_epoch": runs[0][1],
-            }
-        )
-    return {"task": task.name, "epochs": epochs, "seeds": seeds, "rows": rows}
+    tasks = HD_TASKS[:1] if quick else HD_TASKS
+    out: list[dict[str, Any]] = []
+    for task_name in tasks:
+        task = get_task(task_name)
+        epochs = 5 if quick else task.epochs
+        for opt in ("sgd", "adam"):
+            grid = HD_GRID[::2] if quick else HD_GRID
+            scores = {}
+            for lr in grid:
+                accs = [_run_task(task, opt, lr, s, epochs)[0] for s in seeds]
+                scores[lr] = statistics.median(accs)
+            tuned = max(scores, key=lambda k: scores[k])
+            for factor in (0.01, 100.0):
+                lr0 = tuned * factor
+                row: dict[str, Any] = {
+                    "task": task_name,
+                    "optimizer": opt,
+                    "epochs": epochs,
+                    "tuned_lr": tuned,
+                    "tuned_acc": scores[tuned],
+                    "factor": factor,
+                    "initial_lr": lr0,
+                    "grid": {f"{k:.3g}": v for k, v in scores.items()},
+                }
+                runs = [_run_task(task, opt, lr0, s, epochs) for s in seeds]
+                row["plain_acc"] = statistics.median(r[0] for r in runs)
+                for rule in ("additive", "multiplicative"):
+                    runs = [_run_task(task, "hd" + opt, lr0, s, epochs, rule=rule) for s in seeds]
+                    row[rule] = {
+                        "acc": statistics.median(r[0] for r in runs),
+                        "lr_per_epoch": runs[0][1],
+                    }
+                # share of the gap between the plain run at the wrong LR and the tuned one
+                # that the hypergradient version closes
+                gap = row["tuned_acc"] - row["plain_acc"]
+                for rule in ("additive", "multiplicative"):
+                    got = row[rule]["acc"] - row["plain_acc"]
+                    row[rule]["gap_closed"] = got / gap if gap > 0.01 else None
+                out.append(row)
+                print(
+                    f"   {task_name:11s} {opt:4s} tuned {tuned:.2g} ({scores[tuned]:.3f}); "
+                    f"x{factor:g}: plain {row['plain_acc']:.3f}, HD additive "
+                    f"{row['additive']['acc']:.3f}, multiplicative "
+                    f"{row['multiplicative']['acc']:.3f} (lr -> "
+                    f"{row['multiplicative']['lr_per_epoch'][-1]:.2g})",
+                    flush=True,
+                )
+    return {"seeds": seeds, "rows": out}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, fewer points")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "scaling.json"))
+    parser.add_argument(
+        "--only",
+        choices=("width", "batch", "hypergradient"),
+        help="run one part; the other parts' results already in --out are kept",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)  # small models: threads only add contention on a shared machine
     t0 = time.perf_counter()
     result: dict[str, Any] = {
-        "command": "python benchmarks/scaling.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/scaling.py"
+        + (" --quick" if args.quick else "")
+        + (f" --only {args.only}" if args.only else ""),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
     }
 
-    w = width_transfer(args.quick)
-    result["width_transfer"] = w
-    print(
-        f"1. width transfer (digits, Adam, {w['steps']} updates, median of {len(w['seeds'])} seeds)"
-    )
-    for r in w["rows"]:
-        print(
-            f"   width {r['width']:5d} groups={r['width_groups']!s:5s} best lr {r['best_lr']:.2e}"
-            f"  drift {r['drift_octaves']:+d} octaves  loss at base-best lr / best"
-            f" = {r['loss_ratio_at_base_best_lr']:.2f}"
+    if args.only and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        result.update(
+            {k: old[k] for k in ("width_transfer", "batch_rules", "hypergradient") if k in old}
         )
-
-    b = batch_rules(args.quick)
-    result["batch_rules"] = b
-    print(f"2. batch-size rules ({b['task']}, {b['epochs']} epochs, base batch {b['base_batch']})")
-    for opt in ("adam", "sgd_momentum"):
+    if args.only in (None, "width"):
+        w = width_transfer(args.quick)
+        result["width_transfer"] = w
         print(
-            f"   {opt} (base lr {b[opt]['base_lr']:g})   batch: unscaled / linear / sqrt / re-tuned"
+            f"1. width transfer (digits, Adam, {w['steps']} updates, median of {len(w['seeds'])} seeds)"
         )
-        for r in b[opt]["rows"]:
-            cells = "  ".join(
-                f"{r[k]['acc']:.3f}@{r[k]['lr']:.2g}"
-                for k in ("unscaled", "linear", "sqrt", "retuned")
+        for r in w["rows"]:
+            print(
+                f"   width {r['width']:5d} groups={r['width_groups']!s:5s} best lr {r['best_lr']:.2e}"
+                f"  drift {r['drift_octaves']:+d} octaves  loss at base-best lr / best"
+                f" = {r['loss_ratio_at_base_best_lr']:.2f}"
             )
-            print(f"     {r['batch']:4d}: {cells}")
 
-    h = hypergradient(args.quick)
-    result["hypergradient"] = h
-    print(
-        f"3. hypergradient recovery ({h['task']}, {h['epochs']} epochs, median of {len(h['seeds'])} seeds)"
-    )
-    for r in h["rows"]:
-        beta = f" β={r['hypergrad_lr']:g}" if "hypergrad_lr" in r else ""
-        lrs = r["lr_per_epoch"]
+    if args.only in (None, "batch"):
+        b = batch_rules(args.quick)
+        result["batch_rules"] = b
         print(
-            f"   {r['optimizer']:7s} lr0={r['initial_lr']:<7g}{beta:10s} acc {r['acc']:.3f}"
-            f"  lr after epoch 1/10/{len(lrs)}: {lrs[0]:.2e} / {lrs[9]:.2e} / {lrs[-1]:.2e}"
+            f"2. batch-size rules ({b['task']}, {b['epochs']} epochs, base batch {b['base_batch']})"
         )
+        for opt in ("adam", "sgd_momentum"):
+            print(
+                f"   {opt} (base lr {b[opt]['base_lr']:g})   batch: unscaled / linear / sqrt / re-tuned"
+            )
+            for r in b[opt]["rows"]:
+                cells = "  ".join(
+                    f"{r[k]['acc']:.3f}@{r[k]['lr']:.2g}"
+                    for k in ("unscaled", "linear", "sqrt", "retuned")
+                )
+                print(f"     {r['batch']:4d}: {cells}")
+
+    if args.only in (None, "hypergradient"):
+        print("3. hypergradient recovery (median of seeds; accuracy on the validation set)")
+        result["hypergradient"] = hypergradient(args.quick)
     result["wall_time_s"] = round(time.perf_counter() - t0, 1)
     print(f"total {result['wall_time_s']} s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -167,3 +167,76 @@ def test_invalid_arguments(kwargs: dict, arg: str) -> None:
         HDSGD([torch.zeros(1, requires_grad=True)], momentum=0.0, nesterov=True)
     with pytest.raises(ConfigError, match="betas"):
         HDAdam([torch.zeros(1, requires_grad=True)], betas=(0.9, 1.5))
+
+
+def test_hdsgd_multiplicative_rule() -> None:
+    # by hand: α_t = α_{t-1} (1 + β cos(g_t, g_{t-1})), θ_t = θ_{t-1} − α_t g_t
+    alpha, beta = 0.05, 0.1
+    theta, prev, lrs = THETA0.copy(), None, []
+    for _ in range(5):
+        g = _grad(theta)
+        if prev is not None:
+            alpha *= 1 + beta * float(g @ prev) / (np.linalg.norm(g) * np.linalg.norm(prev))
+        theta = theta - alpha * g
+        prev = g
+        lrs.append(alpha)
+    got, got_lrs = _run_torch(
+        lambda p: HDSGD(p, lr=0.05, hypergrad_lr=beta, rule="multiplicative"), 5
+    )
+    np.testing.assert_allclose(got, theta, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(got_lrs, lrs, rtol=1e-13)
+    assert len(set(got_lrs)) == 5
+
+
+def test_hdadam_multiplicative_rule_and_default() -> None:
+    b1, b2, eps, beta = 0.9, 0.999, 1e-8, 0.05
+    alpha, theta = 0.01, THETA0.copy()
+    m, v, prev, lrs = np.zeros(3), np.zeros(3), None, []
+    for t in range(1, 5):
+        g = _grad(theta)
+        if prev is not None:
+            alpha *= 1 + beta * float(g @ prev) / (np.linalg.norm(g) * np.linalg.norm(prev))
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        d = (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        theta = theta - alpha * d
+        prev = d
+        lrs.append(alpha)
+    # hypergrad_lr left out: the multiplicative rule's default (0.05) is used
+    got, got_lrs = _run_torch(lambda p: HDAdam(p, lr=0.01, rule="multiplicative"), 4)
+    np.testing.assert_allclose(got, theta, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(got_lrs, lrs, rtol=1e-12)
+
+
+def test_multiplicative_rule_is_scale_free() -> None:
+    """Scaling the loss by 1000 leaves the multiplicative LR path unchanged (not so additive)."""
+
+    def lrs(rule: str, scale: float) -> list[float]:
+        theta = torch.tensor(THETA0, dtype=torch.float64, requires_grad=True)
+        opt = HDAdam([theta], lr=0.01, hypergrad_lr=0.05 if rule == "multiplicative" else 1e-3,
+                     rule=rule)  # fmt: skip
+        At, Bt = torch.tensor(A), torch.tensor(B)
+        out = []
+        for _ in range(6):
+            opt.zero_grad()
+            (scale * (0.5 * theta @ At @ theta - Bt @ theta)).backward()
+            opt.step()
+            out.append(opt.lr)
+        return out
+
+    np.testing.assert_allclose(lrs("multiplicative", 1.0), lrs("multiplicative", 1e3), rtol=1e-6)
+    assert not np.allclose(lrs("additive", 1.0), lrs("additive", 1e3), rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "arg"),
+    [
+        ({"rule": "exponential"}, "rule"),
+        ({"rule": "multiplicative", "hypergrad_lr": 1.0}, "hypergrad_lr"),
+        ({"rule": "multiplicative", "hypergrad_lr": -0.1}, "hypergrad_lr"),
+    ],
+)
+def test_invalid_rule_arguments(kwargs: dict, arg: str) -> None:
+    for cls in (HDSGD, HDAdam):
+        with pytest.raises(ConfigError, match=arg):
+            cls([torch.zeros(1, requires_grad=True)], **kwargs)

@@ -21,6 +21,22 @@ def _check(name: str, value: Any, low: float = 0.0, high: float = math.inf) -> N
         )
 
 
+#: hyper-LR of the multiplicative rule when none is given: the LR may change by at most 5%
+#: a step, so a 100x too-low LR can be made up in a few hundred aligned steps (measured on
+#: digits-mlp and mnist1d-mlp, where 0.02 was too slow and 0.1 no better; benchmarks/scaling.py).
+MULTIPLICATIVE_HYPERGRAD_LR = 0.05
+
+
+def _hyper_lr(rule: Any, hypergrad_lr: Any, *, additive_default: float) -> float:
+    if rule not in ("additive", "multiplicative"):
+        raise ConfigError(f"rule must be 'additive' or 'multiplicative', but got rule={rule!r}")
+    if hypergrad_lr is None:
+        return MULTIPLICATIVE_HYPERGRAD_LR if rule == "multiplicative" else additive_default
+    # multiplicative: 1 + beta * cos must stay positive, so beta < 1
+    _check("hypergrad_lr", hypergrad_lr, 0.0, 1.0 if rule == "multiplicative" else math.inf)
+    return float(hypergrad_lr)
+
+
 class _HDBase(torch.optim.Optimizer):
     """Shared helpers: the current LR and the last hypergradient of every group."""
 
@@ -51,7 +67,10 @@ class _HDBase(torch.optim.Optimizer):
 
         The hypergradient of every group is the dot product of the current gradient with the
         previous update direction (Baydin et al. 2018, Eq. 3 for SGD, Alg. 2 for Adam, where
-        the direction already carries the minus sign of ``-h_t``).
+        the direction already carries the minus sign of ``-h_t``). With
+        ``rule="multiplicative"`` the LR is instead multiplied by ``1 + beta * cos``, the cosine
+        between the gradient and the previous direction (the normalised multiplicative rule of
+        the same paper), so its changes are relative and do not depend on the gradient's scale.
         """
         loss = None
         if closure is not None:
@@ -62,13 +81,26 @@ class _HDBase(torch.optim.Optimizer):
             if not params:
                 continue
             grads = [self._grad(p, group["weight_decay"]) for p in params]
-            dot = torch.zeros((), dtype=torch.float64, device=params[0].device)
+            dev = params[0].device
+            dot = torch.zeros((), dtype=torch.float64, device=dev)
+            gg = torch.zeros((), dtype=torch.float64, device=dev)
+            dd = torch.zeros((), dtype=torch.float64, device=dev)
+            multiplicative = group.get("rule", "additive") == "multiplicative"
             for p, g in zip(params, grads):
                 prev = self.state[p].get("direction")
                 if prev is not None:
                     dot += torch.sum(g * prev).to(torch.float64)
+                    if multiplicative:
+                        gg += torch.sum(g * g).to(torch.float64)
+                        dd += torch.sum(prev * prev).to(torch.float64)
             hypergrad = float(dot)
-            lr = float(group["lr"]) + group["hypergrad_lr"] * hypergrad
+            lr = float(group["lr"])
+            if multiplicative:
+                norm = math.sqrt(float(gg) * float(dd))
+                if norm > 0 and math.isfinite(norm):
+                    lr *= 1.0 + group["hypergrad_lr"] * hypergrad / norm
+            else:
+                lr += group["hypergrad_lr"] * hypergrad
             group["lr"], group["hypergrad"] = lr, hypergrad
             for p, g in zip(params, grads):
                 direction = self._direction(group, p, g)
@@ -93,6 +125,11 @@ class HDSGD(_HDBase):
     :math:`d_t = g_t + \mu v_t` with Nesterov momentum; :math:`d_0 = 0`, so the first step
     runs at the initial LR. :math:`\beta` is ``hypergrad_lr`` (the paper's experiments: 1e-3).
 
+    ``rule="multiplicative"`` replaces the additive update by the paper's normalised
+    multiplicative one, :math:`\alpha_t = \alpha_{t-1}(1 + \beta \cos(g_t, d_{t-1}))` with
+    :math:`0 \le \beta < 1` (default 0.05): scale-free, so one ``hypergrad_lr`` suits any model
+    size and an LR that is off by orders of magnitude moves geometrically toward a good one.
+
     Each param group learns its own :math:`\alpha` from the dot product over its own
     tensors (with one group this is the paper's global rule). The current LR is
     ``param_groups[i]["lr"]`` (also :attr:`lr`, :attr:`lrs`), updated in every :meth:`step`;
@@ -105,14 +142,15 @@ class HDSGD(_HDBase):
         self,
         params: Iterable[Any],
         lr: float = 1e-3,
-        hypergrad_lr: float = 1e-3,
+        hypergrad_lr: float | None = None,
         *,
+        rule: str = "additive",
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
         _check("lr", lr)
-        _check("hypergrad_lr", hypergrad_lr)
+        hypergrad_lr = _hyper_lr(rule, hypergrad_lr, additive_default=1e-3)
         _check("momentum", momentum, 0.0, 1.0)
         _check("weight_decay", weight_decay)
         if nesterov and momentum <= 0:
@@ -120,6 +158,7 @@ class HDSGD(_HDBase):
         defaults = {
             "lr": float(lr),
             "hypergrad_lr": float(hypergrad_lr),
+            "rule": rule,
             "momentum": float(momentum),
             "nesterov": bool(nesterov),
             "weight_decay": float(weight_decay),
@@ -156,7 +195,8 @@ class HDAdam(_HDBase):
 
     with :math:`d_0 = 0`. :math:`\beta` is ``hypergrad_lr``; the paper's experiments used
     1e-7 (the hypergradient sums over all parameters, so a good value shrinks as the model
-    grows). Weight decay is added to the gradient (L2, as in ``torch.optim.Adam``).
+    grows; ``rule="multiplicative"``, as in :class:`HDSGD`, avoids that scale dependence and
+    defaults to 0.05). Weight decay is added to the gradient (L2, as in ``torch.optim.Adam``).
 
     As in :class:`HDSGD`: one learned LR per param group, readable as
     ``param_groups[i]["lr"]`` / :attr:`lr` after every step, hypergradient in
@@ -167,14 +207,15 @@ class HDAdam(_HDBase):
         self,
         params: Iterable[Any],
         lr: float = 1e-3,
-        hypergrad_lr: float = 1e-7,
+        hypergrad_lr: float | None = None,
         *,
+        rule: str = "additive",
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
         _check("lr", lr)
-        _check("hypergrad_lr", hypergrad_lr)
+        hypergrad_lr = _hyper_lr(rule, hypergrad_lr, additive_default=1e-7)
         if not (isinstance(betas, tuple | list) and len(betas) == 2):
             raise ConfigError(f"betas must be a pair, but got betas={betas!r}")
         _check("betas[0]", betas[0], 0.0, 1.0)
@@ -184,6 +225,7 @@ class HDAdam(_HDBase):
         defaults = {
             "lr": float(lr),
             "hypergrad_lr": float(hypergrad_lr),
+            "rule": rule,
             "betas": (float(betas[0]), float(betas[1])),
             "eps": float(eps),
             "weight_decay": float(weight_decay),
