@@ -153,3 +153,27 @@ def test_noise_floor_decides_plateau_versus_underfit(seed: int) -> None:
     assert quiet.verdict == "lr_too_low", quiet.explain()
     assert quiet.findings[0].statistic == "noise_over_level"
     assert loud.verdict == "plateau", loud.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_quiet_stall_under_a_constant_lr_is_a_plateau(seed: int) -> None:
+    # Early progress, then flat with little minibatch noise (no noise floor to speak of):
+    # the run has stalled under a constant LR, which a decay (not a larger LR) addresses.
+    rng = np.random.default_rng(seed)
+    k = np.arange(1000, dtype=float)
+    loss = (1.6 + 0.7 * np.exp(-k / 60)) * (1 + 0.01 * rng.standard_normal(1000))
+    d = diagnose({"step": k, "train_loss": loss, "lr": np.full(1000, 3e-3)})
+    assert d.verdict == "plateau", d.explain()
+    # the same stall under a schedule that has already decayed is convergence
+    lr = 3e-3 * 0.5 * (1 + np.cos(np.pi * k / 1000))
+    assert diagnose({"step": k, "train_loss": loss, "lr": lr}).verdict == "healthy"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_still_falling_fast_is_not_a_plateau(seed: int) -> None:
+    # Noisy minibatches but a steep, clear descent to the end: not stalled.
+    rng = np.random.default_rng(seed)
+    k = np.arange(1000, dtype=float)
+    loss = (2.3 - 1.8 * k / 1000) * (1 + 0.08 * rng.standard_normal(1000))
+    d = diagnose({"step": k, "train_loss": loss, "lr": np.full(1000, 1e-2)})
+    assert d.verdict != "plateau", d.explain()

@@ -73,15 +73,17 @@ class Thresholds:
     #: ... or progress below quiet_progress while the last third still falls (p < low_p).
     quiet_progress: float = 0.5
     quiet_noise: float = 0.05
-    #: plateau: progress at least plateau_progress; over the last ≥ 30% the minibatch noise
-    #: (robust SD around the running median) is ≥ plateau_noise × the level (a noise floor),
-    #: and the Theil–Sen drop is < plateau_change × level or < plateau_drop_noise × noise (or
-    #: its slope interval holds 0); the level is > plateau_level × L0 and the LR was not
-    #: decayed during the stall (end LR > plateau_lr_decay × LR at its start).
-    plateau_progress: float = 0.3
+    #: plateau: progress at least plateau_progress; over the last ≥ 30% either the minibatch
+    #: noise (robust SD around the running median) is ≥ plateau_noise × the level (a noise
+    #: floor) and the Theil–Sen drop is < plateau_change × level or < plateau_drop_noise ×
+    #: noise (or its slope interval holds 0), or the curve is quiet and flat (slope interval
+    #: holds 0 and the drop is < plateau_change × level: a stall); the level is >
+    #: plateau_level × L0 and the LR was not decayed during the stall (end LR >
+    #: plateau_lr_decay × LR at its start).
+    plateau_progress: float = 0.2
     plateau_change: float = 0.05
     plateau_noise: float = 0.05
-    plateau_drop_noise: float = 3.0
+    plateau_drop_noise: float = 4.0
     plateau_level: float = 0.1
     plateau_lr_decay: float = 0.3
 
@@ -476,11 +478,18 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         start = _block_start(c, j)
         i = int(np.searchsorted(c.x, start))
         noise, level = _tail_noise(c, i)
-        if level <= 0 or noise < t.plateau_noise * level:
-            continue  # a quiet curve is not bouncing on a noise floor
+        if level <= 0:
+            continue
         tr = trend(c.xb[j:], c.yb[j:])
         drop = -tr.slope * (c.xb[-1] - c.xb[j])
-        if tr.flat or drop < t.plateau_change * level or drop < t.plateau_drop_noise * noise:
+        if noise < t.plateau_noise * level:
+            # a quiet curve is not bouncing on a noise floor, but it may have stalled
+            stalled = tr.flat and abs(drop) < t.plateau_change * level
+        else:
+            stalled = (
+                tr.flat or drop < t.plateau_change * level or drop < t.plateau_drop_noise * noise
+            )
+        if stalled:
             if log.lr is not None and len(log.lr.finite()) > 0:
                 lr = log.lr.finite()
                 lr_start = float(np.interp(start, lr.steps, lr.values))
