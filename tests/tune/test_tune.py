@@ -61,8 +61,21 @@ def test_auto_searches_the_finder_interval_and_tries_the_suggestion_first() -> N
     lo, hi = focus_from_interval((6e-4, 6e-3), 1e-6, 1.0)
     assert res.focus == (lo, hi)
     assert res.trials[0].lr == pytest.approx(2e-3)
+    # then an octave above and below the suggestion, before the sampler models anything
+    assert [t.lr for t in res.trials[1:3]] == pytest.approx([4e-3, 1e-3])
     assert all(lo <= t.lr <= hi for t in res.trials)
     assert res.finder is not None and res.finder["cost"] == 0.1
+
+
+def test_auto_ladder_stays_inside_the_focus_and_the_budget() -> None:
+    from lrkit.tune._strategies import auto_seeds
+
+    # 2x the suggestion would leave the focus range: only the octave below is queued
+    assert auto_seeds(5e-3, (1e-4, 6e-3), 20) == pytest.approx([5e-3, 2.5e-3])
+    assert auto_seeds(5e-3, (1e-4, 6e-3), 1) == pytest.approx([5e-3])
+    res = tune(bowl, strategy="auto", trials=2, seed=0,
+               finder={"suggestion": 2e-3, "interval": [6e-4, 6e-3]})  # fmt: skip
+    assert len(res.trials) == 2
 
 
 def test_auto_without_finder_falls_back_to_bayes_and_says_so() -> None:

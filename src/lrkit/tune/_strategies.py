@@ -18,7 +18,8 @@ When to use which:
 * ``coarse-to-fine`` — a coarse log grid over the full range, then a fine grid around the best
   coarse point, as practitioners do by hand; robust and easy to explain.
 * ``auto`` — finder-seeded: an LR range test (Smith 2017) locates the plausible interval, the
-  search tries the finder's suggestion first and then runs the GP sampler inside that interval.
+  search tries the finder's suggestion first, then an octave above and below it, and then runs
+  the GP sampler inside that interval.
   The cheapest route to a good LR for one model; falls back to ``bayes`` when there is no
   range test to run (a plain objective without ``finder=``).
 """
@@ -187,8 +188,33 @@ def make_plan(
         raise ConfigError("strategy 'auto' needs a range test result (finder=...)")
     focus = focus_from_interval(tuple(finder["interval"]), low, high)  # type: ignore[arg-type]
     suggestion = float(finder.get("suggestion", math.sqrt(focus[0] * focus[1])))
-    seeds = [min(max(suggestion, focus[0]), focus[1])]
-    return Plan("auto", focus, _bayes_sampler(trials, seed, startup=2), pruner or nop, seeds=seeds)
+    seeds = auto_seeds(suggestion, focus, trials)
+    return Plan(
+        "auto", focus, _bayes_sampler(trials, seed, startup=len(seeds)), pruner or nop, seeds=seeds
+    )
+
+
+#: the suggestion's neighbours ``auto`` tries before modelling, as multiples of it
+AUTO_LADDER = (2.0, 0.5)
+
+
+def auto_seeds(suggestion: float, focus: tuple[float, float], trials: int) -> list[float]:
+    """The points ``auto`` queues: the finder's suggestion, then its octave neighbours.
+
+    The suggestion moves by ~1.5x between range-test seeds and the good basin of a full
+    training is about a decade wide, so the next best bets sit an octave either side of it,
+    not at random points of the focus range (which is what a sampler's start-up would try).
+
+    >>> [round(v, 4) for v in auto_seeds(0.01, (1e-3, 0.1), 20)]
+    [0.01, 0.02, 0.005]
+    """
+    lo, hi = focus
+    pts = [min(max(suggestion, lo), hi)]
+    for m in AUTO_LADDER[: max(0, trials - 1)]:
+        p = suggestion * m
+        if lo <= p <= hi and all(abs(math.log(p / q)) > 1e-9 for q in pts):
+            pts.append(p)
+    return pts
 
 
 def _startup(trials: int) -> int:
