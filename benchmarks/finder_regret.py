@@ -285,7 +285,7 @@ def main() -> None:
                         for c in (3, 5, 10, 20, 30):
                             sugg.setdefault((t, o, f"cand:fitmin/{c}"), []).append(lr_min / c)
 
-        # 3) train at every suggestion with the finder run's seed
+        # 3) train at every suggestion (with the grid's seeds, or the finder run's own)
         def eval_seeds(finder_seed: int) -> list[int]:
             return [finder_seed] if args.eval_seeds == "paired" else grid_seeds
 
@@ -306,6 +306,8 @@ def main() -> None:
     # 4) aggregate
     cells: list[dict[str, Any]] = []
     per_method: dict[str, list[dict[str, Any]]] = {}
+    per_builtin: dict[str, list[dict[str, Any]]] = {}
+    per_heldout: dict[str, list[dict[str, Any]]] = {}
     for t in tasks:
         for o in args.optimizers:
             means = {
@@ -385,18 +387,13 @@ def main() -> None:
                     entry["errors"] = sorted({e for e in errors if e})
                 cell["methods"][m] = entry
                 per_method.setdefault(m, []).append(entry)
+                split = per_heldout if t in HELDOUT else per_builtin
+                split.setdefault(m, []).append(entry)
             cells.append(cell)
 
-    def summarise(entries_of: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-        return {m: _summary(entries) for m, entries in entries_of.items() if entries}
-
-    heldout_cells = {id(e) for c in cells if c["task"] in HELDOUT for e in c["methods"].values()}
-    summary = summarise(per_method)
-    summary_builtin = summarise(
-        {m: [e for e in es if id(e) not in heldout_cells] for m, es in per_method.items()}
-    )
-    summary_heldout = summarise(
-        {m: [e for e in es if id(e) in heldout_cells] for m, es in per_method.items()}
+    summary, summary_builtin, summary_heldout = (
+        {m: _summary(entries) for m, entries in per.items()}
+        for per in (per_method, per_builtin, per_heldout)
     )
     for c in cells:
         c["task"] = _short(c["task"])

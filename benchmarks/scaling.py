@@ -23,6 +23,7 @@ import json
 import math
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -241,9 +242,7 @@ def main() -> None:
     torch.set_num_threads(1)  # small models: threads only add contention on a shared machine
     t0 = time.perf_counter()
     result: dict[str, Any] = {
-        "command": "python benchmarks/scaling.py"
-        + (" --quick" if args.quick else "")
-        + (f" --only {args.only}" if args.only else ""),
+        "command": "python " + " ".join(sys.argv),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
     }
 

@@ -31,8 +31,6 @@ from lrkit.tasks import get_task
 from lrkit.tune import task_finder, task_objective, tune
 
 LOW, HIGH = 1e-6, 1.0
-#: trained (log10 lr, seed) -> metric per (task, epochs), shared by the runs of one process
-_CACHE: dict[tuple[str, int], dict[tuple[float, int], float]] = {}
 STRATS = ("auto", "bayes", "coarse-to-fine", "hyperband", "random", "grid", "optuna-tpe")
 
 
@@ -49,7 +47,7 @@ def run(
     from dataclasses import replace
 
     task = replace(base, epochs=epochs)  # the recipe: cost 1 = `epochs` epochs
-    cache: dict[tuple[float, int], float] = _CACHE.setdefault((task_name, epochs), {})
+    cache: dict[tuple[float, int], float] = {}
     out: dict[str, Any] = {"task": task_name, "recipe_epochs": epochs, "seeds": {}}
     for seed in seeds:
         obj = task_objective(task, seed=seed)

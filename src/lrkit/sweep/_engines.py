@@ -225,8 +225,9 @@ class MLPEngine(Engine):
         # a: (B, i) shared or (K, B, i); w: (K, o, i); b: (K, o)
         if a.dim() == 2:
             # The input batch is shared by every copy: one (B, i) x (i, K*o) product
-            # (a large GEMM) instead of K small ones; the (B, K, o) result is read as
-            # (K, B, o) through strides, which bmm takes without a copy.
+            # (a large GEMM) instead of K small ones. The (B, K, o) result is made (K, B, o)
+            # contiguous once, so the element-wise ops that follow (ReLU and its backward)
+            # do not run on mixed layouts.
             k, o = w.shape[0], w.shape[1]
             wt = w.reshape(k * o, w.shape[2]).t()
             if b is None:
