@@ -100,6 +100,51 @@ def _vectorised(
     return time.perf_counter() - t, r.engine
 
 
+def _matmul_bound(model: Any, k: int, batch: int, steps: int, device: torch.device) -> float:
+    """Seconds the matrix products alone of ``steps`` batched-MLP steps take at K copies.
+
+    The same products the engine runs (forward, weight gradient, input gradient but for the
+    first layer), on preallocated tensors of the engine's shapes and dtype, nothing else: a
+    floor under any exact float32 sweep of this model on this machine, so
+    ``K x sequential / this`` bounds the speed-up it can reach.
+    """
+    from torch import nn
+
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    ops = []
+    for n, lin in enumerate(linears):
+        o, i = lin.out_features, lin.in_features
+        w = torch.randn(k, o, i, device=device)
+        a = (
+            torch.randn(batch, i, device=device).expand(k, batch, i)
+            if n == 0
+            else (torch.randn(k, batch, i, device=device))
+        )
+        d = torch.randn(k, batch, o, device=device)
+        outs = (
+            torch.empty(k, batch, o, device=device),
+            torch.empty(k, o, i, device=device),
+            torch.empty(k, batch, i, device=device),
+        )
+        ops.append((a, w, d, outs, n > 0))
+
+    def once() -> None:
+        for a, w, d, (fo, go, do), back in ops:
+            torch.bmm(a, w.transpose(1, 2), out=fo)
+            torch.bmm(d.transpose(1, 2), a, out=go)
+            if back:
+                torch.bmm(d, w, out=do)
+
+    for _ in range(5):
+        once()
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        once()
+    _sync(device)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -120,7 +165,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     print(
         f"{'task':4} {'opt':5} {'K':>4} {'engine':12} {'seq/run s':>10} {'K seq s':>9} "
-        f"{'sweep s':>8} {'speed-up':>8}"
+        f"{'sweep s':>8} {'speed-up':>8} {'matmul-only bound':>17}"
     )
     for short in args.tasks.split(","):
         task = get_task(TASKS[short])
@@ -142,6 +187,12 @@ def main() -> None:
                     t, engine = _vectorised(task, init, batches, opt, lrs, device, args.engine)
                     times.append(t)
                 vec = statistics.median(times)
+                bound = None
+                if engine == "batched-mlp":
+                    bound = statistics.median(
+                        _matmul_bound(task.make_model(), k, task.batch_size, args.steps, device)
+                        for _ in range(args.repeats)
+                    )
                 row = {
                     "task": TASKS[short],
                     "optimizer": opt,
@@ -152,11 +203,16 @@ def main() -> None:
                     "seq_total_s": seq * k,
                     "sweep_s": vec,
                     "speedup": seq * k / vec,
+                    # the matrix products alone, and the speed-up they would allow if every
+                    # other operation of the sweep were free
+                    "matmul_only_s": bound,
+                    "matmul_bound_speedup": seq * k / bound if bound else None,
                 }
                 rows.append(row)
                 print(
                     f"{short:4} {opt:5} {k:>4} {engine:12} {seq:>10.3f} {seq * k:>9.2f} "
-                    f"{vec:>8.3f} {seq * k / vec:>7.1f}x",
+                    f"{vec:>8.3f} {seq * k / vec:>7.1f}x "
+                    + (f"{seq * k / bound:>16.1f}x" if bound else f"{'-':>17}"),
                     flush=True,
                 )
     meta = {

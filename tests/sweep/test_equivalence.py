@@ -149,3 +149,50 @@ def test_closed_form_cross_entropy_for_function_losses(data, which) -> None:
             model, batches_of(data, 6), lr=lr, optimizer="sgd", mult=np.ones(6), loss_fn=loss_fn
         )
         np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        # ReLU right after a Linear (in place on the engine's workspace), ReLU after another
+        # activation (not in place), a model that ends in a ReLU, Linear without bias.
+        lambda: [
+            nn.Linear(12, 16),
+            nn.ReLU(),
+            nn.Linear(16, 8),
+            nn.Tanh(),
+            nn.ReLU(),
+            nn.Linear(8, 3, bias=False),
+        ],
+        lambda: [nn.Linear(12, 16, bias=False), nn.Sigmoid(), nn.Linear(16, 3), nn.ReLU()],
+    ],
+)
+def test_mlp_engine_gradients_equal_autograd_across_batch_sizes(data, layers) -> None:
+    """The batched MLP engine reuses step buffers per (K, batch) shape; gradients must be exact
+    whatever the order of shapes (the last, partial batch of an epoch, a third shape that
+    evicts one) and must not leak between calls."""
+    from lrkit.sweep._engines import MLPEngine
+
+    torch.manual_seed(3)
+    model = nn.Sequential(*layers()).double()
+    loss_fn = nn.CrossEntropyLoss()
+    engine = MLPEngine(model, loss_fn)
+    k = 3
+    flat = engine.init_flat(k, torch.float64, torch.device("cpu"))
+    flat += 0.05 * torch.randn(flat.shape, dtype=torch.float64)  # the copies differ
+    grad = torch.empty_like(flat)
+    x, y = data
+    for n in (32, 7, 32, 5, 11, 32, 7):
+        loss = engine.loss_and_grad(flat, x[:n], y[:n], grad)
+        for i in range(k):
+            params = [
+                flat[i, a:b].view(shape).clone().requires_grad_(True)
+                for a, b, shape in zip(engine.offsets[:-1], engine.offsets[1:], engine.shapes)
+            ]
+            out = torch.func.functional_call(model, dict(zip(engine.names, params)), (x[:n],))
+            ref = loss_fn(out, y[:n])
+            ref_grads = torch.autograd.grad(ref, params)
+            assert float(loss[i]) == pytest.approx(float(ref), rel=1e-12, abs=1e-14)
+            torch.testing.assert_close(
+                grad[i], torch.cat([g.reshape(-1) for g in ref_grads]), rtol=1e-10, atol=1e-12
+            )
