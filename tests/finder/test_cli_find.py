@@ -25,6 +25,31 @@ def test_find_prints_suggestion_and_saves_files(tmp_path) -> None:
     assert low <= data["suggestion"] <= high
     assert f"{data['suggestion']:.3g}" in res.output
     assert (tmp_path / "find-digits-mlp-sgd.png").stat().st_size > 1000
+    # plain SGD: the caveat is printed once (not also as a Python warning) and saved
+    assert res.output.count("note:") == 1 and "plain SGD (no momentum)" in res.output
+    assert len(data["notes"]) == 1 and "plain SGD" in data["notes"][0]
+
+
+def test_find_with_adam_has_no_note(tmp_path) -> None:
+    res = CliRunner().invoke(
+        cli,
+        [
+            "find",
+            "digits-mlp",
+            "--optimizer",
+            "adam",
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "60",
+            "--repeats",
+            "1",
+            "--no-plot",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "note:" not in res.output
+    assert json.loads((tmp_path / "find-digits-mlp-adam.json").read_text())["notes"] == []
 
 
 def test_find_bad_input_is_a_one_line_error(tmp_path) -> None:

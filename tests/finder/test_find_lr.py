@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -374,3 +375,42 @@ def test_explicit_cpu_device() -> None:
         device="cpu",
     )
     assert len(res.lrs) == 15
+
+
+def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
+    x, y = make_data()
+    model = make_model()
+    plain = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="plain SGD"):
+        r = find_lr(
+            model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=plain, steps=40, seed=0
+        )
+    assert len(r.notes) == 1 and "plain SGD" in r.notes[0]
+    # the note names the search range: a third to 3x the fitted minimum (the interval's top)
+    lr_min = r.interval[1]
+    assert f"{lr_min / 3:.3g} to {3 * lr_min:.3g}" in r.notes[0]
+    assert r.to_dict()["notes"] == list(r.notes)
+    for opt in (
+        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        torch.optim.Adam(model.parameters(), lr=1e-3),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            r = find_lr(
+                model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=opt, steps=40, seed=0
+            )
+        assert r.notes == ()
+    # param groups: momentum in any group means the note does not apply
+    mixed = torch.optim.SGD(
+        [
+            {"params": [model[0].weight], "momentum": 0.9},
+            {"params": [p for n, p in model.named_parameters() if n != "0.weight"]},
+        ],
+        lr=0.1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        r = find_lr(
+            model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=mixed, steps=40, seed=0
+        )
+    assert r.notes == ()

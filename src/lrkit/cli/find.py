@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import click
@@ -76,21 +77,23 @@ def command(
         torch.manual_seed(seed)
         model = t.make_model()
     opt = make_optimizer(opt_name, model.parameters(), t.lr)
-    result = find_lr(
-        model,
-        t.train,
-        loss_fn=t.loss_fn,
-        optimizer=opt,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=steps,
-        mode=mode,
-        method=method,
-        repeats=repeats,
-        batch_size=t.batch_size,
-        seed=seed,
-        progress=True,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the notes are printed below
+        result = find_lr(
+            model,
+            t.train,
+            loss_fn=t.loss_fn,
+            optimizer=opt,
+            start_lr=start_lr,
+            end_lr=end_lr,
+            steps=steps,
+            mode=mode,
+            method=method,
+            repeats=repeats,
+            batch_size=t.batch_size,
+            seed=seed,
+            progress=True,
+        )
 
     console = Console()
     low, high = result.interval
@@ -104,6 +107,8 @@ def command(
     console.print(table)
     if result.diverged_at is not None:
         console.print(f"loss diverged at lr = {result.diverged_at:.3g}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

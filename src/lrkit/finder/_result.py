@@ -28,6 +28,8 @@ class FinderResult:
         suggestions: the LR suggested by every method.
         diverged_at: LR at which the loss diverged and the sweep stopped, else ``None``.
         repeat_suggestions: the default rule applied to each repeat on its own.
+        notes: caveats about this result that the caller should read (also issued as
+            warnings by :func:`lrkit.find_lr`), e.g. for plain SGD.
         mode, steps, start_lr, end_lr, repeats: the sweep's settings.
     """
 
@@ -46,6 +48,7 @@ class FinderResult:
     end_lr: float
     repeats: int = 1
     repeat_suggestions: tuple[float, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of every field."""
@@ -71,6 +74,7 @@ class FinderResult:
             "end_lr": self.end_lr,
             "repeats": self.repeats,
             "repeat_suggestions": clean(list(self.repeat_suggestions)),
+            "notes": list(self.notes),
             "lrs": clean(list(self.lrs)),
             "losses": clean(list(self.losses)),
             "smoothed": clean(list(self.smoothed)),
@@ -125,6 +129,7 @@ def make_result(
     end_lr: float | None = None,
     repeats: int = 1,
     repeat_suggestions: tuple[float, ...] = (),
+    notes: tuple[str, ...] = (),
 ) -> FinderResult:
     """Apply every suggestion rule to a finished curve and pack a :class:`FinderResult`."""
     lr = np.asarray(lrs, dtype=float)
@@ -153,4 +158,5 @@ def make_result(
         end_lr=float(end_lr if end_lr is not None else lr[-1]),
         repeats=repeats,
         repeat_suggestions=tuple(repeat_suggestions),
+        notes=tuple(notes),
     )

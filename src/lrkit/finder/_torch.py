@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -155,7 +157,7 @@ def find_lr(
         state.restore()
         rng.restore()
 
-    return _combine(
+    result = _combine(
         lrs,
         curves,
         diverged,
@@ -166,6 +168,32 @@ def find_lr(
         start_lr=start_lr,
         end_lr=end_lr,
     )
+    notes = _notes(optimizer, result)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return dataclasses.replace(result, notes=notes) if notes else result
+
+
+PLAIN_SGD_NOTE = (
+    "plain SGD (no momentum): the suggestion is least reliable for it. In lrkit's benchmark "
+    "(benchmarks/finder_regret.py) plain SGD's best LR for a full training lay between 0.4x "
+    "and 4x the LR at the range test's fitted minimum, and the suggestion (that LR / 3) "
+    "cost up to 10 accuracy points; with Adam and SGD+momentum it stayed within 1.5. Search "
+    "{low:.3g} to {high:.3g} (a third to 3x the fitted minimum; e.g. lrkit.tune), or add "
+    "momentum."
+)
+
+
+def _notes(optimizer: Any, result: FinderResult) -> tuple[str, ...]:
+    """Caveats that depend on the optimizer (see :data:`PLAIN_SGD_NOTE`)."""
+    import torch
+
+    if type(optimizer) is torch.optim.SGD and all(
+        not g.get("momentum") for g in optimizer.param_groups
+    ):
+        lr_min = result.interval[1]
+        return (PLAIN_SGD_NOTE.format(low=lr_min / 3, high=3 * lr_min),)
+    return ()
 
 
 def _combine(
