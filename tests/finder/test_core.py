@@ -195,3 +195,23 @@ def test_every_method_returns_an_lr_inside_the_sweep(losses: list[float], mode: 
         assert lrs[0] <= lr <= lrs[-1]
     low, high = lrkit_interval(lrs, losses)
     assert lrs[0] <= low <= suggest(lrs, losses) <= high <= lrs[-1]
+
+
+def test_a_flat_curve_gets_a_note_a_falling_one_does_not() -> None:
+    from lrkit.finder import range_test
+
+    rng = np.random.default_rng(0)
+
+    def flat(lr: float) -> float:
+        return 2.3 - 0.02 * (lr > 1e-2) + rng.normal(0, 0.005)
+
+    def falling(lr: float) -> float:
+        return 2.3 - 1.5 * math.exp(-0.5 * ((math.log10(lr) + 2) / 0.7) ** 2) + rng.normal(0, 0.005)
+
+    kw = {"start_lr": 1e-6, "end_lr": 1.0, "steps": 80, "diverge": None}
+    r = range_test(flat, **kw)
+    assert len(r.notes) == 1 and "fell by only" in r.notes[0]
+    assert r.to_dict()["notes"] == list(r.notes)
+    assert range_test(falling, **kw).notes == ()
+    # a loss that is not positive has no relative fall to judge
+    assert range_test(lambda lr: flat(lr) - 10, **kw).notes == ()

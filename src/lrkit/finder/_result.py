@@ -116,6 +116,30 @@ class FinderResult:
         return fig
 
 
+#: Below this relative fall of the fitted loss, the range test carries little signal.
+FLAT_DROP = 0.05
+
+
+def _curve_notes(lr: np.ndarray, lo: np.ndarray) -> tuple[str, ...]:
+    """Caveats read off the curve itself: a test that barely lowered the loss."""
+    finite = np.isfinite(lo)
+    n = len(lo) if finite.all() else int(np.argmin(finite))
+    if n < 8:
+        return ()
+    start = float(np.median(lo[: max(3, n // 10)]))
+    fitted_min = float(np.min(fit_curve(lr[:n], lo[:n])))
+    if start <= 0 or not math.isfinite(start):
+        return ()  # a relative fall means nothing for a loss that is not positive
+    drop = (start - fitted_min) / start
+    if drop >= FLAT_DROP:
+        return ()
+    return (
+        f"the loss fell by only {100 * max(drop, 0.0):.0f}% over the range test, so its curve "
+        "(and the suggestion) carries little signal; run more steps (steps=), larger "
+        "batches, or check that the model can learn this data at all",
+    )
+
+
 def make_result(
     lrs: Any,
     losses: Any,
@@ -140,6 +164,7 @@ def make_result(
         raise FinderError(f"unknown method {method!r}")
     low, high = lrkit_interval(lr, lo)
     best = suggestions[key]
+    notes = (*_curve_notes(lr, lo), *notes)
     # The interval belongs to the lrkit rule; widen it so it always holds the chosen suggestion.
     interval = (min(low, best), max(high, best))
     return FinderResult(

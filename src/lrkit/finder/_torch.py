@@ -169,9 +169,11 @@ def find_lr(
         end_lr=end_lr,
     )
     notes = _notes(optimizer, result)
-    for note in notes:
+    if notes:
+        result = dataclasses.replace(result, notes=(*result.notes, *notes))
+    for note in result.notes:
         warnings.warn(note, UserWarning, stacklevel=2)
-    return dataclasses.replace(result, notes=notes) if notes else result
+    return result
 
 
 PLAIN_SGD_NOTE = (
