@@ -14,6 +14,7 @@ __all__ = [
     "FinderError",
     "GuardError",
     "LRKitError",
+    "LRKitWarning",
     "LogFormatError",
     "ScheduleError",
     "TaskError",
@@ -23,6 +24,10 @@ __all__ = [
 
 class LRKitError(Exception):
     """Root of every error lrkit raises on purpose."""
+
+
+class LRKitWarning(UserWarning):
+    """A caveat about a result (e.g. the finder's notes); filter it with this category."""
 
 
 class ConfigError(LRKitError, ValueError):

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from lrkit.errors import ConfigError, FinderError  # noqa: E402
+from lrkit.errors import ConfigError, FinderError, LRKitWarning  # noqa: E402
 from lrkit.finder import FinderResult, find_lr  # noqa: E402
 
 N, D, C = 512, 8, 3
@@ -381,7 +381,7 @@ def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
     x, y = make_data()
     model = make_model()
     plain = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.warns(UserWarning, match="plain SGD"):
+    with pytest.warns(LRKitWarning, match="plain SGD"):
         r = find_lr(
             model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=plain, steps=40, seed=0
         )
@@ -395,7 +395,7 @@ def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
         torch.optim.Adam(model.parameters(), lr=1e-3),
     ):
         with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("error", LRKitWarning)
             r = find_lr(
                 model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=opt, steps=40, seed=0
             )
@@ -409,7 +409,7 @@ def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
         lr=0.1,
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", LRKitWarning)
         r = find_lr(
             model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=mixed, steps=40, seed=0
         )

@@ -167,3 +167,25 @@ def test_degrades_gracefully_when_peers_fail(monkeypatch: pytest.MonkeyPatch) ->
     assert r.finder["adam"]["centre"] == task.lr
     assert r.curves[0].engine.startswith("sequential") and r.recommendation is not None
     assert {run.doctor["verdict"] for run in r.runs} == {"unavailable"}
+
+
+def test_finder_notes_become_study_notes_not_warnings() -> None:
+    """Plain SGD's range-test caveat reaches the study's notes (and report), not the console."""
+    import warnings
+
+    from lrkit.errors import LRKitWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LRKitWarning)
+        r = run_study(
+            make(),
+            budget=TINY,
+            optimizers=["sgd", "sgd_momentum"],
+            schedules=["constant"],
+            seeds=1,
+            epochs=1,
+            progress=False,
+        )
+    sgd_notes = [n for n in r.notes if n.startswith("Range test (sgd): plain SGD")]
+    assert len(sgd_notes) == 1
+    assert not any(n.startswith("Range test (sgd_momentum): plain SGD") for n in r.notes)

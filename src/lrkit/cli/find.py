@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from lrkit.errors import LRKitWarning
 from lrkit.tasks._optim import OPTIMIZERS
 
 __all__ = ["command"]
@@ -78,7 +79,7 @@ def command(
         model = t.make_model()
     opt = make_optimizer(opt_name, model.parameters(), t.lr)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the notes are printed below
+        warnings.simplefilter("ignore", LRKitWarning)  # the notes are printed below
         result = find_lr(
             model,
             t.train,

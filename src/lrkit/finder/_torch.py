@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.errors import ConfigError, FinderError, require
+from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import lr_sweep, run_sweep, validate
 from lrkit.finder._result import FinderResult, make_result
 from lrkit.finder._state import RNGState, TrainingState
@@ -48,7 +48,9 @@ def find_lr(
     times its best. Afterwards parameters (and grads), buffers, train/eval flags, optimizer
     state and param groups (``lr``, ``initial_lr`` of an attached scheduler), and the Python,
     NumPy and torch RNG states are restored — also when the call raises or is interrupted.
-    Copies are kept in host memory, never on the accelerator.
+    Copies are kept in host memory, never on the accelerator. Caveats about the result (plain
+    SGD, a curve that barely fell) are in ``result.notes`` and issued as
+    :class:`lrkit.errors.LRKitWarning`.
 
     Args:
         model: a ``torch.nn.Module``.
@@ -172,7 +174,7 @@ def find_lr(
     if notes:
         result = dataclasses.replace(result, notes=(*result.notes, *notes))
     for note in result.notes:
-        warnings.warn(note, UserWarning, stacklevel=2)
+        warnings.warn(note, LRKitWarning, stacklevel=2)
     return result
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import platform
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit.errors import ConfigError, LRKitError
+from lrkit.errors import ConfigError, LRKitError, LRKitWarning
 from lrkit.study._budget import SCHEDULES, Budget, get_budget
 from lrkit.study._progress import StudyProgress
 from lrkit.study._result import ConfigSummary, Recommendation, StudyResult
@@ -224,23 +225,26 @@ def _range_test(
             torch.manual_seed(0)
             model = task.make_model()
         opt = make_optimizer(optimizer, model.parameters(), fallback)
-        r = find_lr(
-            model,
-            task.train,
-            loss_fn=task.loss_fn,
-            optimizer=opt,
-            steps=steps,
-            start_lr=1e-6,
-            end_lr=10.0,
-            batch_size=task.batch_size,
-            seed=0,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LRKitWarning)  # kept as study notes below
+            r = find_lr(
+                model,
+                task.train,
+                loss_fn=task.loss_fn,
+                optimizer=opt,
+                steps=steps,
+                start_lr=1e-6,
+                end_lr=10.0,
+                batch_size=task.batch_size,
+                seed=0,
+            )
     except (LRKitError, ImportError, RuntimeError) as exc:
         notes.append(
             f"The range test for {optimizer} failed ({type(exc).__name__}: {exc}); its LR grid "
             f"is centred on {fallback:g} instead."
         )
         return {"error": f"{type(exc).__name__}: {exc}", "centre": fallback}, fallback
+    notes.extend(f"Range test ({optimizer}): {note}" for note in r.notes)
     lo, hi = r.interval
     centre = math.sqrt(lo * hi) if 0 < lo <= hi and math.isfinite(hi) else r.suggestion
     d = r.to_dict()
