@@ -78,6 +78,14 @@ def test_auto_ladder_stays_inside_the_focus_and_the_budget() -> None:
     assert len(res.trials) == 2
 
 
+def test_auto_passes_the_range_test_notes_on() -> None:
+    finder = {"suggestion": 2e-3, "interval": [6e-4, 6e-3], "notes": ["plain SGD (no momentum): x"]}
+    res = tune(bowl, strategy="auto", trials=2, seed=0, finder=finder)
+    assert res.notes == ("range test: plain SGD (no momentum): x",)
+    res = tune(bowl, strategy="auto", trials=2, seed=0, finder=(6e-4, 6e-3))
+    assert res.notes == ()
+
+
 def test_auto_without_finder_falls_back_to_bayes_and_says_so() -> None:
     res = tune(bowl, strategy="auto", trials=4, seed=0)
     assert res.strategy == "bayes"

@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lrkit.errors import ConfigError, TuneError
+from lrkit.errors import ConfigError, LRKitWarning, TuneError
 
 _STRATEGIES = ("auto", "grid", "random", "bayes", "hyperband", "coarse-to-fine")
 
@@ -134,9 +135,10 @@ def _prepare(config: dict[str, Any]) -> None:
             from lrkit.tasks import get_task
             from lrkit.tune import task_finder
 
-            study.set_user_attr(
-                FINDER_ATTR, task_finder(get_task(config["task"]), epochs=config["epochs"])
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LRKitWarning)  # printed with the notes
+                info = task_finder(get_task(config["task"]), epochs=config["epochs"])
+            study.set_user_attr(FINDER_ATTR, info)
 
 
 def _direction(config: dict[str, Any]) -> str:

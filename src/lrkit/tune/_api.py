@@ -120,6 +120,8 @@ def tune(
             if finder_info is None:
                 used = "bayes"
                 notes.append("strategy 'auto' had no range test (finder=None): ran 'bayes'")
+            else:
+                notes.extend(f"range test: {n}" for n in finder_info.get("notes") or ())
         plan = make_plan(
             used,
             low=low,
@@ -289,7 +291,7 @@ def _check_config(study: Any, **config: Any) -> None:
 
 
 def finder_dict(finder: Any) -> dict[str, Any]:
-    """Normalise ``finder=`` to ``{"suggestion", "interval", "cost"}``."""
+    """Normalise ``finder=`` to ``{"suggestion", "interval", "cost", "notes"}``."""
     if callable(finder) and not hasattr(finder, "interval"):
         finder = finder()
     if hasattr(finder, "interval"):
@@ -298,6 +300,7 @@ def finder_dict(finder: Any) -> dict[str, Any]:
             "suggestion": float(finder.suggestion),
             "interval": [float(lo), float(hi)],
             "cost": None,
+            "notes": [str(n) for n in getattr(finder, "notes", ())],
         }
     if isinstance(finder, Mapping) and "interval" in finder:
         lo, hi = finder["interval"]
@@ -306,12 +309,13 @@ def finder_dict(finder: Any) -> dict[str, Any]:
             "suggestion": float(sug) if sug is not None else math.sqrt(float(lo) * float(hi)),
             "interval": [float(lo), float(hi)],
             "cost": None if finder.get("cost") is None else float(finder["cost"]),
+            "notes": [str(n) for n in finder.get("notes") or ()],
         }
     if isinstance(finder, tuple | list) and len(finder) == 2:
         lo, hi = float(finder[0]), float(finder[1])
         if not 0 < lo < hi:
             raise ConfigError(f"finder interval must satisfy 0 < low < high, but got {finder!r}")
-        return {"suggestion": math.sqrt(lo * hi), "interval": [lo, hi], "cost": None}
+        return {"suggestion": math.sqrt(lo * hi), "interval": [lo, hi], "cost": None, "notes": []}
     raise ConfigError(
         "finder must be a FinderResult, a mapping with 'interval', a (low, high) pair or a "
         f"callable returning one, but got {type(finder).__name__}"

@@ -151,4 +151,5 @@ def task_finder(task: Any, *, seed: int = 0, steps: int = 100, epochs: int | Non
         "interval": [float(res.interval[0]), float(res.interval[1])],
         "cost": len(res.lrs) / full,
         "steps": len(res.lrs),
+        "notes": list(res.notes),
     }
