@@ -23,6 +23,8 @@ def make_model(name: str) -> nn.Module:
         )
     elif name == "cnn":
         m = TinyCNN()
+    elif name == "bn-mlp":
+        m = nn.Sequential(nn.Linear(12, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
     else:
         raise KeyError(name)
     return m.double()

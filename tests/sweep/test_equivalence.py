@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -196,3 +198,108 @@ def test_mlp_engine_gradients_equal_autograd_across_batch_sizes(data, layers) ->
             torch.testing.assert_close(
                 grad[i], torch.cat([g.reshape(-1) for g in ref_grads]), rtol=1e-10, atol=1e-12
             )
+
+
+def _bn_model() -> nn.Module:
+    torch.manual_seed(2)
+    return nn.Sequential(
+        nn.Linear(12, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3)
+    ).double()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd_momentum", "adam"])
+def test_batchnorm_copies_keep_their_own_running_statistics(data, optimizer) -> None:
+    """Each copy of a BatchNorm model trains, and is evaluated (eval mode, running
+    statistics), exactly like an ordinary training of its own at its LR."""
+    steps, lrs = 9, [1e-3, 3e-2, 0.3]
+    model = _bn_model()
+    loss_fn = nn.CrossEntropyLoss()
+    r = sweep(
+        model, data, loss_fn=loss_fn, lrs=lrs, optimizer=optimizer, steps=steps,
+        batch_size=32, val_data=data,
+    )  # fmt: skip
+    assert r.engine == "vmap"
+    batches = batches_of(data, steps)
+    val_losses = []
+    for i, lr in enumerate(lrs):
+        m = copy.deepcopy(model)
+        opt = (
+            torch.optim.SGD(m.parameters(), lr, momentum=0.9)
+            if optimizer == "sgd_momentum"
+            else torch.optim.Adam(m.parameters(), lr)
+        )
+        ref = []
+        for x, y in batches:
+            opt.zero_grad()
+            loss = loss_fn(m(x), y)
+            loss.backward()
+            opt.step()
+            ref.append(loss.item())
+        np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
+        m.eval()
+        with torch.no_grad():
+            val_losses.append(loss_fn(m(data[0]), data[1]).item())
+    np.testing.assert_allclose(r.val_loss[:, -1], val_losses, rtol=0, atol=1e-10)
+    # the caller's model (and its running statistics) is untouched
+    fresh = _bn_model()
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_copy_rows_moves_the_buffers_of_copies() -> None:
+    from lrkit.sweep._engines import FuncEngine
+
+    eng = FuncEngine(_bn_model(), nn.CrossEntropyLoss())
+    flat = eng.init_flat(3, torch.float64, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 12, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (32,), generator=g)
+    flat[1] += 0.1  # copy 1 differs, so its batch statistics (and running stats) differ
+    eng.loss_and_grad(flat, x, y, torch.empty_like(flat))
+    mean = eng._kbuf["1.running_mean"]
+    assert not torch.equal(mean[0], mean[1])
+    eng.copy_rows(torch.tensor([0]), torch.tensor([1]))
+    assert torch.equal(mean[0], mean[1])
+    assert int(eng._kbuf["1.num_batches_tracked"][0]) == 1
+    # a new chunk starts from the model's own buffers again
+    eng.init_flat(2, torch.float64, torch.device("cpu"))
+    assert torch.equal(eng._kbuf["1.running_mean"], torch.zeros(2, 16, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("rnn", [nn.GRU, nn.LSTM])
+def test_recurrent_models_train_and_validate_in_float32(rnn) -> None:
+    """aten::gru/lstm have no batching rule outside a grad transform on CPU: the validation
+    forward must still work (and equal each copy's ordinary forward)."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = rnn(2, 6, batch_first=True)
+            self.fc = nn.Linear(6, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out, _ = self.rnn(x.view(x.shape[0], -1, 2))
+            return self.fc(out[:, -1])
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 12, generator=g)
+    y = torch.randint(0, 3, (64,), generator=g)
+    model = Net()
+    r = sweep(model, (x, y), loss_fn=nn.functional.cross_entropy, lrs=[1e-3, 1e-1],
+              optimizer="adam", steps=4, batch_size=16, val_data=(x, y))  # fmt: skip
+    assert r.val_loss is not None and np.isfinite(r.val_loss).all()
+    ref = copy.deepcopy(model)
+    opt = torch.optim.Adam(ref.parameters(), 1e-3)
+    # the first copy's loss trajectory matches ordinary training to float32 precision
+    source = BatchSource((x, y), batch_size=16, seed=0, shuffle=True)
+    batches = list(next(iter(source.epochs())))[:4]
+    for k, (xb, yb) in enumerate(batches):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(ref(xb), yb)
+        loss.backward()
+        opt.step()
+        assert r.losses[0, k] == pytest.approx(loss.item(), abs=1e-5)
+    with torch.no_grad():
+        ref_val = nn.functional.cross_entropy(ref(x), y).item()
+    assert r.val_loss[0, -1] == pytest.approx(ref_val, abs=1e-5)

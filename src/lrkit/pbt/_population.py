@@ -83,6 +83,7 @@ class Population:
         """Members ``dst`` take the parameters and optimizer state of members ``src``."""
         self.flat[dst] = self.flat[src]
         self.opt.copy_rows(dst, src)
+        self.engine.copy_rows(dst, src)  # per-copy buffers (BatchNorm statistics)
         self.alive[dst] = self.alive[src]
 
     def set_lrs(self, members: torch.Tensor, lrs: Sequence[float] | np.ndarray) -> None:
@@ -92,10 +93,11 @@ class Population:
         )
 
     def weights(self, member: int) -> dict[str, torch.Tensor]:
-        """Member ``member``'s parameters by name (detached CPU copies)."""
+        """Member ``member``'s parameters and buffers by name (detached CPU copies)."""
         row = self.flat[member].detach().cpu()
         eng = self.engine
-        return {
+        params = {
             n: row[a:b].reshape(shape).clone()
             for n, a, b, shape in zip(eng.names, eng.offsets[:-1], eng.offsets[1:], eng.shapes)
         }
+        return {**params, **eng.buffers_of(member)}

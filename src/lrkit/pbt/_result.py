@@ -86,8 +86,8 @@ class PBTResult:
         best_metric: its final score.
         winner_path: the slot the winner's weights occupied in each round, ``(R,)``.
         criterion: ``"val_metric"`` or ``"val_loss"``; ``maximize`` its direction.
-        best_weights: the winner's final parameters by name (CPU tensors), ready for
-            ``model.load_state_dict(..., strict=False)``.
+        best_weights: the winner's final parameters and buffers (BatchNorm statistics) by
+            name (CPU tensors), ready for ``model.load_state_dict(..., strict=False)``.
     """
 
     schedule: Schedule

@@ -71,8 +71,10 @@ def sweep(
     curve equals an ordinary training at its LR on the same batches to ~1e-12.
     Pure ``nn.Sequential`` stacks of ``nn.Linear`` and element-wise activations run on a
     hand-batched kernel path; any other module through ``torch.func.vmap`` (the batch is
-    shared, not copied). A copy whose loss becomes NaN/inf is frozen and reported as
-    diverged; the others go on.
+    shared, not copied): CNNs, recurrent nets (GRU, LSTM), transformers, embeddings, and
+    BatchNorm, whose running statistics each copy keeps for itself as a separate training
+    would (validation then runs in eval mode on them). A copy whose loss becomes NaN/inf is
+    frozen and reported as diverged; the others go on.
 
     Args:
         model: the network; its current parameters are every copy's starting point.
@@ -272,9 +274,9 @@ def sweep(
                                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                                 raise ConfigError(
                                     f"model {type(model).__name__} cannot be trained under "
-                                    f"torch.func.vmap: {type(exc).__name__}: {msg} (in-place "
-                                    "buffer updates such as BatchNorm running stats, .item() "
-                                    "or data-dependent control flow are not supported)"
+                                    f"torch.func.vmap: {type(exc).__name__}: {msg} (.item(), "
+                                    "data-dependent control flow or in-place updates of "
+                                    "tensors that are not buffers are not supported)"
                                 ) from exc
                         else:
                             loss = eng.loss_and_grad(flat, x, y, grad)

@@ -54,6 +54,13 @@ class Engine:
         row = self._initial.to(device=device, dtype=dtype)
         return row.unsqueeze(0).repeat(k, 1)
 
+    def copy_rows(self, dst: torch.Tensor, src: torch.Tensor) -> None:
+        """Copies ``dst`` take the per-copy state other than parameters of copies ``src``."""
+
+    def buffers_of(self, copy: int) -> dict[str, torch.Tensor]:
+        """Copy ``copy``'s buffers by name (detached CPU clones); none by default."""
+        return {}
+
     def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
         """Per-parameter ``(K, *shape)`` views into ``flat`` (no copies)."""
         k = flat.shape[0]
@@ -74,58 +81,100 @@ class Engine:
 
 
 class FuncEngine(Engine):
-    """Any module: ``vmap(grad_and_value(functional_call))`` over the copies."""
+    """Any module: ``vmap(grad_and_value(functional_call))`` over the copies.
+
+    Buffers (BatchNorm's running statistics and counter) are per copy, stacked ``(K, ...)``
+    and updated in place under ``vmap``, as K separate trainings would update their own;
+    :meth:`init_flat` resets them to the model's. Frozen parameters are shared.
+    """
 
     name = "vmap"
 
     def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
         super().__init__(model, loss_fn)
-        from torch.func import functional_call, grad_and_value, vmap
+        from torch.func import functional_call, grad_and_value, vjp, vmap
 
-        self._buffers = {n: b for n, b in model.named_buffers()}
-        frozen = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
-        self._buffers.update(frozen)
+        self._buffer_init = {n: b.detach().clone() for n, b in model.named_buffers()}
+        self._frozen = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+        self._kbuf: dict[str, torch.Tensor] = {}
         names = self.names
 
-        def loss_one(
-            params: tuple[torch.Tensor, ...],
-            buffers: dict[str, torch.Tensor],
-            x: torch.Tensor,
-            y: torch.Tensor,
-        ) -> torch.Tensor:
-            out = functional_call(model, ({**dict(zip(names, params)), **buffers},), (x,))
-            return loss_fn(out, y)
+        def call(params: Any, buffers: Any, frozen: Any, x: torch.Tensor) -> torch.Tensor:
+            state = {**dict(zip(names, params)), **buffers, **frozen}
+            out: torch.Tensor = functional_call(model, (state,), (x,))
+            return out
 
-        def forward_one(
-            params: tuple[torch.Tensor, ...], buffers: dict[str, torch.Tensor], x: torch.Tensor
+        def loss_one(
+            params: Any, buffers: Any, frozen: Any, x: torch.Tensor, y: torch.Tensor
         ) -> torch.Tensor:
-            return functional_call(model, ({**dict(zip(names, params)), **buffers},), (x,))
+            return loss_fn(call(params, buffers, frozen, x), y)
+
+        def forward_under_vjp(
+            params: Any, buffers: Any, frozen: Any, x: torch.Tensor
+        ) -> torch.Tensor:
+            # Some ops have no batching rule outside a grad transform (aten::gru/lstm on
+            # CPU); under vjp they decompose into ops that have one. The pullback is never
+            # called, so this costs a forward plus the saved activations.
+            result = vjp(lambda p: call(p, buffers, frozen, x), params)
+            return result[0]  # type: ignore[no-any-return]
 
         # randomness="same": dropout masks are shared by the copies, like the batches.
         self._grad = vmap(
-            grad_and_value(loss_one), in_dims=(0, None, None, None), randomness="same"
+            grad_and_value(loss_one), in_dims=(0, 0, None, None, None), randomness="same"
         )
-        self._fwd = vmap(forward_one, in_dims=(0, None, None), randomness="same")
+        self._fwd = vmap(call, in_dims=(0, 0, None, None), randomness="same")
+        self._fwd_vjp = vmap(forward_under_vjp, in_dims=(0, 0, None, None), randomness="same")
+        self._use_vjp = False
 
-    def _buffers_on(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {
-            n: b.to(device=flat.device, dtype=flat.dtype)
-            if b.is_floating_point()
-            else b.to(device=flat.device)
-            for n, b in self._buffers.items()
+    def init_flat(self, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """K identical rows of parameters; each copy's buffers reset to the model's."""
+        self._kbuf = {
+            n: (b.to(device=device, dtype=dtype) if b.is_floating_point() else b.to(device))
+            .unsqueeze(0)
+            .repeat(k, *([1] * b.dim()))
+            for n, b in self._buffer_init.items()
         }
+        return super().init_flat(k, dtype, device)
+
+    def copy_rows(self, dst: torch.Tensor, src: torch.Tensor) -> None:
+        """Copies ``dst`` take the buffers of copies ``src`` (see :meth:`Engine.copy_rows`)."""
+        for b in self._kbuf.values():
+            b[dst] = b[src]
+
+    def buffers_of(self, copy: int) -> dict[str, torch.Tensor]:
+        return {n: b[copy].detach().cpu().clone() for n, b in self._kbuf.items()}
+
+    def _state(self, flat: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        k = flat.shape[0]
+        if any(b.shape[0] != k or b.device != flat.device for b in self._kbuf.values()) or (
+            self._buffer_init and not self._kbuf
+        ):
+            self.init_flat(k, flat.dtype, flat.device)  # first use without init_flat
+        frozen = {n: p.to(device=flat.device, dtype=flat.dtype) for n, p in self._frozen.items()}
+        return self._kbuf, frozen
 
     def loss_and_grad(
         self, flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grad: torch.Tensor
     ) -> torch.Tensor:
-        grads, loss = self._grad(tuple(self.views(flat)), self._buffers_on(flat), x, y)
+        buffers, frozen = self._state(flat)
+        grads, loss = self._grad(tuple(self.views(flat)), buffers, frozen, x, y)
         k = flat.shape[0]
         torch.cat([g.reshape(k, -1) for g in grads], dim=1, out=grad)
         return loss.detach()
 
     def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self._fwd(tuple(self.views(flat)), self._buffers_on(flat), x)
-        return out
+        buffers, frozen = self._state(flat)
+        params = tuple(self.views(flat))
+        if not self._use_vjp:
+            try:
+                out: torch.Tensor = self._fwd(params, buffers, frozen, x)
+                return out
+            except RuntimeError as exc:
+                if "Batching rule not implemented" not in str(exc):
+                    raise
+                self._use_vjp = True
+        out = self._fwd_vjp(params, buffers, frozen, x)
+        return out.detach()
 
 
 # Element-wise activations with a cheap closed-form derivative, as functions of the

@@ -29,6 +29,9 @@ def bytes_per_copy(
 
     leaves = [m for m in model.modules() if not list(m.children())] or [model]
     handles = [m.register_forward_hook(hook) for m in leaves]
+    # The probe must leave the caller's model as it was: a train-mode forward would update
+    # BatchNorm's running statistics, so buffers are saved and put back.
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
     try:
         p = next(model.parameters())
         with torch.no_grad():
@@ -38,6 +41,9 @@ def bytes_per_copy(
     finally:
         for h in handles:
             h.remove()
+        with torch.no_grad():
+            for b, v in saved:
+                b.copy_(v)
     activations = sum(sizes) * _ACTIVATION_FACTOR
     return itemsize * (num_params * (2 + state_slots) + activations)
 
