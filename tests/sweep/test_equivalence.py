@@ -108,11 +108,13 @@ def test_custom_loss_on_mlp_path(data) -> None:
         np.testing.assert_allclose(r.losses[i], ref, rtol=0, atol=1e-10)
 
 
-def test_float32_first_steps_agree(data) -> None:
-    model = make_model("cnn", torch.float32)
+@pytest.mark.parametrize(("model_name", "engine"), [("cnn", "vmap"), ("mlp", "batched-mlp")])
+def test_float32_first_steps_agree(data, model_name, engine) -> None:
+    model = make_model(model_name, torch.float32)
     x, y = data[0].float(), data[1]
     loss_fn = nn.CrossEntropyLoss()
     r = sweep(model, (x, y), loss_fn=loss_fn, lrs=LRS, optimizer="adam", steps=5, batch_size=32)
+    assert r.engine == engine
     batches = batches_of((x, y), 5)
     for i, lr in enumerate(LRS):
         ref = reference(model, batches, lr=lr, optimizer="adam", mult=np.ones(5), loss_fn=loss_fn)
