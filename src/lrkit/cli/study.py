@@ -36,7 +36,7 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
     "--optimizers",
     default=None,
     metavar="LIST",
-    help="Comma-separated optimizer names, e.g. adam,sgd (any lrkit.optim name; default: the budget's).",
+    help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; default: the budget's).",
 )
 @click.option(
     "--schedules",

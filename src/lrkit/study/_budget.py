@@ -60,7 +60,7 @@ BUDGETS: dict[str, Budget] = {
         grid=7,
         span=1.5,
         seeds=3,
-        optimizers=("adam", "sgd"),
+        optimizers=("adam", "sgd_momentum"),
         finder_steps=100,
     ),
     "thorough": Budget(
@@ -69,7 +69,7 @@ BUDGETS: dict[str, Budget] = {
         grid=9,
         span=2.0,
         seeds=5,
-        optimizers=("adam", "sgd"),
+        optimizers=("adam", "sgd_momentum"),
         finder_steps=200,
     ),
 }
