@@ -177,3 +177,22 @@ def test_still_falling_fast_is_not_a_plateau(seed: int) -> None:
     loss = (2.3 - 1.8 * k / 1000) * (1 + 0.08 * rng.standard_normal(1000))
     d = diagnose({"step": k, "train_loss": loss, "lr": np.full(1000, 1e-2)})
     assert d.verdict != "plateau", d.explain()
+
+
+def test_wording_for_a_run_that_ends_above_its_start_and_diverges_at_once(tmp_path) -> None:
+    """No "-900% below", no "checkpoint before epoch 0", and "1 warmup epoch" (singular)."""
+    from lrkit.doctor import diagnose
+
+    rising = diagnose({"epoch": list(range(10)), "train_loss": [1e30 * (i + 1) for i in range(10)]})
+    text = " ".join(f.message for f in rising.findings)
+    assert "ends above where it started (by 900% of it)" in text
+    assert "% below" not in text
+    nan = float("nan")
+    csv = tmp_path / "metrics.csv"  # a file's NaN is a logged NaN (in memory, all-NaN is padding)
+    csv.write_text("epoch,train_loss\n" + "".join(f"{i},nan\n" for i in range(10)))
+    dead = diagnose(csv)
+    assert dead.verdict == "diverged"
+    assert dead.prescription.text.endswith("then restart from the initial weights")
+    assert "add 1 warmup epoch and" in dead.prescription.text
+    later = diagnose({"epoch": list(range(10)), "train_loss": [2.0, 1.9, 1.8, 1.7] + [nan] * 6})
+    assert later.prescription.text.endswith("restart from a checkpoint before epoch 4")

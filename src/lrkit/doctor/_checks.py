@@ -262,8 +262,12 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 _span(c.x, s, e),
                 "early_rise_over_initial",
                 peak,
-                f"the loss jumps to {peak:.1f}× its initial value early on and ends only "
-                f"{100 * c.progress:.0f}% below where it started",
+                f"the loss jumps to {peak:.1f}× its initial value early on and "
+                + (
+                    f"ends only {100 * c.progress:.0f}% below where it started"
+                    if c.progress >= 0
+                    else f"ends above where it started (by {-100 * c.progress:.0f}% of it)"
+                ),
             )
         )
     sp = _spikes(c, t)

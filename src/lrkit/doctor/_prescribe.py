@@ -55,6 +55,11 @@ def _scaled(log: Log, factor: float, upto: float | None = None) -> tuple[float |
     return new, f"set the learning rate to {new:g} (was {_sig(ref, 3):g})"
 
 
+def _count(n: float, unit: str) -> str:
+    """``"1 warmup epoch"``, ``"20 warmup steps"``."""
+    return f"{n:g} warmup {unit}" + ("" if n == 1 else "s")
+
+
 def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Prescription:
     x = log.x_name
     mine = [f for f in findings if f.kind == verdict]
@@ -68,11 +73,14 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         change = None
         if is_early:
             w = _nice(max(2 * (at - float(log.loss.steps[0])), 1))
-            change = f"add {w} warmup {x}s and clip gradients (norm 1.0)"
+            change = f"add {_count(w, x)} and clip gradients (norm 1.0)"
             text += f"; {change}"
-        return Prescription(
-            f"{text}, then restart from a checkpoint before {x} {at:g}", lr, 0.1, change
+        restart = (
+            "then restart from the initial weights"
+            if at <= float(log.loss.steps[0])
+            else f"then restart from a checkpoint before {x} {at:g}"
         )
+        return Prescription(f"{text}, {restart}", lr, 0.1, change)
     if verdict == "lr_too_high":
         lr, text = _scaled(log, 0.1)
         return Prescription(text, lr, 0.1)
@@ -82,7 +90,7 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         if early:
             end = early[0].steps[1] - float(log.loss.steps[0])
             w = _nice(max(2 * end, 0.02 * span))
-            change = f"add {w} warmup {x}s"
+            change = f"add {_count(w, x)}"
             return Prescription(
                 f"{change} (linear, from ~0 to the peak LR) and clip gradients (norm 1.0); "
                 f"if it persists, {text}",
