@@ -12,6 +12,25 @@ from typing import Any
 from lrkit.tasks import Task, accuracy, cross_entropy
 
 
+def _classification(
+    name: str, model: Any, data: tuple[Any, Any, Any, Any], batch_size: int, epochs: int
+) -> Task:
+    """A cross-entropy / accuracy task; recipe Adam 1e-3 at ``batch_size`` for ``epochs``."""
+    x, y, xv, yv = data
+    return Task(
+        name=name,
+        make_model=model,
+        train=(x, y),
+        val=(xv, yv),
+        loss_fn=cross_entropy,
+        metric=accuracy,
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=batch_size,
+        epochs=epochs,
+    )
+
+
 def digits_cnn() -> Task:
     """scikit-learn digits as 1x8x8 images, a two-layer 2-D CNN; Adam 1e-3, batch 64, 15 epochs."""
     import torch
@@ -32,18 +51,7 @@ def digits_cnn() -> Task:
             nn.Linear(32 * 4 * 4, 10),
         )
 
-    return Task(
-        name="digits-cnn",
-        make_model=model,
-        train=(x, y),
-        val=(xv, yv),
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=64,
-        epochs=15,
-    )
+    return _classification("digits-cnn", model, (x, y, xv, yv), 64, 15)
 
 
 def mnist1d_bn_mlp() -> Task:
@@ -67,18 +75,7 @@ def mnist1d_bn_mlp() -> Task:
             nn.Linear(256, 10),
         )
 
-    return Task(
-        name="mnist1d-bn-mlp",
-        make_model=model,
-        train=(x, y),
-        val=(xv, yv),
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=128,
-        epochs=20,
-    )
+    return _classification("mnist1d-bn-mlp", model, (x, y, xv, yv), 128, 20)
 
 
 # --- Added in session 3, before any finder result on them was seen; never used to choose
@@ -112,18 +109,7 @@ def digits_resmlp() -> Task:
             nn.Linear(64, 128), Block(128), Block(128), nn.LayerNorm(128), nn.Linear(128, 10)
         )
 
-    return Task(
-        name="digits-resmlp",
-        make_model=model,
-        train=(x, y),
-        val=(xv, yv),
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=32,
-        epochs=15,
-    )
+    return _classification("digits-resmlp", model, (x, y, xv, yv), 32, 15)
 
 
 def tabular_tanh_mlp() -> Task:
@@ -165,15 +151,4 @@ def tabular_tanh_mlp() -> Task:
             nn.Linear(64, 6),
         )
 
-    return Task(
-        name="tabular-tanh-mlp",
-        make_model=model,
-        train=(x, y),
-        val=(xv, yv),
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=64,
-        epochs=12,
-    )
+    return _classification("tabular-tanh-mlp", model, (x, y, xv, yv), 64, 12)

@@ -414,3 +414,23 @@ def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
             model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=mixed, steps=40, seed=0
         )
     assert r.notes == ()
+
+
+def test_find_lr_on_task_equals_the_call_by_hand_and_quiet_keeps_notes_only() -> None:
+    from lrkit.finder import find_lr_on_task
+    from lrkit.tasks import get_task, make_optimizer
+
+    task = get_task("digits-mlp")
+    state = torch.get_rng_state()
+    r = find_lr_on_task(task, "adam", seed=3, steps=30)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(3)
+    model = task.make_model()
+    opt = make_optimizer("adam", model.parameters(), task.lr)
+    ref = find_lr(model, task.train, loss_fn=task.loss_fn, optimizer=opt, steps=30,
+                  batch_size=task.batch_size, seed=3)  # fmt: skip
+    assert r.losses == ref.losses and r.suggestion == ref.suggestion
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LRKitWarning)
+        quiet = find_lr_on_task("digits-mlp", "sgd", steps=30, quiet=True)
+    assert any("plain SGD" in n for n in quiet.notes)

@@ -156,7 +156,7 @@ def test_degrades_gracefully_when_peers_fail(monkeypatch: pytest.MonkeyPatch) ->
     def broken(*a: object, **k: object) -> None:
         raise RuntimeError("kaputt")
 
-    monkeypatch.setattr(lrkit.finder, "find_lr", broken_finder, raising=False)
+    monkeypatch.setattr(lrkit.finder, "find_lr_on_task", broken_finder)
     monkeypatch.setattr(lrkit.sweep, "sweep", broken)
     monkeypatch.setattr(lrkit.doctor, "diagnose", broken)
     task = make()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import click
 
-from lrkit.errors import LRKitWarning
 from lrkit.tasks._optim import OPTIMIZERS
 
 __all__ = ["command"]
@@ -65,36 +63,27 @@ def command(
 
     Prints the suggested LR and a plausible interval, and saves the plot and JSON to --out.
     """
-    import torch
     from rich.console import Console
     from rich.table import Table
 
-    from lrkit.finder import find_lr
-    from lrkit.tasks import get_task, make_optimizer
+    from lrkit.finder import find_lr_on_task
+    from lrkit.tasks import get_task
 
     t = get_task(task)
     opt_name = optimizer or t.optimizer
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = t.make_model()
-    opt = make_optimizer(opt_name, model.parameters(), t.lr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LRKitWarning)  # the notes are printed below
-        result = find_lr(
-            model,
-            t.train,
-            loss_fn=t.loss_fn,
-            optimizer=opt,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            steps=steps,
-            mode=mode,
-            method=method,
-            repeats=repeats,
-            batch_size=t.batch_size,
-            seed=seed,
-            progress=True,
-        )
+    result = find_lr_on_task(
+        t,
+        opt_name,
+        seed=seed,
+        quiet=True,  # the notes are printed below
+        start_lr=start_lr,
+        end_lr=end_lr,
+        steps=steps,
+        mode=mode,
+        method=method,
+        repeats=repeats,
+        progress=True,
+    )
 
     console = Console()
     low, high = result.interval

@@ -11,6 +11,7 @@ from __future__ import annotations
 from lrkit.finder._core import MIN_STEPS, lr_sweep, range_test
 from lrkit.finder._result import FinderResult
 from lrkit.finder._suggest import METHODS, ema, fit_curve, lrkit_interval, suggest
+from lrkit.finder._task import find_lr_on_task  # imports torch only when called
 from lrkit.finder._torch import find_lr  # imports torch only when called
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "FinderResult",
     "ema",
     "find_lr",
+    "find_lr_on_task",
     "fit_curve",
     "lr_sweep",
     "lrkit_interval",

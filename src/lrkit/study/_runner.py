@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import platform
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit.errors import ConfigError, LRKitError, LRKitWarning
+from lrkit.errors import ConfigError, LRKitError
 from lrkit.study._budget import SCHEDULES, Budget, get_budget
 from lrkit.study._progress import StudyProgress
 from lrkit.study._result import ConfigSummary, Recommendation, StudyResult
@@ -216,28 +215,18 @@ def _range_test(
     """Run the finder; return its result dict and the grid centre."""
     fallback = task.lr if optimizer == task.optimizer else _DEFAULT_LR.get(optimizer, 1e-3)
     try:
-        import torch
+        from lrkit.finder import find_lr_on_task
 
-        from lrkit.finder import find_lr
-        from lrkit.tasks import make_optimizer
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = task.make_model()
-        opt = make_optimizer(optimizer, model.parameters(), fallback)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LRKitWarning)  # kept as study notes below
-            r = find_lr(
-                model,
-                task.train,
-                loss_fn=task.loss_fn,
-                optimizer=opt,
-                steps=steps,
-                start_lr=1e-6,
-                end_lr=10.0,
-                batch_size=task.batch_size,
-                seed=0,
-            )
+        r = find_lr_on_task(
+            task,
+            optimizer,
+            lr=fallback,
+            seed=0,
+            quiet=True,  # the notes are kept as study notes below
+            steps=steps,
+            start_lr=1e-6,
+            end_lr=10.0,
+        )
     except (LRKitError, ImportError, RuntimeError) as exc:
         notes.append(
             f"The range test for {optimizer} failed ({type(exc).__name__}: {exc}); its LR grid "

@@ -127,24 +127,9 @@ def task_finder(task: Any, *, seed: int = 0, steps: int = 100, epochs: int | Non
     Its cost, in full-training equivalents, is the updates it ran over the updates of one
     full training run (``epochs × steps per epoch``).
     """
-    import torch
+    from lrkit.finder import find_lr_on_task
 
-    from lrkit.finder import find_lr
-    from lrkit.tasks import make_optimizer
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = task.make_model()
-    opt = make_optimizer(task.optimizer, model.parameters(), task.lr)
-    res = find_lr(
-        model,
-        task.train,
-        loss_fn=task.loss_fn,
-        optimizer=opt,
-        steps=steps,
-        batch_size=task.batch_size,
-        seed=seed,
-    )
+    res = find_lr_on_task(task, seed=seed, steps=steps)
     full = int(epochs if epochs is not None else task.epochs) * task.steps_per_epoch
     return {
         "suggestion": float(res.suggestion),

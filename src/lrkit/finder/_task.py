@@ -1,0 +1,47 @@
+"""``find_lr_on_task``: the range test on a fresh model of a :class:`lrkit.tasks.Task`."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from lrkit.errors import LRKitWarning
+from lrkit.finder._result import FinderResult
+from lrkit.finder._torch import find_lr
+
+__all__ = ["find_lr_on_task"]
+
+
+def find_lr_on_task(
+    task: Any,
+    optimizer: str | None = None,
+    *,
+    lr: float | None = None,
+    seed: int = 0,
+    quiet: bool = False,
+    **kwargs: Any,
+) -> FinderResult:
+    """Run :func:`find_lr` on a fresh model of ``task`` (a :class:`lrkit.tasks.Task` or its name).
+
+    The model is built with torch seeded by ``seed`` (the caller's RNG state is kept), the
+    optimizer by :func:`lrkit.tasks.make_optimizer` (``optimizer`` default: the task's recipe)
+    at ``lr`` (default: the task's LR; the range test overrides it anyway), and batches of the
+    task's batch size come from its training set. ``kwargs`` go to :func:`find_lr` (``steps``,
+    ``start_lr``, ``end_lr``, ``method``, ``repeats``, ``progress``, ...). ``quiet=True``
+    silences the :class:`lrkit.errors.LRKitWarning` of the result's notes, for callers that
+    show ``result.notes`` themselves.
+    """
+    import torch
+
+    from lrkit.tasks import get_task, make_optimizer
+
+    t = get_task(task)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = t.make_model()
+    opt = make_optimizer(optimizer or t.optimizer, model.parameters(), lr if lr else t.lr)
+    kwargs.setdefault("batch_size", t.batch_size)
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore", LRKitWarning)
+        return find_lr(model, t.train, loss_fn=t.loss_fn, optimizer=opt, seed=seed, **kwargs)
