@@ -288,3 +288,20 @@ def test_hypergradient_sweep_refuses_a_schedule() -> None:
             steps=2,
             schedule=lambda k: 1.0,
         )
+
+
+def test_val_data_as_a_dataloader_equals_the_pair_and_bad_val_data_is_clear(data) -> None:
+    x, y = data
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=25)
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), lrs=[0.01, 0.1], steps=6, batch_size=32)
+    a = sweep(make_model("mlp"), data, val_data=(x, y), **kw)
+    b = sweep(make_model("mlp"), data, val_data=loader, **kw)
+    np.testing.assert_array_equal(a.val_loss, b.val_loss)
+    with pytest.raises(ConfigError, match=r"val_data samples have shape \(5,\).*\(12,\)"):
+        sweep(make_model("mlp"), data, val_data=(x[:, :5], y), **kw)
+    with pytest.raises(ConfigError, match="same number"):
+        sweep(make_model("mlp"), data, val_data=(x, y[:10]), **kw)
+    with pytest.raises(ConfigError, match="val_data must be"):
+        sweep(make_model("mlp"), data, val_data=3, **kw)
+    with pytest.raises(ConfigError, match="empty or yields something else"):
+        sweep(make_model("mlp"), data, val_data=[], **kw)

@@ -84,7 +84,7 @@ def pbt(
     quantile: float = 0.25,
     perturb: tuple[float, float] = (0.8, 1.25),
     resample: float = 0.0,
-    val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    val_data: Any = None,
     metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
     maximize: bool = True,
     momentum: float = 0.9,
@@ -131,8 +131,9 @@ def pbt(
         quantile: fraction replaced (and copied from) at each exploit, in ``(0, 0.5]``.
         perturb: the two LR factors of explore (> 0).
         resample: probability of drawing a fresh LR instead of perturbing.
-        val_data: ``(x, y)`` the members are ranked on; required (no split is carved out of
-            ``train_data``, which would change the batches the schedule is replayed on).
+        val_data: ``(x, y)`` tensors (or an iterable of ``(x, y)`` batches) the members are
+            ranked on; required (no split is carved out of ``train_data``, which would change
+            the batches the schedule is replayed on).
         metric: ``metric(output, y) -> float`` on ``val_data``, larger is better unless
             ``maximize=False``; without it the validation loss (smaller is better).
         seed: batch order, dropout masks, initial LRs (for ``init="random"``) and every
@@ -156,7 +157,7 @@ def pbt(
     import torch
 
     from lrkit.pbt._population import Population
-    from lrkit.sweep._data import BatchSource, placement
+    from lrkit.sweep._data import BatchSource, placement, validation_pair
     from lrkit.sweep._engines import FuncEngine, make_engine
 
     t0 = time.perf_counter()
@@ -176,6 +177,7 @@ def pbt(
     dt, dev = placement(model, dtype, device)
 
     source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
+    val_data = validation_pair(val_data, next(next(source.epochs()))[0])
     total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch
     if interval is None:
         interval = max(1, total // 10)

@@ -46,7 +46,7 @@ def sweep(
     momentum: float = 0.9,
     weight_decay: float | None = None,
     schedule: Callable[[Any], Any] | None = None,
-    val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    val_data: Any = None,
     metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
     dtype: torch.dtype | str | None = None,
     device: torch.device | str | None = None,
@@ -92,7 +92,8 @@ def sweep(
         weight_decay: L2 for SGD/Adam, decoupled for AdamW; default torch.optim's (0, and
             0.01 for AdamW).
         schedule: an lrkit schedule (or any ``s(k) -> float``) used as a multiplier shape.
-        val_data: ``(x, y)`` evaluated after every epoch (and after the last step).
+        val_data: ``(x, y)`` tensors, or an iterable of ``(x, y)`` batches (a DataLoader, read
+            once), evaluated after every epoch (and after the last step).
         metric: ``metric(output, y) -> float`` on the validation set; larger is better
             unless ``maximize=False``. Without it the validation loss ranks the LRs, and
             without ``val_data`` the mean training loss of the last tenth of the steps.
@@ -120,7 +121,7 @@ def sweep(
     import torch
 
     from lrkit.optim._registry import OPTIMIZERS as _ALL_OPTIMIZERS
-    from lrkit.sweep._data import BatchSource, placement, schedule_multipliers
+    from lrkit.sweep._data import BatchSource, placement, schedule_multipliers, validation_pair
     from lrkit.sweep._engines import FuncEngine, make_engine
     from lrkit.sweep._memory import auto_chunk, bytes_per_copy, memory_budget
     from lrkit.sweep._optim import FlatOptimizer
@@ -158,6 +159,7 @@ def sweep(
     dt, dev = placement(model, dtype, device)
 
     source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
+    val_data = validation_pair(val_data, next(next(source.epochs()))[0])
     total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch
     mult = schedule_multipliers(schedule, total)
     eval_at: list[int] = []

@@ -119,3 +119,48 @@ def placement(model: Any, dtype: Any, device: Any) -> tuple[Any, Any]:
     dt = dtype if dtype is not None else first.dtype
     dev = torch.device(device) if device is not None else first.device
     return dt, dev
+
+
+def validation_pair(val_data: Any, train_x: torch.Tensor | None = None) -> Any:
+    """``val_data`` as one ``(x, y)`` pair of tensors, or ``None``.
+
+    Accepts a pair of tensors or an iterable of ``(x, y)`` batches (a DataLoader), whose
+    batches are concatenated once (a validation set is evaluated whole, in pieces). When
+    ``train_x`` (a training batch) is given, the per-sample shapes must agree.
+    """
+    if val_data is None:
+        return None
+    if (
+        isinstance(val_data, tuple | list)
+        and len(val_data) == 2
+        and all(isinstance(t, torch.Tensor) for t in val_data)
+    ):
+        x, y = val_data
+    else:
+        try:
+            batches = [tuple(b) for b in val_data]
+        except TypeError:
+            raise ConfigError(
+                "val_data must be an (x, y) pair of tensors or an iterable of (x, y) batches, "
+                f"but got {type(val_data).__name__}"
+            ) from None
+        if not batches or any(
+            len(b) != 2 or not all(isinstance(t, torch.Tensor) for t in b) for b in batches
+        ):
+            raise ConfigError(
+                "val_data must be an (x, y) pair of tensors or an iterable of (x, y) batches "
+                "of tensors, but got an iterable that is empty or yields something else"
+            )
+        x = torch.cat([b[0] for b in batches])
+        y = torch.cat([b[1] for b in batches])
+    if len(x) != len(y) or len(x) == 0:
+        raise ConfigError(
+            f"val_data x and y must hold the same number (> 0) of samples, but got "
+            f"{len(x)} and {len(y)}"
+        )
+    if train_x is not None and tuple(x.shape[1:]) != tuple(train_x.shape[1:]):
+        raise ConfigError(
+            f"val_data samples have shape {tuple(x.shape[1:])}, but the training samples "
+            f"have {tuple(train_x.shape[1:])}"
+        )
+    return x, y
