@@ -390,6 +390,9 @@ def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
     lr_min = r.interval[1]
     assert f"{lr_min / 3:.3g} to {3 * lr_min:.3g}" in r.notes[0]
     assert r.to_dict()["notes"] == list(r.notes)
+    # and a follow-up search (lrkit.tune's auto) is told to cover that range
+    assert r.search_range == pytest.approx((lr_min / 3, 3 * lr_min))
+    assert r.to_dict()["search_range"] == pytest.approx([lr_min / 3, 3 * lr_min])
     for opt in (
         torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
         torch.optim.Adam(model.parameters(), lr=1e-3),

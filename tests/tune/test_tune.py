@@ -78,6 +78,25 @@ def test_auto_ladder_stays_inside_the_focus_and_the_budget() -> None:
     assert len(res.trials) == 2
 
 
+def test_auto_focus_covers_the_finder_search_range() -> None:
+    # plain SGD: the finder asks for a third to 3x its fitted minimum (6e-3 here)
+    finder = {"suggestion": 2e-3, "interval": [6e-4, 6e-3], "search_range": [2e-3, 1.8e-2]}
+    res = tune(bowl, strategy="auto", trials=3, seed=0, finder=finder)
+    assert res.focus == pytest.approx((6e-4 / 10**0.5, 1.8e-2))
+    # without it, the focus is the interval extended a half-decade down (as before)
+    res = tune(
+        bowl,
+        strategy="auto",
+        trials=3,
+        seed=0,
+        finder={"suggestion": 2e-3, "interval": [6e-4, 6e-3]},
+    )
+    assert res.focus == pytest.approx((6e-4 / 10**0.5, 6e-3))
+    with pytest.raises(ConfigError, match="search_range"):
+        tune(bowl, strategy="auto", trials=3, seed=0,
+             finder={"interval": [6e-4, 6e-3], "search_range": [1.0, 0.1]})  # fmt: skip
+
+
 def test_auto_passes_the_range_test_notes_on() -> None:
     finder = {"suggestion": 2e-3, "interval": [6e-4, 6e-3], "notes": ["plain SGD (no momentum): x"]}
     res = tune(bowl, strategy="auto", trials=2, seed=0, finder=finder)

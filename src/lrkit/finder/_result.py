@@ -30,6 +30,9 @@ class FinderResult:
         repeat_suggestions: the default rule applied to each repeat on its own.
         notes: caveats about this result that the caller should read (also issued as
             warnings by :func:`lrkit.find_lr`), e.g. for plain SGD.
+        search_range: the LR range a follow-up search should cover (``lrkit.tune``'s
+            ``auto`` strategy reads it): ``None`` means the interval; for plain SGD a third to
+            3× the fitted minimum, where its best LR was found in the finder benchmark.
         mode, steps, start_lr, end_lr, repeats: the sweep's settings.
     """
 
@@ -49,6 +52,7 @@ class FinderResult:
     repeats: int = 1
     repeat_suggestions: tuple[float, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    search_range: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of every field."""
@@ -75,6 +79,7 @@ class FinderResult:
             "repeats": self.repeats,
             "repeat_suggestions": clean(list(self.repeat_suggestions)),
             "notes": list(self.notes),
+            "search_range": None if self.search_range is None else clean(list(self.search_range)),
             "lrs": clean(list(self.lrs)),
             "losses": clean(list(self.losses)),
             "smoothed": clean(list(self.smoothed)),

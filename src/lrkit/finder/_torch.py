@@ -172,7 +172,10 @@ def find_lr(
     )
     notes = _notes(optimizer, result)
     if notes:
-        result = dataclasses.replace(result, notes=(*result.notes, *notes))
+        lr_min = result.interval[1]
+        result = dataclasses.replace(
+            result, notes=(*result.notes, *notes), search_range=(lr_min / 3, 3 * lr_min)
+        )
     for note in result.notes:
         warnings.warn(note, LRKitWarning, stacklevel=2)
     return result

@@ -290,8 +290,17 @@ def _check_config(study: Any, **config: Any) -> None:
         )
 
 
+def _pair(v: Any) -> list[float] | None:
+    if v is None:
+        return None
+    lo, hi = (float(t) for t in v)
+    if not 0 < lo < hi:
+        raise ConfigError(f"finder search_range must satisfy 0 < low < high, but got {v!r}")
+    return [lo, hi]
+
+
 def finder_dict(finder: Any) -> dict[str, Any]:
-    """Normalise ``finder=`` to ``{"suggestion", "interval", "cost", "notes"}``."""
+    """Normalise ``finder=`` to ``{"suggestion", "interval", "cost", "notes", "search_range"}``."""
     if callable(finder) and not hasattr(finder, "interval"):
         finder = finder()
     if hasattr(finder, "interval"):
@@ -301,6 +310,7 @@ def finder_dict(finder: Any) -> dict[str, Any]:
             "interval": [float(lo), float(hi)],
             "cost": None,
             "notes": [str(n) for n in getattr(finder, "notes", ())],
+            "search_range": _pair(getattr(finder, "search_range", None)),
         }
     if isinstance(finder, Mapping) and "interval" in finder:
         lo, hi = finder["interval"]
@@ -310,12 +320,19 @@ def finder_dict(finder: Any) -> dict[str, Any]:
             "interval": [float(lo), float(hi)],
             "cost": None if finder.get("cost") is None else float(finder["cost"]),
             "notes": [str(n) for n in finder.get("notes") or ()],
+            "search_range": _pair(finder.get("search_range")),
         }
     if isinstance(finder, tuple | list) and len(finder) == 2:
         lo, hi = float(finder[0]), float(finder[1])
         if not 0 < lo < hi:
             raise ConfigError(f"finder interval must satisfy 0 < low < high, but got {finder!r}")
-        return {"suggestion": math.sqrt(lo * hi), "interval": [lo, hi], "cost": None, "notes": []}
+        return {
+            "suggestion": math.sqrt(lo * hi),
+            "interval": [lo, hi],
+            "cost": None,
+            "notes": [],
+            "search_range": None,
+        }
     raise ConfigError(
         "finder must be a FinderResult, a mapping with 'interval', a (low, high) pair or a "
         f"callable returning one, but got {type(finder).__name__}"

@@ -47,15 +47,22 @@ _GP_MAX_TRIALS = 100
 
 
 def focus_from_interval(
-    interval: tuple[float, float], low: float, high: float
+    interval: tuple[float, float],
+    low: float,
+    high: float,
+    search_range: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
     """The LR range ``auto`` searches, given the finder's interval.
 
     The range test reads the loss after a few hundred updates, while a full training run
     tolerates less LR: the best final LR often sits below the finder's point (see Smith 2017,
-    and our finder benchmark). So the focus extends the interval one half-decade downwards.
+    and our finder benchmark). So the focus extends the interval one half-decade downwards,
+    and covers the finder's ``search_range`` when it gives one (plain SGD, whose best LR can
+    lie above the interval).
     """
     lo, hi = float(interval[0]) / math.sqrt(10.0), float(interval[1])
+    if search_range is not None:
+        lo, hi = min(lo, float(search_range[0])), max(hi, float(search_range[1]))
     lo, hi = max(lo, low), min(hi, high)
     if not lo < hi:  # the interval fell outside [low, high]: search all of it
         return low, high
@@ -186,7 +193,12 @@ def make_plan(
     # auto
     if finder is None or "interval" not in finder:
         raise ConfigError("strategy 'auto' needs a range test result (finder=...)")
-    focus = focus_from_interval(tuple(finder["interval"]), low, high)  # type: ignore[arg-type]
+    focus = focus_from_interval(
+        tuple(finder["interval"]),  # type: ignore[arg-type]
+        low,
+        high,
+        finder.get("search_range"),  # type: ignore[arg-type]
+    )
     suggestion = float(finder.get("suggestion", math.sqrt(focus[0] * focus[1])))
     seeds = auto_seeds(suggestion, focus, trials)
     return Plan(

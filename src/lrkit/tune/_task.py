@@ -137,4 +137,5 @@ def task_finder(task: Any, *, seed: int = 0, steps: int = 100, epochs: int | Non
         "cost": len(res.lrs) / full,
         "steps": len(res.lrs),
         "notes": list(res.notes),
+        "search_range": None if res.search_range is None else list(res.search_range),
     }
