@@ -122,7 +122,11 @@ def test_killed_postgres_worker_loses_nothing(
     assert done_by_victim <= {t.number for t in complete}
 
 
-def test_sqlite_resumes_after_a_kill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("no_heartbeat_thread", [False, True])
+def test_sqlite_resumes_after_a_kill(tmp_path: Path, no_heartbeat_thread: bool) -> None:
+    """With ``no_heartbeat_thread`` the killed worker's trial has only the heartbeat lrkit
+    writes before the objective: without it, that RUNNING trial would never turn stale and
+    the second worker would wait for it forever."""
     url = f"sqlite:///{tmp_path / 'tune.db'}"
     marks = tmp_path / "marks"
     marks.mkdir()
@@ -136,7 +140,9 @@ def test_sqlite_resumes_after_a_kill(tmp_path: Path) -> None:
         "grace_period": 2,
     }
     env = {"LRKIT_TEST_SLEEP": "0.4", "LRKIT_TEST_DIR": str(marks)}
-    first = _worker(config, env)
+    first = _worker(
+        config, {**env, "LRKIT_TEST_NO_HEARTBEAT_THREAD": "1"} if no_heartbeat_thread else env
+    )
     wait_for(
         lambda: (
             len(list(marks.glob("*.end"))) >= 2
@@ -151,7 +157,12 @@ def test_sqlite_resumes_after_a_kill(tmp_path: Path) -> None:
     assert 2 <= len(before) < 6
 
     second = _worker(config, {**env, "LRKIT_TEST_DIR": ""})
-    _, err = second.communicate(timeout=120)
+    try:
+        _, err = second.communicate(timeout=120)
+    finally:
+        if second.poll() is None:  # never leave a worker behind
+            second.kill()
+            second.wait(timeout=10)
     assert second.returncode == 0, err
     complete = _complete(url, "resume")
     assert len(complete) == 6

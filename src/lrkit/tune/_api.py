@@ -137,6 +137,7 @@ def tune(
         cap = trials
 
         def wrapped(trial: Any) -> float:
+            _heartbeat_now(study, trial)
             if _over_cap(study.get_trials(deepcopy=False), trial.number, cap):
                 # Another worker took the last slot between our check and this trial's start.
                 trial.set_user_attr(SKIPPED_ATTR, True)
@@ -188,6 +189,23 @@ def tune(
         finder=finder_info,
         notes=notes,
     )
+
+
+def _heartbeat_now(study: Any, trial: Any) -> None:
+    """Record the trial's first heartbeat before its objective starts.
+
+    Optuna records heartbeats from a thread it starts with the trial; a worker killed before
+    that thread's first write leaves a RUNNING trial with no heartbeat, which
+    ``fail_stale_trials`` never fails, so the other workers would wait for it forever
+    (seen once in CI: a SIGKILL right after the objective began, on a loaded machine).
+    """
+    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+    storage: Any = getattr(study, "_storage", None)
+    trial_id = getattr(trial, "_trial_id", None)
+    if trial_id is not None and storage is not None and is_heartbeat_enabled(storage):
+        assert isinstance(storage, BaseHeartbeat)  # implied by is_heartbeat_enabled
+        storage.record_heartbeat(trial_id)
 
 
 def _fail(trial: Any, lr: float, error: str) -> float:
