@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lrkit.errors import ConfigError, LRKitWarning, TuneError
+from lrkit.errors import ConfigError, TuneError
 
 _STRATEGIES = ("auto", "grid", "random", "bayes", "hyperband", "coarse-to-fine")
 
@@ -135,10 +134,9 @@ def _prepare(config: dict[str, Any]) -> None:
             from lrkit.tasks import get_task
             from lrkit.tune import task_finder
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", LRKitWarning)  # printed with the notes
-                info = task_finder(get_task(config["task"]), epochs=config["epochs"])
-            study.set_user_attr(FINDER_ATTR, info)
+            study.set_user_attr(
+                FINDER_ATTR, task_finder(get_task(config["task"]), epochs=config["epochs"])
+            )
 
 
 def _direction(config: dict[str, Any]) -> str:

@@ -170,12 +170,11 @@ def find_lr(
         start_lr=start_lr,
         end_lr=end_lr,
     )
-    notes = _notes(optimizer, result)
-    if notes:
-        lr_min = result.interval[1]
-        result = dataclasses.replace(
-            result, notes=(*result.notes, *notes), search_range=(lr_min / 3, 3 * lr_min)
-        )
+    if _plain_sgd(optimizer):
+        lr_min = result.interval[1]  # the fitted minimum
+        low, high = lr_min / 3, 3 * lr_min
+        note = PLAIN_SGD_NOTE.format(low=low, high=high)
+        result = dataclasses.replace(result, notes=(*result.notes, note), search_range=(low, high))
     for note in result.notes:
         warnings.warn(note, LRKitWarning, stacklevel=2)
     return result
@@ -191,16 +190,13 @@ PLAIN_SGD_NOTE = (
 )
 
 
-def _notes(optimizer: Any, result: FinderResult) -> tuple[str, ...]:
-    """Caveats that depend on the optimizer (see :data:`PLAIN_SGD_NOTE`)."""
+def _plain_sgd(optimizer: Any) -> bool:
+    """``torch.optim.SGD`` with no momentum in any group (see :data:`PLAIN_SGD_NOTE`)."""
     import torch
 
-    if type(optimizer) is torch.optim.SGD and all(
+    return type(optimizer) is torch.optim.SGD and all(
         not g.get("momentum") for g in optimizer.param_groups
-    ):
-        lr_min = result.interval[1]
-        return (PLAIN_SGD_NOTE.format(low=lr_min / 3, high=3 * lr_min),)
-    return ()
+    )
 
 
 def _combine(

@@ -159,7 +159,8 @@ def sweep(
     dt, dev = placement(model, dtype, device)
 
     source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
-    val_data = validation_pair(val_data, next(next(source.epochs()))[0])
+    first_x, _first_y = next(next(source.epochs()))
+    val_data = validation_pair(val_data, first_x)
     total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch
     mult = schedule_multipliers(schedule, total)
     eval_at: list[int] = []
@@ -204,7 +205,6 @@ def sweep(
             t0,
         )
     eng = make_engine(model, loss_fn, engine)
-    first_x, _first_y = next(next(source.epochs()))
     if chunk is None:
         per_copy = bytes_per_copy(
             model,

@@ -271,23 +271,17 @@ class MLPEngine(Engine):
         self._ce = _is_plain_cross_entropy(loss_fn)
         self._ws: dict[tuple[Any, ...], dict[str, dict[int, torch.Tensor]]] = {}
 
-    def _linear(self, a: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-        # a: (B, i) shared or (K, B, i); w: (K, o, i); b: (K, o)
+    @staticmethod
+    def _linear(
+        a: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # a: (B, i) shared by every copy, or (K, B, i); w: (K, o, i); b: (K, o); out: (K, B, o),
+        # a reused workspace (training) or None (a fresh tensor).
         if a.dim() == 2:
-            # The input batch is shared by every copy: one (B, i) x (i, K*o) product
-            # (a large GEMM) instead of K small ones. The (B, K, o) result is made (K, B, o)
-            # contiguous once, so the element-wise ops that follow (ReLU and its backward)
-            # do not run on mixed layouts.
-            k, o = w.shape[0], w.shape[1]
-            wt = w.reshape(k * o, w.shape[2]).t()
-            if b is None:
-                res = torch.mm(a, wt)
-            else:
-                res = torch.addmm(b.reshape(1, k * o), a, wt)
-            return res.view(a.shape[0], k, o).transpose(0, 1).contiguous()
+            a = a.expand(w.shape[0], *a.shape)  # a broadcast view: the batch is not copied
         if b is None:
-            return torch.bmm(a, w.transpose(1, 2))
-        return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2))
+            return torch.bmm(a, w.transpose(1, 2), out=out)
+        return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2), out=out)
 
     def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         views = self.views(flat)
@@ -377,7 +371,7 @@ class MLPEngine(Engine):
                 wi, bi = arg
                 saved.append(a)
                 bias = views[bi] if bi is not None else None
-                a = self._linear_into(a, views[wi], bias, ws["out"][step])
+                a = self._linear(a, views[wi], bias, ws["out"][step])
             elif type(arg) is nn.ReLU and step > 0 and self.plan[step - 1][0] == "linear":
                 # In place on the workspace: backward only needs the output (a > 0 iff z > 0).
                 a = a.relu_()
@@ -415,17 +409,6 @@ class MLPEngine(Engine):
                         zz = z.detach().requires_grad_(True)
                         (d,) = torch.autograd.grad(arg(zz), zz, d)
         return loss
-
-    @staticmethod
-    def _linear_into(
-        a: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, out: torch.Tensor
-    ) -> torch.Tensor:
-        # a: (B, i) shared by every copy, or (K, B, i); w: (K, o, i); b: (K, o); out: (K, B, o).
-        if a.dim() == 2:
-            a = a.expand(w.shape[0], *a.shape)  # a broadcast view: the batch is not copied
-        if b is None:
-            return torch.bmm(a, w.transpose(1, 2), out=out)
-        return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2), out=out)
 
 
 def make_engine(model: nn.Module, loss_fn: LossFn, engine: str = "auto") -> Engine:

@@ -125,11 +125,12 @@ def task_finder(task: Any, *, seed: int = 0, steps: int = 100, epochs: int | Non
     """Range test on a fresh model of ``task``; returns the ``finder=`` mapping for :func:`tune`.
 
     Its cost, in full-training equivalents, is the updates it ran over the updates of one
-    full training run (``epochs × steps per epoch``).
+    full training run (``epochs × steps per epoch``). The range test's caveats travel in
+    ``"notes"`` (and reach :attr:`TuneResult.notes`) rather than as warnings.
     """
     from lrkit.finder import find_lr_on_task
 
-    res = find_lr_on_task(task, seed=seed, steps=steps)
+    res = find_lr_on_task(task, seed=seed, steps=steps, quiet=True)  # notes: in the mapping
     full = int(epochs if epochs is not None else task.epochs) * task.steps_per_epoch
     return {
         "suggestion": float(res.suggestion),
