@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar, overload
 
 import numpy as np
 
+from lrkit import _validate
 from lrkit.errors import ScheduleError
 
 __all__ = ["Schedule", "from_dict", "registry"]
@@ -188,54 +189,19 @@ def _factory(name: Any) -> Callable[..., Schedule]:
 # -- argument checks (shared by every factory) -----------------------------------------------
 
 
-def check_float(
-    where: str,
-    arg: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    allow_inf: bool = False,
-) -> float:
-    """Return ``value`` as a float, or raise :class:`ScheduleError` naming ``arg`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ScheduleError(f"{where}: {arg} must be a number, but got {arg}={value!r}")
-    out = float(value)
-    if math.isnan(out) or (math.isinf(out) and not allow_inf):
-        raise ScheduleError(f"{where}: {arg} must be finite, but got {arg}={value!r}")
-    if low is not None and (out < low or (low_open and out == low)):
-        op = ">" if low_open else ">="
-        raise ScheduleError(f"{where}: {arg} must be {op} {low:g}, but got {arg}={value!r}")
-    if high is not None and (out > high or (high_open and out == high)):
-        op = "<" if high_open else "<="
-        raise ScheduleError(f"{where}: {arg} must be {op} {high:g}, but got {arg}={value!r}")
-    return out
+def check_float(where: str, arg: str, value: Any, **bounds: Any) -> float:
+    """:func:`lrkit._validate.check_float` raising :class:`ScheduleError`."""
+    return _validate.check_float(where, arg, value, error=ScheduleError, **bounds)
 
 
 def check_int(where: str, arg: str, value: Any, *, low: int = 1) -> int:
-    """Return ``value`` as an int (integral floats such as ``1e4`` are accepted) or raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ScheduleError(f"{where}: {arg} must be an integer, but got {arg}={value!r}")
-    if isinstance(value, numbers.Integral):
-        out = int(value)
-    elif math.isfinite(float(value)) and float(value).is_integer():
-        out = int(float(value))
-    else:
-        raise ScheduleError(f"{where}: {arg} must be an integer, but got {arg}={value!r}")
-    if out < low:
-        raise ScheduleError(f"{where}: {arg} must be >= {low}, but got {arg}={value!r}")
-    return out
+    """:func:`lrkit._validate.check_int` raising :class:`ScheduleError`."""
+    return _validate.check_int(where, arg, value, low=low, error=ScheduleError)
 
 
 def check_choice(where: str, arg: str, value: Any, choices: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise naming the allowed values."""
-    if value not in choices:
-        raise ScheduleError(
-            f"{where}: {arg} must be one of {', '.join(map(repr, choices))}, but got {arg}={value!r}"
-        )
-    return str(value)
+    """:func:`lrkit._validate.check_choice` raising :class:`ScheduleError`."""
+    return _validate.check_choice(where, arg, value, choices, error=ScheduleError)
 
 
 def check_schedule(where: str, arg: str, value: Any) -> Schedule:
@@ -246,10 +212,8 @@ def check_schedule(where: str, arg: str, value: Any) -> Schedule:
 
 
 def check_bool(where: str, arg: str, value: Any) -> bool:
-    """Return ``value`` if it is a bool, else raise."""
-    if not isinstance(value, bool | np.bool_):
-        raise ScheduleError(f"{where}: {arg} must be True or False, but got {arg}={value!r}")
-    return bool(value)
+    """:func:`lrkit._validate.check_bool` raising :class:`ScheduleError`."""
+    return _validate.check_bool(where, arg, value, error=ScheduleError)
 
 
 def schedule_factory(name: str, cls: type[Schedule]) -> Callable[[Callable[..., Schedule]], Any]:
