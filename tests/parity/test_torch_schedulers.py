@@ -51,7 +51,7 @@ for lr, step_size, gamma in [
     case(
         f"StepLR-{step_size}-{gamma}",
         lambda o, s=step_size, g=gamma: L.StepLR(o, step_size=s, gamma=g),
-        S.step_decay(lr, step_size, gamma),
+        S.step_decay(lr, step_size=step_size, gamma=gamma),
         45,
         lr=lr,
     )
@@ -67,7 +67,7 @@ for milestones, gamma in [
     case(
         f"MultiStepLR-{milestones}-{gamma}",
         lambda o, m=milestones, g=gamma: L.MultiStepLR(o, milestones=m, gamma=g),
-        S.multistep(0.1, milestones, gamma),
+        S.multistep(0.1, milestones=milestones, gamma=gamma),
         75,
     )
 
@@ -89,7 +89,7 @@ for sf, ef, total in [
     case(
         f"LinearLR-{sf:.3f}-{ef}-{total}",
         lambda o, a=sf, b=ef, t=total: L.LinearLR(o, start_factor=a, end_factor=b, total_iters=t),
-        S.linear(0.1 * sf, 0.1 * ef, total),
+        S.linear(0.1 * sf, end=0.1 * ef, steps=total),
         total + 10,
     )
 
@@ -97,7 +97,7 @@ for total, power in [(5, 1.0), (10, 2.0), (7, 0.5), (1, 1.0), (33, 3.0)]:
     case(
         f"PolynomialLR-{total}-{power}",
         lambda o, t=total, p=power: L.PolynomialLR(o, total_iters=t, power=p),
-        S.polynomial(0.1, total, power=power),
+        S.polynomial(0.1, steps=total, power=power),
         total + 10,
     )
 
@@ -105,7 +105,7 @@ for t_max, eta_min in [(10, 0.0), (50, 0.001), (1, 0.0), (7, 0.05), (200, 1e-5),
     case(
         f"CosineAnnealingLR-{t_max}-{eta_min}",
         lambda o, t=t_max, e=eta_min: L.CosineAnnealingLR(o, T_max=t, eta_min=e),
-        S.cosine(0.1, t_max, eta_min),
+        S.cosine(0.1, steps=t_max, min_lr=eta_min),
         t_max + 1,  # PyTorch's cosine is periodic beyond T_max, lrkit's is held: compare up to it
     )
 
@@ -122,7 +122,7 @@ for t0, t_mult, eta_min in [
         lambda o, a=t0, b=t_mult, e=eta_min: L.CosineAnnealingWarmRestarts(
             o, T_0=a, T_mult=b, eta_min=e
         ),
-        S.cosine_restarts(0.1, t0, float(t_mult), min_lr=eta_min),
+        S.cosine_restarts(0.1, period=t0, mult=float(t_mult), min_lr=eta_min),
         150,
     )
 
@@ -142,7 +142,9 @@ for base, top, up, down, mode, gamma in [
             lambda o, b=base, t=top, u=up, d=down, m=mode, g=gamma, cm=momentum: L.CyclicLR(
                 o, b, t, step_size_up=u, step_size_down=d, mode=m, gamma=g, cycle_momentum=cm
             ),
-            S.cyclic(base, top, up, down, mode, gamma),
+            S.cyclic(
+                base, max_lr=top, step_size_up=up, step_size_down=down, mode=mode, gamma=gamma
+            ),
             61,
             kind="sgd_momentum" if momentum else "sgd",
         )
@@ -170,7 +172,15 @@ for max_lr, total, pct, anneal, three, div, fdiv, kind in [
             div_factor=d,
             final_div_factor=f,
         ),
-        S.one_cycle(max_lr, total, pct, div, fdiv, anneal, three),
+        S.one_cycle(
+            max_lr,
+            steps=total,
+            pct_start=pct,
+            div_factor=div,
+            final_div_factor=fdiv,
+            anneal=anneal,
+            three_phase=three,
+        ),
         total,  # PyTorch raises past total_steps
         kind=kind,
     )
@@ -202,5 +212,5 @@ def test_torch_cosine_is_periodic_lrkit_clamps() -> None:
     # the documented difference: past T_max PyTorch rises again, lrkit holds min_lr
     n = 25
     got = torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=10), n, lr=0.1)
-    s = S.cosine(0.1, 10)
+    s = S.cosine(0.1, steps=10)
     assert got[15] > 0.01 and s(15) == 0.0

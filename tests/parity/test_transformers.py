@@ -33,7 +33,7 @@ def test_inverse_sqrt(warmup: int, timescale: int | None, lr: float) -> None:
         lr=lr,
     )
     t = timescale if timescale is not None else (warmup or 10_000)
-    s = S.inverse_sqrt(lr, t)
+    s = S.inverse_sqrt(lr, timescale=t)
     if warmup:
         s = S.warmup(s, steps=warmup, zero_first=True)
     expected = s(np.arange(n))
@@ -72,7 +72,7 @@ def test_wsd(
         lr=lr,
     )
     min_lr = ratio * lr
-    s = S.wsd(lr, total - warmup, decay, decay_shape=decay_shape, min_lr=min_lr)
+    s = S.wsd(lr, steps=total - warmup, decay_steps=decay, decay_shape=decay_shape, min_lr=min_lr)
     if warmup:
         # the composition the lrkit.schedules.wsd docstring gives for transformers' convention
         s = S.warmup(s, steps=warmup, start=min_lr, zero_first=True, shape=warmup_shape)

@@ -56,16 +56,26 @@ def test_contract(name: str, kwargs: dict[str, Any]) -> None:
         # nested combinators, three levels deep
         S.warmup(
             S.join(
-                [S.cosine(lr=0.1, steps=30), S.clip(S.scale(S.constant(0.2), 0.5), max_lr=0.05)],
+                [
+                    S.cosine(lr=0.1, steps=30),
+                    S.clip(S.scale(S.constant(0.2), factor=0.5), max_lr=0.05),
+                ],
                 boundaries=[30],
             ),
             steps=5,
         ),
-        S.clip(S.scale(S.warmup(S.one_cycle(max_lr=1.0, steps=50), steps=3), 0.1), 1e-4, 0.08),
+        S.clip(
+            S.scale(S.warmup(S.one_cycle(max_lr=1.0, steps=50), steps=3), factor=0.1),
+            min_lr=1e-4,
+            max_lr=0.08,
+        ),
         S.join(
             [
                 S.warmup(S.constant(0.1), steps=2, shape="cosine"),
-                S.join([S.linear(0.1, 0.01, 5), S.exponential(0.01, 0.9)], boundaries=[5]),
+                S.join(
+                    [S.linear(0.1, end=0.01, steps=5), S.exponential(0.01, rate=0.9)],
+                    boundaries=[5],
+                ),
             ],
             boundaries=[2],
         ),

@@ -53,11 +53,11 @@ def test_cosine(lr: float, frac: float, steps: int) -> None:
 @given(start=LR, frac=FRAC, steps=STEPS)
 def test_linear(start: float, frac: float, steps: int) -> None:
     end = start * frac
-    v = S.linear(start, end, steps).sample(steps + EXTRA)
+    v = S.linear(start, end=end, steps=steps).sample(steps + EXTRA)
     assert v[0] == start and _close(v[steps], end, start) and np.all(v[steps:] == v[steps])
     assert _within(v, end, start)
     assert _non_increasing(v)
-    rising = S.linear(end, start, steps).sample(steps + EXTRA)
+    rising = S.linear(end, end=start, steps=steps).sample(steps + EXTRA)
     assert _non_decreasing(rising) and np.all(rising[steps:] == rising[steps])
 
 
@@ -65,7 +65,7 @@ def test_linear(start: float, frac: float, steps: int) -> None:
 @given(lr=LR, frac=FRAC, steps=STEPS, power=st.floats(0.1, 5.0))
 def test_polynomial(lr: float, frac: float, steps: int, power: float) -> None:
     end = lr * frac
-    v = S.polynomial(lr, steps, end=end, power=power).sample(steps + EXTRA)
+    v = S.polynomial(lr, steps=steps, end=end, power=power).sample(steps + EXTRA)
     assert _close(v[0], lr) and v[steps] == end and np.all(v[steps:] == end)
     assert _within(v, end, lr)
     assert _non_increasing(v)
@@ -83,7 +83,7 @@ def test_exponential_decay(
     lr: float, rate: float, steps: int, staircase: bool, floor: float
 ) -> None:
     min_lr = lr * floor * 0.5
-    v = S.exponential(lr, rate, steps, staircase, min_lr).sample(300)
+    v = S.exponential(lr, rate=rate, steps=steps, staircase=staircase, min_lr=min_lr).sample(300)
     assert v[0] == lr
     assert _non_increasing(v)
     assert _within(v, min_lr, lr)
@@ -92,17 +92,19 @@ def test_exponential_decay(
 @SETTINGS
 @given(lr=LR, step_size=st.integers(1, 20), gamma=st.floats(0.01, 1.0))
 def test_step_decay_and_multistep(lr: float, step_size: int, gamma: float) -> None:
-    v = S.step_decay(lr, step_size, gamma).sample(200)
+    v = S.step_decay(lr, step_size=step_size, gamma=gamma).sample(200)
     assert _non_increasing(v) and v[0] == lr
     milestones = list(range(0, 200, step_size))[1:]
     # multistep with evenly spaced milestones is step decay, value for value
-    np.testing.assert_allclose(S.multistep(lr, milestones, gamma).sample(200), v, rtol=1e-12)
+    np.testing.assert_allclose(
+        S.multistep(lr, milestones=milestones, gamma=gamma).sample(200), v, rtol=1e-12
+    )
 
 
 @SETTINGS
 @given(lr=LR, timescale=st.integers(1, 1000), rate=st.floats(0.0, 10.0))
 def test_inverse_decays(lr: float, timescale: int, rate: float) -> None:
-    for s in (S.inverse_sqrt(lr, timescale), S.inverse_time(lr, rate)):
+    for s in (S.inverse_sqrt(lr, timescale=timescale), S.inverse_time(lr, rate=rate)):
         v = s.sample(500)
         assert v[0] == lr and _non_increasing(v) and np.all(v > 0)
 
@@ -111,7 +113,7 @@ def test_inverse_decays(lr: float, timescale: int, rate: float) -> None:
 @given(lr=LR, frac=FRAC, steps=STEPS)
 def test_tanh_decay(lr: float, frac: float, steps: int) -> None:
     min_lr = lr * frac
-    v = S.tanh_decay(lr, steps, min_lr=min_lr).sample(steps + EXTRA)
+    v = S.tanh_decay(lr, steps=steps, min_lr=min_lr).sample(steps + EXTRA)
     assert _within(v, min_lr, lr) and _non_increasing(v)
     assert np.all(v[steps:] == v[steps])
 
@@ -126,7 +128,7 @@ def test_tanh_decay(lr: float, frac: float, steps: int) -> None:
 )
 def test_cosine_restarts(lr: float, period: int, mult: float, decay: float, frac: float) -> None:
     min_lr = lr * frac
-    s = S.cosine_restarts(lr, period, mult, decay, min_lr)
+    s = S.cosine_restarts(lr, period=period, mult=mult, decay=decay, min_lr=min_lr)
     v = s.sample(400)
     assert _close(v[0], lr)
     assert _within(v, min_lr, lr)
@@ -149,7 +151,7 @@ def test_cyclic_bounds(
     base: float, extra: float, up: int, down: int | None, mode: str, gamma: float
 ) -> None:
     top = base + extra
-    s = S.cyclic(base, top, up, down, mode, gamma)
+    s = S.cyclic(base, max_lr=top, step_size_up=up, step_size_down=down, mode=mode, gamma=gamma)
     v = s.sample(300)
     assert v[0] == base
     assert _within(v, base, top)
@@ -171,7 +173,15 @@ def test_one_cycle(
     max_lr: float, steps: int, pct: float, div: float, fdiv: float, anneal: str, three: bool
 ) -> None:
     try:
-        s = S.one_cycle(max_lr, steps, pct, div, fdiv, anneal, three)
+        s = S.one_cycle(
+            max_lr,
+            steps=steps,
+            pct_start=pct,
+            div_factor=div,
+            final_div_factor=fdiv,
+            anneal=anneal,
+            three_phase=three,
+        )
     except ValueError:
         return  # a phase without updates: rejected at construction, covered elsewhere
     initial = max_lr / div
@@ -198,7 +208,9 @@ def test_wsd(lr: float, steps: int, data: st.DataObject, shape: str, frac: float
     decay = data.draw(st.integers(1, steps))
     warm = data.draw(st.integers(0, steps - decay))
     min_lr = lr * frac
-    s = S.wsd(lr, steps, decay, warm, shape, min_lr)
+    s = S.wsd(
+        lr, steps=steps, decay_steps=decay, warmup_steps=warm, decay_shape=shape, min_lr=min_lr
+    )
     v = s.sample(steps + EXTRA)
     assert _within(v, 0.0, lr) and _within(v[warm:], min_lr, lr)
     assert _non_decreasing(v[: warm + 1]) and _non_increasing(v[warm:])
@@ -259,11 +271,11 @@ def test_warmup_ramp(
 def test_join_scale_clip(
     a: S.Schedule, b: S.Schedule, boundary: int, factor: float, lo: float, hi: float
 ) -> None:
-    j = S.join([a, b], [boundary])
+    j = S.join([a, b], boundaries=[boundary])
     ks = np.arange(boundary + 50)
     expected = np.where(ks < boundary, a(ks), b(np.maximum(ks - boundary, 0)))
     np.testing.assert_array_equal(j(ks), expected)
-    sc = S.scale(j, factor)
+    sc = S.scale(j, factor=factor)
     np.testing.assert_array_equal(sc(ks), factor * j(ks))
     low, high = lo * a(0), hi * a(0)
     c = S.clip(sc, min_lr=low, max_lr=high)

@@ -24,8 +24,6 @@ __all__ = ["Schedule", "from_dict", "registry"]
 
 _REGISTRY: dict[str, tuple[type[Schedule], Callable[..., Schedule]]] = {}
 
-S = TypeVar("S", bound="type[Schedule]")
-
 
 def registry() -> dict[str, Callable[..., Schedule]]:
     """Map each schedule name (as used by :func:`parse` and ``to_dict``) to its factory."""
@@ -49,6 +47,14 @@ class Schedule:
     """
 
     name: ClassVar[str] = "schedule"
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks that involve several arguments (each field's own check is declared with
+        :func:`arg`); raise :class:`~lrkit.errors.ScheduleError` naming them and their values."""
 
     # -- to be provided by each schedule -------------------------------------------------
     def formula(self, k: Any, xp: Any) -> Any:
@@ -123,7 +129,7 @@ class Schedule:
     def __mul__(self, factor: float) -> Schedule:
         from lrkit.schedules._combinators import scale
 
-        return scale(self, factor)
+        return scale(self, factor=factor)
 
     __rmul__ = __mul__
 
@@ -186,41 +192,127 @@ def _factory(name: Any) -> Callable[..., Schedule]:
     return _REGISTRY[name][1]
 
 
-# -- argument checks (shared by every factory) -----------------------------------------------
+# -- argument checks, declared on each schedule's fields -------------------------------------
 
 
-def check_float(where: str, arg: str, value: Any, **bounds: Any) -> float:
-    """:func:`lrkit._validate.check_float` raising :class:`ScheduleError`."""
-    return _validate.check_float(where, arg, value, error=ScheduleError, **bounds)
+def arg(check: str = "float", *, default: Any = dataclasses.MISSING, **options: Any) -> Any:
+    """A schedule field validated (and canonicalised) when the schedule is built.
+
+    ``check`` is one of :data:`_CHECKS` (``"float"``, ``"int"``, ``"bool"``, ``"choice"``,
+    ``"schedule"``, ``"ints"``, ``"floats"``, ``"schedules"``); ``options`` go to it (bounds,
+    ``choices``, ``optional=True`` to let ``None`` through). Declaring the checks once on the
+    fields, rather than in every factory, also checks schedules built from their class.
+    """
+    metadata = {"check": check, "options": options}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
-def check_int(where: str, arg: str, value: Any, *, low: int = 1) -> int:
-    """:func:`lrkit._validate.check_int` raising :class:`ScheduleError`."""
-    return _validate.check_int(where, arg, value, low=low, error=ScheduleError)
+def _float(where: str, name: str, value: Any, **bounds: Any) -> float:
+    return _validate.check_float(where, name, value, error=ScheduleError, **bounds)
 
 
-def check_choice(where: str, arg: str, value: Any, choices: Sequence[str]) -> str:
-    """:func:`lrkit._validate.check_choice` raising :class:`ScheduleError`."""
-    return _validate.check_choice(where, arg, value, choices, error=ScheduleError)
+def _int(where: str, name: str, value: Any, *, low: int = 1) -> int:
+    return _validate.check_int(where, name, value, low=low, error=ScheduleError)
 
 
-def check_schedule(where: str, arg: str, value: Any) -> Schedule:
-    """Return ``value`` if it is a :class:`Schedule`, else raise."""
+def _bool(where: str, name: str, value: Any) -> bool:
+    return _validate.check_bool(where, name, value, error=ScheduleError)
+
+
+def _choice(where: str, name: str, value: Any, *, choices: Sequence[str]) -> str:
+    return _validate.check_choice(where, name, value, choices, error=ScheduleError)
+
+
+def _schedule(where: str, name: str, value: Any) -> Schedule:
     if not isinstance(value, Schedule):
-        raise ScheduleError(f"{where}: {arg} must be a schedule, but got {arg}={value!r}")
+        raise ScheduleError(f"{where}: {name} must be a schedule, but got {name}={value!r}")
     return value
 
 
-def check_bool(where: str, arg: str, value: Any) -> bool:
-    """:func:`lrkit._validate.check_bool` raising :class:`ScheduleError`."""
-    return _validate.check_bool(where, arg, value, error=ScheduleError)
+def _sequence(where: str, name: str, value: Any, what: str) -> Sequence[Any]:
+    if isinstance(value, str | bytes | Schedule) or not isinstance(value, Sequence):
+        raise ScheduleError(f"{where}: {name} must be a list of {what}, but got {name}={value!r}")
+    return value
 
 
-def schedule_factory(name: str, cls: type[Schedule]) -> Callable[[Callable[..., Schedule]], Any]:
-    """Register the decorated factory under ``name``; it builds instances of ``cls``."""
+def _ints(where: str, name: str, value: Any, *, low: int = 1) -> tuple[int, ...]:
+    items = _sequence(where, name, value, "integers")
+    return tuple(_int(where, f"{name}[{i}]", v, low=low) for i, v in enumerate(items))
 
-    def deco(factory: Callable[..., Schedule]) -> Callable[..., Schedule]:
+
+def _floats(where: str, name: str, value: Any, **bounds: Any) -> tuple[float, ...]:
+    items = _sequence(where, name, value, "numbers")
+    return tuple(_float(where, f"{name}[{i}]", v, **bounds) for i, v in enumerate(items))
+
+
+def _schedules(where: str, name: str, value: Any) -> tuple[Schedule, ...]:
+    items = _sequence(where, name, value, "schedules")
+    if not items:
+        raise ScheduleError(f"{where}: {name} must be a non-empty list, but got {name}={value!r}")
+    return tuple(_schedule(where, f"{name}[{i}]", v) for i, v in enumerate(items))
+
+
+_CHECKS: dict[str, Callable[..., Any]] = {
+    "float": _float,
+    "int": _int,
+    "bool": _bool,
+    "choice": _choice,
+    "schedule": _schedule,
+    "ints": _ints,
+    "floats": _floats,
+    "schedules": _schedules,
+}
+
+
+def _check_fields(schedule: Schedule) -> None:
+    for f in dataclasses.fields(schedule):
+        if "check" not in f.metadata:
+            continue
+        options = dict(f.metadata["options"])
+        value = getattr(schedule, f.name)
+        if options.pop("optional", False) and value is None:
+            continue
+        checked = _CHECKS[f.metadata["check"]](schedule.name, f.name, value, **options)
+        object.__setattr__(schedule, f.name, checked)  # frozen: canonical type (1e4 -> 10000)
+
+
+def strictly_increasing(where: str, name: str, values: Sequence[int]) -> None:
+    """Raise unless ``values`` increase strictly (boundaries of piecewise and join)."""
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise ScheduleError(
+            f"{where}: {name} must be strictly increasing, but got {name}={list(values)}"
+        )
+
+
+def ordered(where: str, low_name: str, low: float, high_name: str, high: float) -> None:
+    """Raise unless ``low <= high`` (``max_lr >= base_lr``, ``max_lr >= min_lr``, ...)."""
+    if high < low:
+        raise ScheduleError(
+            f"{where}: {high_name} must be >= {low_name}, but got "
+            f"{low_name}={low!r}, {high_name}={high!r}"
+        )
+
+
+F = TypeVar("F", bound=Callable[..., Schedule])
+
+
+def schedule_factory(name: str, cls: type[Schedule]) -> Callable[[F], F]:
+    """Register the decorated factory under ``name``; it builds instances of ``cls``.
+
+    The factory's parameters are the fields of ``cls`` in the same order (the order the text
+    form's positional arguments follow); all but the first are keyword-only.
+    """
+
+    def deco(factory: F) -> F:
         _register(name, factory, cls)
         return factory
 
     return deco
+
+
+def field_names(name: str) -> list[str]:
+    """The fields of schedule ``name`` in declaration order (also its ``to_dict`` order)."""
+    _factory(name)
+    return [f.name for f in dataclasses.fields(_REGISTRY[name][0])]

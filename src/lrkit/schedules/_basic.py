@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from lrkit.errors import ScheduleError
-from lrkit.schedules._base import Schedule, check_float, check_int, schedule_factory
+from lrkit.schedules._base import Schedule, arg, schedule_factory, strictly_increasing
 
 __all__ = ["constant", "linear", "multistep", "piecewise", "step_decay"]
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Constant(Schedule):
-    lr: float
+    lr: float = arg(low=0.0)
 
     def formula(self, k: Any, xp: Any) -> Any:
         return k * 0.0 + self.lr
@@ -29,14 +29,14 @@ def constant(lr: float) -> Schedule:
     >>> constant(lr=0.1)(1000)
     0.1
     """
-    return _Constant(check_float("constant", "lr", lr, low=0.0))
+    return _Constant(lr)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Linear(Schedule):
-    start: float
-    end: float
-    steps: int
+    start: float = arg(low=0.0)
+    end: float = arg(low=0.0)
+    steps: int = arg("int")
 
     def formula(self, k: Any, xp: Any) -> Any:
         t = xp.minimum(k, self.steps) / self.steps
@@ -48,38 +48,33 @@ class _Linear(Schedule):
 
 
 @schedule_factory("linear", _Linear)
-def linear(start: float, end: float, steps: int) -> Schedule:
+def linear(start: float, *, end: float, steps: int) -> Schedule:
     r"""Linear interpolation from ``start`` to ``end`` over ``steps`` updates, then held at ``end``.
 
     .. math:: s(k) = \text{start} + (\text{end} - \text{start}) \cdot \min(k, T) / T
 
     PyTorch's ``LinearLR(start_factor, end_factor, total_iters)`` is
-    ``linear(lr * start_factor, lr * end_factor, total_iters)``.
+    ``linear(lr * start_factor, end=lr * end_factor, steps=total_iters)``.
 
     >>> s = linear(start=1.0, end=0.0, steps=4)
     >>> [s(k) for k in range(6)]
     [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
-    w = "linear"
-    return _Linear(
-        check_float(w, "start", start, low=0.0),
-        check_float(w, "end", end, low=0.0),
-        check_int(w, "steps", steps),
-    )
+    return _Linear(start, end, steps)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _StepDecay(Schedule):
-    lr: float
-    step_size: int
-    gamma: float = 0.1
+    lr: float = arg(low=0.0)
+    step_size: int = arg("int")
+    gamma: float = arg(default=0.1, low=0.0, low_open=True)
 
     def formula(self, k: Any, xp: Any) -> Any:
         return self.lr * xp.power(self.gamma, xp.floor(k / self.step_size))
 
 
 @schedule_factory("step_decay", _StepDecay)
-def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
+def step_decay(lr: float, *, step_size: int, gamma: float = 0.1) -> Schedule:
     r"""Multiply the LR by ``gamma`` every ``step_size`` updates (PyTorch ``StepLR``).
 
     .. math:: s(k) = \text{lr} \cdot \gamma^{\lfloor k / \text{step\_size} \rfloor}
@@ -88,19 +83,14 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     >>> [s(k) for k in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    w = "step_decay"
-    return _StepDecay(
-        check_float(w, "lr", lr, low=0.0),
-        check_int(w, "step_size", step_size),
-        check_float(w, "gamma", gamma, low=0.0, low_open=True),
-    )
+    return _StepDecay(lr, step_size, gamma)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _MultiStep(Schedule):
-    lr: float
-    milestones: tuple[int, ...]
-    gamma: float = 0.1
+    lr: float = arg(low=0.0)
+    milestones: tuple[int, ...] = arg("ints", low=0)
+    gamma: float = arg(default=0.1, low=0.0, low_open=True)
 
     def formula(self, k: Any, xp: Any) -> Any:
         n = k * 0.0
@@ -108,15 +98,16 @@ class _MultiStep(Schedule):
             n = n + xp.where(k >= m, 1.0, 0.0)
         return self.lr * xp.power(self.gamma, n)
 
-
-def _int_list(where: str, arg: str, values: Any, *, low: int) -> tuple[int, ...]:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise ScheduleError(f"{where}: {arg} must be a list of integers, but got {arg}={values!r}")
-    return tuple(check_int(where, f"{arg}[{i}]", v, low=low) for i, v in enumerate(values))
+    def validate(self) -> None:
+        ms = list(self.milestones)
+        if ms != sorted(ms):
+            raise ScheduleError(
+                f"{self.name}: milestones must be non-decreasing, but got milestones={ms}"
+            )
 
 
 @schedule_factory("multistep", _MultiStep)
-def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
+def multistep(lr: float, *, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     r"""Multiply the LR by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
 
     .. math:: s(k) = \text{lr} \cdot \gamma^{|\{m \in \text{milestones} : m \le k\}|}
@@ -130,23 +121,13 @@ def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sched
     >>> [round(s(k), 6) for k in range(6)]
     [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
     """
-    w = "multistep"
-    ms = _int_list(w, "milestones", milestones, low=0)
-    if list(ms) != sorted(ms):
-        raise ScheduleError(
-            f"{w}: milestones must be non-decreasing, but got milestones={list(ms)}"
-        )
-    return _MultiStep(
-        check_float(w, "lr", lr, low=0.0),
-        ms,
-        check_float(w, "gamma", gamma, low=0.0, low_open=True),
-    )
+    return _MultiStep(lr, milestones, gamma)  # type: ignore[arg-type]  # checked on the fields
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Piecewise(Schedule):
-    boundaries: tuple[int, ...]
-    values: tuple[float, ...]
+    boundaries: tuple[int, ...] = arg("ints")
+    values: tuple[float, ...] = arg("floats", low=0.0)
 
     def formula(self, k: Any, xp: Any) -> Any:
         out = k * 0.0 + self.values[0]
@@ -158,9 +139,18 @@ class _Piecewise(Schedule):
     def horizon(self) -> int | None:
         return self.boundaries[-1] if self.boundaries else None
 
+    def validate(self) -> None:
+        bs, vs = list(self.boundaries), list(self.values)
+        if len(vs) != len(bs) + 1:
+            raise ScheduleError(
+                f"{self.name}: values must have one more entry than boundaries, but got "
+                f"{len(vs)} values for {len(bs)} boundaries: values={vs}, boundaries={bs}"
+            )
+        strictly_increasing(self.name, "boundaries", bs)
+
 
 @schedule_factory("piecewise", _Piecewise)
-def piecewise(boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
+def piecewise(boundaries: Sequence[int], *, values: Sequence[float]) -> Schedule:
     r"""Piecewise-constant LR: ``values[i]`` from ``boundaries[i-1]`` up to ``boundaries[i]``.
 
     .. math:: s(k) = v_i \quad\text{for}\quad b_{i-1} \le k < b_i, \qquad b_{-1} = 0, b_n = \infty
@@ -173,16 +163,4 @@ def piecewise(boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
     >>> [s(k) for k in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
     """
-    w = "piecewise"
-    bs = _int_list(w, "boundaries", boundaries, low=1)
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise ScheduleError(f"{w}: values must be a list of numbers, but got values={values!r}")
-    vs = tuple(check_float(w, f"values[{i}]", v, low=0.0) for i, v in enumerate(values))
-    if len(vs) != len(bs) + 1:
-        raise ScheduleError(
-            f"{w}: values must have one more entry than boundaries, but got "
-            f"{len(vs)} values for {len(bs)} boundaries: values={list(vs)}, boundaries={list(bs)}"
-        )
-    if any(b2 <= b1 for b1, b2 in zip(bs, bs[1:], strict=False)):
-        raise ScheduleError(f"{w}: boundaries must be strictly increasing, but got {list(bs)}")
-    return _Piecewise(bs, vs)
+    return _Piecewise(boundaries, values)  # type: ignore[arg-type]  # checked on the fields

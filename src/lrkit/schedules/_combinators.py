@@ -10,12 +10,10 @@ from typing import Any
 from lrkit.errors import ScheduleError
 from lrkit.schedules._base import (
     Schedule,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    check_schedule,
+    arg,
+    ordered,
     schedule_factory,
+    strictly_increasing,
 )
 
 __all__ = ["clip", "join", "scale", "warmup"]
@@ -23,11 +21,17 @@ __all__ = ["clip", "join", "scale", "warmup"]
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Warmup(Schedule):
-    schedule: Schedule
-    steps: int
-    start: float = 0.0
-    shape: str = "linear"
-    zero_first: bool = False
+    schedule: Schedule = arg("schedule")  # noqa: RUF009  # arg() is a dataclasses.field
+    steps: int = arg("int")
+    start: float = arg(default=0.0, low=0.0)
+    shape: str = arg("choice", default="linear", choices=("linear", "cosine", "exponential"))
+    zero_first: bool = arg("bool", default=False)
+
+    def validate(self) -> None:
+        if self.shape == "exponential" and self.start <= 0.0:
+            raise ScheduleError(
+                f"{self.name}: shape='exponential' needs start > 0, but got start={self.start!r}"
+            )
 
     def formula(self, k: Any, xp: Any) -> Any:
         target = self.schedule.evaluate(k * 0.0, xp)
@@ -55,6 +59,7 @@ class _Warmup(Schedule):
 @schedule_factory("warmup", _Warmup)
 def warmup(
     schedule: Schedule,
+    *,
     steps: int,
     start: float = 0.0,
     shape: str = "linear",
@@ -83,24 +88,13 @@ def warmup(
     >>> [s(k) for k in range(5)]
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
-    w = "warmup"
-    sh = check_choice(w, "shape", shape, ("linear", "cosine", "exponential"))
-    st = check_float(w, "start", start, low=0.0)
-    if sh == "exponential" and st <= 0.0:
-        raise ScheduleError(f"{w}: shape='exponential' needs start > 0, but got start={start!r}")
-    return _Warmup(
-        check_schedule(w, "schedule", schedule),
-        check_int(w, "steps", steps),
-        st,
-        sh,
-        check_bool(w, "zero_first", zero_first),
-    )
+    return _Warmup(schedule, steps, start, shape, zero_first)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Join(Schedule):
-    schedules: tuple[Schedule, ...]
-    boundaries: tuple[int, ...]
+    schedules: tuple[Schedule, ...] = arg("schedules")
+    boundaries: tuple[int, ...] = arg("ints")
 
     def formula(self, k: Any, xp: Any) -> Any:
         out = self.schedules[0].evaluate(k, xp)
@@ -115,9 +109,18 @@ class _Join(Schedule):
             return None
         return (self.boundaries[-1] if self.boundaries else 0) + inner
 
+    def validate(self) -> None:
+        bs = list(self.boundaries)
+        if len(bs) != len(self.schedules) - 1:
+            raise ScheduleError(
+                f"{self.name}: needs len(schedules) - 1 boundaries, but got {len(bs)} boundaries "
+                f"for {len(self.schedules)} schedules: boundaries={bs}"
+            )
+        strictly_increasing(self.name, "boundaries", bs)
+
 
 @schedule_factory("join", _Join)
-def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
+def join(schedules: Sequence[Schedule], *, boundaries: Sequence[int]) -> Schedule:
     r"""Run ``schedules[i]`` from ``boundaries[i-1]`` to ``boundaries[i]``, each from its own step 0.
 
     .. math:: s(k) = s_i(k - b_{i-1}) \quad\text{for}\quad b_{i-1} \le k < b_i, \qquad b_{-1} = 0
@@ -125,31 +128,17 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     (optax ``join_schedules`` semantics.) ``len(boundaries) == len(schedules) - 1``.
 
     >>> from lrkit.schedules import constant, linear
-    >>> s = join([linear(0.0, 1.0, 2), constant(0.5)], boundaries=[2])
+    >>> s = join([linear(0.0, end=1.0, steps=2), constant(0.5)], boundaries=[2])
     >>> [s(k) for k in range(4)]
     [0.0, 0.5, 0.5, 0.5]
     """
-    w = "join"
-    if isinstance(schedules, Schedule) or not isinstance(schedules, Sequence) or not schedules:
-        raise ScheduleError(f"{w}: schedules must be a non-empty list, but got {schedules!r}")
-    ss = tuple(check_schedule(w, f"schedules[{i}]", s) for i, s in enumerate(schedules))
-    if isinstance(boundaries, str | bytes) or not isinstance(boundaries, Sequence):
-        raise ScheduleError(f"{w}: boundaries must be a list of integers, but got {boundaries!r}")
-    bs = tuple(check_int(w, f"boundaries[{i}]", b) for i, b in enumerate(boundaries))
-    if len(bs) != len(ss) - 1:
-        raise ScheduleError(
-            f"{w}: needs len(schedules) - 1 boundaries, but got {len(bs)} boundaries for "
-            f"{len(ss)} schedules: boundaries={list(bs)}"
-        )
-    if any(b2 <= b1 for b1, b2 in zip(bs, bs[1:], strict=False)):
-        raise ScheduleError(f"{w}: boundaries must be strictly increasing, but got {list(bs)}")
-    return _Join(ss, bs)
+    return _Join(schedules, boundaries)  # type: ignore[arg-type]  # checked on the fields
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Scale(Schedule):
-    schedule: Schedule
-    factor: float
+    schedule: Schedule = arg("schedule")  # noqa: RUF009  # arg() is a dataclasses.field
+    factor: float = arg(low=0.0)
 
     def formula(self, k: Any, xp: Any) -> Any:
         return self.factor * self.schedule.evaluate(k, xp)
@@ -160,26 +149,26 @@ class _Scale(Schedule):
 
 
 @schedule_factory("scale", _Scale)
-def scale(schedule: Schedule, factor: float) -> Schedule:
+def scale(schedule: Schedule, *, factor: float) -> Schedule:
     r"""Multiply a schedule by a constant: :math:`s(k) = \text{factor} \cdot s_{\text{inner}}(k)`.
 
     ``schedule * factor`` is the same.
 
     >>> from lrkit.schedules import constant
-    >>> scale(constant(0.5), 0.1)(0)
+    >>> scale(constant(0.5), factor=0.1)(0)
     0.05
     """
-    w = "scale"
-    return _Scale(
-        check_schedule(w, "schedule", schedule), check_float(w, "factor", factor, low=0.0)
-    )
+    return _Scale(schedule, factor)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Clip(Schedule):
-    schedule: Schedule
-    min_lr: float = 0.0
-    max_lr: float = math.inf
+    schedule: Schedule = arg("schedule")  # noqa: RUF009  # arg() is a dataclasses.field
+    min_lr: float = arg(default=0.0, low=0.0)
+    max_lr: float = arg(default=math.inf, allow_inf=True)
+
+    def validate(self) -> None:
+        ordered(self.name, "min_lr", self.min_lr, "max_lr", self.max_lr)
 
     def formula(self, k: Any, xp: Any) -> Any:
         v = xp.maximum(self.schedule.evaluate(k, xp), self.min_lr)
@@ -197,19 +186,14 @@ class _Clip(Schedule):
 
 
 @schedule_factory("clip", _Clip)
-def clip(schedule: Schedule, min_lr: float = 0.0, max_lr: float | None = None) -> Schedule:
+def clip(schedule: Schedule, *, min_lr: float = 0.0, max_lr: float | None = None) -> Schedule:
     r"""Clamp a schedule into ``[min_lr, max_lr]`` (``max_lr=None``: no upper bound).
 
     .. math:: s(k) = \min(\max(s_{\text{inner}}(k), \text{min\_lr}), \text{max\_lr})
 
     >>> from lrkit.schedules import linear
-    >>> s = clip(linear(1.0, 0.0, 10), min_lr=0.2, max_lr=0.5)
+    >>> s = clip(linear(1.0, end=0.0, steps=10), min_lr=0.2, max_lr=0.5)
     >>> [round(s(k), 2) for k in (0, 7, 10)]
     [0.5, 0.3, 0.2]
     """
-    w = "clip"
-    lo = check_float(w, "min_lr", min_lr, low=0.0)
-    hi = math.inf if max_lr is None else check_float(w, "max_lr", max_lr, allow_inf=True)
-    if hi < lo:
-        raise ScheduleError(f"{w}: max_lr must be >= min_lr, but got min_lr={lo!r}, max_lr={hi!r}")
-    return _Clip(check_schedule(w, "schedule", schedule), lo, hi)
+    return _Clip(schedule, min_lr, math.inf if max_lr is None else max_lr)

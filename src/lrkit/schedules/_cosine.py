@@ -6,16 +6,16 @@ import dataclasses
 import math
 from typing import Any
 
-from lrkit.schedules._base import Schedule, check_float, check_int, schedule_factory
+from lrkit.schedules._base import Schedule, arg, schedule_factory
 
 __all__ = ["cosine", "cosine_restarts"]
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Cosine(Schedule):
-    lr: float
-    steps: int
-    min_lr: float = 0.0
+    lr: float = arg(low=0.0)
+    steps: int = arg("int")
+    min_lr: float = arg(default=0.0, low=0.0)
 
     def formula(self, k: Any, xp: Any) -> Any:
         t = xp.minimum(k, self.steps) / self.steps
@@ -27,7 +27,7 @@ class _Cosine(Schedule):
 
 
 @schedule_factory("cosine", _Cosine)
-def cosine(lr: float, steps: int, min_lr: float = 0.0) -> Schedule:
+def cosine(lr: float, *, steps: int, min_lr: float = 0.0) -> Schedule:
     r"""Cosine annealing from ``lr`` to ``min_lr`` over ``steps`` updates, then held at ``min_lr``.
 
     .. math:: s(k) = \text{min\_lr} + \frac{\text{lr} - \text{min\_lr}}{2}
@@ -41,21 +41,16 @@ def cosine(lr: float, steps: int, min_lr: float = 0.0) -> Schedule:
     >>> [round(s(k), 4) for k in range(6)]
     [1.0, 0.8536, 0.5, 0.1464, 0.0, 0.0]
     """
-    w = "cosine"
-    return _Cosine(
-        check_float(w, "lr", lr, low=0.0),
-        check_int(w, "steps", steps),
-        check_float(w, "min_lr", min_lr, low=0.0),
-    )
+    return _Cosine(lr, steps, min_lr)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _CosineRestarts(Schedule):
-    lr: float
-    period: int
-    mult: float = 1.0
-    decay: float = 1.0
-    min_lr: float = 0.0
+    lr: float = arg(low=0.0)
+    period: int = arg("int")
+    mult: float = arg(default=1.0, low=1.0)
+    decay: float = arg(default=1.0, low=0.0, low_open=True, high=1.0)
+    min_lr: float = arg(default=0.0, low=0.0)
 
     def _start(self, i: Any, xp: Any) -> Any:
         # first step of cycle i: period * (mult^i - 1) / (mult - 1)
@@ -81,7 +76,7 @@ class _CosineRestarts(Schedule):
 
 @schedule_factory("cosine_restarts", _CosineRestarts)
 def cosine_restarts(
-    lr: float, period: int, mult: float = 1.0, decay: float = 1.0, min_lr: float = 0.0
+    lr: float, *, period: int, mult: float = 1.0, decay: float = 1.0, min_lr: float = 0.0
 ) -> Schedule:
     r"""Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
 
@@ -99,11 +94,4 @@ def cosine_restarts(
     >>> [round(s(k), 3) for k in range(8)]
     [1.0, 0.5, 0.5, 0.427, 0.25, 0.073, 0.25, 0.24]
     """
-    w = "cosine_restarts"
-    return _CosineRestarts(
-        check_float(w, "lr", lr, low=0.0),
-        check_int(w, "period", period),
-        check_float(w, "mult", mult, low=1.0),
-        check_float(w, "decay", decay, low=0.0, low_open=True, high=1.0),
-        check_float(w, "min_lr", min_lr, low=0.0),
-    )
+    return _CosineRestarts(lr, period, mult, decay, min_lr)

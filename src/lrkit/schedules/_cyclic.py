@@ -7,26 +7,24 @@ import math
 from typing import Any
 
 from lrkit.errors import ScheduleError
-from lrkit.schedules._base import (
-    Schedule,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    schedule_factory,
-)
+from lrkit.schedules._base import Schedule, arg, ordered, schedule_factory
 
 __all__ = ["cyclic", "one_cycle"]
+
+_MODES = ("triangular", "triangular2", "exp_range")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Cyclic(Schedule):
-    base_lr: float
-    max_lr: float
-    step_size_up: int
-    step_size_down: int | None = None
-    mode: str = "triangular"
-    gamma: float = 1.0
+    base_lr: float = arg(low=0.0)
+    max_lr: float = arg(low=0.0)
+    step_size_up: int = arg("int")
+    step_size_down: int | None = arg("int", default=None, optional=True)
+    mode: str = arg("choice", default="triangular", choices=_MODES)
+    gamma: float = arg(default=1.0, low=0.0, low_open=True, high=1.0)
+
+    def validate(self) -> None:
+        ordered(self.name, "base_lr", self.base_lr, "max_lr", self.max_lr)
 
     def formula(self, k: Any, xp: Any) -> Any:
         up = float(self.step_size_up)
@@ -50,6 +48,7 @@ class _Cyclic(Schedule):
 @schedule_factory("cyclic", _Cyclic)
 def cyclic(
     base_lr: float,
+    *,
     max_lr: float,
     step_size_up: int,
     step_size_down: int | None = None,
@@ -73,31 +72,18 @@ def cyclic(
     >>> [round(s(k), 2) for k in range(6)]
     [0.1, 0.55, 1.0, 0.55, 0.1, 0.55]
     """
-    w = "cyclic"
-    b = check_float(w, "base_lr", base_lr, low=0.0)
-    m = check_float(w, "max_lr", max_lr, low=0.0)
-    if m < b:
-        raise ScheduleError(f"{w}: max_lr must be >= base_lr, but got base_lr={b!r}, max_lr={m!r}")
-    down = None if step_size_down is None else check_int(w, "step_size_down", step_size_down)
-    return _Cyclic(
-        b,
-        m,
-        check_int(w, "step_size_up", step_size_up),
-        down,
-        check_choice(w, "mode", mode, ("triangular", "triangular2", "exp_range")),
-        check_float(w, "gamma", gamma, low=0.0, low_open=True, high=1.0),
-    )
+    return _Cyclic(base_lr, max_lr, step_size_up, step_size_down, mode, gamma)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _OneCycle(Schedule):
-    max_lr: float
-    steps: int
-    pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    anneal: str = "cos"
-    three_phase: bool = False
+    max_lr: float = arg(low=0.0)
+    steps: int = arg("int", low=2)
+    pct_start: float = arg(default=0.3, low=0.0, high=1.0, low_open=True, high_open=True)
+    div_factor: float = arg(default=25.0, low=0.0, low_open=True)
+    final_div_factor: float = arg(default=1e4, low=0.0, low_open=True)
+    anneal: str = arg("choice", default="cos", choices=("cos", "linear"))
+    three_phase: bool = arg("bool", default=False)
 
     def phases(self) -> list[tuple[float, float, float]]:
         """``(end_step, start_lr, end_lr)`` of each phase, with PyTorch's phase boundaries."""
@@ -136,10 +122,26 @@ class _OneCycle(Schedule):
     def horizon(self) -> int:
         return self.steps
 
+    def validate(self) -> None:
+        begin = 0.0
+        for end, _, _ in self.phases():
+            if not end > begin:
+                raise ScheduleError(
+                    f"{self.name}: pct_start={self.pct_start!r} with steps={self.steps!r} leaves "
+                    "a phase with no updates; use more steps or a pct_start nearer the middle"
+                )
+            begin = end
+        if not math.isfinite(self.max_lr / self.div_factor / self.final_div_factor):
+            raise ScheduleError(
+                f"{self.name}: div factors give a non-finite LR, but got max_lr={self.max_lr!r}, "
+                f"div_factor={self.div_factor!r}, final_div_factor={self.final_div_factor!r}"
+            )
+
 
 @schedule_factory("one_cycle", _OneCycle)
 def one_cycle(
     max_lr: float,
+    *,
     steps: int,
     pct_start: float = 0.3,
     div_factor: float = 25.0,
@@ -161,27 +163,4 @@ def one_cycle(
     >>> round(s(0), 3), round(s(4), 3), round(s(9), 7)
     (0.04, 1.0, 4e-06)
     """
-    w = "one_cycle"
-    s = _OneCycle(
-        check_float(w, "max_lr", max_lr, low=0.0),
-        check_int(w, "steps", steps, low=2),
-        check_float(w, "pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True),
-        check_float(w, "div_factor", div_factor, low=0.0, low_open=True),
-        check_float(w, "final_div_factor", final_div_factor, low=0.0, low_open=True),
-        check_choice(w, "anneal", anneal, ("cos", "linear")),
-        check_bool(w, "three_phase", three_phase),
-    )
-    begin = 0.0
-    for end, _, _ in s.phases():
-        if not end > begin:
-            raise ScheduleError(
-                f"{w}: pct_start={pct_start!r} with steps={steps!r} leaves a phase with no "
-                f"updates; use more steps or a pct_start nearer the middle"
-            )
-        begin = end
-    if not math.isfinite(s.max_lr / s.div_factor / s.final_div_factor):
-        raise ScheduleError(
-            f"{w}: div factors give a non-finite LR, but got max_lr={max_lr!r}, "
-            f"div_factor={div_factor!r}, final_div_factor={final_div_factor!r}"
-        )
-    return s
+    return _OneCycle(max_lr, steps, pct_start, div_factor, final_div_factor, anneal, three_phase)

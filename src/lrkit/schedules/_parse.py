@@ -2,19 +2,23 @@
 
 The grammar is a Python call expression, read with :mod:`ast` (never ``eval``): schedule names
 as functions, numbers, ``True``/``False``/``None``, ``inf``, strings, lists, and nested
-schedule calls. Positional arguments follow the factory's parameter order. The ``repr`` of
-every schedule is in this form, so ``parse(repr(s)) == s``.
+schedule calls. The ``repr`` of every schedule is in this form, so ``parse(repr(s)) == s``.
+
+The text form is user data (configs, logs, saved specs), so it keeps accepting positional
+arguments after the first, although the Python factories take those by keyword only:
+``"multistep(0.1, [30, 60])"`` maps its arguments onto the schedule's fields in declaration
+order (``lr``, ``milestones``, ``gamma``), the order the factories had when they were
+positional and the order of ``to_dict``.
 """
 
 from __future__ import annotations
 
 import ast
-import inspect
 import math
 from typing import Any
 
 from lrkit.errors import ScheduleError
-from lrkit.schedules._base import Schedule, _factory
+from lrkit.schedules._base import Schedule, _factory, field_names
 
 __all__ = ["parse"]
 
@@ -52,7 +56,7 @@ def _value(node: ast.AST, text: str) -> Any:
         return [_value(e, text) for e in node.elts]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         factory = _factory(node.func.id)
-        params = list(inspect.signature(factory).parameters)
+        params = field_names(node.func.id)
         if len(node.args) > len(params):
             raise ScheduleError(
                 f"{node.func.id}: takes at most {len(params)} arguments ({', '.join(params)}), "

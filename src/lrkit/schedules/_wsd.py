@@ -7,25 +7,19 @@ import math
 from typing import Any
 
 from lrkit.errors import ScheduleError
-from lrkit.schedules._base import (
-    Schedule,
-    check_choice,
-    check_float,
-    check_int,
-    schedule_factory,
-)
+from lrkit.schedules._base import Schedule, arg, schedule_factory
 
 __all__ = ["wsd"]
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _WSD(Schedule):
-    lr: float
-    steps: int
-    decay_steps: int
-    warmup_steps: int = 0
-    decay_shape: str = "1-sqrt"
-    min_lr: float = 0.0
+    lr: float = arg(low=0.0)
+    steps: int = arg("int")
+    decay_steps: int = arg("int")
+    warmup_steps: int = arg("int", default=0, low=0)
+    decay_shape: str = arg("choice", default="1-sqrt", choices=("1-sqrt", "linear", "cosine"))
+    min_lr: float = arg(default=0.0, low=0.0)
 
     def formula(self, k: Any, xp: Any) -> Any:
         decay_start = self.steps - self.decay_steps
@@ -47,10 +41,19 @@ class _WSD(Schedule):
     def horizon(self) -> int:
         return self.steps
 
+    def validate(self) -> None:
+        if self.warmup_steps + self.decay_steps > self.steps:
+            raise ScheduleError(
+                f"{self.name}: warmup_steps + decay_steps must be <= steps, but got "
+                f"warmup_steps={self.warmup_steps}, decay_steps={self.decay_steps}, "
+                f"steps={self.steps}"
+            )
+
 
 @schedule_factory("wsd", _WSD)
 def wsd(
     lr: float,
+    *,
     steps: int,
     decay_steps: int,
     warmup_steps: int = 0,
@@ -69,27 +72,11 @@ def wsd(
 
     The 1−sqrt cooldown matches cosine at equal compute (Hägele et al., 2024). transformers'
     ``get_wsd_schedule`` with ``W`` warmup steps equals
-    ``warmup(wsd(lr, steps - W, decay_steps, decay_shape=...), steps=W, start=min_lr,
-    zero_first=True)``.
+    ``warmup(wsd(lr, steps=steps - W, decay_steps=decay_steps, decay_shape=...), steps=W,
+    start=min_lr, zero_first=True)``.
 
     >>> s = wsd(lr=1.0, steps=10, decay_steps=4, decay_shape="linear")
     >>> [s(k) for k in range(11)]
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
     """
-    w = "wsd"
-    n = check_int(w, "steps", steps)
-    d = check_int(w, "decay_steps", decay_steps)
-    wu = check_int(w, "warmup_steps", warmup_steps, low=0)
-    if wu + d > n:
-        raise ScheduleError(
-            f"{w}: warmup_steps + decay_steps must be <= steps, but got "
-            f"warmup_steps={wu}, decay_steps={d}, steps={n}"
-        )
-    return _WSD(
-        check_float(w, "lr", lr, low=0.0),
-        n,
-        d,
-        wu,
-        check_choice(w, "decay_shape", decay_shape, ("1-sqrt", "linear", "cosine")),
-        check_float(w, "min_lr", min_lr, low=0.0),
-    )
+    return _WSD(lr, steps, decay_steps, warmup_steps, decay_shape, min_lr)

@@ -117,12 +117,12 @@ _CASES: dict[str, list[dict[str, Any]]] = {
         {"schedule": S.inverse_sqrt(lr=1.0, timescale=4), "steps": 4, "zero_first": True},
     ],
     "join": [
-        {"schedules": [S.linear(0.0, 1.0, 2), S.constant(0.5)], "boundaries": [2]},
+        {"schedules": [S.linear(0.0, end=1.0, steps=2), S.constant(0.5)], "boundaries": [2]},
         {
             "schedules": [
                 S.warmup(S.constant(0.1), steps=3),
                 S.cosine_restarts(lr=0.1, period=4, mult=2.0),
-                S.scale(S.wsd(lr=0.1, steps=20, decay_steps=5), 0.5),
+                S.scale(S.wsd(lr=0.1, steps=20, decay_steps=5), factor=0.5),
             ],
             "boundaries": [10, 30],
         },
@@ -133,10 +133,10 @@ _CASES: dict[str, list[dict[str, Any]]] = {
         {"schedule": S.warmup(S.multistep(lr=1.0, milestones=[5, 8]), steps=3), "factor": 0.0},
     ],
     "clip": [
-        {"schedule": S.linear(1.0, 0.0, 10), "min_lr": 0.2, "max_lr": 0.5},
-        {"schedule": S.scale(S.exponential(lr=1.0, rate=0.8), 0.1), "min_lr": 1e-3},
+        {"schedule": S.linear(1.0, end=0.0, steps=10), "min_lr": 0.2, "max_lr": 0.5},
+        {"schedule": S.scale(S.exponential(lr=1.0, rate=0.8), factor=0.1), "min_lr": 1e-3},
         {
-            "schedule": S.scale(S.cyclic(base_lr=0.0, max_lr=1.0, step_size_up=3), 2.0),
+            "schedule": S.scale(S.cyclic(base_lr=0.0, max_lr=1.0, step_size_up=3), factor=2.0),
             "max_lr": 1.5,
         },
     ],

@@ -60,7 +60,7 @@ def every_schedule() -> list[Schedule]:
     """
     return [
         S.constant(0.1),
-        S.linear(1.0, 0.0, 7),
+        S.linear(1.0, end=0.0, steps=7),
         S.step_decay(lr=0.3, step_size=7, gamma=0.5),
         S.multistep(lr=0.1, milestones=[3, 5, 5, 9], gamma=0.5),
         S.piecewise(boundaries=[2, 4], values=[1.0, 0.5, 0.1]),
@@ -80,9 +80,12 @@ def every_schedule() -> list[Schedule]:
         S.wsd(lr=0.1, steps=50, decay_steps=10, decay_shape="cosine"),
         S.warmup(S.cosine(lr=0.1, steps=100), steps=10, shape="cosine", start=1e-3),
         S.warmup(S.one_cycle(max_lr=0.1, steps=40), steps=5, shape="exponential", start=1e-5),
-        S.join([S.linear(0.0, 1.0, 2), S.cosine_restarts(lr=0.1, period=4, mult=2.0)], [2]),
-        S.scale(S.cyclic(base_lr=0.0, max_lr=1.0, step_size_up=3), 0.5),
-        S.clip(S.scale(S.exponential(lr=1.0, rate=0.8), 0.1), min_lr=1e-3, max_lr=0.05),
+        S.join(
+            [S.linear(0.0, end=1.0, steps=2), S.cosine_restarts(lr=0.1, period=4, mult=2.0)],
+            boundaries=[2],
+        ),
+        S.scale(S.cyclic(base_lr=0.0, max_lr=1.0, step_size_up=3), factor=0.5),
+        S.clip(S.scale(S.exponential(lr=1.0, rate=0.8), factor=0.1), min_lr=1e-3, max_lr=0.05),
     ]
 
 
