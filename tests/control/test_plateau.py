@@ -135,6 +135,7 @@ def test_invalid_arguments(kwargs: dict[str, Any], arg: str) -> None:
         ReduceOnPlateau(**kwargs)
     assert isinstance(info.value, ValueError)
     assert f"{arg}={kwargs[arg]!r}" in str(info.value)
+    assert str(info.value).startswith("ReduceOnPlateau: ")
 
 
 def test_load_state_dict_rejects_foreign_state() -> None:

@@ -240,3 +240,20 @@ def test_invalid_rule_arguments(kwargs: dict, arg: str) -> None:
     for cls in (HDSGD, HDAdam):
         with pytest.raises(ConfigError, match=arg):
             cls([torch.zeros(1, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [
+        (HDSGD, {"lr": -1.0}, "HDSGD: lr must be >= 0, but got lr=-1.0"),
+        (HDSGD, {"nesterov": "yes", "momentum": 0.9}, "HDSGD: nesterov must be True or False"),
+        (HDAdam, {"eps": -1e-8}, "HDAdam: eps must be >= 0, but got eps=-1e-08"),
+        (HDAdam, {"betas": (0.9, 1.0)}, r"HDAdam: betas\[1\] must be < 1"),
+        (HDAdam, {"weight_decay": float("inf")}, "HDAdam: weight_decay must be finite"),
+    ],
+)
+def test_errors_name_the_optimizer_argument_and_value(
+    cls: type, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        cls([torch.zeros(1, requires_grad=True)], **kwargs)

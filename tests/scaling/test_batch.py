@@ -86,3 +86,10 @@ def test_invalid(kwargs: dict, arg: str) -> None:
 def test_schedule_needs_dataset_size() -> None:
     with pytest.raises(ConfigError, match="dataset_size"):
         batch_size(0.1, 256, 1024).schedule()
+
+
+def test_integral_float_batches_are_ints_and_errors_say_where() -> None:
+    r = batch_size(0.1, 256.0, 1e3)
+    assert type(r.base_batch) is int and r.base_batch == 256 and r.batch == 1000
+    with pytest.raises(ConfigError, match="batch_size: batch must be an integer, but got"):
+        batch_size(0.1, 256, 512.5)

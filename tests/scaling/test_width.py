@@ -133,3 +133,17 @@ def test_best_lr_transfers_from_width_64_to_1024(one_thread: None) -> None:
     # at the base width's best LR, the wide model is near its best with groups, far without
     assert mup[b] <= 1.5 * min(mup), report
     assert sp[b] >= 2.0 * min(sp), report
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr": 0.0}, "width_groups: lr must be > 0, but got lr=0.0"),
+        ({"weight_decay": -0.1}, "width_groups: weight_decay must be >= 0"),
+        ({"layers": {"0.*": "middle"}}, r"width_groups: layers\['0.\*'\] must be one of"),
+    ],
+)
+def test_width_groups_invalid(kwargs: dict, message: str) -> None:
+    args = {"lr": 1e-3, **kwargs}
+    with pytest.raises(ConfigError, match=message):
+        width_groups(_mlp(128), _mlp(64), **args)

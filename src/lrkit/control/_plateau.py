@@ -5,9 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lrkit._validate import check_choice, check_float, check_int
 from lrkit.errors import ConfigError
 
 __all__ = ["ReduceOnPlateau"]
+
+# what state_dict saves: the settings, then the counters
+_STATE = (
+    *("factor", "patience", "threshold", "threshold_mode", "cooldown", "min_scale", "mode", "eps"),
+    *("scale", "best", "num_bad", "cooldown_counter", "num_updates", "reductions"),
+)
 
 
 class ReduceOnPlateau:
@@ -43,32 +50,17 @@ class ReduceOnPlateau:
         mode: str = "min",
         eps: float = 1e-8,
     ) -> None:
-        if not (isinstance(factor, int | float) and 0.0 < factor < 1.0):
-            raise ConfigError(f"factor must be in (0, 1), but got factor={factor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ConfigError(f"patience must be an integer >= 0, but got patience={patience!r}")
-        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
-            raise ConfigError(f"cooldown must be an integer >= 0, but got cooldown={cooldown!r}")
-        if not (isinstance(threshold, int | float) and threshold >= 0 and math.isfinite(threshold)):
-            raise ConfigError(f"threshold must be >= 0, but got threshold={threshold!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ConfigError(
-                f"threshold_mode must be 'rel' or 'abs', but got threshold_mode={threshold_mode!r}"
-            )
-        if mode not in ("min", "max"):
-            raise ConfigError(f"mode must be 'min' or 'max', but got mode={mode!r}")
-        if not (isinstance(min_scale, int | float) and 0.0 <= min_scale <= 1.0):
-            raise ConfigError(f"min_scale must be in [0, 1], but got min_scale={min_scale!r}")
-        if not (isinstance(eps, int | float) and eps >= 0 and math.isfinite(eps)):
-            raise ConfigError(f"eps must be a finite number >= 0, but got eps={eps!r}")
-        self.factor = float(factor)
-        self.patience = patience
-        self.threshold = float(threshold)
-        self.threshold_mode = threshold_mode
-        self.cooldown = cooldown
-        self.min_scale = float(min_scale)
-        self.mode = mode
-        self.eps = float(eps)
+        w = "ReduceOnPlateau"
+        self.factor = check_float(
+            w, "factor", factor, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.patience = check_int(w, "patience", patience, low=0)
+        self.threshold = check_float(w, "threshold", threshold, low=0.0)
+        self.threshold_mode = check_choice(w, "threshold_mode", threshold_mode, ("rel", "abs"))
+        self.cooldown = check_int(w, "cooldown", cooldown, low=0)
+        self.min_scale = check_float(w, "min_scale", min_scale, low=0.0, high=1.0)
+        self.mode = check_choice(w, "mode", mode, ("min", "max"))
+        self.eps = check_float(w, "eps", eps, low=0.0)
         self.scale = 1.0
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad = 0
@@ -111,22 +103,9 @@ class ReduceOnPlateau:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: settings and counters (JSON-safe but for ``inf``)."""
-        return {
-            "factor": self.factor,
-            "patience": self.patience,
-            "threshold": self.threshold,
-            "threshold_mode": self.threshold_mode,
-            "cooldown": self.cooldown,
-            "min_scale": self.min_scale,
-            "mode": self.mode,
-            "eps": self.eps,
-            "scale": self.scale,
-            "best": self.best,
-            "num_bad": self.num_bad,
-            "cooldown_counter": self.cooldown_counter,
-            "num_updates": self.num_updates,
-            "reductions": list(self.reductions),
-        }
+        state = {key: getattr(self, key) for key in _STATE}
+        state["reductions"] = list(self.reductions)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`state_dict`."""

@@ -8,17 +8,15 @@ from typing import Any
 
 import torch
 
+from lrkit._validate import check_bool, check_choice, check_float
 from lrkit.errors import ConfigError
 
 __all__ = ["HDSGD", "HDAdam"]
 
 
-def _check(name: str, value: Any, low: float = 0.0, high: float = math.inf) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not (math.isfinite(value) and low <= value < high):
-        raise ConfigError(
-            f"{name} must be a finite number in [{low:g}, {high:g}), but got {name}={value!r}"
-        )
+def _check(where: str, name: str, value: Any, high: float | None = None) -> float:
+    """A finite float >= 0 (and < ``high`` when given)."""
+    return check_float(where, name, value, low=0.0, high=high, high_open=True)
 
 
 #: hyper-LR of the multiplicative rule when none is given: the LR may change by at most 5%
@@ -27,14 +25,25 @@ def _check(name: str, value: Any, low: float = 0.0, high: float = math.inf) -> N
 MULTIPLICATIVE_HYPERGRAD_LR = 0.05
 
 
-def _hyper_lr(rule: Any, hypergrad_lr: Any, *, additive_default: float) -> float:
-    if rule not in ("additive", "multiplicative"):
-        raise ConfigError(f"rule must be 'additive' or 'multiplicative', but got rule={rule!r}")
+def _hyper_lr(where: str, rule: Any, hypergrad_lr: Any, *, additive_default: float) -> float:
+    check_choice(where, "rule", rule, ("additive", "multiplicative"))
     if hypergrad_lr is None:
         return MULTIPLICATIVE_HYPERGRAD_LR if rule == "multiplicative" else additive_default
     # multiplicative: 1 + beta * cos must stay positive, so beta < 1
-    _check("hypergrad_lr", hypergrad_lr, 0.0, 1.0 if rule == "multiplicative" else math.inf)
-    return float(hypergrad_lr)
+    return _check(where, "hypergrad_lr", hypergrad_lr, 1.0 if rule == "multiplicative" else None)
+
+
+def _defaults(
+    where: str, lr: Any, rule: Any, hypergrad_lr: Any, weight_decay: Any, *, additive_default: float
+) -> dict[str, Any]:
+    """The param-group defaults both optimizers share, checked."""
+    return {
+        "lr": _check(where, "lr", lr),
+        "hypergrad_lr": _hyper_lr(where, rule, hypergrad_lr, additive_default=additive_default),
+        "rule": rule,
+        "weight_decay": _check(where, "weight_decay", weight_decay),
+        "hypergrad": 0.0,
+    }
 
 
 class _HDBase(torch.optim.Optimizer):
@@ -149,20 +158,16 @@ class HDSGD(_HDBase):
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
-        _check("lr", lr)
-        hypergrad_lr = _hyper_lr(rule, hypergrad_lr, additive_default=1e-3)
-        _check("momentum", momentum, 0.0, 1.0)
-        _check("weight_decay", weight_decay)
-        if nesterov and momentum <= 0:
-            raise ConfigError(f"nesterov=True needs momentum > 0, but got momentum={momentum!r}")
+        w = "HDSGD"
+        momentum = _check(w, "momentum", momentum, 1.0)
+        if check_bool(w, "nesterov", nesterov) and momentum <= 0:
+            raise ConfigError(
+                f"{w}: nesterov=True needs momentum > 0, but got momentum={momentum!r}"
+            )
         defaults = {
-            "lr": float(lr),
-            "hypergrad_lr": float(hypergrad_lr),
-            "rule": rule,
-            "momentum": float(momentum),
-            "nesterov": bool(nesterov),
-            "weight_decay": float(weight_decay),
-            "hypergrad": 0.0,
+            **_defaults(w, lr, rule, hypergrad_lr, weight_decay, additive_default=1e-3),
+            "momentum": momentum,
+            "nesterov": nesterov,
         }
         super().__init__(params, defaults)
 
@@ -214,22 +219,13 @@ class HDAdam(_HDBase):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        _check("lr", lr)
-        hypergrad_lr = _hyper_lr(rule, hypergrad_lr, additive_default=1e-7)
+        w = "HDAdam"
         if not (isinstance(betas, tuple | list) and len(betas) == 2):
-            raise ConfigError(f"betas must be a pair, but got betas={betas!r}")
-        _check("betas[0]", betas[0], 0.0, 1.0)
-        _check("betas[1]", betas[1], 0.0, 1.0)
-        _check("eps", eps)
-        _check("weight_decay", weight_decay)
+            raise ConfigError(f"{w}: betas must be a pair, but got betas={betas!r}")
         defaults = {
-            "lr": float(lr),
-            "hypergrad_lr": float(hypergrad_lr),
-            "rule": rule,
-            "betas": (float(betas[0]), float(betas[1])),
-            "eps": float(eps),
-            "weight_decay": float(weight_decay),
-            "hypergrad": 0.0,
+            **_defaults(w, lr, rule, hypergrad_lr, weight_decay, additive_default=1e-7),
+            "betas": (_check(w, "betas[0]", betas[0], 1.0), _check(w, "betas[1]", betas[1], 1.0)),
+            "eps": _check(w, "eps", eps),
         }
         super().__init__(params, defaults)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from lrkit._validate import check_choice, check_float
 from lrkit.errors import ConfigError, DependencyError
 
 __all__ = ["OPTIMIZERS", "available", "effective_lr", "evaluating", "make"]
@@ -40,12 +40,7 @@ def _key(name: Any) -> str:
     if not isinstance(name, str):
         raise ConfigError(f"optimizer name must be a string, but got name={name!r}")
     key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in OPTIMIZERS:
-        raise ConfigError(
-            f"optimizer must be one of {', '.join(OPTIMIZERS)}, but got name={name!r}"
-        )
-    return key
+    return check_choice("make", "name", _ALIASES.get(key, key), OPTIMIZERS)
 
 
 def _external_class(key: str) -> Any:
@@ -92,12 +87,7 @@ def make(name: str, params: Iterable[Any], lr: float, **kw: Any) -> Any:
     Extra keywords go to the optimizer's constructor.
     """
     key = _key(name)
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, int | float)
-        or not (math.isfinite(lr) and lr >= 0)
-    ):
-        raise ConfigError(f"lr must be a finite number >= 0, but got lr={lr!r}")
+    lr = check_float("make", "lr", lr, low=0.0)
     if key in _EXTERNAL:
         cls = _external_class(key)
         optimizer = cls(params, lr=lr, **kw)

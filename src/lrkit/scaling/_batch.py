@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from lrkit._json import to_json_dict
+from lrkit._validate import check_choice, check_float, check_int
 from lrkit.errors import ConfigError
 
 __all__ = [
@@ -100,7 +102,7 @@ class BatchScaling:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the fields."""
-        return asdict(self)
+        return to_json_dict(self)
 
     def schedule(self, schedule: Any = None) -> Any:
         """``schedule`` (default: constant at :attr:`lr`) with the recommended warmup prepended.
@@ -121,13 +123,6 @@ class BatchScaling:
                 "batch_size(..., dataset_size=N)"
             )
         return warmup(inner, steps=self.warmup_steps) if self.warmup_steps > 0 else inner
-
-
-def _check_positive(name: str, value: Any, integer: bool) -> None:
-    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok_type or not (math.isfinite(value) and value > 0):
-        kind = "an integer" if integer else "a finite number"
-        raise ConfigError(f"{name} must be {kind} > 0, but got {name}={value!r}")
 
 
 def batch_size(
@@ -166,19 +161,16 @@ def batch_size(
     >>> round(batch_size(3e-4, 256, 4096, rule="auto", optimizer="adam").lr, 6)
     0.0012
     """
-    if not (isinstance(lr, int | float) and not isinstance(lr, bool)) or not (
-        math.isfinite(lr) and lr >= 0
-    ):
-        raise ConfigError(f"lr must be a finite number >= 0, but got lr={lr!r}")
-    _check_positive("base_batch", base_batch, integer=True)
-    _check_positive("batch", batch, integer=True)
-    if rule not in _RULES:
-        raise ConfigError(f"rule must be one of {', '.join(_RULES)}, but got rule={rule!r}")
+    w = "batch_size"
+    lr = check_float(w, "lr", lr, low=0.0)
+    base_batch = check_int(w, "base_batch", base_batch)
+    batch = check_int(w, "batch", batch)
+    rule = check_choice(w, "rule", rule, _RULES)
     if dataset_size is not None:
-        _check_positive("dataset_size", dataset_size, integer=True)
+        dataset_size = check_int(w, "dataset_size", dataset_size)
     if rule == "auto":
         if optimizer is None:
-            raise ConfigError("rule='auto' needs optimizer= (a name, class or instance)")
+            raise ConfigError(f"{w}: rule='auto' needs optimizer= (a name, class or instance)")
         rule = _RULE_OF_FAMILY[optimizer_family(optimizer)]
     k = batch / base_batch
     factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[rule]
@@ -203,12 +195,12 @@ def batch_size(
     if warning is not None:
         warnings.warn(warning, UserWarning, stacklevel=2)
     return BatchScaling(
-        lr=float(lr * factor),
+        lr=lr * factor,
         rule=rule,
         factor=float(factor),
-        base_lr=float(lr),
-        base_batch=int(base_batch),
-        batch=int(batch),
+        base_lr=lr,
+        base_batch=base_batch,
+        batch=batch,
         warmup_epochs=warmup_epochs,
         warmup_steps=warmup_steps,
         warning=warning,

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrkit._json import to_json_dict
+from lrkit._validate import check_float
 from lrkit.errors import ConfigError
 
 __all__ = ["GroupInfo", "ParamGroups", "layer_ids", "merge_groups", "param_groups"]
@@ -27,15 +29,8 @@ class GroupInfo:
     numel: int
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of the fields."""
-        return {
-            "label": self.label,
-            "lr": self.lr,
-            "multiplier": self.multiplier,
-            "weight_decay": self.weight_decay,
-            "names": list(self.names),
-            "numel": self.numel,
-        }
+        """JSON-safe dict of the fields (a multiplier of a zero base LR, NaN, is ``None``)."""
+        return to_json_dict(self)
 
 
 @dataclass(frozen=True)
@@ -228,30 +223,17 @@ def param_groups(
 
     Build the optimizer with ``lr=lr``; ``print(groups)`` shows the groups.
     """
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, int | float)
-        or not (math.isfinite(lr) and lr > 0)
-    ):
-        raise ConfigError(f"lr must be a finite number > 0, but got lr={lr!r}")
-    if layer_decay is not None and not (
-        isinstance(layer_decay, int | float) and 0 < layer_decay <= 1
-    ):
-        raise ConfigError(f"layer_decay must be in (0, 1], but got layer_decay={layer_decay!r}")
-    if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
-        raise ConfigError(f"weight_decay must be >= 0, but got weight_decay={weight_decay!r}")
+    w = "param_groups"
+    lr = check_float(w, "lr", lr, low=0.0, low_open=True)
+    if layer_decay is not None:
+        layer_decay = check_float(w, "layer_decay", layer_decay, low=0.0, low_open=True, high=1.0)
+    weight_decay = check_float(w, "weight_decay", weight_decay, low=0.0)
     if isinstance(no_decay, str):
         no_decay = (no_decay,)
-    mults = dict(multipliers or {})
-    for pattern, m in mults.items():
-        if (
-            isinstance(m, bool)
-            or not isinstance(m, int | float)
-            or not (math.isfinite(m) and m >= 0)
-        ):
-            raise ConfigError(
-                f"multipliers must be finite numbers >= 0, but got multipliers[{pattern!r}]={m!r}"
-            )
+    mults = {
+        pattern: check_float(w, f"multipliers[{pattern!r}]", m, low=0.0)
+        for pattern, m in (multipliers or {}).items()
+    }
 
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not named:

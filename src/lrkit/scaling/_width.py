@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from lrkit._json import to_json_dict
+from lrkit._validate import check_choice, check_float, check_int
 from lrkit.errors import ConfigError
 from lrkit.scaling._groups import ParamGroups, merge_groups
 
@@ -57,7 +58,7 @@ class WidthScaling:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the fields."""
-        return asdict(self)
+        return to_json_dict(self)
 
 
 def width(
@@ -90,27 +91,21 @@ def width(
     >>> width(0.1, 64, 256, "sgd", "input").lr
     0.4
     """
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, int | float)
-        or not (math.isfinite(lr) and lr >= 0)
-    ):
-        raise ConfigError(f"lr must be a finite number >= 0, but got lr={lr!r}")
-    for name, value in (("base_width", base_width), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, but got {name}={value!r}")
-    if layer not in _LAYERS:
-        raise ConfigError(f"layer must be one of {', '.join(_LAYERS)}, but got layer={layer!r}")
+    w = "width"
+    lr = check_float(w, "lr", lr, low=0.0)
+    base_width = check_int(w, "base_width", base_width)
+    width = check_int(w, "width", width)
+    layer = check_choice(w, "layer", layer, _LAYERS)
     family = _family(optimizer)
     m = width / base_width
     factor = m ** _EXPONENT[family][layer]
     return WidthScaling(
-        lr=float(lr * factor),
+        lr=lr * factor,
         factor=float(factor),
         multiplier=float(m),
-        base_lr=float(lr),
-        base_width=int(base_width),
-        width=int(width),
+        base_lr=lr,
+        base_width=base_width,
+        width=width,
         optimizer=family,
         layer=layer,
     )
@@ -172,15 +167,13 @@ def width_groups(
         opt = torch.optim.Adam(width_groups(big, small, lr=3e-3), lr=3e-3)
     """
     family = _family(optimizer)
+    lr = check_float("width_groups", "lr", lr, low=0.0, low_open=True)
+    weight_decay = check_float("width_groups", "weight_decay", weight_decay, low=0.0)
     base = dict(base_model.named_parameters())
     owners = _owners(model)
     patterns = dict(layers or {})
     for pattern, role in patterns.items():
-        if role not in _LAYERS:
-            raise ConfigError(
-                f"layers values must be one of {', '.join(_LAYERS)}, but got "
-                f"layers[{pattern!r}]={role!r}"
-            )
+        check_choice("width_groups", f"layers[{pattern!r}]", role, _LAYERS)
     entries = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
