@@ -58,3 +58,52 @@ def test_lazy_reexports_resolve() -> None:
         "print(type(d).__name__ == lrkit.Diagnosis.__name__, callable(lrkit.run_study), 'torch' in sys.modules)"
     )
     assert out == "True True False"
+
+
+# The public API of each package, reviewed (issue #16): what users construct or call, and the
+# results they get back. A name added to an __all__ must be added here on purpose.
+PUBLIC = {
+    "lrkit": {
+        *("ConfigError", "Diagnosis", "FinderResult", "LRKitError", "ReduceOnPlateau"),
+        *("Schedule", "ScheduleError", "__version__", "diagnose", "find_lr", "parse", "pbt"),
+        *("run_study", "schedules", "sweep", "tune"),
+    },
+    "lrkit.scaling": {
+        *("BatchScaling", "ParamGroups", "WidthScaling", "batch_size", "param_groups", "width"),
+        "width_groups",
+    },
+    "lrkit.optim": {"HDSGD", "HDAdam", "available", "effective_lr", "evaluating", "make"},
+    "lrkit.control": {"GuardAction", "GuardEvent", "GuardPolicy", "ReduceOnPlateau"},
+    "lrkit.testing": {
+        *("check_adapter", "check_invalid", "check_registry_covered", "check_schedule"),
+        *("example_schedules", "schedule_cases"),
+    },
+}
+
+
+def test_public_names_are_the_reviewed_ones() -> None:
+    import importlib
+
+    from lrkit import schedules
+
+    for name, expected in PUBLIC.items():
+        module = importlib.import_module(name)
+        assert set(module.__all__) == expected, name
+        assert len(module.__all__) == len(set(module.__all__)), f"{name}: duplicates in __all__"
+        for attr in module.__all__:
+            assert getattr(module, attr) is not None, f"{name}.{attr}"
+    # lrkit.schedules exports the factories, the base class and the spec functions, no helpers
+    factories = set(schedules.registry())
+    assert set(schedules.__all__) == factories | {"Schedule", "from_dict", "parse", "registry"}
+
+
+def test_internals_stay_importable_from_their_private_modules() -> None:
+    from lrkit.optim._registry import OPTIMIZERS
+    from lrkit.scaling._batch import SAFE_MAX_BATCH, optimizer_family
+    from lrkit.scaling._groups import GroupInfo, layer_ids
+    from lrkit.scaling._width import classify
+    from lrkit.testing._schedules import check_roundtrip, check_vectorised, probe_steps
+
+    assert "adam" in OPTIMIZERS and SAFE_MAX_BATCH == 8192 and optimizer_family("adam")
+    assert all(callable(f) for f in (GroupInfo, layer_ids, classify, check_roundtrip))
+    assert all(callable(f) for f in (check_vectorised, probe_steps))

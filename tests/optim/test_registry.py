@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from lrkit.errors import ConfigError, DependencyError
-from lrkit.optim import HDSGD, OPTIMIZERS, HDAdam, available, effective_lr, evaluating, make
+from lrkit.optim import HDSGD, HDAdam, available, effective_lr, evaluating, make
+from lrkit.optim._registry import OPTIMIZERS
 
 _PACKAGES = {
     "schedulefree_adamw": "schedulefree",

@@ -9,7 +9,8 @@ import warnings
 import pytest
 
 from lrkit.errors import ConfigError
-from lrkit.scaling import SAFE_MAX_BATCH, SAFE_MAX_FACTOR, batch_size, optimizer_family
+from lrkit.scaling import batch_size
+from lrkit.scaling._batch import SAFE_MAX_BATCH, SAFE_MAX_FACTOR, optimizer_family
 
 
 def test_linear_rule_and_warmup() -> None:

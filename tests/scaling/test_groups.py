@@ -10,7 +10,8 @@ from torch import nn
 
 from lrkit.errors import ConfigError
 from lrkit.integrations.torch import Scheduler
-from lrkit.scaling import layer_ids, param_groups
+from lrkit.scaling import param_groups
+from lrkit.scaling._groups import layer_ids
 from lrkit.testing import example_schedules
 
 

@@ -12,15 +12,8 @@ import pytest
 
 from lrkit import schedules as S
 from lrkit.errors import ScheduleError
-from lrkit.testing import (
-    check_invalid,
-    check_registry_covered,
-    check_roundtrip,
-    check_schedule,
-    check_values,
-    check_vectorised,
-    schedule_cases,
-)
+from lrkit.testing import check_invalid, check_registry_covered, check_schedule, schedule_cases
+from lrkit.testing._schedules import check_roundtrip, check_values, check_vectorised
 
 CASES = schedule_cases()
 _CASES = [(name, kwargs) for name, sets in CASES.items() for kwargs in sets]

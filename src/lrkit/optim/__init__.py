@@ -15,6 +15,7 @@ from lrkit.errors import require
 require("torch", "torch")
 
 from lrkit.optim._hypergrad import HDSGD, HDAdam  # noqa: E402
-from lrkit.optim._registry import OPTIMIZERS, available, effective_lr, evaluating, make  # noqa: E402
+from lrkit.optim._registry import available, effective_lr, evaluating, make  # noqa: E402
 
-__all__ = ["HDSGD", "OPTIMIZERS", "HDAdam", "available", "effective_lr", "evaluating", "make"]
+# the names make() knows are available(); the tuple itself is lrkit.optim._registry.OPTIMIZERS
+__all__ = ["HDSGD", "HDAdam", "available", "effective_lr", "evaluating", "make"]

@@ -153,10 +153,10 @@ class HDSGD(_HDBase):
         lr: float = 1e-3,
         hypergrad_lr: float | None = None,
         *,
-        rule: str = "additive",
         momentum: float = 0.0,
-        nesterov: bool = False,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
+        rule: str = "additive",
     ) -> None:
         w = "HDSGD"
         momentum = _check(w, "momentum", momentum, 1.0)
@@ -214,10 +214,10 @@ class HDAdam(_HDBase):
         lr: float = 1e-3,
         hypergrad_lr: float | None = None,
         *,
-        rule: str = "additive",
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        rule: str = "additive",
     ) -> None:
         w = "HDAdam"
         if not (isinstance(betas, tuple | list) and len(betas) == 2):

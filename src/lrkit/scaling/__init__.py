@@ -15,27 +15,17 @@ The rules import no ML framework; the group builders only touch the model you pa
 
 from __future__ import annotations
 
-from lrkit.scaling._batch import (
-    SAFE_MAX_BATCH,
-    SAFE_MAX_FACTOR,
-    BatchScaling,
-    batch_size,
-    optimizer_family,
-)
-from lrkit.scaling._groups import GroupInfo, ParamGroups, layer_ids, param_groups
-from lrkit.scaling._width import WidthScaling, classify, width, width_groups
+from lrkit.scaling._batch import BatchScaling, batch_size
+from lrkit.scaling._groups import ParamGroups, param_groups
+from lrkit.scaling._width import WidthScaling, width, width_groups
 
+# what users call, and the results they get back; the helpers (layer_ids, classify,
+# optimizer_family, the safe-range constants) stay importable from the private modules
 __all__ = [
-    "SAFE_MAX_BATCH",
-    "SAFE_MAX_FACTOR",
     "BatchScaling",
-    "GroupInfo",
     "ParamGroups",
     "WidthScaling",
     "batch_size",
-    "classify",
-    "layer_ids",
-    "optimizer_family",
     "param_groups",
     "width",
     "width_groups",

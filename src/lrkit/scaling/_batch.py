@@ -125,6 +125,15 @@ class BatchScaling:
         return warmup(inner, steps=self.warmup_steps) if self.warmup_steps > 0 else inner
 
 
+def check_transfer(where: str, lr: Any, what: str, base: Any, new: Any) -> tuple[float, int, int]:
+    """Check an LR tuned at size ``base_<what>`` and the new size ``<what>`` (batch, width)."""
+    return (
+        check_float(where, "lr", lr, low=0.0),
+        check_int(where, f"base_{what}", base),
+        check_int(where, what, new),
+    )
+
+
 def batch_size(
     lr: float,
     base_batch: int,
@@ -162,9 +171,7 @@ def batch_size(
     0.0012
     """
     w = "batch_size"
-    lr = check_float(w, "lr", lr, low=0.0)
-    base_batch = check_int(w, "base_batch", base_batch)
-    batch = check_int(w, "batch", batch)
+    lr, base_batch, batch = check_transfer(w, lr, "batch", base_batch, batch)
     rule = check_choice(w, "rule", rule, _RULES)
     if dataset_size is not None:
         dataset_size = check_int(w, "dataset_size", dataset_size)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit._json import to_json_dict
-from lrkit._validate import check_choice, check_float, check_int
+from lrkit._validate import check_choice, check_float
 from lrkit.errors import ConfigError
+from lrkit.scaling._batch import check_transfer
 from lrkit.scaling._groups import ParamGroups, merge_groups
 
 __all__ = ["WidthScaling", "classify", "width", "width_groups"]
@@ -91,11 +92,8 @@ def width(
     >>> width(0.1, 64, 256, "sgd", "input").lr
     0.4
     """
-    w = "width"
-    lr = check_float(w, "lr", lr, low=0.0)
-    base_width = check_int(w, "base_width", base_width)
-    width = check_int(w, "width", width)
-    layer = check_choice(w, "layer", layer, _LAYERS)
+    lr, base_width, width = check_transfer("width", lr, "width", base_width, width)
+    layer = check_choice("width", "layer", layer, _LAYERS)
     family = _family(optimizer)
     m = width / base_width
     factor = m ** _EXPONENT[family][layer]

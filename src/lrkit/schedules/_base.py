@@ -278,11 +278,21 @@ def _check_fields(schedule: Schedule) -> None:
         object.__setattr__(schedule, f.name, checked)  # frozen: canonical type (1e4 -> 10000)
 
 
-def strictly_increasing(where: str, name: str, values: Sequence[int]) -> None:
-    """Raise unless ``values`` increase strictly (boundaries of piecewise and join)."""
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+def check_boundaries(
+    where: str, boundaries: Sequence[int], name: str, pieces: Sequence[Any]
+) -> None:
+    """Raise unless ``boundaries`` split the steps into ``len(pieces)`` intervals, in order
+    (``piecewise``'s values, ``join``'s schedules)."""
+    bs = list(boundaries)
+    if len(bs) != len(pieces) - 1:
         raise ScheduleError(
-            f"{where}: {name} must be strictly increasing, but got {name}={list(values)}"
+            f"{where}: {name} must have one more entry than boundaries, but got "
+            f"{len(pieces)} {name} for {len(bs)} boundaries: "
+            f"{name}={_repr_value(list(pieces))}, boundaries={bs}"
+        )
+    if any(b <= a for a, b in zip(bs, bs[1:], strict=False)):
+        raise ScheduleError(
+            f"{where}: boundaries must be strictly increasing, but got boundaries={bs}"
         )
 
 

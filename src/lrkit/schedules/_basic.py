@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lrkit.errors import ScheduleError
-from lrkit.schedules._base import Schedule, arg, schedule_factory, strictly_increasing
+from lrkit.schedules._base import Schedule, arg, check_boundaries, schedule_factory
 
 __all__ = ["constant", "linear", "multistep", "piecewise", "step_decay"]
 
@@ -140,13 +140,7 @@ class _Piecewise(Schedule):
         return self.boundaries[-1] if self.boundaries else None
 
     def validate(self) -> None:
-        bs, vs = list(self.boundaries), list(self.values)
-        if len(vs) != len(bs) + 1:
-            raise ScheduleError(
-                f"{self.name}: values must have one more entry than boundaries, but got "
-                f"{len(vs)} values for {len(bs)} boundaries: values={vs}, boundaries={bs}"
-            )
-        strictly_increasing(self.name, "boundaries", bs)
+        check_boundaries(self.name, self.boundaries, "values", self.values)
 
 
 @schedule_factory("piecewise", _Piecewise)

@@ -11,9 +11,9 @@ from lrkit.errors import ScheduleError
 from lrkit.schedules._base import (
     Schedule,
     arg,
+    check_boundaries,
     ordered,
     schedule_factory,
-    strictly_increasing,
 )
 
 __all__ = ["clip", "join", "scale", "warmup"]
@@ -110,13 +110,7 @@ class _Join(Schedule):
         return (self.boundaries[-1] if self.boundaries else 0) + inner
 
     def validate(self) -> None:
-        bs = list(self.boundaries)
-        if len(bs) != len(self.schedules) - 1:
-            raise ScheduleError(
-                f"{self.name}: needs len(schedules) - 1 boundaries, but got {len(bs)} boundaries "
-                f"for {len(self.schedules)} schedules: boundaries={bs}"
-            )
-        strictly_increasing(self.name, "boundaries", bs)
+        check_boundaries(self.name, self.boundaries, "schedules", self.schedules)
 
 
 @schedule_factory("join", _Join)
