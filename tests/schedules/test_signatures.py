@@ -54,9 +54,16 @@ def test_factory_defaults_match_the_field_defaults(name: str) -> None:
 )
 def test_positional_python_call_is_a_clear_type_error(name: str, kwargs: dict[str, Any]) -> None:
     factory = S.registry()[name]
-    order = [k for k in field_names(name) if k in kwargs]
-    with pytest.raises(TypeError, match=rf"{name}\(\) takes 1 positional argument but"):
+    # every field up to the last one given, defaults filled in: what a positional call passed
+    fields = field_names(name)
+    order = fields[: max(fields.index(k) for k in kwargs) + 1]
+    defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()}
+    kwargs = {k: kwargs.get(k, defaults[k]) for k in order}
+    with pytest.raises(TypeError, match=rf"{name}\(\) takes 1 positional argument") as info:
         factory(*(kwargs[k] for k in order))
+    # the message spells out the keyword call, and that call works
+    fixed = str(info.value).split("keyword-only: ", 1)[1]
+    assert S.parse(fixed) == factory(**kwargs), fixed
     # the first argument alone stays positional
     rest = {k: kwargs[k] for k in order[1:]}
     assert factory(kwargs[order[0]], **rest) == factory(**kwargs)

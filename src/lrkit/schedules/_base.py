@@ -10,10 +10,12 @@ Python branch on the step, so the same code runs under NumPy and under ``jax.jit
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, cast, overload
 
 import numpy as np
 
@@ -312,12 +314,27 @@ def schedule_factory(name: str, cls: type[Schedule]) -> Callable[[F], F]:
     """Register the decorated factory under ``name``; it builds instances of ``cls``.
 
     The factory's parameters are the fields of ``cls`` in the same order (the order the text
-    form's positional arguments follow); all but the first are keyword-only.
+    form's positional arguments follow); all but the first are keyword-only. A call with more
+    positional arguments raises a :class:`TypeError` that spells out the keyword form, since
+    these factories took positional arguments before.
     """
 
     def deco(factory: F) -> F:
-        _register(name, factory, cls)
-        return factory
+        params = list(inspect.signature(factory).parameters)
+
+        @functools.wraps(factory)
+        def call(*args: Any, **kwargs: Any) -> Schedule:
+            if len(args) > 1:
+                named = {**dict(zip(params[1:], args[1:], strict=False)), **kwargs}
+                fixed = [_repr_value(args[0]), *(f"{k}={_repr_value(v)}" for k, v in named.items())]
+                raise TypeError(
+                    f"{name}() takes 1 positional argument ({params[0]}) but {len(args)} were "
+                    f"given; the others are keyword-only: {name}({', '.join(fixed)})"
+                )
+            return factory(*args, **kwargs)
+
+        _register(name, call, cls)
+        return cast(F, call)
 
     return deco
 
