@@ -146,3 +146,13 @@ def test_load_state_dict_rejects_foreign_state() -> None:
 def test_negative_eps_is_rejected() -> None:
     with pytest.raises(ConfigError, match="eps=-1"):
         ReduceOnPlateau(eps=-1)
+
+
+def test_load_state_dict_rejects_unknown_keys_and_changes_nothing() -> None:
+    p = ReduceOnPlateau(factor=0.5, patience=0)
+    p.update(1.0)
+    p.update(2.0)
+    before = p.state_dict()
+    with pytest.raises(ConfigError, match="unknown keys \\['update'\\]"):
+        p.load_state_dict({**before, "scale": 0.01, "update": None})
+    assert p.state_dict() == before and p.scale == 0.5

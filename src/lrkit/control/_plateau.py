@@ -112,6 +112,10 @@ class ReduceOnPlateau:
         missing = {"scale", "best", "num_bad", "cooldown_counter"} - set(state)
         if missing:
             raise ConfigError(f"plateau state is missing {sorted(missing)}")
+        unknown = set(state) - set(_STATE)
+        if unknown:
+            # checked before any change: a foreign state must not leave the rule half-loaded
+            raise ConfigError(f"plateau state has unknown keys {sorted(unknown)}")
         for key, value in state.items():
             setattr(self, key, list(value) if key == "reductions" else value)
 
