@@ -40,7 +40,7 @@ def _key(name: Any) -> str:
     if not isinstance(name, str):
         raise ConfigError(f"optimizer name must be a string, but got name={name!r}")
     key = name.strip().lower().replace("-", "_")
-    return check_choice("make", "name", _ALIASES.get(key, key), OPTIMIZERS)
+    return check_choice("optimizer", "name", _ALIASES.get(key, key), OPTIMIZERS)
 
 
 def _external_class(key: str) -> Any:

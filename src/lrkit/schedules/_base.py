@@ -268,16 +268,30 @@ _CHECKS: dict[str, Callable[..., Any]] = {
 }
 
 
+_FieldCheck = tuple[str, Callable[..., Any], dict[str, Any], bool]
+_FIELD_CHECKS: dict[type[Schedule], list[_FieldCheck]] = {}
+
+
+def _field_checks(cls: type[Schedule]) -> list[_FieldCheck]:
+    # read once per class: dataclasses.fields() on every construction tripled its cost
+    if cls not in _FIELD_CHECKS:
+        checks = []
+        for f in dataclasses.fields(cls):
+            if "check" in f.metadata:
+                options = dict(f.metadata["options"])
+                optional = bool(options.pop("optional", False))
+                checks.append((f.name, _CHECKS[f.metadata["check"]], options, optional))
+        _FIELD_CHECKS[cls] = checks
+    return _FIELD_CHECKS[cls]
+
+
 def _check_fields(schedule: Schedule) -> None:
-    for f in dataclasses.fields(schedule):
-        if "check" not in f.metadata:
+    for name, check, options, optional in _field_checks(type(schedule)):
+        value = getattr(schedule, name)
+        if optional and value is None:
             continue
-        options = dict(f.metadata["options"])
-        value = getattr(schedule, f.name)
-        if options.pop("optional", False) and value is None:
-            continue
-        checked = _CHECKS[f.metadata["check"]](schedule.name, f.name, value, **options)
-        object.__setattr__(schedule, f.name, checked)  # frozen: canonical type (1e4 -> 10000)
+        checked = check(schedule.name, name, value, **options)
+        object.__setattr__(schedule, name, checked)  # frozen: canonical type (1e4 -> 10000)
 
 
 def check_boundaries(
