@@ -205,6 +205,8 @@ def arg(check: str = "float", *, default: Any = dataclasses.MISSING, **options: 
     ``choices``, ``optional=True`` to let ``None`` through). Declaring the checks once on the
     fields, rather than in every factory, also checks schedules built from their class.
     """
+    if check not in _CHECKS:  # a typo in a schedule's definition, caught at import
+        raise RuntimeError(f"unknown argument check {check!r} (known: {', '.join(_CHECKS)})")
     metadata = {"check": check, "options": options}
     if default is dataclasses.MISSING:
         return dataclasses.field(metadata=metadata)
