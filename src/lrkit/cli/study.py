@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 
 import click
 
@@ -21,6 +23,18 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
         return None
     items = tuple(v.strip() for v in value.split(",") if v.strip())
     return items or None
+
+
+def template() -> str:
+    """The task-file template shown by ``lrkit study --help`` and docs/task-file.md."""
+    from pathlib import Path
+
+    return Path(__file__).with_name("_task_template.py").read_text()
+
+
+def _help_block(text: str) -> str:
+    # click rewraps help paragraphs; "\b" keeps each paragraph of code as it is.
+    return "\n\n".join("\b\n" + p for p in re.split(r"\n\s*\n", text.strip()))
 
 
 @click.command("study")
@@ -72,14 +86,20 @@ def command(
     Runs the LR range test per optimizer, a sensitivity sweep per schedule, final trainings
     with fresh seeds at each schedule's best LR and the doctor on every run; writes
     OUT/report.html (self-contained) and OUT/results.json and prints a summary.
+
+    A task file, e.g. my_task.py run as `lrkit study my_task.py:make`:
+
+    TASK_TEMPLATE
     """
     from pathlib import Path
 
     from rich.console import Console
     from rich.table import Table
 
+    from lrkit._output import prepare_folder
     from lrkit.study import run_study
 
+    prepare_folder(out, create=False)  # an unwritable --out fails now, not after the training
     result = run_study(
         task,
         budget=budget,
@@ -132,3 +152,8 @@ def command(
         )
     report = Path(out) / "report.html"
     console.print(f"Report: {report.resolve()}  (results: {Path(out, 'results.json')})")
+
+
+command.help = inspect.cleandoc(command.help or "").replace(
+    "TASK_TEMPLATE", _help_block(template())
+)
