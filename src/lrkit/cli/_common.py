@@ -21,6 +21,7 @@ __all__ = [
     "seed_option",
     "seeded_model",
     "training_options",
+    "vectorised_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +78,12 @@ device_options = _stack(
     click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
                  show_default=True),
 )  # fmt: skip
+
+
+def vectorised_options(unit: str, what: str) -> Callable[[F], F]:
+    """The options ``sweep`` and ``pbt`` share: optimizer, length, device, seed, output."""
+    return _stack(optimizer_option(), training_options(unit), device_options, seed_option(),
+                  out_option(what), no_plot_option)  # fmt: skip
 
 
 def check_device(device: str | None) -> str | None:

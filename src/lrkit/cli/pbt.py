@@ -6,18 +6,7 @@ import math
 
 import click
 
-from lrkit.cli._common import (
-    LazyBar,
-    check_device,
-    device_options,
-    no_plot_option,
-    optimizer_option,
-    out_option,
-    print_saved,
-    seed_option,
-    seeded_model,
-    training_options,
-)
+from lrkit.cli._common import LazyBar, check_device, print_saved, seeded_model, vectorised_options
 
 __all__ = ["command"]
 
@@ -27,18 +16,13 @@ __all__ = ["command"]
 @click.option("--population", type=int, default=16, show_default=True, help="Members K.")
 @click.option("--interval", type=int, default=None,
               help="Updates between exploits [default: run / 10].")  # fmt: skip
-@optimizer_option()
 @click.option("--low", type=float, default=1e-4, show_default=True, help="Lowest LR.")
 @click.option("--high", type=float, default=1.0, show_default=True, help="Highest LR.")
 @click.option("--quantile", type=float, default=0.25, show_default=True)
 @click.option("--perturb", type=(float, float), default=(0.8, 1.25), show_default=True,
               help="The two LR factors of explore.")  # fmt: skip
 @click.option("--resample", type=float, default=0.0, show_default=True)
-@training_options("member")
-@device_options
-@seed_option()
-@out_option("the plot (PNG), the result (JSON) and the schedule (TXT)")
-@no_plot_option
+@vectorised_options("member", "the plot (PNG), the result (JSON) and the schedule (TXT)")
 def command(
     task: str,
     population: int,

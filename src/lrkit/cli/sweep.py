@@ -6,18 +6,7 @@ import math
 
 import click
 
-from lrkit.cli._common import (
-    LazyBar,
-    check_device,
-    device_options,
-    no_plot_option,
-    optimizer_option,
-    out_option,
-    print_saved,
-    seed_option,
-    seeded_model,
-    training_options,
-)
+from lrkit.cli._common import LazyBar, check_device, print_saved, seeded_model, vectorised_options
 from lrkit.errors import ConfigError
 
 __all__ = ["command", "parse_lrs"]
@@ -56,19 +45,14 @@ def parse_lrs(text: str) -> list[float]:
 @click.argument("task")
 @click.option("--lrs", default="1e-4:1:32", show_default=True,
               help="LO:HI:K (K log-spaced LRs) or a comma list.")  # fmt: skip
-@optimizer_option()
-@training_options("copy")
 @click.option("--schedule", default=None,
               help="Schedule shape, e.g. 'cosine(lr=1, steps=1000)': copy i uses lr_i*s(k)/s(0).")  # fmt: skip
 @click.option("--momentum", type=float, default=0.9, show_default=True)
 @click.option("--weight-decay", type=float, default=None,
               help="[default: torch's: 0, or 0.01 for adamw]")  # fmt: skip
-@device_options
 @click.option("--chunk", type=int, default=None,
               help="Copies trained at once [default: from a memory estimate].")  # fmt: skip
-@seed_option()
-@out_option("the plot (PNG) and the result (JSON)")
-@no_plot_option
+@vectorised_options("copy", "the plot (PNG) and the result (JSON)")
 def command(
     task: str,
     lrs: str,

@@ -138,14 +138,9 @@ class TuneResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        from lrkit._plotting import pyplot
+        from lrkit._plotting import figure_axes
 
-        plt = pyplot(path, ax)
-
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 4.2))
-        else:
-            fig = ax.figure
+        fig, ax = figure_axes(path, ax)
         done = sorted(
             (t for t in self.trials if t.state == "complete" and t.value is not None),
             key=lambda t: t.lr,
