@@ -10,19 +10,8 @@ import click
 
 from lrkit.errors import ConfigError
 
-__all__ = [
-    "LazyBar",
-    "check_device",
-    "device_options",
-    "no_plot_option",
-    "optimizer_option",
-    "out_option",
-    "print_saved",
-    "seed_option",
-    "seeded_model",
-    "training_options",
-    "vectorised_options",
-]
+__all__ = ["LazyBar", "check_device", "no_plot_option", "optimizer_option", "out_option",
+           "print_saved", "seed_option", "seeded_model", "vectorised_options"]  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,26 +53,20 @@ def optimizer_option(what: str = "Optimizer") -> Callable[[F], F]:
                         help=f"{what} [default: the task's recipe].")  # fmt: skip
 
 
-def training_options(unit: str) -> Callable[[F], F]:
-    """``--steps`` / ``--epochs`` / ``--batch-size`` of a vectorised training."""
+def vectorised_options(unit: str, what: str) -> Callable[[F], F]:
+    """The options ``sweep`` and ``pbt`` share: optimizer, length, device, seed, output."""
     return _stack(
+        optimizer_option(),
         click.option("--steps", type=int, default=None, help=f"Updates per {unit} (instead of --epochs)."),
         click.option("--epochs", type=int, default=None, help="Epochs [default: the task's recipe]."),
         click.option("--batch-size", type=int, default=None, help="[default: the task's recipe]"),
+        click.option("--device", default=None, help="cpu, cuda, cuda:1, mps, ... [default: cpu]"),
+        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+                     show_default=True),
+        seed_option(),
+        out_option(what),
+        no_plot_option,
     )  # fmt: skip
-
-
-device_options = _stack(
-    click.option("--device", default=None, help="cpu, cuda, cuda:1, mps, ... [default: cpu]"),
-    click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
-                 show_default=True),
-)  # fmt: skip
-
-
-def vectorised_options(unit: str, what: str) -> Callable[[F], F]:
-    """The options ``sweep`` and ``pbt`` share: optimizer, length, device, seed, output."""
-    return _stack(optimizer_option(), training_options(unit), device_options, seed_option(),
-                  out_option(what), no_plot_option)  # fmt: skip
 
 
 def check_device(device: str | None) -> str | None:

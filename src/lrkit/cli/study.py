@@ -10,23 +10,17 @@ import click
 
 __all__ = ["command"]
 
-_VERDICT_STYLE = {
-    "best": "bold green",
-    "worse": "red",
-    "worse (below val SE)": "yellow",
-    "unreliable": "red",
-}
+_VERDICT_STYLE = {"best": "bold green", "worse": "red", "worse (below val SE)": "yellow",
+                  "unreliable": "red"}  # fmt: skip
 
 
 def _csv(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    items = tuple(v.strip() for v in (value or "").split(",") if v.strip())
     return items or None
 
 
 def template() -> str:
-    """The task-file template shown by ``lrkit study --help`` and docs/task-file.md."""
+    """The task-file template shown by ``lrkit study --help`` and in the README."""
     from pathlib import Path
 
     return Path(__file__).with_name("_task_template.py").read_text()
@@ -46,12 +40,9 @@ def _help_block(text: str) -> str:
     show_default=True,
     help="quick ≈ 1 min (CI), standard ≈ 4-6 min, thorough ≈ 20 min on a laptop CPU.",
 )
-@click.option(
-    "--optimizers",
-    default=None,
-    metavar="LIST",
-    help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; default: the budget's).",
-)
+@click.option("--optimizers", default=None, metavar="LIST",
+              help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; "
+              "default: the budget's).")  # fmt: skip
 @click.option(
     "--schedules",
     default=None,
@@ -122,13 +113,11 @@ def command(
         return s + ("%" if pct else "")
 
     table = Table(title=f"lrkit study · {result.task['name']} · {result.budget['name']} budget")
-    table.add_column("optimizer", no_wrap=True)
-    table.add_column("schedule", no_wrap=True)
-    table.add_column("best LR", justify="right")
-    table.add_column(result.metric_name[:8], justify="right", no_wrap=True)
-    table.add_column("vs best")
-    table.add_column("epochs to target", justify="right")
-    table.add_column("doctor")
+    for col in ("optimizer", "schedule", "best LR", result.metric_name[:8], "vs best",
+                "epochs to target", "doctor"):  # fmt: skip
+        right = col in ("best LR", result.metric_name[:8], "epochs to target")
+        wrap = col in ("best LR", "vs best", "epochs to target", "doctor")
+        table.add_column(col, justify="right" if right else "left", no_wrap=not wrap)
     for s in result.summaries:
         style = _VERDICT_STYLE.get(s.verdict, "")
         reach = f"{s.epochs_to_target:.0f}" if s.epochs_to_target is not None else "–"
