@@ -38,7 +38,8 @@ def _help_block(text: str) -> str:
     type=click.Choice(["quick", "standard", "thorough"]),
     default="standard",
     show_default=True,
-    help="quick ≈ 1 min (CI), standard ≈ 4-6 min, thorough ≈ 20 min on a laptop CPU.",
+    help="quick ≈ 30 s (CI), standard ≈ 5 min, thorough ≈ 12 min on an idle 2-core CPU "
+    "(docs/benchmarks.md); longer on a busy machine.",
 )
 @click.option("--optimizers", default=None, metavar="LIST",
               help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; "
