@@ -8,6 +8,7 @@ dependency is missing does not break the others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -83,4 +84,8 @@ def main(argv: list[str] | None = None) -> Any:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("lrkit: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # `lrkit ... | head`: the reader left; exit quietly, as click does
+        # Python's recipe: point stdout at devnull so the flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -164,8 +164,9 @@ def tune(
                 trial.set_user_attr(INTERRUPTED_ATTR, True)
                 raise
             except Exception as exc:
-                raised.append((trial.number, lr, f"{type(exc).__name__}: {exc}"))
-                return _fail(trial, lr, raised[-1][2] or "")
+                error = f"{type(exc).__name__}: {exc}"
+                raised.append((trial.number, lr, error))
+                return _fail(trial, lr, error)
             raised.append((trial.number, lr, None))
             try:
                 value = float(value)

@@ -1,7 +1,8 @@
 """The worker entry point: one process that joins a study and runs trials until the budget is met.
 
-``python -m lrkit.tune CONFIG_JSON`` runs :func:`run_worker` (:func:`lrkit.tune.run_local`, behind
-``lrkit tune --workers N``, starts N of them with a :class:`~lrkit.tune.WorkerConfig`); a worker on another host is the same ``lrkit tune`` command with the same ``--storage`` and
+``python -m lrkit.tune CONFIG_JSON`` runs :func:`run_worker`; :func:`lrkit.tune.run_local` (behind
+``lrkit tune --workers N``) starts N of them, each given a :class:`~lrkit.tune.WorkerConfig`. A
+worker on another host is the same ``lrkit tune`` command with the same ``--storage`` and
 ``--study-name``.
 """
 
@@ -72,7 +73,8 @@ def run_worker(config: WorkerConfig | Mapping[str, Any], callbacks: Any = ()) ->
     ``config`` is a :class:`~lrkit.tune.WorkerConfig` or a mapping of :func:`lrkit.tune.tune`
     keywords (those of the config, and e.g. ``heartbeat_interval`` or ``space``) plus either
     ``task`` (a built-in name or ``file.py:factory``; with ``epochs`` and ``train_seed``) or
-    ``objective`` (``module:function``). Returns the :class:`lrkit.tune.TuneResult` of the whole study.
+    ``objective`` (``module:function``). Returns the :class:`lrkit.tune.TuneResult` of the
+    whole study.
     """
     from lrkit.tune._api import tune
 
