@@ -6,7 +6,7 @@ from typing import Any
 
 from lrkit.errors import require
 
-__all__ = ["pyplot"]
+__all__ = ["figure_axes", "pyplot"]
 
 
 def pyplot(path: Any = None, ax: Any = None) -> Any:
@@ -24,3 +24,11 @@ def pyplot(path: Any = None, ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def figure_axes(path: Any = None, ax: Any = None, figsize: tuple[float, float] = (7, 4.2)) -> Any:
+    """``(fig, ax)`` for a result's ``plot``: the caller's ``ax`` and its figure, or a new one."""
+    plt = pyplot(path, ax)
+    if ax is None:
+        return plt.subplots(figsize=figsize)
+    return ax.figure, ax

@@ -35,7 +35,7 @@ def test_plot_defaults_to_the_schedule_horizon() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["steps"] == 111
+    assert data["steps"] == 110  # updates 0 .. 109: the schedule's 110 steps, not one more
     assert data["peak_step"] == 10
     assert data["changes_at"][0] == 10
 

@@ -11,8 +11,8 @@ import pytest
 optuna = pytest.importorskip("optuna", reason="optuna is needed for lrkit.tune")
 
 from lrkit.errors import ConfigError, LRKitError, TuneError  # noqa: E402
-from lrkit.tune import STRATEGIES, TuneResult, focus_from_interval, tune  # noqa: E402
-from lrkit.tune._strategies import coarse_count, fine_grid  # noqa: E402
+from lrkit.tune import STRATEGIES, TuneResult, tune  # noqa: E402
+from lrkit.tune._strategies import coarse_count, fine_grid, focus_from_interval  # noqa: E402
 
 
 def bowl(lr: float, trial: object) -> float:
@@ -174,6 +174,58 @@ def test_all_trials_failing_is_one_clear_error() -> None:
         tune(broken, strategy="random", trials=3)
 
 
+def test_the_same_error_on_the_first_trials_stops_the_search_early() -> None:
+    calls = []
+
+    def buggy(lr: float, trial: object) -> float:
+        calls.append(lr)
+        return {"loss": lr}["val_loss"]  # the same KeyError on every trial
+
+    with pytest.raises(TuneError) as info:
+        tune(buggy, strategy="random", trials=20, seed=0)
+    message = str(info.value)
+    assert len(calls) == 3  # not 20
+    assert "\n" not in message
+    assert (
+        message.startswith("trial 0 (lr=")
+        and "and the next 2 all raised KeyError: 'val_loss'" in message
+    )
+
+
+def test_flaky_failures_keep_the_search_going() -> None:
+    # Different messages, or a success among the first trials: not a bug, the search goes on.
+    n = iter(range(100))
+
+    def flaky_messages(lr: float, trial: object) -> float:
+        k = next(n)
+        if k < 3:
+            raise RuntimeError(f"worker {k} lost its connection")
+        return bowl(lr, trial)
+
+    res = tune(flaky_messages, strategy="random", trials=8, seed=0)
+    assert len(res.errors) == 3 and res.n_complete == 5
+
+    m = iter(range(100))
+
+    def every_other(lr: float, trial: object) -> float:
+        if next(m) % 2 == 0:
+            raise RuntimeError("flaky")
+        return bowl(lr, trial)
+
+    res = tune(every_other, strategy="random", trials=8, seed=0)
+    assert len(res.errors) == 4 and res.n_complete == 4
+    # fail_fast=0 never stops: all 6 trials run and the study reports that none completed.
+    k = iter(range(100))
+
+    def always(lr: float, trial: object) -> float:
+        next(k)
+        raise NameError("name 'model' is not defined")
+
+    with pytest.raises(TuneError, match="no trial completed"):
+        tune(always, strategy="random", trials=6, fail_fast=0)
+    assert next(k) == 6
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -183,6 +235,7 @@ def test_all_trials_failing_is_one_clear_error() -> None:
         ({"low": -1e-3, "high": 1.0}, "low must be > 0"),
         ({"high": float("nan")}, "high must be a finite number"),
         ({"trials": 0}, "trials must be an int >= 1"),
+        ({"fail_fast": -1}, "fail_fast must be >= 0"),
         ({"strategy": "sgd"}, "strategy must be one of"),
         ({"direction": "up"}, "direction must be"),
         ({"space": {"lr": [1, 2]}}, "must not contain 'lr'"),

@@ -8,6 +8,7 @@ dependency is missing does not break the others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -67,11 +68,24 @@ def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``lrkit`` console script."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        return cli.main(args=argv, prog_name="lrkit", standalone_mode=True)
+        # Not click's standalone mode: its usage errors span four lines; lrkit promises one.
+        code = cli.main(args=argv, prog_name="lrkit", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        sys.exit(0)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        fail(" ".join(exc.format_message().split()))
     except LRKitError as exc:
         if debug:
             raise
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("lrkit: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # `lrkit ... | head`: the reader left; exit quietly, as click does
+        # Python's recipe: point stdout at devnull so the flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import re
 
 import click
 
-from lrkit.tasks._optim import OPTIMIZERS
+from lrkit.cli._common import no_plot_option, optimizer_option, out_option, print_saved, seed_option
 
-__all__ = ["command"]
+__all__ = ["cli_note", "command"]
+
+
+def cli_note(note: str) -> str:
+    """A finder note as a command-line user reads it: keyword ``(steps=)`` becomes ``(--steps)``.
+
+    >>> cli_note("run more steps (steps=), or search (e.g. lrkit.tune)")
+    'run more steps (--steps), or search (e.g. lrkit tune)'
+    """
+    note = re.sub(r"\((\w+)=\)", lambda m: f"(--{m.group(1).replace('_', '-')})", note)
+    return note.replace("lrkit.tune", "lrkit tune")
 
 
 @click.command(name="find")
 @click.argument("task")
-@click.option(
-    "--optimizer",
-    type=click.Choice(OPTIMIZERS),
-    default=None,
-    help="Optimizer to test [default: the task's recipe].",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="lrkit-out",
-    show_default=True,
-    help="Folder for the plot (PNG) and the result (JSON).",
-)
+@optimizer_option("Optimizer to test")
+@out_option("the plot (PNG) and the result (JSON)")
 @click.option("--start-lr", type=float, default=1e-7, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
 @click.option("--steps", type=int, default=100, show_default=True)
@@ -44,8 +42,8 @@ __all__ = ["command"]
     show_default=True,
     help="Sweeps to combine (median curve); 3 cut the worst-case regret in our benchmark.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--no-plot", is_flag=True, help="Skip the PNG (no matplotlib needed).")
+@seed_option()
+@no_plot_option
 def command(
     task: str,
     optimizer: str | None,
@@ -66,24 +64,16 @@ def command(
     from rich.console import Console
     from rich.table import Table
 
+    from lrkit._output import Output
     from lrkit.finder import find_lr_on_task
     from lrkit.tasks import get_task
 
+    output = Output.prepare(out, plot=not no_plot)
     t = get_task(task)
     opt_name = optimizer or t.optimizer
-    result = find_lr_on_task(
-        t,
-        opt_name,
-        seed=seed,
-        quiet=True,  # the notes are printed below
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=steps,
-        mode=mode,
-        method=method,
-        repeats=repeats,
-        progress=True,
-    )
+    result = find_lr_on_task(t, opt_name, seed=seed, quiet=True, start_lr=start_lr, end_lr=end_lr,
+                             steps=steps, mode=mode, method=method, repeats=repeats,
+                             progress=True)  # fmt: skip
 
     console = Console()
     low, high = result.interval
@@ -98,22 +88,6 @@ def command(
     if result.diverged_at is not None:
         console.print(f"loss diverged at lr = {result.diverged_at:.3g}")
     for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"find-{t.name}-{opt_name}"
-    payload = {"task": t.name, "optimizer": opt_name, "seed": seed, **result.to_dict()}
-    json_path = folder / f"{stem}.json"
-    json_path.write_text(json.dumps(payload, indent=1))
-    console.print(f"saved {json_path}")
-    if not no_plot:
-        from lrkit.errors import require
-
-        require("matplotlib", "plot")
-        png = folder / f"{stem}.png"
-        fig = result.plot(str(png))
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        console.print(f"saved {png}")
+        console.print(f"[yellow]note:[/yellow] {cli_note(note)}", soft_wrap=True)
+    context = {"task": t.name, "optimizer": opt_name, "seed": seed}
+    print_saved(output.save(f"find-{t.name}-{opt_name}", result, context))

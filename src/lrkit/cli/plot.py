@@ -7,6 +7,7 @@ import json
 import click
 import numpy as np
 
+from lrkit._output import prepare_file
 from lrkit.errors import ConfigError, DependencyError
 from lrkit.schedules import parse
 from lrkit.schedules._plot import change_points, plot_schedule, text_chart
@@ -18,13 +19,13 @@ from lrkit.schedules._plot import change_points, plot_schedule, text_chart
     "--steps",
     type=int,
     default=None,
-    help="Number of updates to draw (default: the schedule's length, or 1000).",
+    help="Number of updates to draw, s(0) .. s(STEPS-1) (default: the schedule's length, or 1000).",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Save a PNG here (needs lrkit[plot]).",
+    help="Save a PNG here (needs lrkit[plot]; its folder is created if missing).",
 )
 @click.option("--log", "log_scale", is_flag=True, help="Logarithmic LR axis.")
 @click.option(
@@ -34,9 +35,12 @@ def command(spec: str, steps: int | None, out: str | None, log_scale: bool, as_j
     """Draw the schedule SPEC, e.g. "warmup(cosine(lr=3e-4, steps=10000), steps=500)"."""
     schedule = parse(spec)
     if steps is None:
-        steps = schedule.horizon + 1 if schedule.horizon else 1000
+        # A schedule of N steps is the LRs of updates 0 .. N-1: exactly N values.
+        steps = schedule.horizon if schedule.horizon and schedule.horizon >= 2 else 1000
     if steps < 2:
         raise ConfigError(f"--steps must be >= 2, but got --steps={steps}")
+    if out is not None:
+        prepare_file(out)
     values = schedule.sample(steps)
     peak = int(np.argmax(values))
     changes = change_points(values)

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 
 import click
 
 __all__ = ["command"]
 
-_VERDICT_STYLE = {
-    "best": "bold green",
-    "worse": "red",
-    "worse (below val SE)": "yellow",
-    "unreliable": "red",
-}
+_VERDICT_STYLE = {"best": "bold green", "worse": "red", "worse (below val SE)": "yellow",
+                  "unreliable": "red"}  # fmt: skip
 
 
 def _csv(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    items = tuple(v.strip() for v in (value or "").split(",") if v.strip())
     return items or None
+
+
+def template() -> str:
+    """The task-file template shown by ``lrkit study --help`` and in the README."""
+    from pathlib import Path
+
+    return Path(__file__).with_name("_task_template.py").read_text()
+
+
+def _help_block(text: str) -> str:
+    # click rewraps help paragraphs; "\b" keeps each paragraph of code as it is.
+    return "\n\n".join("\b\n" + p for p in re.split(r"\n\s*\n", text.strip()))
 
 
 @click.command("study")
@@ -30,14 +38,12 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
     type=click.Choice(["quick", "standard", "thorough"]),
     default="standard",
     show_default=True,
-    help="quick ≈ 1 min (CI), standard ≈ 4-6 min, thorough ≈ 20 min on a laptop CPU.",
+    help="quick ≈ 30 s (CI), standard ≈ 5 min, thorough ≈ 12 min on an idle 2-core CPU "
+    "(docs/benchmarks.md); longer on a busy machine.",
 )
-@click.option(
-    "--optimizers",
-    default=None,
-    metavar="LIST",
-    help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; default: the budget's).",
-)
+@click.option("--optimizers", default=None, metavar="LIST",
+              help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; "
+              "default: the budget's).")  # fmt: skip
 @click.option(
     "--schedules",
     default=None,
@@ -72,14 +78,20 @@ def command(
     Runs the LR range test per optimizer, a sensitivity sweep per schedule, final trainings
     with fresh seeds at each schedule's best LR and the doctor on every run; writes
     OUT/report.html (self-contained) and OUT/results.json and prints a summary.
+
+    A task file, e.g. my_task.py run as `lrkit study my_task.py:make`:
+
+    TASK_TEMPLATE
     """
     from pathlib import Path
 
     from rich.console import Console
     from rich.table import Table
 
+    from lrkit._output import prepare_folder
     from lrkit.study import run_study
 
+    prepare_folder(out, create=False)  # an unwritable --out fails now, not after the training
     result = run_study(
         task,
         budget=budget,
@@ -102,13 +114,11 @@ def command(
         return s + ("%" if pct else "")
 
     table = Table(title=f"lrkit study · {result.task['name']} · {result.budget['name']} budget")
-    table.add_column("optimizer", no_wrap=True)
-    table.add_column("schedule", no_wrap=True)
-    table.add_column("best LR", justify="right")
-    table.add_column(result.metric_name[:8], justify="right", no_wrap=True)
-    table.add_column("vs best")
-    table.add_column("epochs to target", justify="right")
-    table.add_column("doctor")
+    for col in ("optimizer", "schedule", "best LR", result.metric_name[:8], "vs best",
+                "epochs to target", "doctor"):  # fmt: skip
+        right = col in ("best LR", result.metric_name[:8], "epochs to target")
+        wrap = col in ("best LR", "vs best", "epochs to target", "doctor")
+        table.add_column(col, justify="right" if right else "left", no_wrap=not wrap)
     for s in result.summaries:
         style = _VERDICT_STYLE.get(s.verdict, "")
         reach = f"{s.epochs_to_target:.0f}" if s.epochs_to_target is not None else "–"
@@ -132,3 +142,8 @@ def command(
         )
     report = Path(out) / "report.html"
     console.print(f"Report: {report.resolve()}  (results: {Path(out, 'results.json')})")
+
+
+command.help = inspect.cleandoc(command.help or "").replace(
+    "TASK_TEMPLATE", _help_block(template())
+)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import click
 
+from lrkit.cli._common import LazyBar, check_device, print_saved, seeded_model, vectorised_options
 from lrkit.errors import ConfigError
-from lrkit.tasks._optim import OPTIMIZERS
 
 __all__ = ["command", "parse_lrs"]
 
@@ -45,49 +43,16 @@ def parse_lrs(text: str) -> list[float]:
 
 @click.command(name="sweep")
 @click.argument("task")
-@click.option(
-    "--lrs",
-    default="1e-4:1:32",
-    show_default=True,
-    help="LO:HI:K (K log-spaced LRs) or a comma list.",
-)
-@click.option(
-    "--optimizer",
-    type=click.Choice(OPTIMIZERS),
-    default=None,
-    help="Optimizer [default: the task's recipe].",
-)
-@click.option("--steps", type=int, default=None, help="Updates per copy (instead of --epochs).")
-@click.option("--epochs", type=int, default=None, help="Epochs [default: the task's recipe].")
-@click.option("--batch-size", type=int, default=None, help="[default: the task's recipe]")
-@click.option(
-    "--schedule",
-    default=None,
-    help="Schedule shape, e.g. 'cosine(lr=1, steps=1000)': copy i uses lr_i*s(k)/s(0).",
-)
+@click.option("--lrs", default="1e-4:1:32", show_default=True,
+              help="LO:HI:K (K log-spaced LRs) or a comma list.")  # fmt: skip
+@click.option("--schedule", default=None,
+              help="Schedule shape, e.g. 'cosine(lr=1, steps=1000)': copy i uses lr_i*s(k)/s(0).")  # fmt: skip
 @click.option("--momentum", type=float, default=0.9, show_default=True)
-@click.option(
-    "--weight-decay", type=float, default=None, help="[default: torch's: 0, or 0.01 for adamw]"
-)
-@click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu]")
-@click.option(
-    "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
-)
-@click.option(
-    "--chunk",
-    type=int,
-    default=None,
-    help="Copies trained at once [default: from a memory estimate].",
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="lrkit-out",
-    show_default=True,
-    help="Folder for the plot (PNG) and the result (JSON).",
-)
-@click.option("--no-plot", is_flag=True, help="Skip the PNG (no matplotlib needed).")
+@click.option("--weight-decay", type=float, default=None,
+              help="[default: torch's: 0, or 0.01 for adamw]")  # fmt: skip
+@click.option("--chunk", type=int, default=None,
+              help="Copies trained at once [default: from a memory estimate].")  # fmt: skip
+@vectorised_options("copy", "the plot (PNG) and the result (JSON)")
 def command(
     task: str,
     lrs: str,
@@ -110,106 +75,48 @@ def command(
     Every copy starts from the same weights and sees the same batches. Prints a table of the
     final scores, the best LR, and saves the curves (PNG) and the result (JSON) to --out.
     """
-    import torch
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
+    from lrkit._output import Output
+    from lrkit.schedules import parse
     from lrkit.sweep import sweep
     from lrkit.tasks import get_task
 
     lr_values = parse_lrs(lrs)
+    sched = None if schedule is None else parse(schedule)
+    check_device(device)
+    output = Output.prepare(out, plot=not no_plot)
     t = get_task(task)
     opt_name = optimizer or t.optimizer
-    sched = None
-    if schedule is not None:
-        from lrkit.schedules import parse
+    with LazyBar(f"sweep {t.name} ({opt_name}, K={len(lr_values)})") as bar:
+        result = sweep(seeded_model(t, seed), t.train, loss_fn=t.loss_fn, lrs=lr_values,
+                       optimizer=opt_name, steps=steps,
+                       epochs=t.epochs if steps is None and epochs is None else epochs,
+                       momentum=momentum, weight_decay=weight_decay, schedule=sched,
+                       val_data=t.val, metric=t.metric, maximize=t.higher_is_better, dtype=dtype,
+                       device=device, chunk=chunk, seed=seed,
+                       batch_size=batch_size or t.batch_size, progress=bar)  # fmt: skip
 
-        sched = parse(schedule)
-    if steps is None and epochs is None:
-        epochs = t.epochs
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = t.make_model()
-
-    err = Console(stderr=True)
-    progress = Progress(
-        TextColumn(f"sweep {t.name} ({opt_name}, K={len(lr_values)})"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-    with progress:
-        bar = progress.add_task("sweep", total=1.0)
-        result = sweep(
-            model,
-            t.train,
-            loss_fn=t.loss_fn,
-            lrs=lr_values,
-            optimizer=opt_name,
-            steps=steps,
-            epochs=epochs,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            schedule=sched,
-            val_data=t.val,
-            metric=t.metric,
-            maximize=t.higher_is_better,
-            dtype=dtype,
-            device=device,
-            chunk=chunk,
-            seed=seed,
-            batch_size=batch_size or t.batch_size,
-            progress=lambda done, total: progress.update(bar, completed=done / total),
-        )
-
-    console = Console()
     metric_name = getattr(t, "metric_name", "metric")
     table = Table("lr", "final train loss", "val loss", f"val {metric_name}", "", box=None)
     tail = max(1, result.steps // 10)
     for i, lr in enumerate(result.lrs):
-        train_loss = float(result.losses[i, -tail:].mean())
         vl = result.val_loss[i, -1] if result.val_loss is not None else math.nan
         vm = result.val_metric[i, -1] if result.val_metric is not None else math.nan
-        note = (
-            "best"
-            if i == result.best_index
-            else (f"diverged at step {result.diverged_at[i]}" if result.diverged[i] else "")
-        )
-        style = "bold green" if i == result.best_index else ("red" if result.diverged[i] else None)
-        table.add_row(f"{lr:.3g}", f"{train_loss:.4g}", f"{vl:.4g}", f"{vm:.4g}", note, style=style)
+        best, diverged = i == result.best_index, bool(result.diverged[i])
+        note = "best" if best else (f"diverged at step {result.diverged_at[i]}" if diverged else "")
+        table.add_row(f"{lr:.3g}", f"{float(result.losses[i, -tail:].mean()):.4g}", f"{vl:.4g}",
+                      f"{vm:.4g}", note, style="bold green" if best else ("red" if diverged else None))  # fmt: skip
+    console = Console()
     console.print(table)
-    best = f"{result.best_lr:.3g}" if result.best_lr is not None else "none (all diverged)"
+    best_lr = f"{result.best_lr:.3g}" if result.best_lr is not None else "none (all diverged)"
     console.print(
-        f"[bold]{t.name}[/bold] ({opt_name}): best lr = [bold green]{best}[/bold green] by "
+        f"[bold]{t.name}[/bold] ({opt_name}): best lr = [bold green]{best_lr}[/bold green] by "
         f"{result.criterion.replace('_', ' ')}; {int(result.diverged.sum())}/{len(result.lrs)} "
         f"diverged; {result.steps} steps in {result.wall_time_s:.1f} s ({result.engine}, "
         f"chunk {result.chunk})"
     )
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"sweep-{t.name}-{opt_name}"
-    payload = {
-        "task": t.name,
-        "optimizer": opt_name,
-        "seed": seed,
-        "schedule": schedule,
-        "metric_name": metric_name,
-        **result.to_dict(),
-    }
-    json_path = folder / f"{stem}.json"
-    json_path.write_text(json.dumps(payload, indent=1, allow_nan=False))
-    console.print(f"saved {json_path}")
-    if not no_plot:
-        from lrkit.errors import require
-
-        require("matplotlib", "plot")
-        png = folder / f"{stem}.png"
-        fig = result.plot(str(png))
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        console.print(f"saved {png}")
+    context = {"task": t.name, "optimizer": opt_name, "seed": seed, "schedule": schedule,
+               "metric_name": metric_name}  # fmt: skip
+    print_saved(output.save(f"sweep-{t.name}-{opt_name}", result, context))

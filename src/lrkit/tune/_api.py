@@ -5,33 +5,38 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import contextmanager
 from typing import Any
 
+from lrkit._validate import check_int
 from lrkit.errors import ConfigError, TuneError, require
-from lrkit.tune._result import (
-    ERROR_ATTR,
-    SKIPPED_ATTR,
-    TuneResult,
-    records_from_study,
-    retried_numbers,
-)
+from lrkit.tune._result import ERROR_ATTR, SKIPPED_ATTR, TuneResult
 from lrkit.tune._space import SpaceSpec, check_bounds, normalise_space, suggest_space
 from lrkit.tune._storage import GRACE_PERIOD, HEARTBEAT_INTERVAL, open_storage, open_study
 from lrkit.tune._strategies import STRATEGIES, make_plan
+from lrkit.tune._study import (
+    FINDER_ATTR,
+    INTERRUPTED_ATTR,
+    build_result,
+    check_config,
+    finder_dict,
+    over_cap,
+    quiet_optuna,
+    tally,
+)
 
-__all__ = ["Objective", "tally", "tune"]
+__all__ = ["Objective", "tune"]
 
 #: ``objective(lr, trial) -> float``; ``trial`` is an :class:`optuna.trial.Trial`.
 Objective = Callable[[float, Any], float]
 
 _log = logging.getLogger("lrkit.tune")
 
-CONFIG_ATTR = "lrkit:config"
-FINDER_ATTR = "lrkit:finder"
-INTERRUPTED_ATTR = "lrkit:interrupted"
+#: How many of a call's first trials must raise the same error before it stops (``fail_fast``).
+#: A bug (a ``KeyError``, a ``NameError``) raises the same message on every trial; a flaky
+#: failure at rate p repeats three times at the start with probability p**3 (3% at p = 0.3),
+#: and only stops the search if its message is also identical each time.
+FAIL_FAST = 3
 
 
 def tune(
@@ -53,6 +58,7 @@ def tune(
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
     grace_period: int = GRACE_PERIOD,
     callbacks: Iterable[Callable[[Any, Any], None]] = (),
+    fail_fast: int = FAIL_FAST,
 ) -> TuneResult:
     """Search the learning rate (and optionally more) with Optuna.
 
@@ -84,13 +90,18 @@ def tune(
         heartbeat_interval, grace_period: RDB heartbeat settings in seconds; a worker that is
             silent for ``grace_period`` has its trial failed and re-queued (at most 3 times).
         callbacks: Optuna callbacks ``(study, frozen_trial)`` run after each trial.
+        fail_fast: stop with a :class:`~lrkit.errors.TuneError` when the first ``fail_fast``
+            trials this call runs all raise the same exception with the same message (a bug in
+            the objective, not a flaky failure); ``0`` never stops.
 
     Raises:
-        ConfigError: a bad argument. TuneError: an unreachable storage, or no trial completed.
+        ConfigError: a bad argument. TuneError: an unreachable storage, no trial completed,
+        or the first trials all raised the same error (``fail_fast``).
     """
     low, high = check_bounds(low, high)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"trials must be an int >= 1, but got trials={trials!r}")
+    fail_fast = check_int("tune", "fail_fast", fail_fast, low=0)
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, but got {strategy!r}")
     if direction not in ("minimize", "maximize"):
@@ -102,11 +113,11 @@ def tune(
     dists = normalise_space(space)
     optuna: Any = require("optuna", "optuna")
 
-    with _quiet_optuna():
+    with quiet_optuna():
         url = storage if isinstance(storage, str) else ""
         st = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         study = open_study(st, study_name, direction, None, None, url=url)
-        _check_config(study, strategy=strategy, low=low, high=high, direction=direction)
+        check_config(study, strategy=strategy, low=low, high=high, direction=direction)
         notes: list[str] = []
         finder_info = None
         used = strategy
@@ -135,10 +146,11 @@ def tune(
         study.sampler = plan.sampler
         study.pruner = plan.pruner
         cap = trials
+        raised: list[tuple[int, float, str | None]] = []  # this call's trials: error or None
 
         def wrapped(trial: Any) -> float:
             _heartbeat_now(study, trial)
-            if _over_cap(study.get_trials(deepcopy=False), trial.number, cap):
+            if over_cap(study.get_trials(deepcopy=False), trial.number, cap):
                 # Another worker took the last slot between our check and this trial's start.
                 trial.set_user_attr(SKIPPED_ATTR, True)
                 raise optuna.TrialPruned("trial budget reached by other workers")
@@ -152,7 +164,10 @@ def tune(
                 trial.set_user_attr(INTERRUPTED_ATTR, True)
                 raise
             except Exception as exc:
-                return _fail(trial, lr, f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                raised.append((trial.number, lr, error))
+                return _fail(trial, lr, error)
+            raised.append((trial.number, lr, None))
             try:
                 value = float(value)
             except (TypeError, ValueError):
@@ -173,6 +188,7 @@ def tune(
             done, running, _ = tally(all_trials)
             if done >= cap:
                 break
+            _stop_on_same_failure(raised, fail_fast)  # only when more trials would follow
             if done + running >= cap or not plan.prepare(study, all_trials):
                 time.sleep(poll)  # other workers hold the last slots (or the coarse stage)
                 continue
@@ -180,15 +196,22 @@ def tune(
             study.optimize(
                 wrapped, n_trials=1, timeout=remaining, catch=(Exception,), callbacks=cbs
             )
-    return build_result(
-        study,
-        strategy=used,
-        low=low,
-        high=high,
-        focus=plan.lr_range,
-        finder=finder_info,
-        notes=notes,
-    )
+    info = {"strategy": used, "low": low, "high": high, "focus": plan.lr_range}
+    return build_result(study, {**info, "finder": finder_info, "notes": notes})
+
+
+def _stop_on_same_failure(raised: list[tuple[int, float, str | None]], n: int) -> None:
+    """Raise once the first ``n`` trials of this call all raised one identical error."""
+    if n < 1 or len(raised) != n:
+        return
+    errors = {e for _, _, e in raised}
+    if len(errors) == 1 and None not in errors:
+        number, lr, error = raised[0]
+        more = f" and the next {n - 1}" if n > 1 else ""
+        raise TuneError(
+            f"trial {number} (lr={lr:.3g}){more} all raised {error}; stopped the search: this "
+            "looks like a bug in the objective, not a flaky failure (see tune(fail_fast=...))"
+        )
 
 
 def _heartbeat_now(study: Any, trial: Any) -> None:
@@ -213,160 +236,3 @@ def _fail(trial: Any, lr: float, error: str) -> float:
     trial.set_user_attr(ERROR_ATTR, error)
     _log.warning("lrkit.tune: trial %d failed (lr=%.3g): %s", trial.number, lr, error)
     return math.nan
-
-
-def build_result(
-    study: Any,
-    *,
-    strategy: str,
-    low: float,
-    high: float,
-    focus: tuple[float, float] | None = None,
-    finder: dict[str, Any] | None = None,
-    notes: list[str] | None = None,
-) -> TuneResult:
-    """Pack a study's trials into a :class:`TuneResult` (raises if none completed)."""
-    records = records_from_study(study.get_trials(deepcopy=False))
-    complete = [r for r in records if r.state == "complete" and r.value is not None]
-    notes = list(notes or [])
-    failed = [r for r in records if r.state == "fail"]
-    if failed:
-        notes.append(f"{len(failed)} trial(s) failed; see .errors")
-    if not complete:
-        first = failed[0].error if failed and failed[0].error else "no trial finished"
-        raise TuneError(
-            f"no trial completed in study {study.study_name!r} ({len(records)} trials): {first}"
-        )
-    direction = study.direction.name.lower()
-    key: Any = (lambda r: r.value) if direction == "minimize" else (lambda r: -r.value)
-    best = min(complete, key=key)
-    return TuneResult(
-        best_lr=best.lr,
-        best_value=float(best.value),  # type: ignore[arg-type]
-        best_params=dict(best.params),
-        trials=records,
-        strategy=strategy,
-        direction=direction,
-        low=low,
-        high=high,
-        study_name=study.study_name,
-        focus=None if focus is None or focus == (low, high) else (focus[0], focus[1]),
-        finder=finder,
-        study=study,
-        notes=tuple(notes),
-    )
-
-
-def tally(trials: list[Any]) -> tuple[int, int, int]:
-    """``(finished, running, waiting)`` trials that count toward the budget."""
-    retried = retried_numbers(trials)
-    done = running = waiting = 0
-    for t in trials:
-        if _excluded(t, retried):
-            continue
-        if t.state.is_finished():
-            done += 1
-        elif t.state.name == "RUNNING":
-            running += 1
-        else:
-            waiting += 1
-    return done, running, waiting
-
-
-def _excluded(t: Any, retried: set[int]) -> bool:
-    ua = t.user_attrs
-    return bool(ua.get(SKIPPED_ATTR) or ua.get(INTERRUPTED_ATTR)) or t.number in retried
-
-
-def _over_cap(trials: list[Any], number: int, cap: int) -> bool:
-    """True if finished trials plus running trials started before ``number`` fill the budget.
-
-    Trial numbers are allocated in order by the storage, so the earlier trial wins a race and
-    exactly ``cap`` trials run, however many workers ask at the same moment.
-    """
-    retried = retried_numbers(trials)
-    ahead = 0
-    for t in trials:
-        if t.number == number or _excluded(t, retried):
-            continue
-        if t.state.is_finished() or (t.state.name == "RUNNING" and t.number < number):
-            ahead += 1
-    return ahead >= cap
-
-
-def _check_config(study: Any, **config: Any) -> None:
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if stored is None:
-        study.set_user_attr(CONFIG_ATTR, config)
-        return
-    diff = {k: (stored.get(k), v) for k, v in config.items() if stored.get(k) != v}
-    if diff:
-        what = ", ".join(f"{k}={new!r} (stored: {old!r})" for k, (old, new) in diff.items())
-        raise ConfigError(
-            f"study {study.study_name!r} was created with other settings: {what}; "
-            "use the same settings to resume, or another study name"
-        )
-
-
-def _pair(v: Any) -> list[float] | None:
-    if v is None:
-        return None
-    lo, hi = (float(t) for t in v)
-    if not 0 < lo < hi:
-        raise ConfigError(f"finder search_range must satisfy 0 < low < high, but got {v!r}")
-    return [lo, hi]
-
-
-def finder_dict(finder: Any) -> dict[str, Any]:
-    """Normalise ``finder=`` to ``{"suggestion", "interval", "cost", "notes", "search_range"}``."""
-    if callable(finder) and not hasattr(finder, "interval"):
-        finder = finder()
-    if hasattr(finder, "interval"):
-        lo, hi = finder.interval
-        return {
-            "suggestion": float(finder.suggestion),
-            "interval": [float(lo), float(hi)],
-            "cost": None,
-            "notes": [str(n) for n in getattr(finder, "notes", ())],
-            "search_range": _pair(getattr(finder, "search_range", None)),
-        }
-    if isinstance(finder, Mapping) and "interval" in finder:
-        lo, hi = finder["interval"]
-        sug = finder.get("suggestion")
-        return {
-            "suggestion": float(sug) if sug is not None else math.sqrt(float(lo) * float(hi)),
-            "interval": [float(lo), float(hi)],
-            "cost": None if finder.get("cost") is None else float(finder["cost"]),
-            "notes": [str(n) for n in finder.get("notes") or ()],
-            "search_range": _pair(finder.get("search_range")),
-        }
-    if isinstance(finder, tuple | list) and len(finder) == 2:
-        lo, hi = float(finder[0]), float(finder[1])
-        if not 0 < lo < hi:
-            raise ConfigError(f"finder interval must satisfy 0 < low < high, but got {finder!r}")
-        return {
-            "suggestion": math.sqrt(lo * hi),
-            "interval": [lo, hi],
-            "cost": None,
-            "notes": [],
-            "search_range": None,
-        }
-    raise ConfigError(
-        "finder must be a FinderResult, a mapping with 'interval', a (low, high) pair or a "
-        f"callable returning one, but got {type(finder).__name__}"
-    )
-
-
-@contextmanager
-def _quiet_optuna() -> Any:
-    """Optuna logs every trial at INFO and failures with tracebacks; lrkit logs failures itself."""
-    import optuna
-
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            yield
-    finally:
-        optuna.logging.set_verbosity(level)

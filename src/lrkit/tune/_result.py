@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["TrialRecord", "TuneResult", "records_from_study"]
@@ -55,18 +55,9 @@ class TrialRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return {
-            "number": self.number,
-            "state": self.state,
-            "lr": _clean(self.lr),
-            "value": _clean(self.value),
-            "params": _clean(self.params),
-            "intermediate": {str(k): _clean(v) for k, v in self.intermediate.items()},
-            "cost": _clean(self.cost),
-            "error": self.error,
-            "retry_of": self.retry_of,
-            "duration": _clean(self.duration),
-        }
+        out = {f.name: _clean(getattr(self, f.name)) for f in fields(self)}
+        out["intermediate"] = {str(k): _clean(v) for k, v in self.intermediate.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -147,14 +138,9 @@ class TuneResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        from lrkit._plotting import pyplot
+        from lrkit._plotting import figure_axes
 
-        plt = pyplot(path, ax)
-
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 4.2))
-        else:
-            fig = ax.figure
+        fig, ax = figure_axes(path, ax)
         done = sorted(
             (t for t in self.trials if t.state == "complete" and t.value is not None),
             key=lambda t: t.lr,

@@ -1,7 +1,8 @@
 """The worker entry point: one process that joins a study and runs trials until the budget is met.
 
-``python -m lrkit.tune CONFIG_JSON`` runs :func:`run_worker` (``lrkit tune --workers N`` starts N of
-them); a worker on another host is the same ``lrkit tune`` command with the same ``--storage`` and
+``python -m lrkit.tune CONFIG_JSON`` runs :func:`run_worker`; :func:`lrkit.tune.run_local` (behind
+``lrkit tune --workers N``) starts N of them, each given a :class:`~lrkit.tune.WorkerConfig`. A
+worker on another host is the same ``lrkit tune`` command with the same ``--storage`` and
 ``--study-name``.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.errors import ConfigError, LRKitError
+from lrkit.tune._local import WorkerConfig
 
 __all__ = ["load_objective", "main", "run_worker", "tune_kwargs"]
 
@@ -65,15 +67,19 @@ def tune_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: config[k] for k in _TUNE_KEYS if k in config and config[k] is not None}
 
 
-def run_worker(config: Mapping[str, Any], callbacks: Any = ()) -> Any:
+def run_worker(config: WorkerConfig | Mapping[str, Any], callbacks: Any = ()) -> Any:
     """Join (or create) the study in ``config`` and run trials until its budget is met.
 
-    ``config`` holds :func:`lrkit.tune.tune` keywords plus either ``task`` (a built-in name or
-    ``file.py:factory``; with ``epochs`` and ``train_seed``) or ``objective``
-    (``module:function``). Returns the :class:`lrkit.tune.TuneResult` of the whole study.
+    ``config`` is a :class:`~lrkit.tune.WorkerConfig` or a mapping of :func:`lrkit.tune.tune`
+    keywords (those of the config, and e.g. ``heartbeat_interval`` or ``space``) plus either
+    ``task`` (a built-in name or ``file.py:factory``; with ``epochs`` and ``train_seed``) or
+    ``objective`` (``module:function``). Returns the :class:`lrkit.tune.TuneResult` of the
+    whole study.
     """
     from lrkit.tune._api import tune
 
+    if isinstance(config, WorkerConfig):
+        config = config.to_dict()
     kw = tune_kwargs(config)
     if config.get("task"):
         from lrkit.tasks import get_task
