@@ -64,7 +64,7 @@ def test_time_to_target() -> None:
 
 
 def test_judge_verdicts() -> None:
-    from lrkit.study._runner import _judge
+    from lrkit.study._wording import judge as _judge
 
     best = [0.94, 0.945, 0.935, 0.94, 0.95]
     se = binomial_se(0.94, 1000)

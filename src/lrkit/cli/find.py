@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lrkit.tasks._optim import OPTIMIZERS
+from lrkit.optim import OPTIMIZERS
 
 __all__ = ["command"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from lrkit.errors import ConfigError
-from lrkit.tasks._optim import OPTIMIZERS
+from lrkit.optim import OPTIMIZERS
 
 __all__ = ["command", "parse_lrs"]
 

@@ -6,9 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrkit.study._train import Run, SweepCurve
-
-__all__ = ["ConfigSummary", "Recommendation", "StudyResult"]
+__all__ = ["ConfigSummary", "Recommendation", "Run", "StudyResult", "SweepCurve"]
 
 
 def _f(v: float | None) -> float | None:
@@ -16,6 +14,80 @@ def _f(v: float | None) -> float | None:
         return None
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: per-epoch history and the final validation metric.
+
+    ``at_chance``: it finished but its final accuracy is at chance level (no better than
+    always predicting the most frequent class, within noise): a failed run, like a diverged one.
+    """
+
+    optimizer: str
+    schedule: str
+    lr: float
+    seed: int
+    epoch: tuple[int, ...]
+    train_loss: tuple[float, ...]
+    val_loss: tuple[float, ...]
+    val_metric: tuple[float, ...]
+    lr_at_epoch: tuple[float, ...]
+    wall_time: tuple[float, ...]
+    final_metric: float
+    diverged: bool
+    doctor: dict[str, Any] = field(default_factory=dict)
+    at_chance: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.diverged or self.at_chance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "lr": self.lr,
+            "seed": self.seed,
+            "final_metric": _f(self.final_metric),
+            "diverged": self.diverged,
+            "at_chance": self.at_chance,
+            "history": {
+                "epoch": list(self.epoch),
+                "train_loss": [_f(v) for v in self.train_loss],
+                "val_loss": [_f(v) for v in self.val_loss],
+                "val_metric": [_f(v) for v in self.val_metric],
+                "lr": [_f(v) for v in self.lr_at_epoch],
+                "wall_time": [_f(v) for v in self.wall_time],
+            },
+            "doctor": self.doctor,
+        }
+
+
+@dataclass(frozen=True)
+class SweepCurve:
+    """Final validation metric against the LR for one (optimizer, schedule)."""
+
+    optimizer: str
+    schedule: str
+    lrs: tuple[float, ...]
+    final_metric: tuple[float, ...]  # NaN where the run diverged
+    diverged: tuple[bool, ...]
+    engine: str
+    best_lr: float | None
+    at_chance: tuple[bool, ...] = ()  # finished at chance-level accuracy (see Run.at_chance)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "lrs": list(self.lrs),
+            "final_metric": [_f(v) for v in self.final_metric],
+            "diverged": list(self.diverged),
+            "engine": self.engine,
+            "best_lr": self.best_lr,
+            "at_chance": list(self.at_chance),
+        }
 
 
 @dataclass(frozen=True)
@@ -41,6 +113,10 @@ class ConfigSummary:
     seconds_to_target: float | None = None
     reached_target: int = 0
     doctor_verdicts: tuple[str, ...] = ()
+    failed: int = 0  # seeds that diverged or ended at chance level
+    seeds_needed: int | None = None  # per arm, to settle the observed gap (see _stats)
+    detectable: float | None = None  # smallest gap the current seeds can establish
+    basin_factor: float | None = None  # interpolated high/low LR ratio of the basin
 
     @property
     def label(self) -> str:
@@ -67,6 +143,7 @@ class ConfigSummary:
                     "high": self.basin[1],
                     "decades": self.basin[2],
                     "best_at_grid_edge": self.basin[3],
+                    "factor": _f(self.basin_factor),
                 }
                 if self.basin
                 else None
@@ -75,6 +152,9 @@ class ConfigSummary:
             "seconds_to_target": _f(self.seconds_to_target),
             "seeds_reaching_target": self.reached_target,
             "doctor_verdicts": list(self.doctor_verdicts),
+            "failed_seeds": self.failed,
+            "seeds_needed_per_arm": self.seeds_needed,
+            "detectable_delta": _f(self.detectable),
         }
 
 
@@ -90,6 +170,9 @@ class Recommendation:
     ties: tuple[str, ...]
     text: str
     evidence: tuple[str, ...]
+    schedule_text: str = ""  # repr of the winner's schedule; lrkit.schedules.parse reads it
+    snippets: dict[str, str] = field(default_factory=dict)  # framework -> code
+    next_steps: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +184,9 @@ class Recommendation:
             "within_noise_of_best": list(self.ties),
             "text": self.text,
             "evidence": list(self.evidence),
+            "schedule_text": self.schedule_text,
+            "snippets": dict(self.snippets),
+            "next_steps": list(self.next_steps),
         }
 
 
