@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import click
 
@@ -90,7 +91,8 @@ def command(
         out=out,
         progress=not no_progress,
     )
-    console = Console()
+    # Piped (CI logs), rich would cut the table at 80 columns: print it at full width.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     pct = result.accuracy_like
 
     def fmt(v: float, sd: float | None = None) -> str:

@@ -106,14 +106,16 @@ def _basin_text(best: ConfigSummary) -> str | None:
     if best.basin is None:
         return None
     lo, hi, dec, edge = best.basin
-    factor = best.basin_factor
+    width = f"about ×{best.basin_factor:.2g}" if best.basin_factor is not None else ""
     if dec > 0:
         txt = f"Its good-LR basin spans {lo:.3g}–{hi:.3g} ({dec:.1f} decades of the grid"
+        txt += f"; {width} between the interpolated edges)" if width else ")"
     else:
-        txt = f"Only its best grid LR ({lo:.3g}) scored near its best (the grid's spacing"
-    if factor is not None:
-        txt += f"; about ×{factor:.2g} between the interpolated edges"
-    txt += ")"
+        txt = (
+            f"Only its best grid LR ({lo:.3g}) scored near its best: the basin is narrower "
+            "than the grid's spacing"
+            + (f" ({width} between the interpolated edges)" if width else "")
+        )
     edge_txt = " — the best LR is at the grid's edge, so the optimum may lie beyond it."
     return txt + (edge_txt if edge else ".")
 
