@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -206,14 +206,13 @@ def summarise(
             continue
         arm, rs = a.arms[key], a.runs[key]
         e2t, s2t, reached = _to_target(rs, a.target, hib)
-        delta = ci = p = ph = None
-        needed, detectable = None, None
+        extra: dict[str, Any] = {}  # the comparison with the best, for the others
         if key == a.best_key:
             verdict = "best"
             sentence = f"{label} has the best mean final {task.metric_name}."
         elif key in a.comparisons and best is not None:
             c = a.comparisons[key]
-            delta, ci, p, ph = c.delta, (c.ci_low, c.ci_high), c.p_value, a.p_holm[key]
+            ph = a.p_holm[key]
             pooled = math.sqrt((best.std**2 + arm.std**2) / 2)
             needed = seeds_needed(c.delta, pooled, alpha=alpha)
             detectable = detectable_delta(min(c.n_best, c.n_other), pooled, alpha=alpha)
@@ -223,33 +222,19 @@ def summarise(
                 sd_best=best.std, sd_other=arm.std, seeds=needed,
             )  # fmt: skip
             statements.append(sentence)
+            extra = {"delta": c.delta, "ci": (c.ci_low, c.ci_high), "p_value": c.p_value}
+            extra["p_holm"] = ph
+            extra["seeds_needed"] = needed if verdict in ("inconclusive", "within noise") else None
+            extra["detectable"] = detectable if math.isfinite(detectable) else None
         else:
             verdict, sentence = "cannot tell", f"{label}: no finite final metric."
+        doctor = tuple(str(r.doctor.get("verdict", "?")) for r in rs)
         summaries.append(
             ConfigSummary(
-                optimizer=key[0],
-                schedule=key[1],
-                lr=rs[0].lr,
-                metrics=arm.values,
-                mean=arm.mean,
-                std=arm.std,
-                verdict=verdict,
-                sentence=sentence,
-                delta=delta,
-                ci=ci,
-                p_value=p,
-                p_holm=ph,
-                basin=bas,
-                epochs_to_target=e2t,
-                seconds_to_target=s2t,
-                reached_target=reached,
-                doctor_verdicts=tuple(str(r.doctor.get("verdict", "?")) for r in rs),
-                failed=sum(r.failed for r in rs),
-                seeds_needed=needed if verdict in ("inconclusive", "within noise") else None,
-                detectable=detectable
-                if detectable is not None and math.isfinite(detectable)
-                else None,
-                basin_factor=factor,
+                *key, rs[0].lr, arm.values, arm.mean, arm.std, verdict, sentence, basin=bas,
+                epochs_to_target=e2t, seconds_to_target=s2t, reached_target=reached,
+                doctor_verdicts=doctor, failed=sum(r.failed for r in rs), basin_factor=factor,
+                **extra,
             )
-        )
+        )  # fmt: skip
     return summaries, statements

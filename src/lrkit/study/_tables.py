@@ -44,6 +44,22 @@ def metric(result: StudyResult, v: float | None, sd: float | None = None) -> str
     return s + (f" ± {sd:.2g}" if sd is not None and math.isfinite(sd) else "")
 
 
+def _tr(cells: list[tuple[str, str]], cls: str = "") -> str:
+    """A row of ``(html, css class)`` cells; the html is escaped by the caller."""
+    tds = "".join(f"<td class='{c}'>{h}</td>" if c else f"<td>{h}</td>" for h, c in cells)
+    return (f"<tr class='{cls}'>" if cls else "<tr>") + tds + "</tr>"
+
+
+def _table(head: list[str], rows: list[str]) -> str:
+    return (
+        "<table><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
 def _verdict_class(s: ConfigSummary) -> str:
     if s.verdict == "best":
         return "v-best"
@@ -51,15 +67,11 @@ def _verdict_class(s: ConfigSummary) -> str:
 
 
 def summary_table(result: StudyResult) -> str:
-    rows = [
-        "<table><tr><th>optimizer</th><th>schedule</th><th>best LR</th>"
-        "<th>final (mean ± SD)</th><th>seeds</th><th>Δ vs best [95% CI]</th>"
-        "<th>Holm p</th><th>verdict</th><th>failed seeds</th><th>epochs to target</th>"
-        "<th>s to target</th><th>doctor</th></tr>"
-    ]
+    head = "optimizer|schedule|best LR|final (mean ± SD)|seeds|Δ vs best [95% CI]|Holm p|verdict"
+    head += "|failed seeds|epochs to target|s to target|doctor"
+    rows = []
     sc = 100.0 if result.accuracy_like else 1.0
     for s in result.summaries:
-        cls = " class='best'" if s.verdict == "best" else ""
         if s.delta is not None and s.ci is not None:
             lo, hi = s.ci
             ci = (
@@ -74,18 +86,22 @@ def summary_table(result: StudyResult) -> str:
             if s.epochs_to_target is not None
             else f"not reached (0/{len(s.metrics)})"
         )
-        rows.append(
-            f"<tr{cls}><td>{e(s.optimizer)}</td><td>{e(s.schedule)}</td>"
-            f"<td class='num'>{num(s.lr)}</td><td class='num'>{e(metric(result, s.mean, s.std))}</td>"
-            f"<td class='num'>{len(s.metrics)}</td><td class='num'>{e(ci)}</td>"
-            f"<td class='num'>{num(s.p_holm, '.2g')}</td>"
-            f"<td class='{_verdict_class(s)}'>{e(s.verdict)}</td>"
-            f"<td class='num'>{s.failed}/{len(s.metrics)}</td>"
-            f"<td class='num'>{e(reach)}</td><td class='num'>{num(s.seconds_to_target, '.1f')}</td>"
-            f"<td>{e(', '.join(sorted(set(s.doctor_verdicts))))}</td></tr>"
-        )
-    rows.append("</table>")
-    return "".join(rows)
+        cells = [
+            (e(s.optimizer), ""),
+            (e(s.schedule), ""),
+            (num(s.lr), "num"),
+            (e(metric(result, s.mean, s.std)), "num"),
+            (str(len(s.metrics)), "num"),
+            (e(ci), "num"),
+            (num(s.p_holm, ".2g"), "num"),
+            (e(s.verdict), _verdict_class(s)),
+            (f"{s.failed}/{len(s.metrics)}", "num"),
+            (e(reach), "num"),
+            (num(s.seconds_to_target, ".1f"), "num"),
+            (e(", ".join(sorted(set(s.doctor_verdicts)))), ""),
+        ]
+        rows.append(_tr(cells, "best" if s.verdict == "best" else ""))
+    return _table(head.split("|"), rows)
 
 
 def basin_table(result: StudyResult) -> str:
@@ -94,15 +110,15 @@ def basin_table(result: StudyResult) -> str:
         if result.val_se
         else "within 2% of the best"
     )
-    rows = [
+    note = (
         f"<p class='note'>Good-LR basin: the contiguous grid LRs scoring {e(tol)} of the "
         "schedule's best grid point. Width as a factor: the highest over the lowest good LR, "
         "each edge interpolated (log-LR) to where the curve crosses the tolerance, so a basin "
         "narrower than the grid's spacing still gets a width. One seed per grid point: the "
         "edges are noisy. Failed: diverged, or finished at chance-level accuracy.</p>"
-        "<table><tr><th>optimizer</th><th>schedule</th><th>best grid LR</th><th>basin</th>"
-        "<th>width (×)</th><th>failed grid points</th><th>trained by</th></tr>"
-    ]
+    )
+    head = "optimizer|schedule|best grid LR|basin|width (×)|failed grid points|trained by"
+    rows = []
     for s in result.summaries:
         c = next(
             (c for c in result.curves if c.optimizer == s.optimizer and c.schedule == s.schedule),
@@ -117,23 +133,20 @@ def basin_table(result: StudyResult) -> str:
         else:
             rng, width = "–", "–"
         failed = sum(d or a for d, a in zip(c.diverged, c.at_chance or c.diverged))
-        rows.append(
-            f"<tr><td>{e(s.optimizer)}</td><td>{e(s.schedule)}</td>"
-            f"<td class='num'>{num(c.best_lr)}</td><td>{e(rng)}</td>"
-            f"<td class='num'>{e(width)}</td><td class='num'>{failed}/{len(c.lrs)}</td>"
-            f"<td>{e(c.engine)}</td></tr>"
-        )
-    rows.append("</table>")
-    return "".join(rows)
+        cells = [(e(s.optimizer), ""), (e(s.schedule), ""), (num(c.best_lr), "num")]
+        cells += [(e(rng), ""), (e(width), "num"), (f"{failed}/{len(c.lrs)}", "num")]
+        rows.append(_tr([*cells, (e(c.engine), "")]))
+    return note + _table(head.split("|"), rows)
 
 
 def doctor_table(result: StudyResult) -> str:
-    rows = [
+    note = (
         "<p class='note'>lrkit.diagnose on each final run's per-epoch log (train loss, "
         "validation loss, LR). Prescriptions are listed once per configuration.</p>"
-        "<table><tr><th>optimizer</th><th>schedule</th><th>verdicts over seeds</th>"
-        "<th>prescriptions and evidence (runs that were not healthy)</th></tr>"
-    ]
+    )
+    head = ["optimizer", "schedule", "verdicts over seeds"]
+    head.append("prescriptions and evidence (runs that were not healthy)")
+    rows = []
     groups: dict[tuple[str, str], list[Any]] = {}
     for r in result.runs:
         groups.setdefault((r.optimizer, r.schedule), []).append(r)
@@ -156,12 +169,9 @@ def doctor_table(result: StudyResult) -> str:
             )
             if text not in " ".join(seen):
                 seen.append(item)
-        rows.append(
-            f"<tr><td>{e(opt)}</td><td>{e(sched)}</td><td>{e(verdicts)}</td>"
-            f"<td>{'<br>'.join(seen) if seen else '–'}</td></tr>"
-        )
-    rows.append("</table>")
-    return "".join(rows)
+        cells = [(e(opt), ""), (e(sched), ""), (e(verdicts), "")]
+        rows.append(_tr([*cells, ("<br>".join(seen) if seen else "–", "")]))
+    return note + _table(head, rows)
 
 
 def reference_table(result: StudyResult) -> str:

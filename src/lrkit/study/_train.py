@@ -7,7 +7,7 @@ fit the model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -155,21 +155,11 @@ def _vectorised(
         progress.advance(done - last[0])
         last[0] = done
 
-    r = sweep(
-        model,
-        task.train,
-        loss_fn=task.loss_fn,
-        lrs=base,
-        optimizer=optimizer,
-        epochs=epochs,
-        schedule=shape,
-        val_data=task.val,
-        metric=task.metric,
-        batch_size=task.batch_size,
-        seed=0,
-        maximize=task.higher_is_better,
-        progress=tick,
-    )
+    # The task's recipe: its loss, validation data and metric, batch size, direction.
+    recipe: dict[str, Any] = {"loss_fn": task.loss_fn, "val_data": task.val, "metric": task.metric}
+    recipe |= {"batch_size": task.batch_size, "maximize": task.higher_is_better}
+    r = sweep(model, task.train, lrs=base, optimizer=optimizer, epochs=epochs, schedule=shape,
+              seed=0, progress=tick, **recipe)  # fmt: skip
     progress.advance(len(lrs) * total - last[0])
     if r.val_metric is None:  # sweep computes it whenever val_data is given
         raise RuntimeError("lrkit.sweep returned no validation metric")

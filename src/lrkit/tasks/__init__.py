@@ -14,8 +14,8 @@ epoch (the study and tune train through it); :func:`train` runs it to the end.
 
 from __future__ import annotations
 
-from lrkit.optim._registry import OPTIMIZERS as OPTIMIZERS
-from lrkit.optim._registry import make as make_optimizer  # noqa: F401
+from typing import TYPE_CHECKING, Any
+
 from lrkit.tasks._builtin import accuracy, cross_entropy
 from lrkit.tasks._data import cache_dir as cache_dir
 from lrkit.tasks._registry import available, get_task, load_task_file
@@ -25,8 +25,23 @@ from lrkit.tasks._train import EpochRecord as EpochRecord
 from lrkit.tasks._train import TrainResult as TrainResult
 from lrkit.tasks._train import iter_train, train
 
+if TYPE_CHECKING:
+    from lrkit.optim._registry import OPTIMIZERS as OPTIMIZERS
+    from lrkit.optim._registry import make as make_optimizer  # noqa: F401
+
 # Also importable from here, outside __all__ (results users receive, not construct, and names
 # whose home is lrkit.optim): EpochRecord, TrainResult, cache_dir, OPTIMIZERS, make_optimizer.
+# The last two load lrkit.optim (and torch) only when asked for.
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("OPTIMIZERS", "make_optimizer"):
+        from lrkit.optim import _registry
+
+        return _registry.OPTIMIZERS if name == "OPTIMIZERS" else _registry.make
+    raise AttributeError(f"module 'lrkit.tasks' has no attribute {name!r}")
+
+
 __all__ = [
     "SCHEDULE_NAMES",
     "Task",

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from lrkit._progress import ProgressBar
 from lrkit._validate import check_int, check_positive_float
 from lrkit.errors import ConfigError
-from lrkit.optim._registry import evaluating, make
 from lrkit.tasks._task import Task
 
 __all__ = ["Controller", "EpochRecord", "TrainResult", "iter_train", "train"]
@@ -184,6 +183,8 @@ def _loop(
     optimizer_kwargs: Mapping[str, Any] | None,
 ) -> Iterator[EpochRecord]:
     import torch
+
+    from lrkit.optim._registry import evaluating, make
 
     x, y = task.train
     n = len(x)
