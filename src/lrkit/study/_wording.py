@@ -144,6 +144,8 @@ def recommend(
     total_updates: int,
     epochs: int,
 ) -> Recommendation | None:
+    """The recommendation: the best configuration, its evidence, and the next steps (seeds
+    that would settle each open gap, the ties, the winner as schedule text and code)."""
     if best_key is None:
         return None
     best = next(s for s in summaries if (s.optimizer, s.schedule) == best_key)
