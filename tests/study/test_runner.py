@@ -235,7 +235,9 @@ def test_recommendation_says_how_to_use_the_winner(result, tmp_path: Path) -> No
     d = json.loads(json.dumps(result.to_dict()))["recommendation"]
     assert d["schedule_text"] == rec.schedule_text and d["snippets"] == rec.snippets
     html = write_report(result, tmp_path).read_text()
-    assert "Next steps" in html and rec.schedule_text.replace("'", "&#x27;") in html
+    assert "Next steps" in html and f"<code>{rec.schedule_text}</code>" in html
+    for title in ("PyTorch", "Lightning", "Keras"):
+        assert f"<details><summary>{title}</summary><pre>" in html
 
 
 def test_basin_width_is_a_factor_not_zero_decades(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -193,8 +193,10 @@ def _next_steps(rec: Recommendation) -> str:
             f"<p>The winner's schedule as lrkit text (<code>lrkit.schedules.parse</code> reads "
             f"it; <code>lrkit plot</code> draws it): <code>{e(rec.schedule_text)}</code></p>"
         )
-    for framework, code in rec.snippets.items():
-        out.append(f"<p class='note'>{e(framework)}</p><pre><code>{e(code)}</code></pre>")
+    names = {"pytorch": "PyTorch", "lightning": "Lightning", "keras": "Keras"}
+    for framework, code in rec.snippets.items():  # collapsed: <details> needs no script
+        title = e(names.get(framework, framework))
+        out.append(f"<details><summary>{title}</summary><pre>{e(code)}</pre></details>")
     return "".join(out)
 
 

@@ -36,7 +36,7 @@ def _next_step(seeds: int | None, c: Comparison, scale: float, unit: str, cap: i
         return f" More than {cap} seeds per arm would be needed to resolve it; {bound}."
     return (
         f" ≈{seeds} seeds per arm would settle a gap of this size (80% power at the study's "
-        f"test); until then, {bound}."
+        f"test, if the seed SD is as observed); until then, {bound}."
     )
 
 
