@@ -48,3 +48,25 @@ def test_bad_schedule_is_a_one_line_error(capsys) -> None:  # type: ignore[no-un
         assert exc.code == 2
     err = capsys.readouterr().err
     assert err.startswith("lrkit: error: schedules must be") and err.count("\n") == 1
+
+
+def test_piped_summary_table_is_not_cut_at_80_columns(tmp_path: Path) -> None:
+    """CliRunner's stdout is not a TTY, as in CI logs: no cell may be truncated or wrapped."""
+    res = CliRunner().invoke(
+        cli,
+        [
+            "study", f"{TASK_FILE}:make", "--epochs", "2", "--seeds", "2",
+            "--schedules", "constant,exponential,one_cycle",
+            "--optimizers", "adam,schedulefree_adamw", "--no-progress", "--out", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output
+    d = json.loads((tmp_path / "results.json").read_text())
+    rows = [ln for ln in res.output.splitlines() if "│" in ln]
+    for s in d["summaries"]:
+        # One line holds the whole row: optimizer, schedule and the full verdict.
+        assert any(
+            s["optimizer"] in ln and s["schedule"] in ln and s["verdict"] in ln for ln in rows
+        ), s
+    assert any("epochs to target" in ln for ln in res.output.splitlines())

@@ -189,3 +189,98 @@ def test_finder_notes_become_study_notes_not_warnings() -> None:
     sgd_notes = [n for n in r.notes if n.startswith("Range test (sgd): plain SGD")]
     assert len(sgd_notes) == 1
     assert not any(n.startswith("Range test (sgd_momentum): plain SGD") for n in r.notes)
+
+
+def test_schedule_free_plateau_runs_score_the_evaluation_weights() -> None:
+    """Plateau runs evaluate a schedule-free optimizer at its averaged weights, like every run.
+
+    One grid LR, two epochs: the plateau rule cannot cut before the run ends, so the plateau
+    and constant final runs train identically and must score identically. Before the loops
+    were merged, the plateau loop scored the training iterate and the two differed.
+    """
+    pytest.importorskip("schedulefree")
+    one_lr = Budget("one-lr", epochs=2, grid=1, span=1.0, seeds=1, optimizers=None, finder_steps=30)
+    r = run_study(
+        make(),
+        budget=one_lr,
+        optimizers=["schedulefree_adamw"],
+        schedules=["constant", "plateau"],
+        progress=False,
+    )
+    const, plateau = (next(x for x in r.runs if x.schedule == s) for s in ("constant", "plateau"))
+    assert const.lr == plateau.lr and set(plateau.lr_at_epoch) == {plateau.lr}
+    assert plateau.val_metric == const.val_metric
+    assert plateau.val_loss == pytest.approx(const.val_loss, rel=1e-6)
+
+
+def test_recommendation_says_how_to_use_the_winner(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from lrkit.schedules import parse
+    from lrkit.tasks import build_schedule
+
+    rec = result.recommendation
+    total = result.epochs * make().steps_per_epoch
+    assert parse(rec.schedule_text) == build_schedule(rec.schedule, rec.lr, total)
+    assert set(rec.snippets) == {"pytorch", "lightning", "keras"}
+    for framework, code in rec.snippets.items():
+        compile(code, framework, "exec")  # valid Python
+        assert rec.schedule_text in code
+    assert any(rec.schedule_text in step for step in rec.next_steps)
+    # The PyTorch snippet runs as printed, given a model, a loader and a loss.
+    model = torch.nn.Linear(10, 3)
+    x, y = torch.randn(8, 10), torch.randint(0, 3, (8,))
+    env = {"model": model, "loader": [(x, y)], "loss_fn": torch.nn.functional.cross_entropy,
+           "epochs": 2, "val_loss": 1.0}  # fmt: skip
+    exec(rec.snippets["pytorch"], env)
+    assert env["opt"].param_groups[0]["lr"] == pytest.approx(parse(rec.schedule_text)(2))
+    d = json.loads(json.dumps(result.to_dict()))["recommendation"]
+    assert d["schedule_text"] == rec.schedule_text and d["snippets"] == rec.snippets
+    html = write_report(result, tmp_path).read_text()
+    assert "Next steps" in html and f"<code>{rec.schedule_text}</code>" in html
+    for title in ("PyTorch", "Lightning", "Keras"):
+        assert f"<details><summary>{title}</summary><pre>" in html
+
+
+def test_basin_width_is_a_factor_not_zero_decades(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for s in result.summaries:
+        assert s.basin is not None and s.basin_factor is not None
+        lo, hi = s.basin[0], s.basin[1]
+        assert s.basin_factor >= hi / lo * (1 - 1e-9)  # interpolation only widens it
+    html = write_report(result, tmp_path).read_text()
+    assert "width (×)" in html and "width (decades)" not in html
+
+
+def test_runs_at_chance_count_as_failed() -> None:
+    from dataclasses import replace
+
+    from lrkit.study._analysis import analyse, chance_level, mark_chance, summarise
+    from lrkit.study._tables import summary_table
+
+    task = make()
+    chance = chance_level(task)
+    y = task.val[1].numpy()
+    assert chance == pytest.approx(max((y == c).mean() for c in set(y.tolist())))
+    base = run_study(
+        task, budget=TINY, schedules=["constant", "cosine"], seeds=2, epochs=1, progress=False
+    )
+    runs = list(base.runs)
+    stuck = replace(runs[-1], final_metric=chance, val_metric=(chance,))  # collapsed seed
+    runs, curves = mark_chance(task, [*runs[:-1], stuck], list(base.curves))
+    assert runs[-1].at_chance and runs[-1].failed and not runs[-1].diverged
+    assert not any(r.at_chance for r in runs[:-1])
+    a = analyse(task, runs)
+    summaries, _ = summarise(a, task, base.optimizers, base.schedules, curves)
+    assert [s.failed for s in summaries] == [0, 1]
+    assert summaries[1].to_dict()["failed_seeds"] == 1
+    assert "<td class='num'>1/2</td>" in summary_table(replace(base, summaries=tuple(summaries)))
+    assert [r.to_dict()["at_chance"] for r in runs] == [False, False, False, True]
+
+
+def test_two_seeds_print_no_runtime_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = run_study(
+            make(), budget=TINY, schedules=["constant", "cosine"], seeds=2, epochs=1, progress=False
+        )
+    assert len(r.runs) == 4

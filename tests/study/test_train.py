@@ -5,19 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from lrkit.study._progress import StudyProgress
+from lrkit._progress import ProgressBar
 from lrkit.study._train import run_one, sensitivity, sweep_engine_for
 from lrkit.tasks import train
 
 from .tiny_task import make, make_conv
 
-OFF = StudyProgress(False, 1)
+OFF = ProgressBar("test", 1, enabled=False)
 
 
 def test_plateau_loop_reproduces_tasks_train_until_it_cuts() -> None:
     task = make()
     # lr tiny: the validation loss improves every epoch, so the plateau rule never cuts and the
-    # study's own loop must equal lrkit.tasks.train with a constant LR, epoch by epoch.
+    # plateau run must equal lrkit.tasks.train with a constant LR, epoch by epoch.
     ours = run_one(task, "adam", "plateau", 1e-4, 3, 4, OFF)
     ref = train(task, 1e-4, seed=3, optimizer="adam", epochs=4)
     assert ours.val_metric == tuple(r.val_metric for r in ref.history)
@@ -50,10 +50,9 @@ def test_engine_choice() -> None:
 def test_vectorised_and_sequential_sensitivity_agree_roughly() -> None:
     task = make()
     lrs = np.array([1e-3, 1e-2, 1e-1])
-    notes: list[str] = []
-    vec, runs_v = sensitivity(task, "adam", "one_cycle", lrs, 3, "sweep", OFF, notes)
-    seq, runs_s = sensitivity(task, "adam", "one_cycle", lrs, 3, "sequential", OFF, notes)
-    assert notes == [] and runs_v == [] and len(runs_s) == 3
+    vec, runs_v, notes_v = sensitivity(task, "adam", "one_cycle", lrs, 3, "sweep", OFF)
+    seq, runs_s, notes_s = sensitivity(task, "adam", "one_cycle", lrs, 3, "sequential", OFF)
+    assert notes_v == notes_s == [] and runs_v == [] and len(runs_s) == 3
     assert vec.engine.startswith("lrkit.sweep") and seq.engine.startswith("sequential")
     # Same init and schedule; only the batch order differs: the curves agree within noise.
     assert np.allclose(vec.final_metric, seq.final_metric, atol=0.1)
@@ -61,5 +60,5 @@ def test_vectorised_and_sequential_sensitivity_agree_roughly() -> None:
 
 
 def test_plateau_sensitivity_is_always_sequential() -> None:
-    curve, runs = sensitivity(make(), "adam", "plateau", np.array([1e-2]), 2, "sweep", OFF, [])
+    curve, runs, _ = sensitivity(make(), "adam", "plateau", np.array([1e-2]), 2, "sweep", OFF)
     assert curve.engine.startswith("sequential") and len(runs) == 1

@@ -47,7 +47,7 @@ no_plot_option = click.option(
 
 
 def optimizer_option(what: str = "Optimizer") -> Callable[[F], F]:
-    from lrkit.tasks._optim import OPTIMIZERS
+    from lrkit.tasks import OPTIMIZERS
 
     return click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None,
                         help=f"{what} [default: the task's recipe].")  # fmt: skip

@@ -102,7 +102,8 @@ def command(
         out=out,
         progress=not no_progress,
     )
-    console = Console()
+    # piped (CI logs), rich would cut the table at 80 columns: print it at full width
+    console = Console(width=None if click.get_text_stream("stdout").isatty() else 200)
     pct = result.accuracy_like
 
     def fmt(v: float, sd: float | None = None) -> str:

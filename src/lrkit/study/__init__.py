@@ -13,20 +13,20 @@ from __future__ import annotations
 
 from lrkit.study._budget import BUDGETS, SCHEDULES, Budget, get_budget
 from lrkit.study._report import render_html, write_report
-from lrkit.study._result import ConfigSummary, Recommendation, StudyResult
+from lrkit.study._result import ConfigSummary as ConfigSummary
+from lrkit.study._result import Recommendation as Recommendation
+from lrkit.study._result import Run as Run
+from lrkit.study._result import StudyResult as StudyResult
+from lrkit.study._result import SweepCurve as SweepCurve
 from lrkit.study._runner import MNIST1D_REFERENCE, run_study
-from lrkit.study._train import Run, SweepCurve
 
+# The result classes (StudyResult, ConfigSummary, Recommendation, Run, SweepCurve) are
+# importable from here but not in __all__: users receive them, they do not construct them.
 __all__ = [
     "BUDGETS",
     "MNIST1D_REFERENCE",
     "SCHEDULES",
     "Budget",
-    "ConfigSummary",
-    "Recommendation",
-    "Run",
-    "StudyResult",
-    "SweepCurve",
     "get_budget",
     "render_html",
     "run_study",

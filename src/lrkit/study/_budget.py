@@ -6,19 +6,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lrkit.errors import ConfigError
+from lrkit.tasks._schedules import SCHEDULE_NAMES
 
 __all__ = ["BUDGETS", "SCHEDULES", "Budget", "get_budget"]
 
-#: Every schedule the study knows, in report order.
-SCHEDULES: tuple[str, ...] = (
-    "constant",
-    "step",
-    "exponential",
-    "cosine",
-    "one_cycle",
-    "wsd",
-    "plateau",
-)
+#: Every schedule the study knows, in report order: the named schedules of
+#: :func:`lrkit.tasks.build_schedule` but ``linear`` (close to ``cosine`` at this resolution).
+SCHEDULES: tuple[str, ...] = tuple(n for n in SCHEDULE_NAMES if n != "linear")
 
 
 @dataclass(frozen=True)
@@ -53,25 +47,10 @@ class Budget:
 # epoch with evaluation): quick trains 280 epochs (~40 s end to end), standard 1680 (~4 min),
 # thorough 7840 (~17 min).
 BUDGETS: dict[str, Budget] = {
-    "quick": Budget("quick", epochs=5, grid=5, span=1.2, seeds=3, optimizers=None, finder_steps=60),
-    "standard": Budget(
-        "standard",
-        epochs=12,
-        grid=7,
-        span=1.5,
-        seeds=3,
-        optimizers=("adam", "sgd_momentum"),
-        finder_steps=100,
-    ),
-    "thorough": Budget(
-        "thorough",
-        epochs=40,
-        grid=9,
-        span=2.0,
-        seeds=5,
-        optimizers=("adam", "sgd_momentum"),
-        finder_steps=200,
-    ),
+    # name: Budget(name, epochs, grid, span, seeds, optimizers, finder_steps)
+    "quick": Budget("quick", 5, 5, 1.2, 3, None, 60),
+    "standard": Budget("standard", 12, 7, 1.5, 3, ("adam", "sgd_momentum"), 100),
+    "thorough": Budget("thorough", 40, 9, 2.0, 5, ("adam", "sgd_momentum"), 200),
 }
 
 

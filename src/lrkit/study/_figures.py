@@ -54,6 +54,12 @@ def _scale(result: StudyResult) -> tuple[float, str]:
     return (100.0, f"val {name} (%)") if result.accuracy_like else (1.0, f"val {name}")
 
 
+def _per_optimizer(result: StudyResult) -> tuple[Any, float, str, int]:
+    """pyplot, the metric's scale and axis label, and the number of optimizer columns."""
+    sc, ylabel = _scale(result)
+    return _plt(), sc, ylabel, len(result.optimizers)
+
+
 def finder_figure(result: StudyResult) -> Any:
     plt = _plt()
     opts = [o for o in result.optimizers if "lrs" in result.finder.get(o, {})]
@@ -91,9 +97,7 @@ def finder_figure(result: StudyResult) -> Any:
 
 
 def sensitivity_figure(result: StudyResult) -> Any:
-    plt = _plt()
-    sc, ylabel = _scale(result)
-    n = len(result.optimizers)
+    plt, sc, ylabel, n = _per_optimizer(result)
     fig, axes = plt.subplots(1, n, figsize=(max(8.5, 5.8 * n), 4.0), squeeze=False, sharey=True)
     for ax, opt in zip(axes[0], result.optimizers):
         low = math.inf
@@ -123,9 +127,7 @@ def sensitivity_figure(result: StudyResult) -> Any:
 
 
 def curves_figure(result: StudyResult) -> Any:
-    plt = _plt()
-    sc, ylabel = _scale(result)
-    n = len(result.optimizers)
+    plt, sc, ylabel, n = _per_optimizer(result)
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(

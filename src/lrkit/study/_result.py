@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrkit.study._train import Run, SweepCurve
+import numpy as np
 
-__all__ = ["ConfigSummary", "Recommendation", "StudyResult"]
+__all__ = ["ConfigSummary", "Recommendation", "Run", "StudyResult", "SweepCurve"]
 
 
 def _f(v: float | None) -> float | None:
@@ -16,6 +16,81 @@ def _f(v: float | None) -> float | None:
         return None
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe copy: tuples become lists, non-finite floats ``None``."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if isinstance(v, float | np.floating):
+        return _f(float(v))
+    return v
+
+
+def _pick(obj: Any, *names: str) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: per-epoch history and the final validation metric.
+
+    ``at_chance``: it finished but its final accuracy is at chance level (no better than
+    always predicting the most frequent class, within noise): a failed run, like a diverged one.
+    """
+
+    optimizer: str
+    schedule: str
+    lr: float
+    seed: int
+    epoch: tuple[int, ...]
+    train_loss: tuple[float, ...]
+    val_loss: tuple[float, ...]
+    val_metric: tuple[float, ...]
+    lr_at_epoch: tuple[float, ...]
+    wall_time: tuple[float, ...]
+    final_metric: float
+    diverged: bool
+    doctor: dict[str, Any] = field(default_factory=dict)
+    at_chance: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.diverged or self.at_chance
+
+    def to_dict(self) -> dict[str, Any]:
+        head = _pick(self, "optimizer", "schedule", "lr", "seed", "final_metric", "diverged")
+        history = {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "val_metric": self.val_metric,
+            "lr": self.lr_at_epoch,
+            "wall_time": self.wall_time,
+        }
+        return _clean(
+            {**head, "at_chance": self.at_chance, "history": history, "doctor": self.doctor}
+        )
+
+
+@dataclass(frozen=True)
+class SweepCurve:
+    """Final validation metric against the LR for one (optimizer, schedule)."""
+
+    optimizer: str
+    schedule: str
+    lrs: tuple[float, ...]
+    final_metric: tuple[float, ...]  # NaN where the run diverged
+    diverged: tuple[bool, ...]
+    engine: str
+    best_lr: float | None
+    at_chance: tuple[bool, ...] = ()  # finished at chance-level accuracy (see Run.at_chance)
+
+    def to_dict(self) -> dict[str, Any]:
+        names = ("optimizer", "schedule", "lrs", "final_metric", "diverged", "engine", "best_lr")
+        return _clean({**_pick(self, *names), "at_chance": self.at_chance})
 
 
 @dataclass(frozen=True)
@@ -41,41 +116,38 @@ class ConfigSummary:
     seconds_to_target: float | None = None
     reached_target: int = 0
     doctor_verdicts: tuple[str, ...] = ()
+    failed: int = 0  # seeds that diverged or ended at chance level
+    seeds_needed: int | None = None  # per arm, to settle the observed gap (see _stats)
+    detectable: float | None = None  # smallest gap the current seeds can establish
+    basin_factor: float | None = None  # interpolated high/low LR ratio of the basin
 
     @property
     def label(self) -> str:
         return f"{self.optimizer}/{self.schedule}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer,
-            "schedule": self.schedule,
-            "lr": self.lr,
-            "metrics": [_f(v) for v in self.metrics],
-            "mean": _f(self.mean),
-            "std": _f(self.std),
-            "n_seeds": len(self.metrics),
-            "verdict": self.verdict,
-            "sentence": self.sentence,
-            "delta_vs_best": _f(self.delta),
-            "ci95_delta": [_f(self.ci[0]), _f(self.ci[1])] if self.ci else None,
-            "p_value": _f(self.p_value),
-            "p_holm": _f(self.p_holm),
-            "basin": (
-                {
-                    "low": self.basin[0],
-                    "high": self.basin[1],
-                    "decades": self.basin[2],
-                    "best_at_grid_edge": self.basin[3],
-                }
-                if self.basin
-                else None
-            ),
-            "epochs_to_target": _f(self.epochs_to_target),
-            "seconds_to_target": _f(self.seconds_to_target),
-            "seeds_reaching_target": self.reached_target,
-            "doctor_verdicts": list(self.doctor_verdicts),
-        }
+        basin: dict[str, Any] | None = None
+        if self.basin:
+            low, high, decades, edge = self.basin
+            basin = {"low": low, "high": high, "decades": decades, "best_at_grid_edge": edge}
+            basin["factor"] = self.basin_factor
+        return _clean(
+            {
+                **_pick(self, "optimizer", "schedule", "lr", "metrics", "mean", "std"),
+                "n_seeds": len(self.metrics),
+                **_pick(self, "verdict", "sentence"),
+                "delta_vs_best": self.delta,
+                "ci95_delta": self.ci,
+                **_pick(self, "p_value", "p_holm"),
+                "basin": basin,
+                **_pick(self, "epochs_to_target", "seconds_to_target"),
+                "seeds_reaching_target": self.reached_target,
+                "doctor_verdicts": self.doctor_verdicts,
+                "failed_seeds": self.failed,
+                "seeds_needed_per_arm": self.seeds_needed,
+                "detectable_delta": self.detectable,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -90,18 +162,18 @@ class Recommendation:
     ties: tuple[str, ...]
     text: str
     evidence: tuple[str, ...]
+    schedule_text: str = ""  # repr of the winner's schedule; lrkit.schedules.parse reads it
+    snippets: dict[str, str] = field(default_factory=dict)  # framework -> code
+    next_steps: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer,
-            "schedule": self.schedule,
-            "lr": self.lr,
-            "mean": _f(self.mean),
-            "std": _f(self.std),
-            "within_noise_of_best": list(self.ties),
-            "text": self.text,
-            "evidence": list(self.evidence),
-        }
+        return _clean(
+            {
+                **_pick(self, "optimizer", "schedule", "lr", "mean", "std"),
+                "within_noise_of_best": self.ties,
+                **_pick(self, "text", "evidence", "schedule_text", "snippets", "next_steps"),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -139,30 +211,24 @@ class StudyResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "budget": self.budget,
-            "optimizers": list(self.optimizers),
-            "schedules": list(self.schedules),
-            "seeds": list(self.seeds),
-            "epochs": self.epochs,
-            "metric_name": self.metric_name,
-            "higher_is_better": self.higher_is_better,
-            "val_size": self.val_size,
-            "val_standard_error": _f(self.val_se),
-            "target": _f(self.target),
-            "target_rule": self.target_rule,
-            "recommendation": self.recommendation.to_dict() if self.recommendation else None,
-            "statements": list(self.statements),
-            "summaries": [s.to_dict() for s in self.summaries],
-            "finder": self.finder,
-            "sensitivity": [c.to_dict() for c in self.curves],
-            "runs": [r.to_dict() for r in self.runs],
-            "reference": self.reference,
-            "notes": list(self.notes),
-            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
-            "environment": self.environment,
-        }
+        rec = self.recommendation
+        return _clean(
+            {
+                **_pick(self, "task", "budget", "optimizers", "schedules", "seeds", "epochs"),
+                **_pick(self, "metric_name", "higher_is_better", "val_size"),
+                "val_standard_error": self.val_se,
+                **_pick(self, "target", "target_rule"),
+                "recommendation": rec.to_dict() if rec else None,
+                "statements": self.statements,
+                "summaries": [s.to_dict() for s in self.summaries],
+                "finder": self.finder,
+                "sensitivity": [c.to_dict() for c in self.curves],
+                "runs": [r.to_dict() for r in self.runs],
+                **_pick(self, "reference", "notes"),
+                "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+                "environment": self.environment,
+            }
+        )
 
     def plot(self, path: str | None = None) -> Any:
         """The metric-vs-LR figure of the report; returns the Figure (saved to ``path``)."""

@@ -1,14 +1,15 @@
-"""The study's schedules, built per run from the run's total number of optimizer updates."""
+"""The study's schedules: which names it runs and how the report describes them.
+
+They are built per run by :func:`lrkit.tasks.build_schedule` (the builder tune and the CLI
+share), from the run's peak LR and total number of optimizer updates.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from lrkit import schedules as S
 from lrkit.errors import ConfigError
 from lrkit.study._budget import SCHEDULES
 
-__all__ = ["DESCRIPTIONS", "build_schedule", "check_schedules", "plateau_patience"]
+__all__ = ["DESCRIPTIONS", "check_schedules"]
 
 #: One line per schedule, shown in the report.
 DESCRIPTIONS: dict[str, str] = {
@@ -32,30 +33,3 @@ def check_schedules(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
             f"but got schedules={','.join(names)!r}"
         )
     return tuple(n for n in SCHEDULES if n in names)
-
-
-def build_schedule(name: str, lr: float, total: int) -> Callable[[int], float]:
-    """The LR of update ``k`` for schedule ``name`` with peak ``lr`` over ``total`` updates.
-
-    ``plateau`` is the constant base schedule here; the plateau rule multiplies it in the loop.
-    """
-    total = max(int(total), 2)
-    if name in ("constant", "plateau"):
-        return S.constant(lr)
-    if name == "step":
-        return S.multistep(lr, milestones=[total // 2, (3 * total) // 4], gamma=0.1)
-    if name == "exponential":
-        # lr * rate**(k/steps) reaches 1% at the last update, k = total - 1.
-        return S.exponential(lr, rate=0.01, steps=total - 1)
-    if name == "cosine":
-        return S.cosine(lr, steps=total)
-    if name == "one_cycle":
-        return S.one_cycle(lr, steps=total)
-    if name == "wsd":
-        return S.wsd(lr, steps=total, decay_steps=max(1, total // 5))
-    raise ConfigError(f"unknown schedule {name!r}: use one of {', '.join(SCHEDULES)}")
-
-
-def plateau_patience(epochs: int) -> int:
-    """Epochs without improvement tolerated before a cut: ~10% of the run, at least 1."""
-    return max(1, round(epochs / 10))

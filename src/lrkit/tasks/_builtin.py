@@ -26,11 +26,20 @@ def accuracy(logits: Any, y: Any) -> float:
     return float((logits.argmax(dim=-1) == y).float().mean().item())
 
 
-def _tensors(arrays: tuple[Any, Any, Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+def _adam_task(
+    name: str,
+    make_model: Callable[[], Any],
+    arrays: tuple[Any, ...],
+    lr: float,
+    batch: int,
+    epochs: int,
+) -> Task:
+    """A classification task on ``(x, y, x_val, y_val)`` arrays with an Adam recipe."""
     import torch
 
     x, y, xt, yt = (torch.from_numpy(a) for a in arrays)
-    return (x, y), (xt, yt)
+    recipe: dict[str, Any] = {"optimizer": "adam", "lr": lr, "batch_size": batch, "epochs": epochs}
+    return Task(name, make_model, (x, y), (xt, yt), cross_entropy, accuracy, **recipe)
 
 
 def _mlp(sizes: list[int]) -> Any:
@@ -69,19 +78,8 @@ def mnist1d_mlp() -> Task:
     """
     from lrkit.tasks._data import mnist1d_arrays
 
-    train, val = _tensors(mnist1d_arrays())
-    return Task(
-        name="mnist1d-mlp",
-        make_model=lambda: _mlp([40, 100, 100, 10]),
-        train=train,
-        val=val,
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-2,
-        batch_size=128,
-        epochs=30,
-    )
+    mlp = lambda: _mlp([40, 100, 100, 10])  # noqa: E731
+    return _adam_task("mnist1d-mlp", mlp, mnist1d_arrays(), lr=1e-2, batch=128, epochs=30)
 
 
 def mnist1d_cnn() -> Task:
@@ -92,19 +90,7 @@ def mnist1d_cnn() -> Task:
     """
     from lrkit.tasks._data import mnist1d_arrays
 
-    train, val = _tensors(mnist1d_arrays())
-    return Task(
-        name="mnist1d-cnn",
-        make_model=_mnist1d_cnn,
-        train=train,
-        val=val,
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-2,
-        batch_size=128,
-        epochs=20,
-    )
+    return _adam_task("mnist1d-cnn", _mnist1d_cnn, mnist1d_arrays(), lr=1e-2, batch=128, epochs=20)
 
 
 def digits_mlp() -> Task:
@@ -114,19 +100,8 @@ def digits_mlp() -> Task:
     """
     from lrkit.tasks._data import digits_arrays
 
-    train, val = _tensors(digits_arrays())
-    return Task(
-        name="digits-mlp",
-        make_model=lambda: _mlp([64, 128, 10]),
-        train=train,
-        val=val,
-        loss_fn=cross_entropy,
-        metric=accuracy,
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=64,
-        epochs=20,
-    )
+    mlp = lambda: _mlp([64, 128, 10])  # noqa: E731
+    return _adam_task("digits-mlp", mlp, digits_arrays(), lr=1e-3, batch=64, epochs=20)
 
 
 #: name -> factory of the built-in tasks.

@@ -27,7 +27,7 @@ class Task:
         metric: ``(logits, y) -> float``; accuracy is a fraction in ``[0, 1]``.
         metric_name: what :attr:`metric` measures.
         higher_is_better: direction of :attr:`metric`.
-        optimizer: default optimizer name for :func:`lrkit.tasks.make_optimizer`.
+        optimizer: default optimizer name for :func:`lrkit.optim.make`.
         lr: default learning rate of the recipe.
         batch_size: default mini-batch size.
         epochs: default number of epochs.

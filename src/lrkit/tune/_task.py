@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lrkit._validate import check_choice, check_int
 from lrkit.errors import ConfigError
 from lrkit.tune._result import COST_ATTR
 
 __all__ = ["task_finder", "task_objective"]
-
-_SCHEDULES = ("constant", "cosine", "linear", "one_cycle")
 
 
 def task_objective(
@@ -25,18 +24,15 @@ def task_objective(
     It reports the validation metric after every epoch (``trial.report(metric, epoch)``), so
     Hyperband can stop it early, and records its compute as ``epochs trained / recipe epochs``
     in the trial's user attributes. It reads ``weight_decay``, ``batch_size`` and ``schedule``
-    (``constant``, ``cosine``, ``linear``, ``one_cycle``) from ``trial.params`` when the search
-    space has them.
+    (any name of :data:`lrkit.tasks.SCHEDULE_NAMES`, e.g. ``constant``, ``cosine``, ``linear``,
+    ``one_cycle``, ``plateau``) from ``trial.params`` when the search space has them.
 
-    The epoch loop is written here rather than calling :func:`lrkit.tasks.train`, because
-    ``train`` has no per-epoch hook to report to a pruner; it follows the same recipe (seeded
-    init and batch order, last partial batch kept, evaluation after every epoch).
+    Training is :func:`lrkit.tasks.iter_train`, the recipe every lrkit command trains with
+    (a schedule-free optimizer is scored at its evaluation weights).
     """
     import optuna
 
-    n_epochs = int(epochs if epochs is not None else task.epochs)
-    if n_epochs < 1:
-        raise ConfigError(f"epochs must be >= 1, but got epochs={epochs!r}")
+    n_epochs = check_int("task_objective", "epochs", epochs if epochs is not None else task.epochs)
     recipe_epochs = int(task.epochs)
 
     def objective(lr: float, trial: Any) -> float:
@@ -62,63 +58,29 @@ def _train_epochs(
     task: Any, lr: float, params: dict[str, Any], epochs: int, seed: int, optimizer: str | None
 ) -> Any:
     """Yield the validation metric after each epoch (a diverged run yields its metric and stops)."""
-    import torch
+    from lrkit.tasks import SCHEDULE_NAMES, build_controller, build_schedule, iter_train
 
-    from lrkit.tasks import make_optimizer
-
+    name = str(params.get("schedule", "constant"))
+    check_choice("task_objective", "schedule", name, SCHEDULE_NAMES, error=ConfigError)
     bs = int(params.get("batch_size", task.batch_size))
     kw: dict[str, Any] = {}
     if "weight_decay" in params:
         kw["weight_decay"] = float(params["weight_decay"])
-    x, y = task.train
-    n = len(x)
-    steps = epochs * -(-n // bs)
-    schedule = _schedule(str(params.get("schedule", "constant")), lr, steps)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = task.make_model()
-        opt = make_optimizer(optimizer or task.optimizer, model.parameters(), lr, **kw)
-        gen = torch.Generator().manual_seed(seed)
-        step = 0
-        for _ in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            diverged = False
-            for i in range(0, n, bs):
-                idx = perm[i : i + bs]
-                if schedule is not None:
-                    for g in opt.param_groups:
-                        g["lr"] = float(schedule(step))
-                loss = task.loss_fn(model(x[idx]), y[idx])
-                if not math.isfinite(float(loss.item())):
-                    diverged = True
-                    break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-            model.eval()
-            with torch.no_grad():
-                logits = model(task.val[0])
-                logits = torch.where(torch.isfinite(logits), logits, torch.zeros_like(logits))
-                metric = float(task.metric(logits, task.val[1]))
-            yield metric
-            if diverged:
-                return
-
-
-def _schedule(name: str, lr: float, steps: int) -> Any:
-    from lrkit import schedules as S
-
-    if name == "constant":
-        return None
-    if name == "cosine":
-        return S.cosine(lr=lr, steps=steps)
-    if name == "linear":
-        return S.linear(start=lr, end=0.0, steps=steps)
-    if name == "one_cycle":
-        return S.one_cycle(max_lr=lr, steps=steps)
-    raise ConfigError(f"schedule must be one of {', '.join(_SCHEDULES)}, but got schedule={name!r}")
+    steps = epochs * -(-len(task.train[0]) // bs)
+    # A constant schedule leaves the optimizer's LR alone (hypergradient optimizers learn it).
+    schedule = None if name == "constant" else build_schedule(name, lr, steps)
+    for record in iter_train(
+        task,
+        lr,
+        schedule=schedule,
+        controller=build_controller(name, epochs),
+        seed=seed,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=bs,
+        optimizer_kwargs=kw,
+    ):
+        yield record.val_metric
 
 
 def task_finder(task: Any, *, seed: int = 0, steps: int = 100, epochs: int | None = None) -> Any:
