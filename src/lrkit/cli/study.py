@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import sys
 
 import click
 
@@ -102,8 +103,7 @@ def command(
         out=out,
         progress=not no_progress,
     )
-    # piped (CI logs), rich would cut the table at 80 columns: print it at full width
-    console = Console(width=None if click.get_text_stream("stdout").isatty() else 200)
+    console = Console(width=None if sys.stdout.isatty() else 200)  # piped: no 80-col cut
     pct = result.accuracy_like
 
     def fmt(v: float, sd: float | None = None) -> str:

@@ -60,7 +60,7 @@ def lineage_schedule(starts: np.ndarray, lrs: np.ndarray) -> Schedule:
         if float(lr) != values[-1]:
             boundaries.append(int(start))
             values.append(float(lr))
-    return piecewise(boundaries, values)
+    return piecewise(boundaries, values=values)
 
 
 @dataclass(frozen=True, eq=False)

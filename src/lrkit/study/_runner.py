@@ -74,7 +74,7 @@ def run_study(
 
 
 def _optimizers(optimizers: Sequence[str] | None, b: Budget, task: Task) -> tuple[str, ...]:
-    from lrkit.optim import OPTIMIZERS
+    from lrkit.optim._registry import OPTIMIZERS
 
     opts = tuple(optimizers) if optimizers else (b.optimizers or (task.optimizer,))
     opts = tuple(dict.fromkeys(o.lower().replace("-", "_") for o in opts))
