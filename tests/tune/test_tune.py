@@ -234,7 +234,7 @@ def test_flaky_failures_keep_the_search_going() -> None:
         ({"low": 0.0}, "low must be > 0"),
         ({"low": -1e-3, "high": 1.0}, "low must be > 0"),
         ({"high": float("nan")}, "high must be a finite number"),
-        ({"trials": 0}, "trials must be an int >= 1"),
+        ({"trials": 0}, "trials must be >= 1"),
         ({"fail_fast": -1}, "fail_fast must be >= 0"),
         ({"strategy": "sgd"}, "strategy must be one of"),
         ({"direction": "up"}, "direction must be"),

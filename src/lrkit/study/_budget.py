@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lrkit.errors import ConfigError
+from lrkit._validate import check_choice
 from lrkit.tasks._schedules import SCHEDULE_NAMES
 
 __all__ = ["BUDGETS", "SCHEDULES", "Budget", "get_budget"]
@@ -58,6 +58,4 @@ def get_budget(budget: str | Budget) -> Budget:
     """The named budget (a :class:`Budget` passes through)."""
     if isinstance(budget, Budget):
         return budget
-    if budget not in BUDGETS:
-        raise ConfigError(f"budget must be one of {', '.join(BUDGETS)}, but got budget={budget!r}")
-    return BUDGETS[budget]
+    return BUDGETS[check_choice("study", "budget", budget, tuple(BUDGETS))]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lrkit._validate import check_int, check_positive_float
 from lrkit.errors import TaskError
 
 if TYPE_CHECKING:
@@ -59,12 +60,9 @@ class Task:
                 )
             if len(x) == 0:
                 raise TaskError(f"Task {field} is empty (name={self.name!r})")
-        if not self.lr > 0:
-            raise TaskError(f"Task lr must be > 0, but got lr={self.lr!r}")
-        if self.batch_size < 1:
-            raise TaskError(f"Task batch_size must be >= 1, but got batch_size={self.batch_size!r}")
-        if self.epochs < 1:
-            raise TaskError(f"Task epochs must be >= 1, but got epochs={self.epochs!r}")
+        check_positive_float("Task", "lr", self.lr, error=TaskError)
+        check_int("Task", "batch_size", self.batch_size, error=TaskError)
+        check_int("Task", "epochs", self.epochs, error=TaskError)
 
     @property
     def steps_per_epoch(self) -> int:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lrkit._validate import check_int
+from lrkit._validate import check_choice, check_int, check_positive_float
 from lrkit.errors import ConfigError, TuneError, require
 from lrkit.tune._result import ERROR_ATTR, SKIPPED_ATTR, TuneResult
 from lrkit.tune._space import SpaceSpec, check_bounds, normalise_space, suggest_space
@@ -99,15 +99,12 @@ def tune(
         or the first trials all raised the same error (``fail_fast``).
     """
     low, high = check_bounds(low, high)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ConfigError(f"trials must be an int >= 1, but got trials={trials!r}")
+    trials = check_int("tune", "trials", trials)
     fail_fast = check_int("tune", "fail_fast", fail_fast, low=0)
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, but got {strategy!r}")
-    if direction not in ("minimize", "maximize"):
-        raise ConfigError(f"direction must be 'minimize' or 'maximize', but got {direction!r}")
-    if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
-        raise ConfigError(f"timeout must be a number > 0 (seconds), but got timeout={timeout!r}")
+    check_choice("tune", "strategy", strategy, STRATEGIES)
+    check_choice("tune", "direction", direction, ("minimize", "maximize"))
+    if timeout is not None:
+        check_positive_float("tune", "timeout", timeout)
     if not callable(objective):
         raise ConfigError(f"objective must be callable, but got {type(objective).__name__}")
     dists = normalise_space(space)

@@ -8,6 +8,7 @@ import time
 import warnings
 from typing import Any
 
+from lrkit._validate import check_int
 from lrkit.errors import ConfigError, TuneError
 
 __all__ = ["open_storage", "open_study", "redact"]
@@ -48,8 +49,7 @@ def open_storage(
             f"postgresql://user@host/db, but got storage={storage!r}"
         )
     for name, v in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
-        if not isinstance(v, int) or v < 1:
-            raise ConfigError(f"{name} must be an int >= 1 (seconds), but got {name}={v!r}")
+        check_int("storage", name, v)
     url = _driver_url(storage)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if storage.startswith("sqlite"):

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit._validate import check_choice
 from lrkit.errors import ConfigError
 
 __all__ = ["STRATEGIES", "Plan", "focus_from_interval", "make_plan"]
@@ -154,8 +155,7 @@ def make_plan(
     """Build the :class:`Plan` for ``strategy`` (``auto`` needs ``finder`` with an interval)."""
     import optuna
 
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, but got {strategy!r}")
+    check_choice("tune", "strategy", strategy, STRATEGIES)
     nop = optuna.pruners.NopPruner()
     if strategy == "grid":
         grid = [float(v) for v in np.geomspace(low, high, trials)]
