@@ -124,6 +124,16 @@ def test_result_serialises_and_plots(data, tmp_path) -> None:
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert parse(d["schedule"]) == r.schedule == from_dict(d["schedule_spec"])
     assert d["population"] == 6 and len(d["lineage"]) == len(r.lineage)
+    # the display text is short and parses back to the schedule within rounding
+    r = run(data, optimizer="sgd_momentum", high=0.3)  # LRs with many digits: 1e-3 * 10**(k/2)
+    d = r.to_dict()
+    text = d["schedule_text"]
+    assert text == r.schedule_text and len(text) < len(d["schedule"])
+    digits = [v.split("e")[0].lstrip("0.") for v in text.split("values=[")[1][:-2].split(", ")]
+    assert all(len(v.replace(".", "")) <= 4 for v in digits), text
+    ks = np.arange(r.steps)
+    np.testing.assert_allclose(parse(text)(ks), r.schedule(ks), rtol=5e-4)
+    assert not np.array_equal(parse(text)(ks), r.schedule(ks))  # the object kept every digit
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,4 +1,4 @@
-"""``pbt``: population-based training of the LR on the vectorised sweep engine."""
+"""``pbt``: population-based training of the LR on the sweep's population driver."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrkit._validate import check_choice, check_float, check_int, check_positive_float
 from lrkit.errors import ConfigError
 from lrkit.pbt._result import Exploit, PBTResult, lineage_schedule
 from lrkit.pbt._select import explore, initial_lrs, truncation_select
@@ -36,36 +37,31 @@ def check_arguments(
     interval: int | None,
 ) -> None:
     """Raise :class:`ConfigError` naming the first bad argument (the ones checkable without data)."""
-    if isinstance(population, bool) or not isinstance(population, int) or population < 2:
-        raise ConfigError(f"population must be an integer >= 2, but got population={population!r}")
-    for name, v in (("low", low), ("high", high)):
-        if not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
-            raise ConfigError(f"{name} must be a positive finite number, but got {name}={v!r}")
+    w = "pbt"
+    check_int(w, "population", population, low=2)
+    low = check_positive_float(w, "low", low)
+    high = check_positive_float(w, "high", high)
     if not low <= high:
-        raise ConfigError(f"low must be <= high, but got low={low!r}, high={high!r}")
-    if optimizer not in _OPTIMIZERS:
-        raise ConfigError(
-            f"optimizer must be one of {_OPTIMIZERS}, but got optimizer={optimizer!r}"
-        )
-    if not isinstance(quantile, int | float) or not 0 < quantile <= 0.5:
-        raise ConfigError(f"quantile must be in (0, 0.5], but got quantile={quantile!r}")
+        raise ConfigError(f"{w}: low must be <= high, but got low={low!r}, high={high!r}")
+    check_choice(w, "optimizer", optimizer, _OPTIMIZERS)
+    check_float(w, "quantile", quantile, low=0.0, low_open=True, high=0.5)
     try:
         f0, f1 = (float(f) for f in perturb)
     except (TypeError, ValueError):
-        raise ConfigError(f"perturb must be two factors, but got perturb={perturb!r}") from None
-    if not (math.isfinite(f0) and math.isfinite(f1) and f0 > 0 and f1 > 0):
-        raise ConfigError(f"perturb factors must be > 0 and finite, but got perturb={perturb!r}")
-    if not isinstance(resample, int | float) or not 0 <= resample <= 1:
-        raise ConfigError(f"resample must be in [0, 1], but got resample={resample!r}")
-    if init not in ("grid", "random"):
-        raise ConfigError(f"init must be 'grid' or 'random', but got init={init!r}")
-    if steps is not None and epochs is not None:
         raise ConfigError(
-            f"give steps or epochs, not both, but got steps={steps!r}, epochs={epochs!r}"
+            f"{w}: perturb must be two factors, but got perturb={perturb!r}"
+        ) from None
+    if not (math.isfinite(f0) and math.isfinite(f1) and f0 > 0 and f1 > 0):
+        raise ConfigError(
+            f"{w}: perturb factors must be > 0 and finite, but got perturb={perturb!r}"
         )
-    for name, n in (("steps", steps), ("epochs", epochs), ("interval", interval)):
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            raise ConfigError(f"{name} must be a positive integer, but got {name}={n!r}")
+    check_float(w, "resample", resample, low=0.0, high=1.0)
+    check_choice(w, "init", init, ("grid", "random"))
+    from lrkit.sweep.population import check_run  # imports torch: only once called
+
+    check_run(w, optimizer, steps, epochs)
+    if interval is not None:
+        check_int(w, "interval", interval, low=1)
 
 
 def pbt(
@@ -143,42 +139,33 @@ def pbt(
         progress: called as ``progress(steps_done, steps_total, best_score_so_far)``.
 
     Example:
-        >>> import torch
-        >>> from torch import nn
-        >>> from lrkit.pbt import pbt
-        >>> _ = torch.manual_seed(0)
-        >>> x, y = torch.randn(256, 8), torch.randint(0, 3, (256,))
-        >>> model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
-        >>> r = pbt(model, (x, y), loss_fn=nn.CrossEntropyLoss(), population=4, steps=20,
-        ...         interval=5, val_data=(x[:64], y[:64]), batch_size=64)
+        >>> import torch, lrkit
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(200, 4, generator=g)
+        >>> y = (x[:, 0] > 0).long()
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> r = lrkit.pbt(net, (x, y), loss_fn=torch.nn.functional.cross_entropy, population=4,
+        ...               steps=20, interval=5, val_data=(x[:50], y[:50]), batch_size=50)
         >>> r.lrs.shape, len(r.schedule.to_dict()) > 0
         ((4, 4), True)
     """
     import torch
 
-    from lrkit.pbt._population import Population
-    from lrkit.sweep._data import BatchSource, placement, validation_pair
-    from lrkit.sweep._engines import FuncEngine, make_engine
+    from lrkit.sweep.population import Population, check_run, make_engine, prepare, train
 
     t0 = time.perf_counter()
-    check_arguments(population, low, high, optimizer, quantile, perturb, resample, init, steps, epochs,
-           interval)  # fmt: skip
+    check_arguments(population, low, high, optimizer, quantile, perturb, resample, init, steps,
+                    epochs, interval)  # fmt: skip
     if val_data is None:
         raise ConfigError(
             "pbt ranks members on validation data, never on the training loss: give "
             "val_data=(x, y), but got val_data=None"
         )
-    if not 0 <= momentum < 1:
-        raise ConfigError(f"momentum must be in [0, 1), but got momentum={momentum!r}")
-    if weight_decay is None:
-        weight_decay = 0.01 if optimizer == "adamw" else 0.0  # torch.optim's defaults
-    if not (math.isfinite(weight_decay) and weight_decay >= 0):
-        raise ConfigError(f"weight_decay must be >= 0, but got weight_decay={weight_decay!r}")
-    dt, dev = placement(model, dtype, device)
-
-    source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
-    val_data = validation_pair(val_data, next(next(source.epochs()))[0])
-    total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch
+    weight_decay = check_run("pbt", optimizer, None, None, momentum, weight_decay)
+    setup = prepare(model, train_data, val_data=val_data, steps=steps, epochs=epochs,
+                    batch_size=batch_size, seed=seed, shuffle=shuffle, dtype=dtype,
+                    device=device)  # fmt: skip
+    total = setup.total
     if interval is None:
         interval = max(1, total // 10)
     if interval > total:
@@ -186,99 +173,77 @@ def pbt(
             f"interval must be at most the run's {total} updates, but got interval={interval!r}"
         )
     ends = [*range(interval, total, interval), total]
-    starts = [0, *ends[:-1]]
     rounds = len(ends)
 
     rng = np.random.default_rng(seed)
     lr0 = initial_lrs(population, low=low, high=high, init=init, rng=rng)
     eng = make_engine(model, loss_fn, engine)
-
-    def to_dev(t: torch.Tensor) -> torch.Tensor:
-        return t.to(device=dev, dtype=dt) if t.is_floating_point() else t.to(device=dev)
-
-    val_x, val_y = to_dev(val_data[0]), to_dev(val_data[1])
-    criterion = "val_metric" if metric is not None else "val_loss"
     higher = maximize if metric is not None else False
     score_fn: Callable[[torch.Tensor, torch.Tensor], Any] = (
         metric if metric is not None else loss_fn
     )
-    piece = max(1, 4 * batch_size)
-
-    pop = Population(
-        eng,
-        optimizer,
-        torch.as_tensor(lr0, dtype=dt, device=dev),
-        momentum=momentum,
-        weight_decay=weight_decay,
-    )
+    pop = Population(eng, optimizer, torch.as_tensor(lr0, dtype=setup.dtype, device=setup.device),
+                     momentum=momentum, weight_decay=weight_decay)  # fmt: skip
     lrs = np.empty((population, rounds))
+    lrs[:, 0] = lr0
     metrics = np.full((population, rounds), np.nan)
     parents = np.tile(np.arange(population)[:, None], (1, rounds))
-    loss_buf = torch.empty(population, total, dtype=dt, device=dev)
     lineage: list[Exploit] = []
-    cur_lr = lr0.copy()
-    best_so_far = math.nan
+    best = [math.nan]  # the best score so far, for the progress callback
+    assert setup.val is not None
+    val_x, val_y = setup.val
 
-    was_training = model.training
-    fork_devices = [dev] if dev.type == "cuda" else []
-    try:
-        model.train()
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            step, r = 0, 0
-            lrs[:, 0] = cur_lr
-            epochs_iter = source.epochs()
-            while step < total:
-                for x, y in next(epochs_iter):
-                    x, y = to_dev(x), to_dev(y)
-                    if step == 0 and isinstance(eng, FuncEngine):
-                        try:
-                            loss = pop.step(x, y)
-                        except (RuntimeError, NotImplementedError) as exc:
-                            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                            raise ConfigError(
-                                f"model {type(model).__name__} cannot be trained under "
-                                f"torch.func.vmap: {type(exc).__name__}: {msg}"
-                            ) from exc
-                    else:
-                        loss = pop.step(x, y)
-                    loss_buf[:, step] = loss
-                    step += 1
-                    if step == ends[r]:
-                        scores = np.array(pop.evaluate(val_x, val_y, score_fn, piece))
-                        metrics[:, r] = scores
-                        if np.isfinite(scores).any():
-                            best = float(np.nanmax(scores) if higher else np.nanmin(scores))
-                            if math.isnan(best_so_far) or (
-                                best > best_so_far if higher else best < best_so_far
-                            ):
-                                best_so_far = best
-                        if step < total:
-                            losers, sources = truncation_select(
-                                scores, quantile=quantile, maximize=higher, rng=rng
-                            )
-                            new = explore(cur_lr[sources], perturb=perturb, low=low, high=high,
-                                          resample=resample, rng=rng)  # fmt: skip
-                            if len(losers):
-                                dst = torch.as_tensor(losers, device=dev)
-                                src = torch.as_tensor(sources, device=dev)
-                                pop.exploit(dst, src)
-                                pop.set_lrs(dst, new)
-                            for m, s, lr in zip(losers, sources, new, strict=True):
-                                lineage.append(
-                                    Exploit(step, int(m), int(s), float(cur_lr[s]), float(lr))
-                                )
-                            cur_lr[losers] = new
-                            parents[losers, r + 1] = sources
-                            lrs[:, r + 1] = cur_lr
-                        r += 1
-                    if progress is not None:
-                        progress(step, total, best_so_far)
-                    if step == total:
-                        break
-    finally:
-        model.train(was_training)
+    def on_eval(step: int, r: int) -> None:
+        scores = pop.evaluate(val_x, val_y, [score_fn], max(1, 4 * batch_size))[0]
+        metrics[:, r] = scores
+        if np.isfinite(scores).any():
+            top = float(np.nanmax(scores) if higher else np.nanmin(scores))
+            if math.isnan(best[0]) or (top > best[0] if higher else top < best[0]):
+                best[0] = top
+        if step == total:
+            return
+        cur = lrs[:, r]
+        losers, sources = truncation_select(scores, quantile=quantile, maximize=higher, rng=rng)
+        new = explore(cur[sources], perturb=perturb, low=low, high=high, resample=resample,
+                      rng=rng)  # fmt: skip
+        if len(losers):
+            dst = torch.as_tensor(losers, device=setup.device)
+            pop.exploit(dst, torch.as_tensor(sources, device=setup.device))
+            pop.set_lrs(dst, new)
+        for m, src, lr in zip(losers, sources, new, strict=True):
+            lineage.append(Exploit(step, int(m), int(src), float(cur[src]), float(lr)))
+        lrs[:, r + 1] = cur
+        lrs[losers, r + 1] = new
+        parents[losers, r + 1] = sources
 
+    def on_step(step: int) -> None:
+        if progress is not None:
+            progress(step, total, best[0])
+
+    losses = train(pop, setup, eval_at=ends, on_eval=on_eval, on_step=on_step)
+    return _result(lrs, metrics, parents, losses, ends, lineage, higher, metric is not None,
+                   optimizer, eng.name, interval, quantile, seed, t0, pop)  # fmt: skip
+
+
+def _result(
+    lrs: np.ndarray,
+    metrics: np.ndarray,
+    parents: np.ndarray,
+    losses: np.ndarray,
+    ends: list[int],
+    lineage: list[Exploit],
+    higher: bool,
+    has_metric: bool,
+    optimizer: str,
+    engine: str,
+    interval: int,
+    quantile: float,
+    seed: int,
+    t0: float,
+    pop: Any,
+) -> PBTResult:
+    """The winner (best final score), its lineage back to round 0, and its schedule."""
+    rounds = len(ends)
     final = metrics[:, -1]
     key = np.where(np.isfinite(final), final * (1.0 if higher else -1.0), -np.inf)
     best_index = int(np.argmax(key))
@@ -286,22 +251,22 @@ def pbt(
     path[-1] = best_index
     for rr in range(rounds - 1, 0, -1):
         path[rr - 1] = parents[path[rr], rr]
-    schedule = lineage_schedule(np.asarray(starts), lrs[path, np.arange(rounds)])
+    starts = np.asarray([0, *ends[:-1]])
     return PBTResult(
-        schedule=schedule,
+        schedule=lineage_schedule(starts, lrs[path, np.arange(rounds)]),
         lrs=lrs,
         metrics=metrics,
         parents=parents,
-        losses=loss_buf.double().cpu().numpy(),
+        losses=losses,
         eval_steps=np.asarray(ends, dtype=int),
         lineage=tuple(lineage),
         best_index=best_index,
         best_metric=float(final[best_index]),
         winner_path=path,
-        criterion=criterion,
+        criterion="val_metric" if has_metric else "val_loss",
         maximize=higher,
         optimizer=optimizer,
-        engine=eng.name,
+        engine=engine,
         interval=interval,
         quantile=float(quantile),
         seed=seed,

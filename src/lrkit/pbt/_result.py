@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,19 +14,6 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["Exploit", "PBTResult", "lineage_schedule"]
-
-
-def _json(a: np.ndarray) -> Any:
-    out = a.tolist()
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, list):
-            return [clean(u) for u in v]
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        return v
-
-    return clean(out)
 
 
 @dataclass(frozen=True)
@@ -41,13 +29,7 @@ class Exploit:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return {
-            "step": self.step,
-            "member": self.member,
-            "source": self.source,
-            "source_lr": self.source_lr,
-            "lr": self.lr,
-        }
+        return dataclasses.asdict(self)
 
 
 def lineage_schedule(starts: np.ndarray, lrs: np.ndarray) -> Schedule:
@@ -73,7 +55,7 @@ class PBTResult:
     Attributes:
         schedule: the LR at every update along the winner's lineage, as an lrkit piecewise
             schedule: training from the same weights on the same batches with it reproduces
-            the winner.
+            the winner. Its repr has every digit; print :attr:`schedule_text` instead.
         lrs: LR of each member during each round, ``(K, R)``.
         metrics: validation score of each member at the end of each round, ``(K, R)``
             (before that round's exploit; NaN for a diverged member).
@@ -145,15 +127,31 @@ class PBTResult:
         return out
 
     @property
+    def schedule_text(self) -> str:
+        """``repr(schedule)`` with every LR rounded to 4 significant digits, for display.
+
+        ``schedule`` itself (and ``schedule_spec`` in :meth:`to_dict`) keeps the exact values
+        that replay the winner; this text parses back to a schedule within 0.05 % of them.
+        """
+        from lrkit.schedules import piecewise
+
+        spec = self.schedule.to_dict()
+        values = [float(f"{v:.4g}") for v in spec["values"]]
+        return repr(piecewise(spec["boundaries"], values))
+
+    @property
     def winner_lrs(self) -> np.ndarray:
         """The LR of each round along the winner's lineage, ``(R,)``."""
         return self.lrs[self.winner_path, np.arange(len(self.eval_steps))]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN and inf become None); the weights are left out."""
+        from lrkit.sweep.population import json_safe
+
         return {
             "schedule": repr(self.schedule),
             "schedule_spec": self.schedule.to_dict(),
+            "schedule_text": self.schedule_text,
             "best_index": self.best_index,
             "best_metric": self.best_metric if np.isfinite(self.best_metric) else None,
             "criterion": self.criterion,
@@ -168,11 +166,11 @@ class PBTResult:
             "wall_time_s": self.wall_time_s,
             "eval_steps": self.eval_steps.tolist(),
             "winner_path": self.winner_path.tolist(),
-            "lrs": _json(self.lrs),
-            "metrics": _json(self.metrics),
+            "lrs": json_safe(self.lrs),
+            "metrics": json_safe(self.metrics),
             "parents": self.parents.tolist(),
             "lineage": [e.to_dict() for e in self.lineage],
-            "winner_losses": _json(self.winner_losses),
+            "winner_losses": json_safe(self.winner_losses),
         }
 
     def plot(self, path: str | None = None) -> Any:
