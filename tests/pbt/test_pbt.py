@@ -30,8 +30,10 @@ def batches_of(x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int, se
 
 def run(data, model_name: str = "mlp", **kw: object) -> PBTResult:
     x, y, vx, vy = data
+    # the classic rule (truncation, no anneal), whatever the defaults: test_variants.py has the rest
     args: dict = dict(loss_fn=nn.CrossEntropyLoss(), population=6, low=1e-3, high=0.5,
-                      steps=24, interval=4, val_data=(vx, vy), metric=accuracy, batch_size=16)  # fmt: skip
+                      steps=24, interval=4, val_data=(vx, vy), metric=accuracy, batch_size=16,
+                      select="truncation", anneal=0.0)  # fmt: skip
     args.update(kw)
     return pbt(make_model(model_name), (x, y), **args)
 

@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit._validate import check_choice, check_float, check_int, check_positive_float
+from lrkit._validate import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_positive_float,
+)
 from lrkit.errors import ConfigError
-from lrkit.pbt._result import Exploit, PBTResult, lineage_schedule
-from lrkit.pbt._select import explore, initial_lrs, truncation_select
+from lrkit.pbt._result import PBTResult, build_result
+from lrkit.pbt._select import initial_lrs
 
 if TYPE_CHECKING:
     import torch
@@ -80,6 +86,9 @@ def pbt(
     quantile: float = 0.25,
     perturb: tuple[float, float] = (0.8, 1.25),
     resample: float = 0.0,
+    select: str = "truncation",
+    anneal: float = 0.0,
+    compare: bool = True,
     val_data: Any = None,
     metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
     maximize: bool = True,
@@ -127,6 +136,19 @@ def pbt(
         quantile: fraction replaced (and copied from) at each exploit, in ``(0, 0.5]``.
         perturb: the two LR factors of explore (> 0).
         resample: probability of drawing a fresh LR instead of perturbing.
+        select: ``"truncation"`` (replace the bottom ``quantile`` by the top, as in the paper)
+            or ``"consistent"``: a pair is kept only when the source is also better on each
+            half of ``val_data``, so that a member is not replaced on a difference within the
+            noise of the validation estimate.
+        anneal: fraction of the run, at its end, in which there is no more exploit or explore
+            and every member's LR decays linearly towards 0 (``lrkit.schedules.linear``), as in
+            a warmup-stable-decay schedule; 0 turns it off. Greedy truncation favours LRs
+            that progress fastest over one interval; the final decay judges every lineage
+            after the same cool-down.
+        compare: also train the K initial LRs at a constant rate (no exploit, no anneal) in
+            the same vectorised run — twice the compute — and report in ``result.baseline_*``
+            and ``result.notes`` whether PBT's winner beat the best of them (the equal-cost
+            grid).
         val_data: ``(x, y)`` tensors (or an iterable of ``(x, y)`` batches) the members are
             ranked on; required (no split is carved out of ``train_data``, which would change
             the batches the schedule is replayed on).
@@ -151,11 +173,16 @@ def pbt(
     """
     import torch
 
+    from lrkit.pbt._rounds import Rounds
+    from lrkit.schedules import linear
     from lrkit.sweep.population import Population, check_run, make_engine, prepare, train
 
     t0 = time.perf_counter()
     check_arguments(population, low, high, optimizer, quantile, perturb, resample, init, steps,
                     epochs, interval)  # fmt: skip
+    check_choice("pbt", "select", select, ("truncation", "consistent"))
+    anneal = check_float("pbt", "anneal", anneal, low=0.0, high=1.0, high_open=True)
+    check_bool("pbt", "compare", compare)
     if val_data is None:
         raise ConfigError(
             "pbt ranks members on validation data, never on the training loss: give "
@@ -173,103 +200,36 @@ def pbt(
             f"interval must be at most the run's {total} updates, but got interval={interval!r}"
         )
     ends = [*range(interval, total, interval), total]
-    rounds = len(ends)
-
+    # The anneal phase starts at a round boundary: the last exploit happens there.
+    tail = min(math.floor(anneal * len(ends) + 0.5), len(ends) - 1)
+    last_exploit = ends[-1 - tail] if tail else total
     rng = np.random.default_rng(seed)
     lr0 = initial_lrs(population, low=low, high=high, init=init, rng=rng)
     eng = make_engine(model, loss_fn, engine)
     higher = maximize if metric is not None else False
-    score_fn: Callable[[torch.Tensor, torch.Tensor], Any] = (
-        metric if metric is not None else loss_fn
-    )
-    pop = Population(eng, optimizer, torch.as_tensor(lr0, dtype=setup.dtype, device=setup.device),
-                     momentum=momentum, weight_decay=weight_decay)  # fmt: skip
-    lrs = np.empty((population, rounds))
-    lrs[:, 0] = lr0
-    metrics = np.full((population, rounds), np.nan)
-    parents = np.tile(np.arange(population)[:, None], (1, rounds))
-    lineage: list[Exploit] = []
-    best = [math.nan]  # the best score so far, for the progress callback
+    rows = np.concatenate([lr0, lr0]) if compare else lr0
+    mult = None
+    if tail:
+        decay = linear(1.0, 0.0, total - last_exploit)
+        shape = np.ones(total)
+        shape[last_exploit:] = decay(np.arange(total - last_exploit))
+        mult = np.ones((total, len(rows), 1))
+        mult[:, :population, 0] = shape[:, None]
+    pop = Population(eng, optimizer, torch.as_tensor(rows, dtype=setup.dtype, device=setup.device),
+                     momentum=momentum, weight_decay=weight_decay, multipliers=mult)  # fmt: skip
     assert setup.val is not None
-    val_x, val_y = setup.val
-
-    def on_eval(step: int, r: int) -> None:
-        scores = pop.evaluate(val_x, val_y, [score_fn], max(1, 4 * batch_size))[0]
-        metrics[:, r] = scores
-        if np.isfinite(scores).any():
-            top = float(np.nanmax(scores) if higher else np.nanmin(scores))
-            if math.isnan(best[0]) or (top > best[0] if higher else top < best[0]):
-                best[0] = top
-        if step == total:
-            return
-        cur = lrs[:, r]
-        losers, sources = truncation_select(scores, quantile=quantile, maximize=higher, rng=rng)
-        new = explore(cur[sources], perturb=perturb, low=low, high=high, resample=resample,
-                      rng=rng)  # fmt: skip
-        if len(losers):
-            dst = torch.as_tensor(losers, device=setup.device)
-            pop.exploit(dst, torch.as_tensor(sources, device=setup.device))
-            pop.set_lrs(dst, new)
-        for m, src, lr in zip(losers, sources, new, strict=True):
-            lineage.append(Exploit(step, int(m), int(src), float(cur[src]), float(lr)))
-        lrs[:, r + 1] = cur
-        lrs[losers, r + 1] = new
-        parents[losers, r + 1] = sources
+    state = Rounds(pop, lr0, ends, val=setup.val, score_fn=metric or loss_fn, higher=higher,
+                   quantile=quantile, perturb=perturb, resample=resample, low=low, high=high,
+                   select=select, last_exploit=last_exploit, piece=max(1, 4 * batch_size),
+                   rng=rng)  # fmt: skip
 
     def on_step(step: int) -> None:
         if progress is not None:
-            progress(step, total, best[0])
+            progress(step, total, state.best)
 
-    losses = train(pop, setup, eval_at=ends, on_eval=on_eval, on_step=on_step)
-    return _result(lrs, metrics, parents, losses, ends, lineage, higher, metric is not None,
-                   optimizer, eng.name, interval, quantile, seed, t0, pop)  # fmt: skip
-
-
-def _result(
-    lrs: np.ndarray,
-    metrics: np.ndarray,
-    parents: np.ndarray,
-    losses: np.ndarray,
-    ends: list[int],
-    lineage: list[Exploit],
-    higher: bool,
-    has_metric: bool,
-    optimizer: str,
-    engine: str,
-    interval: int,
-    quantile: float,
-    seed: int,
-    t0: float,
-    pop: Any,
-) -> PBTResult:
-    """The winner (best final score), its lineage back to round 0, and its schedule."""
-    rounds = len(ends)
-    final = metrics[:, -1]
-    key = np.where(np.isfinite(final), final * (1.0 if higher else -1.0), -np.inf)
-    best_index = int(np.argmax(key))
-    path = np.empty(rounds, dtype=int)
-    path[-1] = best_index
-    for rr in range(rounds - 1, 0, -1):
-        path[rr - 1] = parents[path[rr], rr]
-    starts = np.asarray([0, *ends[:-1]])
-    return PBTResult(
-        schedule=lineage_schedule(starts, lrs[path, np.arange(rounds)]),
-        lrs=lrs,
-        metrics=metrics,
-        parents=parents,
-        losses=losses,
-        eval_steps=np.asarray(ends, dtype=int),
-        lineage=tuple(lineage),
-        best_index=best_index,
-        best_metric=float(final[best_index]),
-        winner_path=path,
-        criterion="val_metric" if has_metric else "val_loss",
-        maximize=higher,
-        optimizer=optimizer,
-        engine=engine,
-        interval=interval,
-        quantile=float(quantile),
-        seed=seed,
-        wall_time_s=time.perf_counter() - t0,
-        best_weights=pop.weights(best_index),
-    )
+    losses = train(pop, setup, eval_at=ends, on_eval=state, on_step=on_step)[:population]
+    return build_result(state, losses, criterion="val_metric" if metric else "val_loss",
+                        optimizer=optimizer, engine=eng.name, interval=interval,
+                        quantile=float(quantile), seed=seed, select=select, anneal=anneal,
+                        anneal_from=last_exploit if tail else None, compare=compare,
+                        wall_time_s=time.perf_counter() - t0)  # fmt: skip
