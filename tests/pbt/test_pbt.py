@@ -28,6 +28,20 @@ def batches_of(x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int, se
     raise AssertionError
 
 
+def replay(model: nn.Module, opt: torch.optim.Optimizer, r: PBTResult, batches: list) -> list:
+    """Training losses of an ordinary torch.optim run driven by ``r.schedule``."""
+    sched = Scheduler(opt, r.schedule)
+    losses = []
+    for bx, by in batches:
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(bx), by)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    return losses
+
+
 def run(data, model_name: str = "mlp", **kw: object) -> PBTResult:
     x, y, vx, vy = data
     # the classic rule (truncation, no anneal), whatever the defaults: test_variants.py has the rest
@@ -67,16 +81,8 @@ def test_schedule_replays_the_winner_with_torch_optim(data, model_name, optimize
         opt = torch.optim.Adam(params, lr=1.0)
     else:
         opt = torch.optim.AdamW(params, lr=1.0)
-    sched = Scheduler(opt, r.schedule)
     loss_fn = nn.CrossEntropyLoss()
-    losses = []
-    for bx, by in batches_of(x, y, r.steps, 16, seed):
-        opt.zero_grad()
-        loss = loss_fn(model(bx), by)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+    losses = replay(model, opt, r, batches_of(x, y, r.steps, 16, seed))
     np.testing.assert_allclose(r.winner_losses, losses, rtol=0, atol=1e-10)
     # parameters and buffers (BatchNorm's running statistics: each member keeps its own)
     final = model.state_dict()

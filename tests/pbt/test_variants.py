@@ -10,14 +10,13 @@ import torch
 from torch import nn
 
 from lrkit.errors import ConfigError
-from lrkit.integrations.torch import Scheduler
 from lrkit.pbt import pbt
 from lrkit.pbt._select import consistent_pairs
 from lrkit.schedules import from_dict, parse
 from lrkit.sweep import sweep
 
 from .conftest import accuracy, make_model
-from .test_pbt import batches_of
+from .test_pbt import batches_of, replay
 
 
 def _pbt(data, **kw):
@@ -50,15 +49,7 @@ def test_annealed_schedule_replays_the_winner_with_torch_optim(data, optimizer, 
         if optimizer == "adam"
         else torch.optim.SGD(params, lr=1.0, momentum=0.9)
     )
-    sched = Scheduler(opt, r.schedule)
-    losses = []
-    for bx, by in batches_of(x, y, r.steps, 16, 1):
-        opt.zero_grad()
-        loss = nn.CrossEntropyLoss()(model(bx), by)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+    losses = replay(model, opt, r, batches_of(x, y, r.steps, 16, 1))
     np.testing.assert_allclose(r.winner_losses, losses, rtol=0, atol=1e-10)
     final = model.state_dict()
     for name, w in r.best_weights.items():

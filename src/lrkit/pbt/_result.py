@@ -228,8 +228,8 @@ class PBTResult:
             "baseline_best_lr": self.baseline_best_lr,
             "baseline_best_metric": self.baseline_best_metric,
             "beat_baseline": self.beat_baseline,
-            "notes": list(self.notes),
             "winner_losses": json_safe(self.winner_losses),
+            "notes": list(self.notes),
         }
 
     def plot(self, path: str | None = None) -> Any:
@@ -237,13 +237,12 @@ class PBTResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        from lrkit._plotting import pyplot
+        from lrkit.sweep.population import two_panels
 
-        plt = pyplot(path)
+        fig, ax0, ax1 = two_panels(path)
         import matplotlib
         from matplotlib import cm, colors
 
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
         finite = self.metrics[np.isfinite(self.metrics)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         norm = colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-12)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SweepResult", "json_safe"]
+__all__ = ["SweepResult", "json_safe", "two_panels"]
 
 
 def json_safe(a: np.ndarray | None) -> Any:
@@ -20,6 +20,14 @@ def json_safe(a: np.ndarray | None) -> Any:
     out = a.astype(object)
     out[~np.isfinite(a)] = None
     return out.tolist()
+
+
+def two_panels(path: str | None) -> tuple[Any, Any, Any]:
+    """A figure with two axes side by side, ``(fig, left, right)`` (no display when saving)."""
+    from lrkit._plotting import pyplot
+
+    fig, (ax0, ax1) = pyplot(path).subplots(1, 2, figsize=(11, 4))
+    return fig, ax0, ax1
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,13 +131,10 @@ class SweepResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        from lrkit._plotting import pyplot
-
-        plt = pyplot(path)
+        fig, ax0, ax1 = two_panels(path)
         import matplotlib
         from matplotlib import cm, colors
 
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
         lrs = self.lrs
         norm = colors.LogNorm(vmin=float(lrs.min()), vmax=float(lrs.max()) * (1 + 1e-12))
         cmap = matplotlib.colormaps["viridis"]
