@@ -87,7 +87,7 @@ def pbt(
     perturb: tuple[float, float] = (0.8, 1.25),
     resample: float = 0.0,
     select: str = "truncation",
-    anneal: float = 0.0,
+    anneal: float = 0.25,
     compare: bool = True,
     val_data: Any = None,
     metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
@@ -119,7 +119,13 @@ def pbt(
 
     Exploit/explore follow Jaderberg et al., "Population Based Training of Neural Networks"
     (2017) (truncation selection, perturbation by 0.8/1.2); unlike Ray Tune's PBT there is
-    one process and the outcome is a reusable schedule.
+    one process and the outcome is a reusable schedule. Truncation is greedy at short
+    horizons: the LR that progresses fastest over one interval wins, and a lineage climbs to a
+    high LR it never leaves (the problem FIRE PBT, Dalibard & Jaderberg 2021, and PB2,
+    Parker-Holder et al. 2020, address). By default the last quarter of the run therefore
+    anneals: exploits stop and every LR decays linearly towards 0, so lineages are compared
+    after the same cool-down. ``compare=True`` (default) trains the K initial LRs at a
+    constant rate alongside and says in ``result.notes`` whether PBT beat them.
 
     Args:
         model: the network; its parameters are every member's starting point.
@@ -140,11 +146,13 @@ def pbt(
             or ``"consistent"``: a pair is kept only when the source is also better on each
             half of ``val_data``, so that a member is not replaced on a difference within the
             noise of the validation estimate.
-        anneal: fraction of the run, at its end, in which there is no more exploit or explore
-            and every member's LR decays linearly towards 0 (``lrkit.schedules.linear``), as in
-            a warmup-stable-decay schedule; 0 turns it off. Greedy truncation favours LRs
-            that progress fastest over one interval; the final decay judges every lineage
-            after the same cool-down.
+        anneal: fraction of the run (rounded to whole rounds), at its end, in which there is
+            no more exploit or explore and every member's LR decays linearly towards 0
+            (``lrkit.schedules.linear``), as in a warmup-stable-decay schedule; 0 turns it off
+            (the classic algorithm). Greedy truncation favours LRs that progress fastest over
+            one interval; the final decay judges every lineage after the same cool-down. The
+            default 0.25 was chosen on two tasks and checked on three others
+            (``benchmarks/pbt.py``, docs/benchmarks.md).
         compare: also train the K initial LRs at a constant rate (no exploit, no anneal) in
             the same vectorised run — twice the compute — and report in ``result.baseline_*``
             and ``result.notes`` whether PBT's winner beat the best of them (the equal-cost
