@@ -88,7 +88,7 @@ def test_a_loss_criterion_baseline_that_wins_is_reported_plainly(data) -> None:
     assert r.criterion == "val_loss" and not r.maximize
     assert r.beat_baseline == (r.best_metric < r.baseline_best_metric)
     assert ("did not beat" in r.notes[0]) == (not r.beat_baseline)
-    assert "val loss" in r.notes[0]
+    assert "validation loss" in r.notes[0]
 
 
 def test_consistent_selection_only_replaces_on_agreement() -> None:

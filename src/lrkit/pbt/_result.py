@@ -281,7 +281,7 @@ def _notes(criterion: str, maximize: bool, best: float, base_lr: float | None,
     """Whether PBT's winner beat the equal-cost grid, said plainly."""
     if base_lr is None or base is None:
         return ()
-    name = criterion.replace("_", " ")
+    name = "validation loss" if criterion == "val_loss" else "validation score"
     same = (
         f"(the best of the same {population} initial LRs trained at a constant rate, the same "
         "number of updates; both chosen on the same validation data)"
