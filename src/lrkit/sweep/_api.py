@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit._validate import check_int
+from lrkit._validate import check_choice, check_int, check_positive_float
 from lrkit.errors import ConfigError
 from lrkit.sweep._result import SweepResult
 
@@ -32,9 +31,8 @@ def _check_lrs(lrs: Sequence[float] | np.ndarray) -> np.ndarray:
         raise ConfigError(f"lrs must be a sequence of numbers, but got lrs={lrs!r}") from exc
     if arr.size == 0:
         raise ConfigError("lrs must hold at least one learning rate, but got lrs=[]")
-    for i, v in enumerate(arr):
-        if not (math.isfinite(v) and v > 0):
-            raise ConfigError(f"lrs must be positive and finite, but got lrs[{i}]={float(v)!r}")
+    for i, v in enumerate(arr.tolist()):
+        check_positive_float("sweep", f"lrs[{i}]", v)
     return arr
 
 
@@ -130,10 +128,7 @@ def sweep(
 
     t0 = time.perf_counter()
     lr_arr = _check_lrs(lrs)
-    if optimizer not in _VECTORISED and optimizer not in _ALL_OPTIMIZERS:
-        raise ConfigError(
-            f"optimizer must be one of {_ALL_OPTIMIZERS}, but got optimizer={optimizer!r}"
-        )
+    check_choice("sweep", "optimizer", optimizer, _ALL_OPTIMIZERS)
     sequential = optimizer not in _VECTORISED
     if sequential and str(optimizer).startswith("hd") and schedule is not None:
         raise ConfigError(
