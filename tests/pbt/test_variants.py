@@ -121,3 +121,14 @@ def test_consistent_makes_fewer_exploits_than_truncation(data) -> None:
 def test_bad_variant_arguments(data, kw, text) -> None:
     with pytest.raises(ConfigError, match=text):
         _pbt(data, **kw)
+
+
+def test_progress_reports_every_update_and_the_best_score_so_far(data) -> None:
+    calls: list[tuple[int, int, float]] = []
+    r = _pbt(
+        data, optimizer="adam", metric=accuracy, progress=lambda d, t, b: calls.append((d, t, b))
+    )
+    assert [c[0] for c in calls] == list(range(1, 41)) and {c[1] for c in calls} == {40}
+    assert all(np.isnan(c[2]) for c in calls[:3]) and not np.isnan(calls[3][2])  # first eval: 4
+    best = [c[2] for c in calls[3:]]
+    assert best == sorted(best) and best[-1] == np.nanmax(r.metrics)

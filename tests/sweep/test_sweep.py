@@ -344,3 +344,12 @@ def test_chance_level_of_a_regression_is_the_mean(data) -> None:
               steps=30, batch_size=32, val_data=(x, target))  # fmt: skip
     assert r.chance_score == pytest.approx(float(target.var(unbiased=False)))
     assert r.at_chance.tolist() == [True, False] and r.best_lr == 0.1
+
+
+def test_sweep_progress_counts_copies_across_chunks(data) -> None:
+    seen: list[tuple[int, int]] = []
+    sweep(make_model("mlp"), data, loss_fn=nn.CrossEntropyLoss(), lrs=[1e-3, 1e-2, 0.1],
+          steps=5, batch_size=16, chunk=2, progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    # chunk of 2 copies, then 1: 2, 4, ..., 10, then 11, ..., 15 copy-updates of 15
+    assert [d for d, _ in seen] == [2, 4, 6, 8, 10, 11, 12, 13, 14, 15]
+    assert {t for _, t in seen} == {15}
