@@ -46,7 +46,10 @@ def test_pbt_command_writes_table_schedule_json_and_plot(task_spec: str, tmp_pat
     assert "discovered schedule:" in res.output and "val accuracy" in res.output
     data = json.loads((out / "pbt-tiny-sgd.json").read_text())
     assert data["population"] == 4 and data["steps"] == 12 and data["interval"] == 2
-    assert len(data["lineage"]) == 5  # one member replaced at each of the 5 exploits
+    # the default anneals the last quarter (2 of 6 rounds, from update 8): one member replaced
+    # at each of the 4 exploits before it, none after
+    assert data["anneal_from"] == 8 and len(data["lineage"]) == 4
+    assert [e["step"] for e in data["lineage"]] == [2, 4, 6, 8]
     text = (out / "pbt-tiny-sgd-schedule.txt").read_text().strip()
     assert text in res.output and text == data["schedule"]
     s = parse(text)

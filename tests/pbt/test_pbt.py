@@ -28,10 +28,26 @@ def batches_of(x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int, se
     raise AssertionError
 
 
+def replay(model: nn.Module, opt: torch.optim.Optimizer, r: PBTResult, batches: list) -> list:
+    """Training losses of an ordinary torch.optim run driven by ``r.schedule``."""
+    sched = Scheduler(opt, r.schedule)
+    losses = []
+    for bx, by in batches:
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(bx), by)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    return losses
+
+
 def run(data, model_name: str = "mlp", **kw: object) -> PBTResult:
     x, y, vx, vy = data
+    # the classic rule (truncation, no anneal), whatever the defaults: test_variants.py has the rest
     args: dict = dict(loss_fn=nn.CrossEntropyLoss(), population=6, low=1e-3, high=0.5,
-                      steps=24, interval=4, val_data=(vx, vy), metric=accuracy, batch_size=16)  # fmt: skip
+                      steps=24, interval=4, val_data=(vx, vy), metric=accuracy, batch_size=16,
+                      select="truncation", anneal=0.0)  # fmt: skip
     args.update(kw)
     return pbt(make_model(model_name), (x, y), **args)
 
@@ -65,16 +81,8 @@ def test_schedule_replays_the_winner_with_torch_optim(data, model_name, optimize
         opt = torch.optim.Adam(params, lr=1.0)
     else:
         opt = torch.optim.AdamW(params, lr=1.0)
-    sched = Scheduler(opt, r.schedule)
     loss_fn = nn.CrossEntropyLoss()
-    losses = []
-    for bx, by in batches_of(x, y, r.steps, 16, seed):
-        opt.zero_grad()
-        loss = loss_fn(model(bx), by)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+    losses = replay(model, opt, r, batches_of(x, y, r.steps, 16, seed))
     np.testing.assert_allclose(r.winner_losses, losses, rtol=0, atol=1e-10)
     # parameters and buffers (BatchNorm's running statistics: each member keeps its own)
     final = model.state_dict()
@@ -124,6 +132,16 @@ def test_result_serialises_and_plots(data, tmp_path) -> None:
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert parse(d["schedule"]) == r.schedule == from_dict(d["schedule_spec"])
     assert d["population"] == 6 and len(d["lineage"]) == len(r.lineage)
+    # the display text is short and parses back to the schedule within rounding
+    r = run(data, optimizer="sgd_momentum", high=0.3)  # LRs with many digits: 1e-3 * 10**(k/2)
+    d = r.to_dict()
+    text = d["schedule_text"]
+    assert text == r.schedule_text and len(text) < len(d["schedule"])
+    digits = [v.split("e")[0].lstrip("0.") for v in text.split("values=[")[1][:-2].split(", ")]
+    assert all(len(v.replace(".", "")) <= 4 for v in digits), text
+    ks = np.arange(r.steps)
+    np.testing.assert_allclose(parse(text)(ks), r.schedule(ks), rtol=5e-4)
+    assert not np.array_equal(parse(text)(ks), r.schedule(ks))  # the object kept every digit
     import matplotlib
 
     matplotlib.use("Agg")

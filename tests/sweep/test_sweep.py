@@ -80,21 +80,23 @@ def test_diverging_copies_are_frozen_others_go_on(data, model_name) -> None:
         model,
         data,
         loss_fn=mse,
-        lrs=[1e-2, 1e3],
+        lrs=[0.3, 1e3],
         optimizer="sgd",
         steps=10,
         batch_size=32,
         val_data=data,
         metric=accuracy,
     )
+    # LR 0.3, not 1e-2 as before: after 10 steps 1e-2 is below chance accuracy, so it now
+    # counts as failed (see test_chance_level_copies_fail) and cannot be best_lr.
     assert r.diverged.tolist() == [False, True]
     k = r.diverged_at[1]
     assert 0 < k < 10
     assert np.isnan(r.losses[1, k:]).all() and np.isfinite(r.losses[1, :k]).all()
     assert np.isfinite(r.losses[0]).all()
-    assert r.best_lr == 1e-2
+    assert r.best_lr == 0.3
     assert np.isnan(r.val_metric[1, -1]) and np.isfinite(r.val_metric[0, -1])
-    alone = sweep(model, data, loss_fn=mse, lrs=[1e-2], optimizer="sgd", steps=10, batch_size=32)
+    alone = sweep(model, data, loss_fn=mse, lrs=[0.3], optimizer="sgd", steps=10, batch_size=32)
     np.testing.assert_allclose(alone.losses[0], r.losses[0], rtol=0, atol=1e-13)
 
 
@@ -172,7 +174,7 @@ def test_to_dict_is_json_and_plot(data, tmp_path) -> None:
         make_model("mlp"),
         data,
         loss_fn=mse,
-        lrs=[1e-2, 1e3],
+        lrs=[0.3, 1e3],  # 1e-2 would end at chance level after 6 steps: failed, no best_lr
         optimizer="sgd",
         steps=6,
         batch_size=32,
@@ -181,7 +183,7 @@ def test_to_dict_is_json_and_plot(data, tmp_path) -> None:
     )
     assert isinstance(r, SweepResult)
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
-    assert d["best_lr"] == 1e-2 and d["lrs"] == [1e-2, 1e3]
+    assert d["best_lr"] == 0.3 and d["lrs"] == [0.3, 1e3]
     assert len(d["losses"]) == 2 and None in d["losses"][1]
     assert d["diverged_at"][0] == -1
     with pytest.raises(AttributeError):
@@ -305,3 +307,49 @@ def test_val_data_as_a_dataloader_equals_the_pair_and_bad_val_data_is_clear(data
         sweep(make_model("mlp"), data, val_data=3, **kw)
     with pytest.raises(ConfigError, match="empty or yields something else"):
         sweep(make_model("mlp"), data, val_data=[], **kw)
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "cnn"])
+def test_chance_level_copies_fail(data, model_name) -> None:
+    """A copy that ends no better than predicting the majority class is failed, never best."""
+    _, y = data
+    majority = float(np.bincount(y.numpy()).max() / len(y))
+    r = sweep(make_model(model_name), data, loss_fn=mse, lrs=[1e-2, 0.3, 1e3], optimizer="sgd",
+              steps=10, batch_size=32, val_data=data, metric=accuracy)  # fmt: skip
+    assert r.chance_score == pytest.approx(majority)
+    assert r.val_metric is not None and r.val_metric[0, -1] <= majority  # learned nothing yet
+    assert r.at_chance.tolist() == [True, False, False]
+    assert r.failed.tolist() == [True, False, True] and r.n_failed == 2
+    assert r.best_lr == 0.3
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["at_chance"] == [True, False, False] and d["n_failed"] == 2
+    # only chance-level and diverged copies: no best LR at all
+    none = sweep(make_model(model_name), data, loss_fn=mse, lrs=[1e-2, 1e3], optimizer="sgd",
+                 steps=10, batch_size=32, val_data=data, metric=accuracy)  # fmt: skip
+    assert none.best_lr is None and none.n_failed == 2
+    # ranked by validation loss (no metric): chance is the loss of the label frequencies
+    by_loss = sweep(make_model(model_name), data, loss_fn=nn.CrossEntropyLoss(),
+                    lrs=[1e-4, 0.3], optimizer="sgd", steps=10, batch_size=32,
+                    val_data=data)  # fmt: skip
+    freq = torch.bincount(y).double() / len(y)
+    assert by_loss.chance_score == pytest.approx(float(-(freq * freq.log()).sum()))
+    assert by_loss.at_chance.tolist() == [True, False] and by_loss.best_lr == 0.3
+
+
+def test_chance_level_of_a_regression_is_the_mean(data) -> None:
+    x, _ = data
+    target = x[:, :2] @ torch.tensor([[1.0], [-2.0]], dtype=x.dtype)
+    model = nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    r = sweep(model, (x, target), loss_fn=nn.MSELoss(), lrs=[1e-5, 0.1], optimizer="adam",
+              steps=30, batch_size=32, val_data=(x, target))  # fmt: skip
+    assert r.chance_score == pytest.approx(float(target.var(unbiased=False)))
+    assert r.at_chance.tolist() == [True, False] and r.best_lr == 0.1
+
+
+def test_sweep_progress_counts_copies_across_chunks(data) -> None:
+    seen: list[tuple[int, int]] = []
+    sweep(make_model("mlp"), data, loss_fn=nn.CrossEntropyLoss(), lrs=[1e-3, 1e-2, 0.1],
+          steps=5, batch_size=16, chunk=2, progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    # chunk of 2 copies, then 1: 2, 4, ..., 10, then 11, ..., 15 copy-updates of 15
+    assert [d for d, _ in seen] == [2, 4, 6, 8, 10, 11, 12, 13, 14, 15]
+    assert {t for _, t in seen} == {15}

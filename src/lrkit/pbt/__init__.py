@@ -1,4 +1,4 @@
-"""Population-based training of the LR on the vectorised sweep engine.
+"""Population-based training of the LR on the sweep's population driver.
 
 Importing this package does not import torch; :func:`pbt` does when it is called.
 """
@@ -6,9 +6,9 @@ Importing this package does not import torch; :func:`pbt` does when it is called
 from __future__ import annotations
 
 from lrkit.pbt._api import pbt
-from lrkit.pbt._result import Exploit, PBTResult
+from lrkit.pbt._result import PBTResult
 
-__all__ = ["Exploit", "PBTResult", "pbt"]
+__all__ = ["PBTResult", "pbt"]
 
 from lrkit._callable import callable_module
 

@@ -1,4 +1,4 @@
-"""``pbt``: population-based training of the LR on the vectorised sweep engine."""
+"""``pbt``: population-based training of the LR on the sweep's population driver."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrkit._validate import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_positive_float,
+)
 from lrkit.errors import ConfigError
-from lrkit.pbt._result import Exploit, PBTResult, lineage_schedule
-from lrkit.pbt._select import explore, initial_lrs, truncation_select
+from lrkit.pbt._result import PBTResult, build_result
+from lrkit.pbt._select import initial_lrs
 
 if TYPE_CHECKING:
     import torch
@@ -36,36 +43,31 @@ def check_arguments(
     interval: int | None,
 ) -> None:
     """Raise :class:`ConfigError` naming the first bad argument (the ones checkable without data)."""
-    if isinstance(population, bool) or not isinstance(population, int) or population < 2:
-        raise ConfigError(f"population must be an integer >= 2, but got population={population!r}")
-    for name, v in (("low", low), ("high", high)):
-        if not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
-            raise ConfigError(f"{name} must be a positive finite number, but got {name}={v!r}")
+    w = "pbt"
+    check_int(w, "population", population, low=2)
+    low = check_positive_float(w, "low", low)
+    high = check_positive_float(w, "high", high)
     if not low <= high:
-        raise ConfigError(f"low must be <= high, but got low={low!r}, high={high!r}")
-    if optimizer not in _OPTIMIZERS:
-        raise ConfigError(
-            f"optimizer must be one of {_OPTIMIZERS}, but got optimizer={optimizer!r}"
-        )
-    if not isinstance(quantile, int | float) or not 0 < quantile <= 0.5:
-        raise ConfigError(f"quantile must be in (0, 0.5], but got quantile={quantile!r}")
+        raise ConfigError(f"{w}: low must be <= high, but got low={low!r}, high={high!r}")
+    check_choice(w, "optimizer", optimizer, _OPTIMIZERS)
+    check_float(w, "quantile", quantile, low=0.0, low_open=True, high=0.5)
     try:
         f0, f1 = (float(f) for f in perturb)
     except (TypeError, ValueError):
-        raise ConfigError(f"perturb must be two factors, but got perturb={perturb!r}") from None
-    if not (math.isfinite(f0) and math.isfinite(f1) and f0 > 0 and f1 > 0):
-        raise ConfigError(f"perturb factors must be > 0 and finite, but got perturb={perturb!r}")
-    if not isinstance(resample, int | float) or not 0 <= resample <= 1:
-        raise ConfigError(f"resample must be in [0, 1], but got resample={resample!r}")
-    if init not in ("grid", "random"):
-        raise ConfigError(f"init must be 'grid' or 'random', but got init={init!r}")
-    if steps is not None and epochs is not None:
         raise ConfigError(
-            f"give steps or epochs, not both, but got steps={steps!r}, epochs={epochs!r}"
+            f"{w}: perturb must be two factors, but got perturb={perturb!r}"
+        ) from None
+    if not (math.isfinite(f0) and math.isfinite(f1) and f0 > 0 and f1 > 0):
+        raise ConfigError(
+            f"{w}: perturb factors must be > 0 and finite, but got perturb={perturb!r}"
         )
-    for name, n in (("steps", steps), ("epochs", epochs), ("interval", interval)):
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            raise ConfigError(f"{name} must be a positive integer, but got {name}={n!r}")
+    check_float(w, "resample", resample, low=0.0, high=1.0)
+    check_choice(w, "init", init, ("grid", "random"))
+    from lrkit.sweep.population import check_run  # imports torch: only once called
+
+    check_run(w, optimizer, steps, epochs)
+    if interval is not None:
+        check_int(w, "interval", interval, low=1)
 
 
 def pbt(
@@ -84,6 +86,9 @@ def pbt(
     quantile: float = 0.25,
     perturb: tuple[float, float] = (0.8, 1.25),
     resample: float = 0.0,
+    select: str = "truncation",
+    anneal: float = 0.25,
+    compare: bool = True,
     val_data: Any = None,
     metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
     maximize: bool = True,
@@ -114,7 +119,13 @@ def pbt(
 
     Exploit/explore follow Jaderberg et al., "Population Based Training of Neural Networks"
     (2017) (truncation selection, perturbation by 0.8/1.2); unlike Ray Tune's PBT there is
-    one process and the outcome is a reusable schedule.
+    one process and the outcome is a reusable schedule. Truncation is greedy at short
+    horizons: the LR that progresses fastest over one interval wins, and a lineage climbs to a
+    high LR it never leaves (the problem FIRE PBT, Dalibard & Jaderberg 2021, and PB2,
+    Parker-Holder et al. 2020, address). By default the last quarter of the run therefore
+    anneals: exploits stop and every LR decays linearly towards 0, so lineages are compared
+    after the same cool-down. ``compare=True`` (default) trains the K initial LRs at a
+    constant rate alongside and says in ``result.notes`` whether PBT beat them.
 
     Args:
         model: the network; its parameters are every member's starting point.
@@ -131,6 +142,21 @@ def pbt(
         quantile: fraction replaced (and copied from) at each exploit, in ``(0, 0.5]``.
         perturb: the two LR factors of explore (> 0).
         resample: probability of drawing a fresh LR instead of perturbing.
+        select: ``"truncation"`` (replace the bottom ``quantile`` by the top, as in the paper)
+            or ``"consistent"``: a pair is kept only when the source is also better on each
+            half of ``val_data``, so that a member is not replaced on a difference within the
+            noise of the validation estimate.
+        anneal: fraction of the run (rounded to whole rounds), at its end, in which there is
+            no more exploit or explore and every member's LR decays linearly towards 0
+            (``lrkit.schedules.linear``), as in a warmup-stable-decay schedule; 0 turns it off
+            (the classic algorithm). Greedy truncation favours LRs that progress fastest over
+            one interval; the final decay judges every lineage after the same cool-down. The
+            default 0.25 was chosen on two tasks and checked on three others
+            (``benchmarks/pbt.py``, docs/benchmarks.md).
+        compare: also train the K initial LRs at a constant rate (no exploit, no anneal) in
+            the same vectorised run — twice the compute — and report in ``result.baseline_*``
+            and ``result.notes`` whether PBT's winner beat the best of them (the equal-cost
+            grid).
         val_data: ``(x, y)`` tensors (or an iterable of ``(x, y)`` batches) the members are
             ranked on; required (no split is carved out of ``train_data``, which would change
             the batches the schedule is replayed on).
@@ -143,42 +169,38 @@ def pbt(
         progress: called as ``progress(steps_done, steps_total, best_score_so_far)``.
 
     Example:
-        >>> import torch
-        >>> from torch import nn
-        >>> from lrkit.pbt import pbt
-        >>> _ = torch.manual_seed(0)
-        >>> x, y = torch.randn(256, 8), torch.randint(0, 3, (256,))
-        >>> model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
-        >>> r = pbt(model, (x, y), loss_fn=nn.CrossEntropyLoss(), population=4, steps=20,
-        ...         interval=5, val_data=(x[:64], y[:64]), batch_size=64)
+        >>> import torch, lrkit
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(200, 4, generator=g)
+        >>> y = (x[:, 0] > 0).long()
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> r = lrkit.pbt(net, (x, y), loss_fn=torch.nn.functional.cross_entropy, population=4,
+        ...               steps=20, interval=5, val_data=(x[:50], y[:50]), batch_size=50)
         >>> r.lrs.shape, len(r.schedule.to_dict()) > 0
         ((4, 4), True)
     """
     import torch
 
-    from lrkit.pbt._population import Population
-    from lrkit.sweep._data import BatchSource, placement, validation_pair
-    from lrkit.sweep._engines import FuncEngine, make_engine
+    from lrkit.pbt._rounds import Rounds
+    from lrkit.schedules import linear
+    from lrkit.sweep.population import Population, check_run, make_engine, prepare, train
 
     t0 = time.perf_counter()
-    check_arguments(population, low, high, optimizer, quantile, perturb, resample, init, steps, epochs,
-           interval)  # fmt: skip
+    check_arguments(population, low, high, optimizer, quantile, perturb, resample, init, steps,
+                    epochs, interval)  # fmt: skip
+    check_choice("pbt", "select", select, ("truncation", "consistent"))
+    anneal = check_float("pbt", "anneal", anneal, low=0.0, high=1.0, high_open=True)
+    check_bool("pbt", "compare", compare)
     if val_data is None:
         raise ConfigError(
             "pbt ranks members on validation data, never on the training loss: give "
             "val_data=(x, y), but got val_data=None"
         )
-    if not 0 <= momentum < 1:
-        raise ConfigError(f"momentum must be in [0, 1), but got momentum={momentum!r}")
-    if weight_decay is None:
-        weight_decay = 0.01 if optimizer == "adamw" else 0.0  # torch.optim's defaults
-    if not (math.isfinite(weight_decay) and weight_decay >= 0):
-        raise ConfigError(f"weight_decay must be >= 0, but got weight_decay={weight_decay!r}")
-    dt, dev = placement(model, dtype, device)
-
-    source = BatchSource(train_data, batch_size=batch_size, seed=seed, shuffle=shuffle)
-    val_data = validation_pair(val_data, next(next(source.epochs()))[0])
-    total = steps if steps is not None else (epochs or 1) * source.steps_per_epoch
+    weight_decay = check_run("pbt", optimizer, None, None, momentum, weight_decay)
+    setup = prepare(model, train_data, val_data=val_data, steps=steps, epochs=epochs,
+                    batch_size=batch_size, seed=seed, shuffle=shuffle, dtype=dtype,
+                    device=device)  # fmt: skip
+    total = setup.total
     if interval is None:
         interval = max(1, total // 10)
     if interval > total:
@@ -186,125 +208,36 @@ def pbt(
             f"interval must be at most the run's {total} updates, but got interval={interval!r}"
         )
     ends = [*range(interval, total, interval), total]
-    starts = [0, *ends[:-1]]
-    rounds = len(ends)
-
+    # The anneal phase starts at a round boundary: the last exploit happens there.
+    tail = min(math.floor(anneal * len(ends) + 0.5), len(ends) - 1)
+    last_exploit = ends[-1 - tail] if tail else total
     rng = np.random.default_rng(seed)
     lr0 = initial_lrs(population, low=low, high=high, init=init, rng=rng)
     eng = make_engine(model, loss_fn, engine)
-
-    def to_dev(t: torch.Tensor) -> torch.Tensor:
-        return t.to(device=dev, dtype=dt) if t.is_floating_point() else t.to(device=dev)
-
-    val_x, val_y = to_dev(val_data[0]), to_dev(val_data[1])
-    criterion = "val_metric" if metric is not None else "val_loss"
     higher = maximize if metric is not None else False
-    score_fn: Callable[[torch.Tensor, torch.Tensor], Any] = (
-        metric if metric is not None else loss_fn
-    )
-    piece = max(1, 4 * batch_size)
+    rows = np.concatenate([lr0, lr0]) if compare else lr0
+    mult = None
+    if tail:
+        decay = linear(1.0, 0.0, total - last_exploit)
+        shape = np.ones(total)
+        shape[last_exploit:] = decay(np.arange(total - last_exploit))
+        mult = np.ones((total, len(rows), 1))
+        mult[:, :population, 0] = shape[:, None]
+    pop = Population(eng, optimizer, torch.as_tensor(rows, dtype=setup.dtype, device=setup.device),
+                     momentum=momentum, weight_decay=weight_decay, multipliers=mult)  # fmt: skip
+    assert setup.val is not None
+    state = Rounds(pop, lr0, ends, val=setup.val, score_fn=metric or loss_fn, higher=higher,
+                   quantile=quantile, perturb=perturb, resample=resample, low=low, high=high,
+                   select=select, last_exploit=last_exploit, piece=max(1, 4 * batch_size),
+                   rng=rng)  # fmt: skip
 
-    pop = Population(
-        eng,
-        optimizer,
-        torch.as_tensor(lr0, dtype=dt, device=dev),
-        momentum=momentum,
-        weight_decay=weight_decay,
-    )
-    lrs = np.empty((population, rounds))
-    metrics = np.full((population, rounds), np.nan)
-    parents = np.tile(np.arange(population)[:, None], (1, rounds))
-    loss_buf = torch.empty(population, total, dtype=dt, device=dev)
-    lineage: list[Exploit] = []
-    cur_lr = lr0.copy()
-    best_so_far = math.nan
+    def on_step(step: int) -> None:
+        if progress is not None:
+            progress(step, total, state.best)
 
-    was_training = model.training
-    fork_devices = [dev] if dev.type == "cuda" else []
-    try:
-        model.train()
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            step, r = 0, 0
-            lrs[:, 0] = cur_lr
-            epochs_iter = source.epochs()
-            while step < total:
-                for x, y in next(epochs_iter):
-                    x, y = to_dev(x), to_dev(y)
-                    if step == 0 and isinstance(eng, FuncEngine):
-                        try:
-                            loss = pop.step(x, y)
-                        except (RuntimeError, NotImplementedError) as exc:
-                            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                            raise ConfigError(
-                                f"model {type(model).__name__} cannot be trained under "
-                                f"torch.func.vmap: {type(exc).__name__}: {msg}"
-                            ) from exc
-                    else:
-                        loss = pop.step(x, y)
-                    loss_buf[:, step] = loss
-                    step += 1
-                    if step == ends[r]:
-                        scores = np.array(pop.evaluate(val_x, val_y, score_fn, piece))
-                        metrics[:, r] = scores
-                        if np.isfinite(scores).any():
-                            best = float(np.nanmax(scores) if higher else np.nanmin(scores))
-                            if math.isnan(best_so_far) or (
-                                best > best_so_far if higher else best < best_so_far
-                            ):
-                                best_so_far = best
-                        if step < total:
-                            losers, sources = truncation_select(
-                                scores, quantile=quantile, maximize=higher, rng=rng
-                            )
-                            new = explore(cur_lr[sources], perturb=perturb, low=low, high=high,
-                                          resample=resample, rng=rng)  # fmt: skip
-                            if len(losers):
-                                dst = torch.as_tensor(losers, device=dev)
-                                src = torch.as_tensor(sources, device=dev)
-                                pop.exploit(dst, src)
-                                pop.set_lrs(dst, new)
-                            for m, s, lr in zip(losers, sources, new, strict=True):
-                                lineage.append(
-                                    Exploit(step, int(m), int(s), float(cur_lr[s]), float(lr))
-                                )
-                            cur_lr[losers] = new
-                            parents[losers, r + 1] = sources
-                            lrs[:, r + 1] = cur_lr
-                        r += 1
-                    if progress is not None:
-                        progress(step, total, best_so_far)
-                    if step == total:
-                        break
-    finally:
-        model.train(was_training)
-
-    final = metrics[:, -1]
-    key = np.where(np.isfinite(final), final * (1.0 if higher else -1.0), -np.inf)
-    best_index = int(np.argmax(key))
-    path = np.empty(rounds, dtype=int)
-    path[-1] = best_index
-    for rr in range(rounds - 1, 0, -1):
-        path[rr - 1] = parents[path[rr], rr]
-    schedule = lineage_schedule(np.asarray(starts), lrs[path, np.arange(rounds)])
-    return PBTResult(
-        schedule=schedule,
-        lrs=lrs,
-        metrics=metrics,
-        parents=parents,
-        losses=loss_buf.double().cpu().numpy(),
-        eval_steps=np.asarray(ends, dtype=int),
-        lineage=tuple(lineage),
-        best_index=best_index,
-        best_metric=float(final[best_index]),
-        winner_path=path,
-        criterion=criterion,
-        maximize=higher,
-        optimizer=optimizer,
-        engine=eng.name,
-        interval=interval,
-        quantile=float(quantile),
-        seed=seed,
-        wall_time_s=time.perf_counter() - t0,
-        best_weights=pop.weights(best_index),
-    )
+    losses = train(pop, setup, eval_at=ends, on_eval=state, on_step=on_step)[:population]
+    return build_result(state, losses, criterion="val_metric" if metric else "val_loss",
+                        optimizer=optimizer, engine=eng.name, interval=interval,
+                        quantile=float(quantile), seed=seed, select=select, anneal=anneal,
+                        anneal_from=last_exploit if tail else None, compare=compare,
+                        wall_time_s=time.perf_counter() - t0)  # fmt: skip

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["explore", "initial_lrs", "truncation_select"]
+__all__ = ["consistent_pairs", "explore", "initial_lrs", "truncation_select"]
 
 
 def _rank_key(scores: np.ndarray, maximize: bool) -> np.ndarray:
@@ -83,3 +83,23 @@ def initial_lrs(
     if init == "grid":
         return np.geomspace(low, high, k) if k > 1 else np.array([low])
     return np.exp(rng.uniform(math.log(low), math.log(high), size=k))
+
+
+def consistent_pairs(
+    halves: np.ndarray, losers: np.ndarray, sources: np.ndarray, *, maximize: bool
+) -> np.ndarray:
+    """Which ``(loser, source)`` pairs to keep: the source is better on both halves.
+
+    ``halves`` is ``(2, K)``: every member's score on two disjoint halves of the validation
+    set. A difference that one half does not confirm is within the noise of the estimate, and
+    copying on it would replace a member for nothing. A loser that diverged (a non-finite
+    score) is always replaced.
+
+    >>> halves = np.array([[0.5, 0.9, 0.6], [0.85, 0.8, 0.4]])
+    >>> consistent_pairs(halves, np.array([0, 2]), np.array([1, 1]), maximize=True).tolist()
+    [False, True]
+    """
+    a = _rank_key(halves[0], maximize)
+    b = _rank_key(halves[1], maximize)
+    dead = ~(np.isfinite(a[losers]) & np.isfinite(b[losers]))
+    return np.asarray(dead | ((a[sources] > a[losers]) & (b[sources] > b[losers])), dtype=bool)

@@ -7,22 +7,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SweepResult"]
+__all__ = ["SweepResult", "json_safe", "two_panels"]
 
 
-def _json(a: np.ndarray | None) -> Any:
+def json_safe(a: np.ndarray | None) -> Any:
+    """``a.tolist()`` with NaN and inf as None (JSON has neither); None stays None."""
     if a is None:
         return None
-    # NaN/inf are not JSON: they become None.
-    return [_json_item(v) for v in a.tolist()]
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        return a.tolist()
+    out = a.astype(object)
+    out[~np.isfinite(a)] = None
+    return out.tolist()
 
 
-def _json_item(v: Any) -> Any:
-    if isinstance(v, list):
-        return [_json_item(u) for u in v]
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
+def two_panels(path: str | None) -> tuple[Any, Any, Any]:
+    """A figure with two axes side by side, ``(fig, left, right)`` (no display when saving)."""
+    from lrkit._plotting import pyplot
+
+    fig, (ax0, ax1) = pyplot(path).subplots(1, 2, figsize=(11, 4))
+    return fig, ax0, ax1
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,10 +43,17 @@ class SweepResult:
         val_loss: validation loss per copy per evaluation, ``(K, E)``, or None.
         val_metric: ``metric(logits, y)`` per copy per evaluation, ``(K, E)``, or None.
         diverged_at: the step at which each copy's loss became NaN/inf, -1 if never.
-        best_index: index of the best LR (None if every copy diverged).
+        best_index: index of the best LR among the copies that did not fail (None if all
+            failed: diverged or at chance).
         criterion: what chose it: ``"val_metric"``, ``"val_loss"`` or ``"train_loss"``
             (mean of the last tenth of the steps).
         maximize: whether a larger ``val_metric`` is better.
+        at_chance: copies whose final validation score is no better than ``chance_score``
+            (by two binomial standard errors, at least 0.01, for a metric in [0, 1]; else
+            by 2 %): they learned nothing and count as failed. All False without val_data.
+        chance_score: the criterion's value for the best constant prediction (the label
+            frequencies as logits for integer labels, the mean for real-valued targets); None
+            when it is not defined (no validation data, other output shapes).
     """
 
     lrs: np.ndarray
@@ -57,6 +69,8 @@ class SweepResult:
     engine: str
     chunk: int
     wall_time_s: float
+    at_chance: np.ndarray
+    chance_score: float | None
 
     @property
     def steps(self) -> int:
@@ -69,8 +83,18 @@ class SweepResult:
         return self.diverged_at >= 0
 
     @property
+    def failed(self) -> np.ndarray:
+        """Boolean mask of the copies that diverged or ended at chance level."""
+        return self.diverged | self.at_chance
+
+    @property
+    def n_failed(self) -> int:
+        """How many copies diverged or ended at chance level."""
+        return int(self.failed.sum())
+
+    @property
     def best_lr(self) -> float | None:
-        """The LR with the best final score (see ``criterion``), None if all diverged."""
+        """The LR with the best final score (see ``criterion``), None if all failed."""
         return None if self.best_index is None else float(self.lrs[self.best_index])
 
     @property
@@ -91,12 +115,15 @@ class SweepResult:
             "chunk": self.chunk,
             "steps": self.steps,
             "wall_time_s": self.wall_time_s,
-            "final_scores": _json(self.final_scores),
+            "final_scores": json_safe(self.final_scores),
             "diverged_at": self.diverged_at.tolist(),
+            "at_chance": self.at_chance.tolist(),
+            "chance_score": self.chance_score,
+            "n_failed": self.n_failed,
             "eval_steps": self.eval_steps.tolist(),
-            "losses": _json(self.losses),
-            "val_loss": _json(self.val_loss),
-            "val_metric": _json(self.val_metric),
+            "losses": json_safe(self.losses),
+            "val_loss": json_safe(self.val_loss),
+            "val_metric": json_safe(self.val_metric),
         }
 
     def plot(self, path: str | None = None) -> Any:
@@ -104,13 +131,10 @@ class SweepResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        from lrkit._plotting import pyplot
-
-        plt = pyplot(path)
+        fig, ax0, ax1 = two_panels(path)
         import matplotlib
         from matplotlib import cm, colors
 
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
         lrs = self.lrs
         norm = colors.LogNorm(vmin=float(lrs.min()), vmax=float(lrs.max()) * (1 + 1e-12))
         cmap = matplotlib.colormaps["viridis"]
