@@ -218,7 +218,7 @@ def pbt(
     rows = np.concatenate([lr0, lr0]) if compare else lr0
     mult = None
     if tail:
-        decay = linear(1.0, 0.0, total - last_exploit)
+        decay = linear(1.0, end=0.0, steps=total - last_exploit)
         shape = np.ones(total)
         shape[last_exploit:] = decay(np.arange(total - last_exploit))
         mult = np.ones((total, len(rows), 1))

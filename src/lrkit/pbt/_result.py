@@ -318,8 +318,10 @@ def build_result(state: Any, losses: np.ndarray, *, criterion: str, optimizer: s
     winner = state.lrs[path, np.arange(rounds)]
     schedule = lineage_schedule(starts, winner)
     if anneal_from is not None:  # the last rounds: the winner's LR times the shared decay
-        tail = scale(linear(1.0, 0.0, int(ends[-1]) - anneal_from), float(winner[-1]))
-        schedule = join([schedule, tail], [anneal_from])
+        tail = scale(
+            linear(1.0, end=0.0, steps=int(ends[-1]) - anneal_from), factor=float(winner[-1])
+        )
+        schedule = join([schedule, tail], boundaries=[anneal_from])
     lr0 = state.lrs[:, 0].copy()
     best = float(final[best_index])
     result = PBTResult(
