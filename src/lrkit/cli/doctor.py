@@ -12,6 +12,8 @@ import click
 
 __all__ = ["command"]
 
+_READERS = ("csv", "lightning", "jsonl", "json", "huggingface", "yolo", "mlflow", "wandb",
+            "tensorboard", "keras")  # fmt: skip
 _STYLE = {"healthy": "bold green", "plateau": "bold yellow", "lr_too_low": "bold yellow"}
 
 
@@ -27,7 +29,7 @@ _STYLE = {"healthy": "bold green", "plateau": "bold yellow", "lr_too_low": "bold
 )
 @click.option(
     "--input-format",
-    type=click.Choice(["csv", "lightning", "jsonl", "json", "tensorboard", "keras"]),
+    type=click.Choice(list(_READERS)),
     default=None,
     help="Force the log reader (detected from the file by default).",
 )
@@ -48,7 +50,8 @@ def command(
     step: str | None,
 ) -> None:
     """Diagnose the training run in LOG (CSV, Lightning metrics.csv, JSON Lines, Keras history
-    JSON, or a TensorBoard event file / run directory).
+    or CSVLogger, Hugging Face trainer_state.json, YOLO results.csv, W&B export, an MLflow run
+    folder, or a TensorBoard event file / run directory).
 
     Exit code 0 when the run looks healthy, 1 when a problem was found, 2 when LOG cannot be read.
     """
