@@ -21,6 +21,7 @@ VERDICTS = (
     "overfitting",
     "lr_too_low",
     "plateau",
+    "inconclusive",
     "healthy",
 )
 
@@ -31,6 +32,7 @@ _PLAIN = {
     "overfitting": "the model overfits",
     "lr_too_low": "the learning rate is too low",
     "plateau": "the loss has plateaued",
+    "inconclusive": "not enough evidence to judge the run",
     "healthy": "the run looks healthy",
 }
 

@@ -40,7 +40,6 @@ FORMATS = (
     "csv", "lightning", "jsonl", "json", "huggingface", "yolo", "mlflow", "wandb",
     "tensorboard", "keras", "dataframe", "dict",
 )  # fmt: skip
-_MIN_POINTS = 4
 
 
 class _Table:
@@ -595,6 +594,13 @@ def _from_table(
         loss_col = _resolve(names["loss"], available, "loss", source) or _densest(
             table, pick_losses(available)
         )
+    val_as_loss = False
+    if loss_col is None and names["loss"] is None:
+        only_val = pick_val_loss(available)
+        if only_val is not None and table.present[only_val].any():
+            # Some loggers keep only the validation curve: judge that curve, and say so.
+            loss_col, val_as_loss = only_val, True
+            notes.append(f"no training loss logged: diagnosing {only_val!r} instead")
     if loss_col is None:
         text_loss = pick_loss(list(table.text))
         if text_loss is not None:
@@ -607,6 +613,8 @@ def _from_table(
     val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
         yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
     )
+    if val_as_loss:
+        val_col = None
     lr_col = _resolve(names["lr"], available, "lr", source) or (
         yolo_lr if yolo else pick_lr(available)
     )
@@ -724,10 +732,12 @@ def _finish(
 ) -> Log:
     if len(loss) == 0:
         raise LogFormatError(f"{source}: loss column {loss.name!r} has no values")
-    if len(loss) < _MIN_POINTS:
-        raise LogFormatError(
-            f"{source}: only {len(loss)} loss values in {loss.name!r}; need at least {_MIN_POINTS}"
-        )
+    # NaN from the first evaluation to the last while training is finite: the validation
+    # loss was never computed (YOLO logs this under some AMP setups), not a divergence.
+    never = val is not None and len(val) > 0 and not np.isfinite(val.values).any()
+    if val is not None and never and np.isfinite(loss.values).any():
+        notes.append(f"{val.name} is NaN at every evaluation (never computed): ignored")
+        val = None
     return Log(
         loss=loss,
         val_loss=val,
