@@ -14,7 +14,8 @@ relative to the grid, never from the doctor's rules**: ``q`` = (initial val loss
 best val loss) / (initial − grid-best val loss), the fraction of the achievable improvement:
 
     diverged      a non-finite loss, or the training loss ends above 2x its start
-    lr_too_high   q < 0.7 and the peak LR above the best (x3 or more)
+    lr_too_high   q < 0.7 and the peak LR above the best (x3 or more); q is taken on the log
+                  scale (log(v0 / best of the run) / log(v0 / grid best))
     lr_too_low    q < 0.7 and the peak LR below the best (/3 or less)
     overfitting   q >= 0.9, the val loss ends >= 10% of its range above its minimum, reached
                   in the first 70% of the run, while the training loss keeps falling
@@ -357,6 +358,21 @@ def label_run(run: dict[str, Any], best_val: float, factor: float, schedule: str
     """The label from the outcome relative to the grid (see the module docstring)."""
     train_l = np.array([r[2] for r in run["steps"]])
     val = np.array([v[2] for v in run["vals"]])
+    return label_curves(train_l, val, run["per_epoch"], run.get("decay_gain"), best_val, factor,
+                        schedule)  # fmt: skip
+
+
+def _q(v0: float, v: float, best_val: float) -> float:
+    """Fraction of the way from the start to the grid's best, on the log scale (reaching 0.1
+    from chance 1.1 when the best run reaches 0.0006 is not 90% of the way, as a linear
+    fraction would say; for losses that move little both agree)."""
+    if v0 > 0 and v > 0 and best_val > 0 and v0 > best_val:
+        return math.log(v0 / v) / math.log(v0 / best_val)
+    return (v0 - v) / max(v0 - best_val, 1e-12)
+
+
+def label_curves(train_l: np.ndarray, val: np.ndarray, per_epoch: int, decay_gain: float | None,
+                 best_val: float, factor: float, schedule: str) -> str | None:  # fmt: skip
     if not (np.isfinite(train_l).all() and np.isfinite(val).all()) or len(val) < 2:
         return "diverged"
     t0 = float(np.median(train_l[:3]))
@@ -364,7 +380,21 @@ def label_run(run: dict[str, Any], best_val: float, factor: float, schedule: str
     if tend > 2 * t0:
         return "diverged"
     v0 = t0  # the loss before training: the first minibatch loss
-    q = (v0 - float(val.min())) / max(v0 - best_val, 1e-12)
+    k = int(np.argmin(val))
+    vmin = float(val.min())
+    vend = float(np.median(val[-3:]))
+    vrange = max(v0 - vmin, 1e-12)
+    at_k = train_l[max(0, (k - 1) * per_epoch) : (k + 1) * per_epoch]
+    train_falls = tend < float(np.median(at_k)) if len(at_k) else False
+    if (
+        _q(v0, vmin, best_val) >= 0.9
+        and (val[-1] - vmin) >= 0.1 * vrange
+        and (k <= 0.7 * len(val) and train_falls)
+    ):
+        return "overfitting"
+    # Otherwise the run is judged by where it ends (a run that was good early and then blew
+    # up is not healthy).
+    q = _q(v0, vend, best_val)
     if q < 0.7:
         if factor >= 3:
             return "lr_too_high"
@@ -373,16 +403,25 @@ def label_run(run: dict[str, Any], best_val: float, factor: float, schedule: str
         return None
     if q < 0.9:
         return None
-    k = int(np.argmin(val))
-    vrange = max(v0 - float(val.min()), 1e-12)
-    train_falls = tend < float(
-        np.median(train_l[max(0, (k - 1) * run["per_epoch"]) : (k + 1) * run["per_epoch"]])
-    )
-    if (val[-1] - val.min()) >= 0.1 * vrange and k <= 0.7 * len(val) and train_falls:
-        return "overfitting"
-    if schedule == "constant" and run.get("decay_gain", 0.0) >= 0.1:
+    if schedule == "constant" and (decay_gain or 0.0) >= 0.1:
         return "plateau"
     return "healthy"
+
+
+def relabel(index: dict[str, Any]) -> dict[str, Any]:
+    """Labels recomputed from the curves saved in ``index.json`` (no re-training)."""
+    runs = []
+    dropped = index["dropped"]
+    for r in index["runs"]:
+        lab = label_curves(np.array(r["train_loss"], dtype=float),
+                           np.array([v for _, v in r["val"]], dtype=float), r["per_epoch"],
+                           r.get("decay_gain"), index["best"][r["family"]][1], r["factor"],
+                           r["schedule"])  # fmt: skip
+        if lab is None:
+            dropped += 1
+            continue
+        runs.append({**r, "label": lab})
+    return {**index, "runs": runs, "dropped": dropped}
 
 
 # ----------------------------------------------------------------------------- writers
@@ -390,7 +429,9 @@ def label_run(run: dict[str, Any], best_val: float, factor: float, schedule: str
 
 def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
     """Write ``run`` the way the tool ``fmt`` would; returns what to point the doctor at."""
-    steps, vals = run["steps"], run["vals"]
+    # plain floats: a NumPy scalar's repr (np.float64(...)) is not what a logger writes
+    steps = [(int(k), int(e), float(v), float(lr), float(g)) for k, e, v, lr, g in run["steps"]]
+    vals = [(int(k), int(e), float(v)) for k, e, v in run["vals"]]
     vmap = {s: v for s, _, v in vals}
     path.mkdir(parents=True, exist_ok=True)
     if fmt == "lightning":
@@ -533,7 +574,11 @@ def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
         records.append({"family": f, "label": label, "lr": lr, "best_lr": b, "factor": factor,
                          "schedule": sched, "format": fmt, "fraction": kw.get("fraction", 1.0),
                          "log": str(target.relative_to(out)),
-                         "decay_gain": run.get("decay_gain")})  # fmt: skip
+                         "decay_gain": run.get("decay_gain"),
+                         # the raw curves, to re-label without re-training
+                         "train_loss": [round(float(r[2]), 6) for r in run["steps"]],
+                         "val": [[int(v[0]), round(float(v[2]), 6)] for v in run["vals"]],
+                         "per_epoch": run["per_epoch"]})  # fmt: skip
     index = {"seconds": round(time.time() - t0, 1), "best": best, "dropped": dropped,
              "runs": records}  # fmt: skip
     (out / "index.json").write_text(json.dumps(index, indent=1))

@@ -74,7 +74,7 @@ def test_plateau_prescribes_a_decay_where_it_began() -> None:
     assert (
         d.prescription.schedule_change == f"decay the learning rate by 10× at step {f.steps[0]:g}"
     )
-    assert d.prescription.lr is None
+    assert d.prescription.lr == pytest.approx(0.1 * d.log.lr.values.max())  # the LR to decay to
 
 
 def test_plateau_under_a_decayed_lr_is_convergence() -> None:

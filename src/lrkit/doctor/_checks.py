@@ -86,6 +86,9 @@ class Thresholds:
     plateau_drop_noise: float = 4.0
     plateau_level: float = 0.1
     plateau_lr_decay: float = 0.3
+    #: lr_too_low: a quiet run that never spiked and moved less than this (relative to its
+    #: start) took steps too small to matter.
+    barely: float = 0.1
     #: fewer loss values than this: not enough evidence for anything but a NaN (inconclusive).
     min_points: int = 8
     #: below this many values, only strong evidence counts (diverged, overfitting, a too-high
@@ -618,15 +621,32 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 f"the loss hardly moves ({100 * c.progress:.1f}% progress) and never spikes",
             )
         ]
+    i = int(0.6 * n)
+    noise, level = _tail_noise(c, i)
+    quiet = level > 0 and noise < t.quiet_noise * level
+    calm = c.l0 > 0 and float(c.y.max()) <= t.stuck_excursion * c.l0
+    # Under a decaying LR a loss that still falls is the schedule working, not a small LR;
+    # and a fine-tune under a decaying LR moves little by design.
+    annealed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
+    barely = 0 <= c.progress < t.barely
+    if quiet and calm and barely and not annealed and trend(c.xb, c.yb).slope < 0:
+        # Barely moved, quietly and without a spike: the steps were too small (a too-high LR
+        # spikes, dies at chance or rings on a noise floor).
+        return [
+            Finding(
+                "lr_too_low",
+                "error",
+                (float(c.x[0]), float(c.x[-1])),
+                "progress",
+                c.progress,
+                f"the loss barely moves ({100 * c.progress:.1f}% progress in the whole run), "
+                "quietly and without a spike",
+            )
+        ]
     if not (first.slope < 0 and last.high < 0 and last.p_value < t.low_p):
         return []
     ratio = last.slope / first.slope
     c.features["slope_ratio"] = ratio
-    i = int(0.6 * n)
-    noise, level = _tail_noise(c, i)
-    quiet = level > 0 and noise < t.quiet_noise * level
-    # Under a decaying LR a loss that still falls is the schedule working, not a small LR.
-    annealed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
     if ratio >= t.linear_ratio and c.progress < t.low_progress and quiet and not annealed:
         return [
             Finding(

@@ -135,8 +135,8 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         lr_txt = f" (to {_sig(lr * 0.1):g})" if lr else ""
         return Prescription(
             f"{change}{lr_txt}, or use a decaying schedule (cosine or linear to zero)",
-            None,
-            None,
+            _sig(lr * 0.1) if lr else None,  # the LR to decay to
+            0.1,
             change,
         )
     if verdict == "overfitting":
