@@ -279,7 +279,7 @@ def summarise(records: list[dict[str, Any]], result: dict[str, Any]) -> dict[str
 
 #: The thresholds leave-one-family-out may choose among (every other rule is fixed).
 LOFO_GRID: dict[str, list[Any]] = {
-    "linear_ratio": [0.3, 0.5],
+    "quiet_progress": [0.0, 0.3],
     "plateau_drop_noise": [2.0, 4.0],
     "rebound": [0.3, 0.5],
 }

@@ -413,6 +413,15 @@ def relabel(index: dict[str, Any]) -> dict[str, Any]:
     runs = []
     dropped = index["dropped"]
     for r in index["runs"]:
+        if r.get("fraction", 1.0) < 1.0:
+            # Small-data runs are compared with a grid trained on all the data: only their
+            # overfitting (or not) is a fact about them.
+            lab0 = r["label"] if r["label"] == "overfitting" else None
+            if lab0 is None:
+                dropped += 1
+                continue
+            runs.append(r)
+            continue
         lab = label_curves(np.array(r["train_loss"], dtype=float),
                            np.array([v for _, v in r["val"]], dtype=float), r["per_epoch"],
                            r.get("decay_gain"), index["best"][r["family"]][1], r["factor"],
@@ -566,6 +575,8 @@ def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
         factor = lr / b
         sched = kw.get("schedule", "constant")
         label = label_run(run, bv, factor, sched)
+        if kw.get("fraction", 1.0) < 1.0 and label != "overfitting":
+            label = None  # compared with a grid trained on all the data: not a fact about it
         if label is None:
             dropped += 1
             continue
