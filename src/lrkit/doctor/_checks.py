@@ -611,8 +611,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     first, last = _thirds(c)
     c.features.update(slope_first=first.slope, slope_last=last.slope)
     if _stuck(c, t) and not (c.l0 > 0 and float(c.y.max()) > t.stuck_excursion * c.l0):
-        if c.lr is not None and c.lr.decayed:
-            return []
+        # Nothing moved: no schedule explains that.
         return [
             Finding(
                 "lr_too_low",
