@@ -98,3 +98,11 @@ def test_empty_directory_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "holds no log lrkit can read" in lines[0], r.stderr
     assert "tensorboard" not in lines[0].split("looked for")[0].lower()
+
+
+def test_inconclusive_exits_0(tmp_path: Path) -> None:
+    p = tmp_path / "short.csv"
+    p.write_text("epoch,loss\n0,2.3\n1,2.1\n")
+    r = _run(str(p))
+    assert r.returncode == 0, r.stderr
+    assert "(inconclusive)" in r.stdout

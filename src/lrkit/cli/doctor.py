@@ -1,6 +1,7 @@
 """``lrkit doctor LOG``: diagnose a training log.
 
-Exit codes: 0 healthy, 1 a problem was found, 2 the log could not be read.
+Exit codes: 0 healthy (or inconclusive: too little evidence to call anything a problem), 1 a
+problem was found, 2 the log could not be read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ __all__ = ["command"]
 
 _READERS = ("csv", "lightning", "jsonl", "json", "huggingface", "yolo", "mlflow", "wandb",
             "tensorboard", "keras")  # fmt: skip
-_STYLE = {"healthy": "bold green", "plateau": "bold yellow", "lr_too_low": "bold yellow"}
+_STYLE = {
+    "healthy": "bold green",
+    "inconclusive": "bold yellow",
+    "plateau": "bold yellow",
+    "lr_too_low": "bold yellow",
+}
 
 
 @click.command("doctor")
@@ -75,4 +81,4 @@ def command(
             console.print(line, markup=False)
         if plot_path is not None:
             console.print(f"Plot saved to {plot_path}", markup=False)
-    sys.exit(0 if d.healthy else 1)
+    sys.exit(0 if d.verdict in ("healthy", "inconclusive") else 1)  # inconclusive: no problem found
