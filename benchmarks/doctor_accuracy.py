@@ -275,6 +275,116 @@ def summarise(records: list[dict[str, Any]], result: dict[str, Any]) -> dict[str
     return result
 
 
+# ----------------------------------------------------------------------------- transfer (#17)
+
+#: The thresholds leave-one-family-out may choose among (every other rule is fixed).
+LOFO_GRID: dict[str, list[Any]] = {
+    "quiet_progress": [0.0, 0.3],
+    "plateau_drop_noise": [2.0, 4.0],
+    "rebound": [0.3, 0.5],
+}
+
+
+def _toward(rec: dict[str, Any], d: Any) -> bool:
+    p = d.prescription
+    new = p.lr if p.lr is not None else (rec["lr"] * p.lr_factor if p.lr_factor else None)
+    b, lr = rec["best_lr"], rec["lr"]
+    return bool(new is not None and abs(math.log(new / b)) < abs(math.log(lr / b)))
+
+
+def _score(recs: list[dict[str, Any]], verdicts: list[str]) -> dict[str, Any]:
+    truth = [r["label"] for r in recs]
+    s = prf(truth, verdicts, sorted(set(truth)))
+    s["confusion"] = {
+        t: dict(Counter(p for tt, p in zip(truth, verdicts) if tt == t)) for t in sorted(set(truth))
+    }
+    return s
+
+
+def transfer(families_dir: str, out: str) -> dict[str, Any]:
+    """Default rules on every family, leave-one-family-out threshold choice, real logs."""
+    import itertools
+
+    from lrkit.doctor import Thresholds, diagnose, read_log
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from doctor_families import relabel
+
+    root = Path(families_dir)
+    index = relabel(json.loads((root / "index.json").read_text()))
+    recs = index["runs"]
+    logs = [read_log(root / r["log"]) for r in recs]
+    families = sorted({r["family"] for r in recs}, key=[r["family"] for r in recs].index)
+
+    def run(t: Any) -> list[Any]:
+        return [diagnose(log, thresholds=t) for log in logs]
+
+    default = run(None)
+    res: dict[str, Any] = {"families": families, "n": len(recs), "grid_best": index["best"],
+                           "dropped_by_labelling": index["dropped"]}  # fmt: skip
+    verdicts = [d.verdict for d in default]
+    res["default_rules"] = _score(recs, verdicts)
+    lr_cases = [i for i, r in enumerate(recs) if r["label"] in LR_LABELS]
+    res["default_rules"]["toward_best"] = [sum(_toward(recs[i], default[i]) for i in lr_cases),
+                                           len(lr_cases)]  # fmt: skip
+    res["default_rules"]["per_family"] = {
+        f: _score([r for r in recs if r["family"] == f],
+                  [v for v, r in zip(verdicts, recs) if r["family"] == f])["macro_f1"]
+        for f in families
+    }  # fmt: skip
+
+    # Leave one family out: choose the thresholds on the other families, report on this one.
+    keys = list(LOFO_GRID)
+    combos = [dict(zip(keys, vals)) for vals in itertools.product(*LOFO_GRID.values())]
+    per_combo = [run(Thresholds(**c)) for c in combos]
+    pooled: list[Any] = [None] * len(recs)
+    chosen = {}
+    for f in families:
+        train = [i for i, r in enumerate(recs) if r["family"] != f]
+        test = [i for i, r in enumerate(recs) if r["family"] == f]
+        scores = [_score([recs[i] for i in train], [ds[i].verdict for i in train])["macro_f1"]
+                  for ds in per_combo]  # fmt: skip
+        k = int(np.argmax(scores))
+        chosen[f] = combos[k]
+        for i in test:
+            pooled[i] = per_combo[k][i]
+    res["lofo"] = _score(recs, [d.verdict for d in pooled])
+    res["lofo"]["toward_best"] = [sum(_toward(recs[i], pooled[i]) for i in lr_cases),
+                                  len(lr_cases)]  # fmt: skip
+    res["lofo"]["chosen_thresholds"] = chosen
+    res["runs"] = [
+        {k: r[k] for k in ("family", "label", "factor", "schedule", "format", "log")}
+        | {"verdict": d.verdict, "lofo_verdict": p.verdict}
+        for r, d, p in zip(recs, default, pooled)
+    ]
+
+    from doctor_real import evaluate
+
+    real = evaluate(verbose=False)
+    res["real_logs"] = {k: real[k] for k in ("n", "readable", "acceptable", "confusion")}
+    res["real_logs"]["rows"] = [
+        {k: row.get(k) for k in ("log", "repo", "path", "commit", "label", "verdict", "acceptable")}
+        for row in real["rows"]
+    ]
+    for name in ("default_rules", "lofo"):
+        s = res[name]
+        print(f"[{name}] n={s['n']} macro-F1={s['macro_f1']:.3f} accuracy={s['accuracy']:.3f} "
+              f"toward best={s['toward_best'][0]}/{s['toward_best'][1]}")  # fmt: skip
+        for lab, m in s["per_verdict"].items():
+            print(f"    {lab:12s} P={m['precision']:.2f} R={m['recall']:.2f} n={m['support']}"
+                  f"  -> {s['confusion'][lab]}")  # fmt: skip
+    print("per family (default rules):", {f: round(v, 2) for f, v in
+                                          res["default_rules"]["per_family"].items()})  # fmt: skip
+    print(f"real logs: readable {real['readable']}/{real['n']}, acceptable "
+          f"{real['acceptable']}/{real['n']}")  # fmt: skip
+    res["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores (shared), {platform.python_version()}"
+    )
+    Path(out).write_text(json.dumps(res, indent=2))
+    print(f"wrote {out}")
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 seed and a coarser grid")
@@ -283,9 +393,19 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/doctor_accuracy.json")
     ap.add_argument("--heldout-seed", type=int, default=200, help="first seed of held-out runs")
     ap.add_argument("--keep-logs", default=None, help="directory to keep the corpus logs in")
+    ap.add_argument("--families", default=None, metavar="DIR",
+                    help="evaluate the doctor on a corpus from doctor_families.py (issue #17): "
+                         "default rules, leave-one-family-out, and the real logs")  # fmt: skip
     ap.add_argument("--rediagnose", default=None, metavar="JSON",
                     help="re-run only the doctor on the kept logs of an earlier result")  # fmt: skip
     args = ap.parse_args()
+
+    if args.families:
+        out = args.out
+        if out == ap.get_default("out"):
+            out = "benchmarks/results/doctor_transfer.json"
+        transfer(args.families, out)
+        return
 
     if args.rediagnose:
         result = json.loads(Path(args.rediagnose).read_text())

@@ -88,3 +88,21 @@ def test_column_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out["verdict"] == "lr_too_high"
     assert out["log"]["columns"] == {"loss": "objective", "val_loss": None, "lr": "eta"}
     assert out["prescription"]["lr"] == pytest.approx(0.03)
+
+
+def test_empty_directory_exits_2_with_one_line(tmp_path: Path) -> None:
+    # issue #20: not "tensorboard is required", but what is wrong with the folder
+    (tmp_path / "empty").mkdir()
+    r = _run(str(tmp_path / "empty"))
+    assert r.returncode == 2
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "holds no log lrkit can read" in lines[0], r.stderr
+    assert "tensorboard" not in lines[0].split("looked for")[0].lower()
+
+
+def test_inconclusive_exits_0(tmp_path: Path) -> None:
+    p = tmp_path / "short.csv"
+    p.write_text("epoch,loss\n0,2.3\n1,2.1\n")
+    r = _run(str(p))
+    assert r.returncode == 0, r.stderr
+    assert "(inconclusive)" in r.stdout

@@ -201,7 +201,6 @@ def test_dict_of_lists_and_log_passthrough() -> None:
         ("latin.csv", "step,loss\n0,2.3 \xe9\n".encode("latin-1"), "not UTF-8"),
         ("noloss.csv", b"a,b,c\n1,2,3\n4,5,6\n", r"no loss column \(columns: a, b, c\)"),
         ("empty_loss.csv", b"step,loss,acc\n0,,0.1\n1,,0.2\n", "has no values"),
-        ("short.csv", b"step,loss\n0,2.3\n1,2.1\n", "only 2 loss values"),
         ("text.csv", b"step,loss\n0,2.3\n1,oops\n2,1.9\n", "loss column 'loss' is not numeric \\(row 3: 'oops'\\)"),
         ("list.json", b"[1, 2, 3]", "one object per row"),
     ],

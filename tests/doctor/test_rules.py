@@ -51,7 +51,8 @@ def test_prescription_without_lr_column_gives_a_factor() -> None:
     d = curves.lr_too_low()
     del d["lr"]
     p = diagnose(d).prescription
-    assert p.lr is None and p.lr_factor == 10.0 and "multiply your learning rate by 10" in p.text
+    # Without the LR column nothing shows the LR was constant: a cautious x3, not x10.
+    assert p.lr is None and p.lr_factor == 3.0 and "multiply your learning rate by 3" in p.text
 
 
 def test_diverged_finding_evidence() -> None:
@@ -73,7 +74,7 @@ def test_plateau_prescribes_a_decay_where_it_began() -> None:
     assert (
         d.prescription.schedule_change == f"decay the learning rate by 10× at step {f.steps[0]:g}"
     )
-    assert d.prescription.lr is None
+    assert d.prescription.lr == pytest.approx(0.1 * d.log.lr.values.max())  # the LR to decay to
 
 
 def test_plateau_under_a_decayed_lr_is_convergence() -> None:
@@ -146,12 +147,13 @@ def test_verdict_order_is_severity() -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_noise_floor_decides_plateau_versus_underfit(seed: int) -> None:
-    # Same shape: quiet minibatches (underfit, still falling) -> LR too low; a loud noise
-    # floor -> plateau, where a decay helps.
+    # Same shape: quiet minibatches, still falling but decelerating -> no evidence against
+    # the LR: "train longer", never "raise the LR"; a loud noise floor -> plateau, where a
+    # decay helps.
     quiet = diagnose(curves.decelerating(seed=seed, noise=0.01))
     loud = diagnose(curves.decelerating(seed=seed, noise=0.15))
-    assert quiet.verdict == "lr_too_low", quiet.explain()
-    assert quiet.findings[0].statistic == "noise_over_level"
+    assert quiet.verdict == "healthy", quiet.explain()
+    assert quiet.prescription.lr is None and "still falling" in quiet.prescription.text
     assert loud.verdict == "plateau", loud.explain()
 
 

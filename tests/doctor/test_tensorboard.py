@@ -63,5 +63,5 @@ def test_add_scalars_subruns(tmp_path: Path) -> None:
 
 def test_directory_without_events(tmp_path: Path) -> None:
     (tmp_path / "empty_run").mkdir()
-    with pytest.raises(LogFormatError, match="no TensorBoard event files"):
+    with pytest.raises(LogFormatError, match="holds no log lrkit can read"):
         read_log(tmp_path / "empty_run")

@@ -63,6 +63,7 @@ def test_result_is_complete_and_json_safe(result) -> None:  # type: ignore[no-un
                 "overfitting",
                 "lr_too_low",
                 "plateau",
+                "inconclusive",
                 "unavailable",
             }
             for v in s["doctor_verdicts"]

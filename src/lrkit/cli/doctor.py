@@ -1,6 +1,7 @@
 """``lrkit doctor LOG``: diagnose a training log.
 
-Exit codes: 0 healthy, 1 a problem was found, 2 the log could not be read.
+Exit codes: 0 healthy (or inconclusive: too little evidence to call anything a problem), 1 a
+problem was found, 2 the log could not be read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import click
 
 __all__ = ["command"]
 
-_STYLE = {"healthy": "bold green", "plateau": "bold yellow", "lr_too_low": "bold yellow"}
+_READERS = ("csv", "lightning", "jsonl", "json", "huggingface", "yolo", "mlflow", "wandb",
+            "tensorboard", "keras")  # fmt: skip
+_STYLE = {
+    "healthy": "bold green",
+    "inconclusive": "bold yellow",
+    "plateau": "bold yellow",
+    "lr_too_low": "bold yellow",
+}
 
 
 @click.command("doctor")
@@ -27,7 +35,7 @@ _STYLE = {"healthy": "bold green", "plateau": "bold yellow", "lr_too_low": "bold
 )
 @click.option(
     "--input-format",
-    type=click.Choice(["csv", "lightning", "jsonl", "json", "tensorboard", "keras"]),
+    type=click.Choice(list(_READERS)),
     default=None,
     help="Force the log reader (detected from the file by default).",
 )
@@ -48,7 +56,8 @@ def command(
     step: str | None,
 ) -> None:
     """Diagnose the training run in LOG (CSV, Lightning metrics.csv, JSON Lines, Keras history
-    JSON, or a TensorBoard event file / run directory).
+    or CSVLogger, Hugging Face trainer_state.json, YOLO results.csv, W&B export, an MLflow run
+    folder, or a TensorBoard event file / run directory).
 
     Exit code 0 when the run looks healthy, 1 when a problem was found, 2 when LOG cannot be read.
     """
@@ -72,4 +81,4 @@ def command(
             console.print(line, markup=False)
         if plot_path is not None:
             console.print(f"Plot saved to {plot_path}", markup=False)
-    sys.exit(0 if d.healthy else 1)
+    sys.exit(0 if d.verdict in ("healthy", "inconclusive") else 1)  # inconclusive: no problem found

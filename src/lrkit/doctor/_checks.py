@@ -70,8 +70,10 @@ class Thresholds:
     #: rose above stuck_excursion × L0 (if it did, a too-high LR killed the network).
     stuck_progress: float = 0.05
     stuck_excursion: float = 1.5
-    #: ... or progress below quiet_progress while the last third still falls (p < low_p).
-    quiet_progress: float = 0.5
+    #: ... or a quiet curve (no excursion, LR not decayed) ends with less progress than this
+    #: (off by default: on the built-in tasks such quiet stalls came from too-high LRs that
+    #: a decay fixed; the leave-one-family-out benchmark may switch it on, see docs).
+    quiet_progress: float = 0.0
     quiet_noise: float = 0.05
     #: plateau: progress at least plateau_progress; over the last ≥ 30% either the minibatch
     #: noise (robust SD around the running median) is ≥ plateau_noise × the level (a noise
@@ -86,6 +88,28 @@ class Thresholds:
     plateau_drop_noise: float = 4.0
     plateau_level: float = 0.1
     plateau_lr_decay: float = 0.3
+    #: lr_too_low: a quiet run that never spiked and moved less than this (relative to its
+    #: start) took steps too small to matter.
+    barely: float = 0.1
+    #: fewer loss values than this: not enough evidence for anything but a NaN (inconclusive).
+    min_points: int = 8
+    #: below this many values, only strong evidence counts (diverged, overfitting, a too-high
+    #: LR); a plateau, a too-low LR or instability read from so few points is "inconclusive".
+    weak_points: int = 20
+    #: lr_too_low needs the loss to fall at least linearly: the last third's slope at least
+    #: linear_ratio × the first third's (Theil–Sen, block medians).
+    linear_ratio: float = 0.5
+    #: the LR counts as decayed (a schedule annealed it) when it ends below this × its peak.
+    lr_decayed: float = 0.3
+    #: rebound: after its best, the training loss climbs back by this fraction of its range.
+    rebound: float = 0.3
+    #: explosion in the first logged period: the first value is this many times the next ones.
+    first_explode: float = 20.0
+    #: dead network: the loss ends within this relative distance of ln(k) (uniform predictions
+    #: over k classes: chance level) and stays flat.
+    chance_tol: float = 0.02
+    #: no evidence: minibatch noise at least this × the level, and no significant trend.
+    noisy_level: float = 0.2
 
 
 @dataclass
@@ -104,6 +128,7 @@ class Curve:
     progress: float
     range: float
     features: dict[str, float] = field(default_factory=dict)
+    lr: LRShape | None = None
 
     @classmethod
     def of(cls, s: Series) -> Curve:
@@ -113,7 +138,9 @@ class Curve:
         n = len(y)
         # The first logged loss is (per step) the loss before any update; the median of the
         # first three guards against one odd minibatch without letting a blow-up in.
-        l0 = min(float(y[0]), float(np.median(y[:3]))) if n >= 30 else float(y[0]) if n else np.nan
+        # Sparse logs (per epoch, every few hundred steps) fall a lot between points: their
+        # first value is the start.
+        l0 = min(float(y[0]), float(np.median(y[:3]))) if n >= 100 else float(y[0]) if n else np.nan
         window = max(3, (n // 50) | 1)
         smooth = rolling_median(y, window) if n else y
         tail = float(np.median(y[-max(1, n // 10) :])) if n else float("nan")
@@ -125,6 +152,46 @@ class Curve:
         xb, yb = block_medians(x, y) if n else (x, y)
         progress = (l0 - tail_mean) / scale
         return cls(x, y, smooth, xb, yb, l0, tail, tail_mean, ymin, progress, max(l0 - ymin, 0.0))
+
+
+@dataclass(frozen=True)
+class LRShape:
+    """What the LR column says: its peak, the warm-up before it, and cuts after it."""
+
+    peak: float
+    peak_step: float
+    start: float
+    end: float
+    warmup: bool
+    cuts: int
+
+    @property
+    def decayed(self) -> bool:
+        return self.end < 0.3 * self.peak
+
+    @property
+    def constant(self) -> bool:
+        return self.end >= 0.9 * self.peak and not self.warmup
+
+    @classmethod
+    def of(cls, s: Series | None) -> LRShape | None:
+        if s is None:
+            return None
+        f = s.finite()
+        v = f.values
+        if len(v) == 0 or not (v > 0).any():
+            return None
+        i = int(np.argmax(v))
+        peak = float(v[i])
+        # A cut: the LR drops by at least 2x between consecutive logged values.
+        after = v[i:]
+        cuts = int(np.sum((after[1:] > 0) & (after[1:] < 0.5 * after[:-1])))
+        warmup = i > 0 and float(v[0]) <= 0.5 * peak
+        return cls(peak, float(f.steps[i]), float(v[0]), float(v[-1]), warmup, cuts)
+
+    def at(self, s: Series, step: float) -> float:
+        f = s.finite()
+        return float(np.interp(step, f.steps, f.values))
 
 
 def _block_start(c: Curve, j: int) -> float:
@@ -218,16 +285,25 @@ class _Spikes:
 
 
 def _spikes(c: Curve, t: Thresholds) -> _Spikes | None:
-    """Spike events: runs of values far above the running median (after the first 5%)."""
+    """Spike events: runs of values far above the running median (after the first 5%).
+
+    Minibatch losses are skewed (multiplicative noise), so "far" is judged on the log scale
+    when the loss is positive: a loss that often doubles between minibatches is noisy, not
+    spiking; a loss that jumps far beyond its usual spread is."""
     n = len(c.y)
     if n < 10 or c.range <= 0:
         return None
     r = c.y - c.smooth
-    mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
-    # Far above the local noise, a sizeable part of the loss range, and a big relative jump
-    # (so the minibatch noise of a curve that barely moves is not a "spike").
-    thr = np.maximum(max(t.spike_z * mad, t.spike_range * c.range), t.spike_rel * np.abs(c.smooth))
-    spikes = r > thr
+    if (c.y > 0).all() and (c.smooth > 0).all():
+        lr_ = np.log(c.y) - np.log(c.smooth)
+        mad = 1.4826 * float(np.median(np.abs(lr_ - np.median(lr_))))
+        far = lr_ > max(t.spike_z * mad, np.log1p(t.spike_rel))
+    else:
+        mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        far = r > np.maximum(t.spike_z * mad, t.spike_rel * np.abs(c.smooth))
+    # ... and a sizeable part of the loss range (so the noise of a curve that barely moves
+    # is not a "spike").
+    spikes = far & (r > t.spike_range * c.range)
     spikes[: max(1, n // 20)] = False  # the first steps are a transient, judged by _blowup
     idx = np.flatnonzero(spikes)
     if idx.size == 0:
@@ -299,6 +375,9 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                     f"after jumping to {peak / c.l0:.1f}× it: the network likely died",
                 )
             )
+    out += _first_period_explosion(log, c, t)
+    out += _dead_at_chance(log, c, t)
+    out += _rise_after_peak(log, c, t)
     half = len(c.xb) // 2
     tr = trend(c.xb[half:], c.yb[half:])
     if tr.tau > 0 and tr.p_value < t.rise_p and c.ymin > 0 and c.tail > t.rise_factor * c.ymin:
@@ -314,6 +393,115 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             )
         )
     return out
+
+
+def _first_period_explosion(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """The first logged value is orders of magnitude above the next ones: the loss exploded
+    inside the first logging period (an epoch average, a logging_steps mean) and the curve
+    that follows is recovering from it, not learning from a sane start."""
+    if len(c.y) < 4 or c.y[0] <= 0:
+        return []
+    nxt = float(np.median(c.y[1:4]))
+    if nxt <= 0 or c.y[0] < t.first_explode * nxt:
+        return []
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            _span(c.x, 0, 0),
+            "first_over_next",
+            float(c.y[0] / nxt),
+            f"the first logged loss ({c.y[0]:.4g}) is {c.y[0] / nxt:.0f}× the next ones: the "
+            "loss exploded in the first logging period",
+        )
+    ]
+
+
+def _chance_level(v: float, tol: float) -> int | None:
+    """``k`` when ``v`` is within ``tol`` (relative) of ln(k), the cross-entropy of uniform
+    predictions over k classes; ``None`` otherwise."""
+    if not (np.log(2) * (1 - tol) <= v <= np.log(1e6)):
+        return None
+    k = round(float(np.exp(v)))
+    for kk in (k - 1, k, k + 1):
+        if kk >= 2 and abs(v - np.log(kk)) <= tol * np.log(kk):
+            return kk
+    return None
+
+
+def _dead_at_chance(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """A classifier whose loss sits flat at ln(C) — uniform predictions — after a large LR
+    (an excursion above it, or a start below it): the network died."""
+    n = len(c.y)
+    if n < 10:
+        return []
+    h = n // 2
+    level = float(np.median(c.y[h:]))
+    k = _chance_level(level, t.chance_tol)
+    if k is None:
+        return []
+    tr = trend(*block_medians(c.x[h:], c.y[h:]))
+    noise, _ = _tail_noise(c, h)
+    flat = (tr.flat or tr.p_value > 0.05) and noise < 0.05 * level
+    # Learnt something first and then lost it, or spiked: not a slow start at chance.
+    went_below = float(c.smooth[: h + 1].min()) < 0.9 * level
+    spiked = float(c.y.max()) > 1.5 * level
+    if not (flat and (went_below or spiked)):
+        return []
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            (float(c.x[h]), float(c.x[-1])),
+            "loss_at_chance",
+            level,
+            f"the loss sits flat at {level:.4g} ≈ ln({k}), the loss of uniform predictions over "
+            f"{k} classes, after {'learning something first' if went_below else 'a spike'}: "
+            "the network died",
+        )
+    ]
+
+
+def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """The training loss climbs back up after its best: at the end of an LR warm-up (the peak
+    LR is too high), or as a rebound late in a run that had nearly converged."""
+    n = len(c.y)
+    # Only a run that had learnt something can climb back (and the climb must beat the noise).
+    if n < 10 or c.range <= 0 or c.range < t.plateau_progress * abs(c.l0):
+        return []
+    i = int(np.argmin(c.smooth))
+    if i >= int(0.8 * n):
+        return []
+    after = c.smooth[i:]
+    climb = float(np.median(c.y[-max(3, n // 10) :])) - c.ymin
+    noise, _ = _tail_noise(c, i)
+    if climb < t.rebound * c.range or climb < 3 * noise:
+        return []
+    # It must stay up (a rise that the LR decay then undoes is "unstable" at most).
+    if float(np.median(after[len(after) // 2 :])) < c.ymin + 0.5 * t.rebound * c.range:
+        return []
+    lr = c.lr
+    at_peak = (
+        lr is not None
+        and lr.warmup
+        and log.lr is not None
+        and abs(float(c.x[i]) - lr.peak_step) <= 0.15 * float(c.x[-1] - c.x[0])
+    )
+    what = (
+        "just as the LR warm-up reaches its peak"
+        if at_peak
+        else f"after its best at {log.x_name} {c.x[i]:g}"
+    )
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            (float(c.x[i]), float(c.x[-1])),
+            "warmup_peak_rise" if at_peak else "rebound_over_range",
+            climb / c.range,
+            f"the training loss climbs back up {what}, by {climb / c.range:.0%} of its range",
+        )
+    ]
 
 
 def check_unstable(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
@@ -349,7 +537,7 @@ def check_unstable(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 f"+{sp.biggest:.3g}, {sp.biggest / c.range:.0%} of the loss range)",
             )
         )
-    if n < 200:
+    if n < 200 and log.x_name == "epoch":
         h = n // 2
         d = np.diff(c.y[h:])
         if len(d) >= 4:
@@ -412,46 +600,18 @@ def _thirds(c: Curve) -> tuple[Trend, Trend]:
 
 
 def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """Evidence that the LR itself is too small: the loss hardly moves and never spikes, or it
+    falls at least linearly to the end of a run whose LR was never decayed.
+
+    "Still falling at the end" alone is not that evidence: under a schedule that annealed the
+    LR it is the schedule working (train longer), so it is only noted."""
     n = len(c.y)
     if n < 10 or _blowup(c, t) is not None:
         return []
     first, last = _thirds(c)
     c.features.update(slope_first=first.slope, slope_last=last.slope)
-    i = int(0.6 * n)
-    noise, level = _tail_noise(c, i)
-    # A loud noise floor means the LR is large enough to keep the weights bouncing: whatever
-    # is wrong, it is not a too-small LR (that is a plateau; see check_plateau).
-    quiet = level > 0 and noise < t.quiet_noise * level
-    if quiet and first.slope < 0 and last.high < 0 and last.p_value < t.low_p:
-        ratio = last.slope / first.slope
-        c.features["slope_ratio"] = ratio
-        if ratio >= t.low_ratio and c.progress < t.low_progress:
-            return [
-                Finding(
-                    "lr_too_low",
-                    "error",
-                    (float(c.x[0]), float(c.x[-1])),
-                    "slope_ratio_last_first",
-                    ratio,
-                    f"the loss falls slowly and steadily: {100 * c.progress:.0f}% progress, and "
-                    f"the last third still falls at {ratio:.0%} of the first third's rate",
-                )
-            ]
-    if c.progress < t.quiet_progress and quiet and last.high < 0 and last.p_value < t.low_p:
-        # Underfit: per-example losses are still alike (quiet minibatches) and still falling.
-        return [
-            Finding(
-                "lr_too_low",
-                "error",
-                (float(c.x[i]), float(c.x[-1])),
-                "noise_over_level",
-                noise / level,
-                f"the loss is still falling slowly at {level:.4g} ({100 * c.progress:.0f}% "
-                f"progress) with quiet minibatches (noise {noise / level:.1%} of the level): "
-                "the model is underfit",
-            )
-        ]
     if _stuck(c, t) and not (c.l0 > 0 and float(c.y.max()) > t.stuck_excursion * c.l0):
+        # Nothing moved: no schedule explains that.
         return [
             Finding(
                 "lr_too_low",
@@ -462,6 +622,49 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 f"the loss hardly moves ({100 * c.progress:.1f}% progress) and never spikes",
             )
         ]
+    i = int(0.6 * n)
+    noise, level = _tail_noise(c, i)
+    quiet = level > 0 and noise < t.quiet_noise * level
+    calm = c.l0 > 0 and float(c.y.max()) <= t.stuck_excursion * c.l0
+    # Under a decaying LR a loss that still falls is the schedule working, not a small LR;
+    # and a fine-tune under a decaying LR moves little by design.
+    annealed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
+    # Nearly nothing moved: no schedule or fine-tune explains that; a little moved: only
+    # under an LR that was not decayed; a quiet stall at a high loss under a constant LR.
+    frozen = 0 <= c.progress < t.barely / 3
+    barely = 0 <= c.progress < t.barely and not annealed
+    stalled_high = 0 <= c.progress < t.quiet_progress and not annealed
+    if quiet and calm and (frozen or barely or stalled_high) and trend(c.xb, c.yb).slope < 0:
+        # Barely moved, quietly and without a spike: the steps were too small (a too-high LR
+        # spikes, dies at chance or rings on a noise floor).
+        return [
+            Finding(
+                "lr_too_low",
+                "error",
+                (float(c.x[0]), float(c.x[-1])),
+                "progress",
+                c.progress,
+                f"the loss barely moves ({100 * c.progress:.1f}% progress in the whole run), "
+                "quietly and without a spike",
+            )
+        ]
+    if not (first.slope < 0 and last.high < 0 and last.p_value < t.low_p):
+        return []
+    ratio = last.slope / first.slope
+    c.features["slope_ratio"] = ratio
+    if ratio >= t.linear_ratio and c.progress < t.low_progress and quiet and not annealed:
+        return [
+            Finding(
+                "lr_too_low",
+                "error",
+                (float(c.x[0]), float(c.x[-1])),
+                "slope_ratio_last_first",
+                ratio,
+                f"the loss falls slowly and steadily: {100 * c.progress:.0f}% progress, and "
+                f"the last third still falls at {ratio:.0%} of the first third's rate",
+            )
+        ]
+    c.features["still_falling"] = 1.0
     return []
 
 
@@ -477,6 +680,8 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     nb = len(c.xb)
     if nb < 10 or c.progress < t.plateau_progress or c.tail <= t.plateau_level * abs(c.l0):
         return []
+    if c.lr is not None and (c.lr.decayed or c.lr.cuts >= 2):
+        return []  # the LR was already cut: a flat tail here is convergence
     for frac in (0.3, 0.4, 0.5, 0.6, 0.7):
         j = round(nb * frac)
         start = _block_start(c, j)
@@ -490,6 +695,8 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             # a quiet curve is not bouncing on a noise floor, but it may have stalled
             stalled = tr.flat and abs(drop) < t.plateau_change * level
         else:
+            # On a noise floor a decay gains about the noise: worth it when the trend's drop
+            # over the window is small next to it (or too small to matter at all).
             stalled = (
                 tr.flat or drop < t.plateau_change * level or drop < t.plateau_drop_noise * noise
             )
@@ -515,13 +722,46 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     return []
 
 
+def _no_evidence(c: Curve, t: Thresholds) -> Finding | None:
+    """A short or noisy curve with no trend beyond its noise: nothing to judge."""
+    n = len(c.y)
+    if n < 10:
+        return None
+    tr = trend(c.xb, c.yb)
+    noise, level = _tail_noise(c, 0)
+    if tr.p_value < 0.05 or level <= 0 or noise < t.noisy_level * abs(level):
+        return None
+    return Finding(
+        "inconclusive",
+        "error",
+        (float(c.x[0]), float(c.x[-1])),
+        "mann_kendall_p",
+        tr.p_value,
+        f"the loss shows no trend beyond its minibatch noise (±{noise:.3g} around {level:.3g}, "
+        f"Mann–Kendall p = {tr.p_value:.2f}): not enough evidence to judge the LR",
+    )
+
+
+#: verdicts that a handful of points cannot support
+_WEAK = ("plateau", "lr_too_low", "unstable")
+
+
 def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Finding], Curve]:
     """All findings for ``log`` (any order) and the curve features they were computed on."""
     t = thresholds or Thresholds()
     c = Curve.of(log.loss)
+    c.lr = LRShape.of(log.lr)
     findings: list[Finding] = []
     findings += check_diverged(log, c, t)
-    if len(c.y) >= 4:
+    n = len(c.y)
+    if not findings:
+        # Noise without a trend: the single values the other rules compare (the start, the
+        # best, the end) are minibatch luck here.
+        none = _no_evidence(c, t)
+        if none is not None:
+            c.features.update(initial_loss=c.l0, final_loss=c.tail, progress=c.progress, n=n)
+            return [none], c
+    if n >= 4:
         for check in (
             check_lr_too_high,
             check_unstable,
@@ -531,6 +771,36 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
         ):
             findings += check(log, c, t)
     c.features.update(
-        initial_loss=c.l0, final_loss=c.tail, min_loss=c.ymin, progress=c.progress, n=len(c.y)
+        initial_loss=c.l0, final_loss=c.tail, min_loss=c.ymin, progress=c.progress, n=n
     )
+    if any(f.kind == "diverged" for f in findings):
+        return findings, c
+    span = (float(c.x[0]), float(c.x[-1])) if n else (0.0, 0.0)
+    if n < t.min_points:
+        return [
+            Finding(
+                "inconclusive",
+                "error",
+                span,
+                "n_values",
+                float(n),
+                f"only {n} loss values: not enough to judge the run",
+            ),
+            *findings,
+        ], c
+    strong = [f for f in findings if f.kind not in _WEAK]
+    if n < t.weak_points and len(strong) < len(findings) and not strong:
+        weak = ", ".join(sorted({f.kind for f in findings}))
+        findings.insert(
+            0,
+            Finding(
+                "inconclusive",
+                "error",
+                span,
+                "n_values",
+                float(n),
+                f"{n} loss values hint at {weak}, too few to be sure",
+            ),
+        )
+        return findings, c
     return findings, c

@@ -10,10 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["normalise", "pick_epoch", "pick_loss", "pick_lr", "pick_step", "pick_val_loss"]
+__all__ = [
+    "normalise",
+    "pick_epoch",
+    "pick_loss",
+    "pick_losses",
+    "pick_lr",
+    "pick_step",
+    "pick_val_loss",
+]
 
 _STEP = (
-    "step", "global_step", "trainer_global_step", "steps", "iteration", "iterations",
+    "step", "train_global_step", "global_step", "trainer_global_step", "steps", "iteration", "iterations",
     "iter", "it", "update", "updates", "num_updates", "_step", "batch",
 )  # fmt: skip
 _EPOCH = ("epoch", "epochs", "_epoch")
@@ -74,6 +82,20 @@ def pick_loss(names: Iterable[str]) -> str | None:
     trainish = [n for n in loose if "train" in normalise(n)]
     pool = trainish or loose
     return pool[0] if pool else None
+
+
+def pick_losses(names: Iterable[str]) -> list[str]:
+    """Every training-loss column by alias order (the reader keeps the most densely logged:
+    a run summary's single ``train_loss`` must not win over a per-step ``loss``)."""
+    names = list(names)
+    by_norm: dict[str, str] = {}
+    for n in names:
+        by_norm.setdefault(normalise(n), n)
+    hits = [by_norm[a] for a in _LOSS if a in by_norm]
+    if hits:
+        return hits
+    first = pick_loss(names)
+    return [first] if first is not None else []
 
 
 def pick_val_loss(names: Iterable[str]) -> str | None:

@@ -34,8 +34,9 @@ def diagnose(
 
     Returns:
         A :class:`Diagnosis`: the most severe verdict found (order: diverged, lr_too_high,
-        unstable, overfitting, lr_too_low, plateau, healthy), every finding with its
-        evidence, and a prescription.
+        unstable, overfitting, lr_too_low, plateau, inconclusive, healthy), every finding
+        with its evidence, and a prescription. ``inconclusive`` means the log is too short
+        or too noisy to support a verdict (the weaker findings are kept as notes).
 
     >>> import numpy as np
     >>> steps = np.arange(200)
@@ -50,6 +51,9 @@ def diagnose(
     )
     findings, curve = run_checks(parsed, thresholds)
     kinds = {f.kind for f in findings}
+    if "inconclusive" in kinds:
+        # Too few points: the weak findings (plateau, too-low LR, instability) stay notes.
+        kinds -= {"plateau", "lr_too_low", "unstable"}
     verdict = next((v for v in VERDICTS if v in kinds), "healthy")
     ranked = sorted(findings, key=lambda f: (VERDICTS.index(f.kind), f.steps[0]))
     final = tuple(

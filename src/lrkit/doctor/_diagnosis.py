@@ -21,6 +21,7 @@ VERDICTS = (
     "overfitting",
     "lr_too_low",
     "plateau",
+    "inconclusive",
     "healthy",
 )
 
@@ -31,6 +32,7 @@ _PLAIN = {
     "overfitting": "the model overfits",
     "lr_too_low": "the learning rate is too low",
     "plateau": "the loss has plateaued",
+    "inconclusive": "not enough evidence to judge the run",
     "healthy": "the run looks healthy",
 }
 
@@ -115,6 +117,7 @@ class Diagnosis:
         lines = [f"Verdict: {_PLAIN[self.verdict]} ({self.verdict})."]
         cols = ", ".join(f"{k}={v!r}" for k, v in self.log.columns.items() if v is not None)
         lines.append(f"Read {len(self.log.loss)} loss values from {self.log.source} ({cols}).")
+        lines.extend(f"Note: {n}." for n in self.log.notes)
         for f in self.findings:
             a, b = f.steps
             where = f"{x} {a:g}" if a == b else f"{x}s {a:g}–{b:g}"
@@ -135,6 +138,7 @@ class Diagnosis:
                 "columns": self.log.columns,
                 "n_loss": len(self.log.loss),
                 "n_val_loss": len(self.log.val_loss) if self.log.val_loss is not None else 0,
+                "notes": list(self.log.notes),
             },
             "features": {k: _num(v) for k, v in self.features.items()},
         }

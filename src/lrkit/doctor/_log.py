@@ -64,7 +64,10 @@ class Log:
         x_name: what the step axis counts: ``"step"``, ``"epoch"`` or ``"index"`` (row number).
         source: the file or object the log came from.
         format: the reader that parsed it (``csv``, ``lightning``, ``jsonl``, ``json``,
-            ``tensorboard``, ``keras``, ``dataframe``, ``dict``).
+            ``huggingface``, ``yolo``, ``mlflow``, ``wandb``, ``tensorboard``, ``keras``,
+            ``dataframe``, ``dict``).
+        notes: what the reader decided that the user should know (several runs in one file,
+            a derived loss column, rows mapped from epochs to steps).
     """
 
     loss: Series
@@ -74,6 +77,7 @@ class Log:
     x_name: str = "step"
     source: str = "<memory>"
     format: str = "dict"
+    notes: tuple[str, ...] = ()
 
     @property
     def columns(self) -> dict[str, str | None]:
@@ -94,4 +98,5 @@ class Log:
             "val_loss": self.val_loss.to_dict() if self.val_loss is not None else None,
             "lr": self.lr.to_dict() if self.lr is not None else None,
             "metrics": sorted(self.metrics),
+            "notes": list(self.notes),
         }

@@ -65,7 +65,17 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
     mine = [f for f in findings if f.kind == verdict]
     span = float(c.x[-1] - c.x[0]) if len(c.x) > 1 else 1.0
     if verdict == "healthy":
+        if c.features.get("still_falling"):
+            return Prescription(
+                "nothing to change in the learning rate; the loss is still falling at the end, "
+                "so more steps (with the same schedule stretched over them) would lower it further"
+            )
         return Prescription("nothing to change: keep this learning rate and schedule")
+    if verdict == "inconclusive":
+        return Prescription(
+            "not enough evidence to change the learning rate: log the loss more often or train "
+            "longer, then run the doctor again"
+        )
     if verdict == "diverged":
         at = min(f.steps[0] for f in mine)
         lr, text = _scaled(log, 0.1, upto=at)
@@ -82,8 +92,17 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         )
         return Prescription(f"{text}, {restart}", lr, 0.1, change)
     if verdict == "lr_too_high":
-        lr, text = _scaled(log, 0.1)
-        return Prescription(text, lr, 0.1)
+        # A run that learnt well before it went wrong needs a smaller step than one that
+        # never learnt: ×0.3 instead of ×0.1.
+        k = (
+            0.3
+            if c.progress >= 0.5 and not any(f.statistic == "loss_at_chance" for f in mine)
+            else 0.1
+        )
+        lr, text = _scaled(log, k)
+        if any(f.statistic == "warmup_peak_rise" for f in mine):
+            text += " (the peak of the warm-up; keep the warm-up)"
+        return Prescription(text, lr, k)
     if verdict == "unstable":
         lr, text = _scaled(log, 1 / 3)
         early = [f for f in mine if f.statistic == "early_rise_over_initial"]
@@ -101,8 +120,14 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         change = "clip gradients (norm 1.0)"
         return Prescription(f"{text} and {change}", lr, 1 / 3, change)
     if verdict == "lr_too_low":
-        lr, text = _scaled(log, 10.0)
-        return Prescription(text, lr, 10.0)
+        # ×10 only with strong evidence that the LR itself is the limit (the loss hardly
+        # moved, or fell in a straight line under a known constant LR); ×3 otherwise.
+        strong = any(f.statistic == "progress" for f in mine) or (
+            c.lr is not None and c.lr.constant and c.features.get("slope_ratio", 0.0) >= 0.8
+        )
+        k = 10.0 if strong else 3.0
+        lr, text = _scaled(log, k)
+        return Prescription(text, lr, k)
     if verdict == "plateau":
         at = mine[0].steps[0]
         change = f"decay the learning rate by 10× at {x} {at:g}"
@@ -110,8 +135,8 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         lr_txt = f" (to {_sig(lr * 0.1):g})" if lr else ""
         return Prescription(
             f"{change}{lr_txt}, or use a decaying schedule (cosine or linear to zero)",
-            None,
-            None,
+            _sig(lr * 0.1) if lr else None,  # the LR to decay to
+            0.1,
             change,
         )
     if verdict == "overfitting":

@@ -1,5 +1,7 @@
 """Readers for the logs people really have: CSV, Lightning ``metrics.csv``, JSON Lines, Keras
-history JSON, TensorBoard event files, pandas DataFrames, dicts of lists, Keras ``History``.
+history JSON and CSVLogger files, Hugging Face ``trainer_state.json``, Ultralytics YOLO
+``results.csv``, MLflow run folders, Weights & Biases history exports, TensorBoard event files,
+pandas DataFrames, dicts of lists, Keras ``History``.
 
 Every reader keeps every row: nothing is sampled or thinned. Text files are parsed from their
 raw text, so an empty cell (not logged at this row, as in Lightning's sparse rows) and a logged
@@ -13,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from lrkit.doctor._columns import (
     normalise,
     pick_epoch,
     pick_loss,
+    pick_losses,
     pick_lr,
     pick_step,
     pick_val_loss,
@@ -32,8 +36,10 @@ from lrkit.errors import ConfigError, LogFormatError
 
 __all__ = ["FORMATS", "read_log"]
 
-FORMATS = ("csv", "lightning", "jsonl", "json", "tensorboard", "keras", "dataframe", "dict")
-_MIN_POINTS = 4
+FORMATS = (
+    "csv", "lightning", "jsonl", "json", "huggingface", "yolo", "mlflow", "wandb",
+    "tensorboard", "keras", "dataframe", "dict",
+)  # fmt: skip
 
 
 class _Table:
@@ -103,6 +109,21 @@ def read_log(
 def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> Log:
     if not path.exists():
         raise LogFormatError(f"{path}: no such file or directory")
+    if format == "mlflow" or (format is None and path.is_dir() and _mlflow_runs(path)):
+        from lrkit.doctor._mlflow import read_mlflow
+
+        series, source, ml_notes = read_mlflow(path)
+        return _from_series(series, source, "mlflow", names, ml_notes)
+    if path.is_dir() and format != "tensorboard":
+        inner = _log_in_dir(path)
+        if inner is None:
+            raise LogFormatError(
+                f"{path}: the folder holds no log lrkit can read (looked for TensorBoard event "
+                "files, metrics.csv, trainer_state.json, results.csv, *.csv, *.jsonl, *.json, "
+                "MLflow metrics/)"
+            )
+        if inner != path:
+            return _read_path(inner, format, names)
     if path.is_dir() or format == "tensorboard" or "tfevents" in path.name:
         from lrkit.doctor._tensorboard import read_tensorboard
 
@@ -120,16 +141,52 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
             f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
         ) from None
     fmt = format or _sniff(path, text)
-    if fmt in ("csv", "lightning"):
+    if fmt in ("csv", "lightning", "yolo", "wandb"):
         table = _parse_csv(text, str(path))
-        if format is None and _looks_like_lightning(table):
-            fmt = "lightning"
-        return _from_table(table, str(path), fmt, names)
+        notes: list[str] = []
+        table = _wandb_chart_export(table, notes)
+        if format is None:
+            if _looks_like_yolo(table):
+                fmt = "yolo"
+            elif _looks_like_wandb(table):
+                fmt = "wandb"
+            elif _looks_like_lightning(table):
+                fmt = "lightning"
+        return _from_table(table, str(path), fmt, names, notes)
     if fmt == "jsonl" and (format == "jsonl" or len(text.strip().splitlines()) > 1):
         return _from_table(_parse_jsonl(text, str(path)), str(path), "jsonl", names)
-    # json / keras: one document
+    # json / keras / huggingface: one document
     table, kind = _parse_json_document(text, str(path))
     return _from_table(table, str(path), format or kind, names)
+
+
+#: Files a training tool writes, in the order they are looked for inside a folder.
+_KNOWN_FILES = ("metrics.csv", "trainer_state.json", "results.csv", "training.log", "history.csv")
+
+
+def _log_in_dir(path: Path) -> Path | None:
+    """The log inside a folder: the folder itself (TensorBoard), a known file, or the only
+    text log. ``None`` when there is nothing readable."""
+    if any(p.is_file() for p in path.rglob("*tfevents*")):
+        return path
+    for name in _KNOWN_FILES:
+        hits = sorted(path.rglob(name), key=lambda p: (p.stat().st_mtime, str(p)))
+        if hits:
+            return hits[-1]  # the newest run (checkpoint-N/trainer_state.json: the latest)
+    texts = [
+        p
+        for p in sorted(path.iterdir())
+        if p.is_file() and p.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json", ".tsv")
+    ]
+    return texts[0] if len(texts) == 1 else None
+
+
+def _mlflow_runs(path: Path) -> bool:
+    return (
+        (path / "metrics").is_dir()
+        or any(p.is_dir() for p in path.glob("*/metrics"))
+        or any(p.is_dir() for p in path.glob("*/*/metrics"))
+    )
 
 
 def _sniff(path: Path, text: str) -> str:
@@ -295,14 +352,20 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             doc = doc["history"]
         log_history = doc.get("log_history")  # transformers' trainer_state.json
         if isinstance(log_history, list) and all(isinstance(r, Mapping) for r in log_history):
-            if not log_history:
-                raise LogFormatError(f"{source}: log_history is empty")
-            return _table_from_records(log_history), "json"
+            # The final summary record ({train_loss, train_runtime, total_flos, ...}) holds
+            # the run's mean loss: one number, not a point of the curve.
+            rows = [r for r in log_history if not _HF_SUMMARY.intersection(r)]
+            if not rows:
+                raise LogFormatError(f"{source}: log_history holds no per-step records")
+            return _table_from_records(rows), "huggingface"
         if doc and all(isinstance(v, list) for v in doc.values()):
             kind = "keras" if _looks_like_keras(doc) else "json"
             return _table_from_mapping(doc, source), kind
         return _table_from_records([doc]), "json"
     raise LogFormatError(f"{source}: a JSON {type(doc).__name__} is not a training log")
+
+
+_HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
 
 
 def _looks_like_keras(d: Mapping[str, Any]) -> bool:
@@ -379,11 +442,165 @@ def _resolve(name: str | None, available: list[str], role: str, source: str) -> 
     )
 
 
-def _from_table(table: _Table, source: str, fmt: str, names: dict[str, str | None]) -> Log:
+# ----------------------------------------------------------------------------- tool layouts
+
+
+def _looks_like_yolo(table: _Table) -> bool:
+    keys = {normalise(n) for n in table.values}
+    return (
+        "epoch" in keys
+        and any(k.startswith("train_") and k.endswith("_loss") for k in keys)
+        and (any(k.startswith(("lr_pg", "x_lr")) for k in keys))
+    )
+
+
+def _yolo(table: _Table, notes: list[str]) -> tuple[str, str | None, str | None]:
+    """Ultralytics ``results.csv``: the summed loss components, and the LR of a weight group.
+
+    YOLOv5 and Ultralytics put the biases in parameter group 0 and warm their LR *down* from
+    ``warmup_bias_lr`` (0.1) while the other groups warm up from 0 (``_setup_train`` /
+    ``optimizer_step`` in ultralytics/engine/trainer.py, ``train.py`` in yolov5). After the
+    warm-up every group follows the same schedule, so group 1 is the run's LR.
+    """
+    by_norm = {normalise(n): n for n in table.values}
+    parts = {"train": [], "val": []}  # type: dict[str, list[str]]
+    for k, n in by_norm.items():
+        for side in parts:
+            if k.startswith(side + "_") and k.endswith("_loss"):
+                parts[side].append(n)
+    roles: dict[str, str | None] = {}
+    for side, cols in parts.items():
+        if not cols:
+            roles[side] = None
+            continue
+        name = f"{side}/loss (sum of {', '.join(c.split('/')[-1] for c in cols)})"
+        present = np.logical_and.reduce([table.present[c] for c in cols])
+        total = np.sum([table.values[c] for c in cols], axis=0)
+        table.values[name], table.present[name] = total, present
+        roles[side] = name
+    lr = next((by_norm[k] for k in ("lr_pg1", "x_lr1", "lr_pg2", "x_lr2", "lr_pg0", "x_lr0")
+               if k in by_norm), None)  # fmt: skip
+    if roles["train"] is not None and len(parts["train"]) > 1:
+        notes.append(f"the training loss is the sum of the {len(parts['train'])} logged components")
+    if lr is not None and normalise(lr) not in ("lr_pg0", "x_lr0"):
+        notes.append(f"LR from {lr} (group 0 holds the biases, warmed up from a high LR)")
+    assert roles["train"] is not None  # _looks_like_yolo saw one
+    return roles["train"], roles["val"], lr
+
+
+def _looks_like_wandb(table: _Table) -> bool:
+    keys = set(table.values)
+    return "_step" in keys and (any("/" in k for k in keys) or "_runtime" in keys)
+
+
+_CHART = re.compile(r"^(?P<run>.+?) - (?P<key>.+?)(?P<agg>__MIN|__MAX)?$")
+
+
+def _wandb_chart_export(table: _Table, notes: list[str]) -> _Table:
+    """A W&B chart's "Export CSV": ``Step`` plus ``<run> - <key>`` (and ``__MIN``/``__MAX``
+    band) columns, one group per run. Keep the last run's columns under their plain keys."""
+    runs: dict[str, dict[str, str]] = {}
+    for name in table.values:
+        m = _CHART.match(name)
+        if m and not m["agg"]:
+            runs.setdefault(m["run"], {})[m["key"]] = name
+    if not runs:
+        return table
+    run = list(runs)[-1]
+    out = _Table(table.n_rows)
+    for name in table.values:
+        if not _CHART.match(name):
+            out.values[name], out.present[name] = table.values[name], table.present[name]
+    for key, name in runs[run].items():
+        out.values[key], out.present[key] = table.values[name], table.present[name]
+    out.text = table.text
+    if len(runs) > 1:
+        notes.append(f"{len(runs)} runs in this chart export; diagnosing the last, {run!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------- assembling
+
+
+def _densest(table: _Table, cols: list[str]) -> str | None:
+    """The column with the most logged values; ties keep the alias order of ``cols``."""
+    best, n_best = (cols[0] if cols else None), 0
+    for c in cols:
+        n = int(table.present[c].sum())
+        if n > n_best:
+            best, n_best = c, n
+    return best
+
+
+def _split_runs(
+    table: _Table, x_col: str, rows: np.ndarray, notes: list[str], x_name: str
+) -> np.ndarray:
+    """Rows to keep when ``x_col`` goes backwards: a restart at (or before) the run's first
+    position starts a new run (appended CSVLogger files): only the last run is kept; a step back
+    to a later position is a resume from a checkpoint: the rows it replays are dropped."""
+    has_x = table.present[x_col] & np.isfinite(table.values[x_col])
+    order = np.flatnonzero(has_x)
+    keep = np.ones(table.n_rows, dtype=bool)
+    if order.size < 2:
+        return keep
+    xs = table.values[x_col]
+    run_start_row, run_first_x = 0, float(xs[order[0]])
+    n_runs, n_resumes, prev = 1, 0, float(xs[order[0]])
+    for r in order[1:]:
+        x = float(xs[r])
+        if x < prev:
+            if x <= run_first_x:
+                n_runs += 1
+                keep[run_start_row:r] = False
+                run_start_row, run_first_x = int(r), x
+            else:
+                n_resumes += 1
+                replayed = np.arange(run_start_row, r)
+                replayed = replayed[has_x[replayed] & (xs[replayed] >= x)]
+                keep[replayed] = False
+        prev = x
+    if n_runs > 1:
+        kept = np.flatnonzero(keep & rows)
+        span = f" ({x_name}s {xs[kept[0]]:g}–{xs[kept[-1]]:g})" if kept.size else ""
+        notes.append(
+            f"{n_runs} runs in this log ({x_name} counter restarts); diagnosing the last{span}"
+        )
+    if n_resumes:
+        notes.append(
+            f"{n_resumes} resume(s) from a checkpoint: replayed {x_name}s keep their newest values"
+        )
+    return keep
+
+
+def _from_table(
+    table: _Table,
+    source: str,
+    fmt: str,
+    names: dict[str, str | None],
+    notes: list[str] | None = None,
+) -> Log:
+    notes = [] if notes is None else notes
     available = list(table.values)
     step_col = _resolve(names["step"], available, "step", source) or pick_step(available)
     epoch_col = pick_epoch(available)
-    loss_col = _resolve(names["loss"], available, "loss", source) or pick_loss(available)
+    yolo = fmt == "yolo" and names["loss"] is None and _looks_like_yolo(table)
+    loss_col: str | None
+    yolo_val: str | None = None
+    yolo_lr: str | None = None
+    if yolo:
+        loss_col, yolo_val, yolo_lr = _yolo(table, notes)
+        available = list(table.values)
+    else:
+        loss_col = _resolve(names["loss"], available, "loss", source) or _densest(
+            table, pick_losses(available)
+        )
+    val_as_loss = False
+    if loss_col is None and names["loss"] is None:
+        only_val = pick_val_loss(available)
+        if only_val is not None and table.present[only_val].any():
+            # Some loggers keep only the validation curve: judge that curve, and say so.
+            loss_col, val_as_loss = only_val, True
+            notes.append(f"no training loss logged: diagnosing {only_val!r} instead")
     if loss_col is None:
         text_loss = pick_loss(list(table.text))
         if text_loss is not None:
@@ -393,10 +610,14 @@ def _from_table(table: _Table, source: str, fmt: str, names: dict[str, str | Non
             )
         columns = ", ".join([*available, *table.text])
         raise LogFormatError(f"{source}: no loss column (columns: {columns})")
-    val_col = _resolve(names["val_loss"], available, "val_loss", source) or pick_val_loss(
-        [a for a in available if a != loss_col]
+    val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
+        yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
     )
-    lr_col = _resolve(names["lr"], available, "lr", source) or pick_lr(available)
+    if val_as_loss:
+        val_col = None
+    lr_col = _resolve(names["lr"], available, "lr", source) or (
+        yolo_lr if yolo else pick_lr(available)
+    )
 
     loss_rows = table.present[loss_col]
     x_col, x_name = None, "index"
@@ -404,11 +625,17 @@ def _from_table(table: _Table, source: str, fmt: str, names: dict[str, str | Non
         if cand is None or cand == loss_col:
             continue
         xs = table.values[cand][loss_rows]
-        if table.present[cand][loss_rows].all() and np.isfinite(xs).all():
-            if cand_name == "epoch" and len(np.unique(xs)) < len(xs):
-                continue  # several rows per epoch: an epoch is not a position
-            x_col, x_name = cand, cand_name
-            break
+        if not (table.present[cand][loss_rows].all() and np.isfinite(xs).all()):
+            continue
+        keep = _split_runs(table, cand, loss_rows, notes, cand_name)
+        kept = table.values[cand][loss_rows & keep]
+        if cand_name == "epoch" and len(np.unique(kept)) < len(kept):
+            notes[:] = [n for n in notes if cand_name not in n]
+            continue  # several rows per epoch: an epoch is not a position
+        x_col, x_name = cand, cand_name
+        if not keep.all():
+            table = _subset(table, keep)
+        break
 
     if x_col is None and fmt == "keras":
         x_name = "epoch"  # History rows are epochs, counted from 0
@@ -419,13 +646,25 @@ def _from_table(table: _Table, source: str, fmt: str, names: dict[str, str | Non
             xs = np.flatnonzero(rows).astype(float)
         else:
             ok = table.present[x_col] & np.isfinite(table.values[x_col])
+            xs_all = table.values[x_col].copy()
             if not ok[rows].all():
-                bad = int(np.flatnonzero(rows & ~ok)[0])
-                raise LogFormatError(
-                    f"{source}: column {col!r} has a value at row {bad + 1} where "
-                    f"{x_col!r} is empty"
-                )
-            xs = table.values[x_col][rows]
+                # Rows logged without a step (an epoch summary among step records) sit at the
+                # step logged just before them.
+                idx = np.flatnonzero(ok)
+                for r in np.flatnonzero(rows & ~ok):
+                    before = idx[idx < r]
+                    if before.size == 0:
+                        raise LogFormatError(
+                            f"{source}: column {col!r} has a value at row {r + 1} where "
+                            f"{x_col!r} is empty"
+                        )
+                    xs_all[r] = xs_all[before[-1]]
+                if col in (loss_col, val_col):
+                    notes.append(
+                        f"{int((rows & ~ok).sum())} {col!r} value(s) without a {x_name} placed "
+                        f"at the {x_name} logged before them"
+                    )
+            xs = xs_all[rows]
         return Series(col, xs, table.values[col][rows])
 
     taken = {loss_col, val_col, lr_col, step_col, epoch_col}
@@ -438,14 +677,29 @@ def _from_table(table: _Table, source: str, fmt: str, names: dict[str, str | Non
         x_name,
         source,
         fmt,
+        notes,
     )
 
 
+def _subset(table: _Table, keep: np.ndarray) -> _Table:
+    out = _Table(int(keep.sum()))
+    for k in table.values:
+        out.values[k], out.present[k] = table.values[k][keep], table.present[k][keep]
+    out.text = table.text
+    return out
+
+
 def _from_series(
-    found: dict[str, Series], source: str, fmt: str, names: dict[str, str | None]
+    found: dict[str, Series],
+    source: str,
+    fmt: str,
+    names: dict[str, str | None],
+    notes: list[str] | None = None,
 ) -> Log:
     available = list(found)
-    loss_col = _resolve(names["loss"], available, "loss", source) or pick_loss(available)
+    loss_col = _resolve(names["loss"], available, "loss", source) or max(
+        pick_losses(available), key=lambda k: len(found[k]), default=None
+    )
     if loss_col is None:
         raise LogFormatError(f"{source}: no loss tag (tags: {', '.join(available) or 'none'})")
     val_col = _resolve(names["val_loss"], available, "val_loss", source) or pick_val_loss(
@@ -462,6 +716,7 @@ def _from_series(
         "step",
         source,
         fmt,
+        notes or [],
     )
 
 
@@ -473,13 +728,23 @@ def _finish(
     x_name: str,
     source: str,
     fmt: str,
+    notes: list[str],
 ) -> Log:
     if len(loss) == 0:
         raise LogFormatError(f"{source}: loss column {loss.name!r} has no values")
-    if len(loss) < _MIN_POINTS:
-        raise LogFormatError(
-            f"{source}: only {len(loss)} loss values in {loss.name!r}; need at least {_MIN_POINTS}"
-        )
+    # NaN from the first evaluation to the last while training is finite: the validation
+    # loss was never computed (YOLO logs this under some AMP setups), not a divergence.
+    never = val is not None and len(val) > 0 and not np.isfinite(val.values).any()
+    if val is not None and never and np.isfinite(loss.values).any():
+        notes.append(f"{val.name} is NaN at every evaluation (never computed): ignored")
+        val = None
     return Log(
-        loss=loss, val_loss=val, lr=lr, metrics=metrics, x_name=x_name, source=source, format=fmt
+        loss=loss,
+        val_loss=val,
+        lr=lr,
+        metrics=metrics,
+        x_name=x_name,
+        source=source,
+        format=fmt,
+        notes=tuple(dict.fromkeys(notes)),
     )

@@ -1,0 +1,616 @@
+"""A development corpus for the doctor that is not the built-in tasks: 8 small task families.
+
+Families (each a tiny model on generated or scikit-learn data, ~1 minute single-threaded):
+``regression`` (MLP, MSE, Adam), ``tabular`` (MLP classifier, SGD+momentum), ``cnn`` (conv net
+on 8x8 digits, plain SGD), ``batchnorm`` (MLP with BatchNorm, Adam), ``gru_lm`` (character
+GRU language model on a Markov-chain text, Adam), ``transformer_lm`` (one causal attention
+layer, AdamW), ``transformer_cls`` (attention + mean pool sequence classifier, Adam),
+``finetune`` (MLP pretrained on digits 0-4, fine-tuned on 5-9, Adam).
+
+Per family a constant-LR grid (half-decades) finds the best LR (lowest validation loss). Then
+runs from 1/1000x to 10,000x that LR, constant and with schedules (warmup+cosine, one-cycle,
+step, WSD, plateau cuts), plus small-data long runs (overfitting). **Labels come from the outcome
+relative to the grid, never from the doctor's rules**: ``q`` = (initial val loss − the run's
+best val loss) / (initial − grid-best val loss), the fraction of the achievable improvement:
+
+    diverged      a non-finite loss, or the training loss ends above 2x its start
+    lr_too_high   q < 0.7 and the peak LR above the best (x3 or more); q is taken on the log
+                  scale (log(v0 / best of the run) / log(v0 / grid best))
+    lr_too_low    q < 0.7 and the peak LR below the best (/3 or less)
+    overfitting   q >= 0.9, the val loss ends >= 10% of its range above its minimum, reached
+                  in the first 70% of the run, while the training loss keeps falling
+    plateau       q >= 0.9, constant LR, and one more stretch of training at LR/10 lowers the
+                  training loss >= 10% more than at LR (measured on a copy: "decay helps")
+    healthy       q >= 0.9 otherwise
+    (dropped)     0.7 <= q < 0.9, or q < 0.7 within x3 of the best (ambiguous)
+
+Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
+``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
+Lines, W&B history CSV, MLflow run folder, TensorBoard.
+
+    python benchmarks/doctor_families.py --out DIR      # writes DIR/index.json + the logs
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FAMILIES = ["regression", "tabular", "cnn", "batchnorm", "gru_lm", "transformer_lm",
+            "transformer_cls", "finetune"]  # fmt: skip
+GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
+FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
+SGD_FAMILIES = ("tabular", "cnn")
+SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
+FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
+STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
+
+_CACHE: dict[str, Any] = {}
+
+
+# ----------------------------------------------------------------------------- data + models
+
+
+def _markov_text(seed: int, n: int, vocab: int = 16, length: int = 16) -> Any:
+    import torch
+
+    rng = np.random.default_rng(seed)
+    trans = rng.dirichlet(np.full(vocab, 0.3), size=(vocab, vocab))  # order-2 chain
+    seqs = np.zeros((n, length + 1), dtype=np.int64)
+    seqs[:, :2] = rng.integers(0, vocab, (n, 2))
+    for t in range(2, length + 1):
+        p = trans[seqs[:, t - 2], seqs[:, t - 1]]
+        seqs[:, t] = (p.cumsum(1) > rng.random((n, 1))).argmax(1)
+    return torch.tensor(seqs)
+
+
+def _data(family: str) -> dict[str, Any]:
+    import torch
+    from sklearn.datasets import load_digits, make_classification
+
+    if family in _CACHE:
+        return _CACHE[family]
+    g = np.random.default_rng(7)
+    if family == "regression":
+        x = g.normal(size=(N_TRAIN + 1000, 8)).astype(np.float32)
+        w1, w2 = g.normal(size=8), g.normal(size=8)
+        y = (np.sin(x @ w1) + 0.3 * (x @ w2) ** 2 + 0.1 * g.normal(size=len(x))).astype(np.float32)
+        d = {"x": torch.tensor(x), "y": torch.tensor(y)[:, None]}
+    elif family in ("tabular", "batchnorm"):
+        k = 4 if family == "tabular" else 6
+        x, y = make_classification(N_TRAIN + 1000, 20, n_informative=10, n_classes=k,
+                                   class_sep=1.0, flip_y=0.05, random_state=3)  # fmt: skip
+        d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
+    elif family in ("cnn", "finetune"):
+        dg = load_digits()
+        x = torch.tensor(dg.images / 16.0, dtype=torch.float32)[:, None]
+        y = torch.tensor(dg.target)
+        if family == "finetune":
+            hi = y >= 5
+            d = {"x": x[hi].flatten(1), "y": y[hi] - 5, "pre_x": x[~hi].flatten(1), "pre_y": y[~hi]}
+        else:
+            d = {"x": x, "y": y}
+    elif family in ("gru_lm", "transformer_lm"):
+        s = _markov_text(11 if family == "gru_lm" else 12, N_TRAIN + 300)
+        d = {"x": s[:, :-1], "y": s[:, 1:]}
+    elif family == "transformer_cls":
+        x = torch.tensor(g.integers(0, 10, (N_TRAIN + 300, 12)))
+        c3, c7 = (x == 3).sum(1), (x == 7).sum(1)
+        d = {"x": x, "y": (c3 > c7).long() + (c3 >= c7).long()}
+    else:
+        raise ValueError(family)
+    n = len(d["x"])
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    tr, va = perm[: min(N_TRAIN, n - 200)], perm[min(N_TRAIN, n - 200) :][:1000]
+    out = {"xt": d["x"][tr], "yt": d["y"][tr], "xv": d["x"][va], "yv": d["y"][va]}
+    if family == "finetune":
+        out["pre"] = (d["pre_x"], d["pre_y"])
+    _CACHE[family] = out
+    return out
+
+
+def _model(family: str, seed: int) -> Any:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    if family == "regression":
+        return nn.Sequential(
+            nn.Linear(8, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1)
+        )
+    if family == "tabular":
+        return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 4))
+    if family == "batchnorm":
+        return nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 64),
+                             nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 6))  # fmt: skip
+    if family == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1),
+                             nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 16, 10))  # fmt: skip
+    if family == "finetune":
+        body = _pretrained()
+        m = nn.Sequential(*[copy.deepcopy(layer) for layer in body[:-1]], nn.Linear(64, 5))
+        return m
+    if family == "gru_lm":
+        return _GRULM()
+    if family == "transformer_lm":
+        return _TinyTransformer(vocab=16, classes=16, causal=True)
+    if family == "transformer_cls":
+        return _TinyTransformer(vocab=10, classes=3, causal=False)
+    raise ValueError(family)
+
+
+def _pretrained() -> Any:
+    import torch
+    from torch import nn
+
+    if "pretrained" not in _CACHE:
+        torch.manual_seed(123)
+        m = nn.Sequential(
+            nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 5)
+        )
+        x, y = _data("finetune")["pre"]
+        opt = torch.optim.Adam(m.parameters(), 1e-3)
+        for _ in range(600):
+            idx = torch.randint(0, len(x), (64,))
+            loss = nn.functional.cross_entropy(m(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        _CACHE["pretrained"] = m
+    return _CACHE["pretrained"]
+
+
+def _torch_modules() -> tuple[Any, Any]:
+    import torch
+    from torch import nn
+
+    return torch, nn
+
+
+class _GRULM:  # built lazily so that importing this script needs no torch
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class GRULM(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.emb = nn.Embedding(16, 24)
+                self.gru = nn.GRU(24, 32, batch_first=True)
+                self.out = nn.Linear(32, 16)
+
+            def forward(self, x: Any) -> Any:
+                return self.out(self.gru(self.emb(x))[0])
+
+        return GRULM()
+
+
+class _TinyTransformer:
+    def __new__(cls, vocab: int, classes: int, causal: bool) -> Any:
+        torch, nn = _torch_modules()
+
+        class Tiny(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.emb = nn.Embedding(vocab, 32)
+                self.pos = nn.Parameter(torch.randn(32, 32) * 0.02)
+                self.layer = nn.TransformerEncoderLayer(32, 2, 64, dropout=0.0, batch_first=True)
+                self.out = nn.Linear(32, classes)
+
+            def forward(self, x: Any) -> Any:
+                n = x.shape[1]
+                h = self.emb(x) + self.pos[:n]
+                mask = nn.Transformer.generate_square_subsequent_mask(n) if causal else None
+                h = self.layer(h, src_mask=mask, is_causal=causal)
+                return self.out(h if causal else h.mean(1))
+
+        return Tiny()
+
+
+def _loss(family: str, out: Any, y: Any) -> Any:
+    import torch.nn.functional as F
+
+    if family == "regression":
+        return F.mse_loss(out, y)
+    if family in ("gru_lm", "transformer_lm"):
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    return F.cross_entropy(out, y)
+
+
+def _optimizer(family: str, params: Any, lr: float) -> Any:
+    import torch
+
+    if family == "tabular":
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    if family == "cnn":
+        return torch.optim.SGD(params, lr)
+    if family == "transformer_lm":
+        return torch.optim.AdamW(params, lr, weight_decay=0.01)
+    return torch.optim.Adam(params, lr)
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def lr_at(schedule: str, k: int, total: int, peak: float) -> float:
+    """Closed-form schedules (the plateau-cut controller is applied in the training loop)."""
+    u = k / total
+    warm = max(1, total // 20)
+    if schedule in ("constant", "plateau_cuts"):
+        return peak
+    if schedule == "warmup_cosine":
+        if k < warm:
+            return peak * (k + 1) / warm
+        return peak * 0.5 * (1 + math.cos(math.pi * (k - warm) / (total - warm)))
+    if schedule == "onecycle":
+        up = int(0.3 * total)
+        if k < up:
+            return peak / 25 + (peak - peak / 25) * (1 - math.cos(math.pi * k / up)) / 2
+        return (
+            peak / 1e4 + (peak - peak / 1e4) * (1 + math.cos(math.pi * (k - up) / (total - up))) / 2
+        )
+    if schedule == "step":
+        return peak * (0.1 ** int(u >= 0.5)) * (0.1 ** int(u >= 0.75))
+    if schedule == "wsd":
+        if k < warm:
+            return peak * (k + 1) / warm
+        return peak if u < 0.8 else peak * (1 - u) / 0.2
+    raise ValueError(schedule)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def train(family: str, lr: float, seed: int, schedule: str = "constant", fraction: float = 1.0,
+          steps: int = STEPS, decay_check: bool = False) -> dict[str, Any]:  # fmt: skip
+    import torch
+
+    torch.set_num_threads(1)
+    d = _data(family)
+    xt, yt = d["xt"], d["yt"]
+    if fraction < 1:
+        keep = int(len(xt) * fraction)
+        xt, yt = xt[:keep], yt[:keep]
+    model = _model(family, seed)
+    opt = _optimizer(family, model.parameters(), lr)
+    per_epoch = max(1, len(xt) // BATCH)
+    gen = torch.Generator().manual_seed(seed)
+    rows: list[tuple[int, int, float, float]] = []
+    vals: list[tuple[int, int, float]] = []
+    cut, best_v, bad = 1.0, math.inf, 0
+    perm = torch.randperm(len(xt), generator=gen)
+    for k in range(steps):
+        j = k % per_epoch
+        if j == 0 and k:
+            perm = torch.randperm(len(xt), generator=gen)
+        idx = perm[j * BATCH : (j + 1) * BATCH]
+        lr_k = lr_at(schedule, k, steps, lr) * cut
+        for g in opt.param_groups:
+            g["lr"] = lr_k
+        model.train()
+        loss = _loss(family, model(xt[idx]), yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        grad = float(
+            sum(float(p.grad.norm()) ** 2 for p in model.parameters() if p.grad is not None) ** 0.5
+        )
+        opt.step()
+        rows.append((k, k // per_epoch, float(loss.item()), lr_k, grad))  # type: ignore[arg-type]
+        if j == per_epoch - 1:
+            model.eval()
+            with torch.no_grad():
+                v = float(_loss(family, model(d["xv"]), d["yv"]).item())
+            vals.append((k, k // per_epoch, v))
+            if schedule == "plateau_cuts":  # ReduceLROnPlateau(factor=0.3, patience=2)
+                if v < best_v * (1 - 1e-3):
+                    best_v, bad = v, 0
+                else:
+                    bad += 1
+                    if bad > 2:
+                        cut, bad = cut * 0.3, 0
+        if not math.isfinite(rows[-1][2]):
+            break
+    out: dict[str, Any] = {"steps": rows, "vals": vals, "per_epoch": per_epoch}
+    if decay_check and all(math.isfinite(r[2]) for r in rows):
+        out["decay_gain"] = _decay_gain(family, model, opt, xt, yt, lr_k, seed)
+    return out
+
+
+def _decay_gain(family: str, model: Any, opt: Any, x: Any, y: Any, lr: float, seed: int) -> float:
+    import torch
+
+    result = []
+    for factor in (1.0, 0.1):
+        m, o = copy.deepcopy((model, opt))
+        for g in o.param_groups:
+            g["lr"] = lr * factor
+        gen = torch.Generator().manual_seed(99 + seed)
+        m.train()
+        for _ in range(STEPS // 4):
+            idx = torch.randint(0, len(x), (BATCH,), generator=gen)
+            loss = _loss(family, m(x[idx]), y[idx])
+            o.zero_grad()
+            loss.backward()
+            o.step()
+        m.eval()
+        with torch.no_grad():
+            result.append(float(_loss(family, m(x), y).item()))
+    return 1.0 - result[1] / result[0]
+
+
+def _job(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    family, lr, seed, kw = args
+    return args, train(family, lr, seed, **kw)
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def label_run(run: dict[str, Any], best_val: float, factor: float, schedule: str) -> str | None:
+    """The label from the outcome relative to the grid (see the module docstring)."""
+    train_l = np.array([r[2] for r in run["steps"]])
+    val = np.array([v[2] for v in run["vals"]])
+    return label_curves(train_l, val, run["per_epoch"], run.get("decay_gain"), best_val, factor,
+                        schedule)  # fmt: skip
+
+
+def _q(v0: float, v: float, best_val: float) -> float:
+    """Fraction of the way from the start to the grid's best, on the log scale (reaching 0.1
+    from chance 1.1 when the best run reaches 0.0006 is not 90% of the way, as a linear
+    fraction would say; for losses that move little both agree)."""
+    if v0 > 0 and v > 0 and best_val > 0 and v0 > best_val:
+        return math.log(v0 / v) / math.log(v0 / best_val)
+    return (v0 - v) / max(v0 - best_val, 1e-12)
+
+
+def label_curves(train_l: np.ndarray, val: np.ndarray, per_epoch: int, decay_gain: float | None,
+                 best_val: float, factor: float, schedule: str) -> str | None:  # fmt: skip
+    if not (np.isfinite(train_l).all() and np.isfinite(val).all()) or len(val) < 2:
+        return "diverged"
+    t0 = float(np.median(train_l[:3]))
+    tend = float(np.median(train_l[-max(1, len(train_l) // 10) :]))
+    if tend > 2 * t0:
+        return "diverged"
+    v0 = t0  # the loss before training: the first minibatch loss
+    k = int(np.argmin(val))
+    vmin = float(val.min())
+    vend = float(np.median(val[-3:]))
+    vrange = max(v0 - vmin, 1e-12)
+    at_k = train_l[max(0, (k - 1) * per_epoch) : (k + 1) * per_epoch]
+    train_falls = tend < float(np.median(at_k)) if len(at_k) else False
+    if (
+        _q(v0, vmin, best_val) >= 0.9
+        and (val[-1] - vmin) >= 0.1 * vrange
+        and (k <= 0.7 * len(val) and train_falls)
+    ):
+        return "overfitting"
+    # Otherwise the run is judged by where it ends (a run that was good early and then blew
+    # up is not healthy).
+    q = _q(v0, vend, best_val)
+    if q < 0.7:
+        if factor >= 3:
+            return "lr_too_high"
+        if factor <= 1 / 3:
+            return "lr_too_low"
+        return None
+    if q < 0.9:
+        return None
+    if schedule == "constant" and (decay_gain or 0.0) >= 0.1:
+        return "plateau"
+    return "healthy"
+
+
+def relabel(index: dict[str, Any]) -> dict[str, Any]:
+    """Labels recomputed from the curves saved in ``index.json`` (no re-training)."""
+    runs = []
+    dropped = index["dropped"]
+    for r in index["runs"]:
+        if r.get("fraction", 1.0) < 1.0:
+            # Small-data runs are compared with a grid trained on all the data: only their
+            # overfitting (or not) is a fact about them.
+            lab0 = r["label"] if r["label"] == "overfitting" else None
+            if lab0 is None:
+                dropped += 1
+                continue
+            runs.append(r)
+            continue
+        lab = label_curves(np.array(r["train_loss"], dtype=float),
+                           np.array([v for _, v in r["val"]], dtype=float), r["per_epoch"],
+                           r.get("decay_gain"), index["best"][r["family"]][1], r["factor"],
+                           r["schedule"])  # fmt: skip
+        if lab is None:
+            dropped += 1
+            continue
+        runs.append({**r, "label": lab})
+    return {**index, "runs": runs, "dropped": dropped}
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
+    """Write ``run`` the way the tool ``fmt`` would; returns what to point the doctor at."""
+    # plain floats: a NumPy scalar's repr (np.float64(...)) is not what a logger writes
+    steps = [(int(k), int(e), float(v), float(lr), float(g)) for k, e, v, lr, g in run["steps"]]
+    vals = [(int(k), int(e), float(v)) for k, e, v in run["vals"]]
+    vmap = {s: v for s, _, v in vals}
+    path.mkdir(parents=True, exist_ok=True)
+    if fmt == "lightning":
+        lines = ["epoch,lr-Adam,step,train_loss_step,val_loss"]
+        for k, e, loss, lr, _ in steps:
+            lines.append(f",{lr!r},{k},,")
+            lines.append(f"{e},,{k},{loss!r},")
+            if k in vmap:
+                lines.append(f"{e},,{k},,{vmap[k]!r}")
+        f = path / "metrics.csv"
+        f.write_text("\n".join(lines) + "\n")
+        return f
+    if fmt == "csv":
+        lines = ["step,loss,val_loss,lr,grad_norm"]
+        for k, _, loss, lr, gn in steps:
+            v = vmap.get(k)
+            lines.append(f"{k},{loss!r},{'' if v is None else repr(v)},{lr!r},{gn!r}")
+        f = path / "log.csv"
+        f.write_text("\n".join(lines) + "\n")
+        return f
+    if fmt == "hf":
+        hist: list[dict[str, Any]] = []
+        for i in range(0, len(steps) - 9, 10):
+            chunk = steps[i : i + 10]
+            k = chunk[-1][0] + 1
+            hist.append({"epoch": round(k / run["per_epoch"], 2), "grad_norm": chunk[-1][4],
+                         "learning_rate": chunk[-1][3], "loss": float(np.mean([c[2] for c in chunk])),
+                         "step": k})  # fmt: skip
+            for s, e, v in vals:
+                if k - 10 < s + 1 <= k:
+                    hist.append({"epoch": e + 1.0, "eval_loss": v, "step": k})
+        hist.append({"epoch": float(len(vals)), "step": len(steps), "total_flos": 1.0,
+                     "train_loss": float(np.mean([s[2] for s in steps])), "train_runtime": 1.0,
+                     "train_samples_per_second": 1.0})  # fmt: skip
+        f = path / "trainer_state.json"
+        f.write_text(json.dumps({"global_step": len(steps), "log_history": hist}, indent=2,
+                                allow_nan=True))  # fmt: skip
+        return f
+    if fmt == "keras":
+        lines = ["epoch,loss,lr,val_loss"]
+        for _, e, v in vals:
+            ep = [r for r in steps if r[1] == e]
+            lines.append(f"{e},{float(np.mean([r[2] for r in ep]))!r},{ep[-1][3]!r},{v!r}")
+        f = path / "training.log"
+        f.write_text("\n".join(lines) + "\n")
+        return f
+    if fmt == "jsonl":
+        out = []
+        for k, e, loss, lr, _ in steps:
+            if k % 5 == 4:
+                out.append(json.dumps({"step": k, "loss": loss, "lr": lr}))
+            if k in vmap:
+                ep = [r[2] for r in steps if r[1] == e]
+                out.append(json.dumps({"epoch": e, "train_loss": float(np.mean(ep)),
+                                       "val_loss": vmap[k]}))  # fmt: skip
+        f = path / "log.jsonl"
+        f.write_text("\n".join(out) + "\n")
+        return f
+    if fmt == "wandb":
+        lines = [
+            "_step,_runtime,_timestamp,train/loss,train/learning_rate,train/global_step,eval/loss"
+        ]
+        n = 0
+        for k, _, loss, lr, _ in steps:
+            lines.append(f"{n},{k * 0.1},{1.7e9 + k},{loss!r},{lr!r},{k},")
+            n += 1
+            if k in vmap:
+                lines.append(f"{n},{k * 0.1},{1.7e9 + k},,,{k},{vmap[k]!r}")
+                n += 1
+        f = path / "wandb_history.csv"
+        f.write_text("\n".join(lines) + "\n")
+        return f
+    if fmt == "mlflow":
+        run_dir = path / "mlruns" / "1" / "abc123"
+        m = run_dir / "metrics"
+        m.mkdir(parents=True)
+        (m / "train_loss").write_text("".join(f"{1700000000000 + k} {loss!r} {k}\n"
+                                              for k, _, loss, _, _ in steps))  # fmt: skip
+        (m / "lr").write_text(
+            "".join(f"{1700000000000 + k} {lr!r} {k}\n" for k, _, _, lr, _ in steps)
+        )
+        (m / "val_loss").write_text("".join(f"{1700000000000 + s} {v!r} {s}\n" for s, _, v in vals))
+        return path / "mlruns"
+    if fmt == "tensorboard":
+        from torch.utils.tensorboard import SummaryWriter
+
+        w = SummaryWriter(str(path / "tb"))
+        for k, _, loss, lr, _ in steps:
+            w.add_scalar("train/loss", loss, k)
+            w.add_scalar("lr", lr, k)
+        for s, _, v in vals:
+            w.add_scalar("val/loss", v, s)
+        w.close()
+        return path / "tb"
+    raise ValueError(fmt)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
+    t0 = time.time()
+    with ProcessPoolExecutor(workers) as pool:
+        grid_jobs = [(f, lr * (10.0 if f in SGD_FAMILIES else 1.0), 0, {})
+                     for f in families for lr in GRID]  # fmt: skip
+        grid = list(pool.map(_job, grid_jobs))
+        best: dict[str, tuple[float, float]] = {}
+        for (f, lr, _, _), r in grid:
+            v = np.array([x[2] for x in r["vals"]])
+            score = float(np.nanmin(v)) if len(v) and np.isfinite(v).any() else math.inf
+            if f not in best or score < best[f][1]:
+                best[f] = (lr, score)
+        print(
+            "grid-best LR:",
+            {f: f"{b[0]:.3g} (val {b[1]:.4g})" for f, b in best.items()},
+            flush=True,
+        )
+        jobs = []
+        for f in families:
+            b = best[f][0]
+            for i, factor in enumerate(FACTORS):
+                jobs.append((f, b * factor, 1, {"decay_check": True}))
+                sched = SCHEDULES[(i + FAMILIES.index(f)) % len(SCHEDULES)]
+                jobs.append((f, b * factor, 2, {"schedule": sched}))
+            if f not in ("gru_lm", "transformer_lm"):  # generated text has no small data set
+                jobs.append((f, b, 3, {"fraction": 0.15, "steps": 2 * STEPS}))
+                jobs.append((f, b * 0.3, 4, {"fraction": 0.15, "steps": 2 * STEPS}))
+        runs = list(pool.map(_job, jobs))
+    records, dropped = [], 0
+    for i, ((f, lr, _, kw), run) in enumerate(runs):
+        b, bv = best[f]
+        factor = lr / b
+        sched = kw.get("schedule", "constant")
+        label = label_run(run, bv, factor, sched)
+        if kw.get("fraction", 1.0) < 1.0 and label != "overfitting":
+            label = None  # compared with a grid trained on all the data: not a fact about it
+        if label is None:
+            dropped += 1
+            continue
+        fmt = FORMATS[i % len(FORMATS)]
+        target = write_log(fmt, out / f"{i:03d}_{f}_x{factor:g}_{sched}_{fmt}", run)
+        records.append({"family": f, "label": label, "lr": lr, "best_lr": b, "factor": factor,
+                         "schedule": sched, "format": fmt, "fraction": kw.get("fraction", 1.0),
+                         "log": str(target.relative_to(out)),
+                         "decay_gain": run.get("decay_gain"),
+                         # the raw curves, to re-label without re-training
+                         "train_loss": [round(float(r[2]), 6) for r in run["steps"]],
+                         "val": [[int(v[0]), round(float(v[2]), 6)] for v in run["vals"]],
+                         "per_epoch": run["per_epoch"]})  # fmt: skip
+    index = {"seconds": round(time.time() - t0, 1), "best": best, "dropped": dropped,
+             "runs": records}  # fmt: skip
+    (out / "index.json").write_text(json.dumps(index, indent=1))
+    return index
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    idx = build(out, args.workers, args.families.split(","))
+    from collections import Counter
+
+    print(f"{len(idx['runs'])} runs kept, {idx['dropped']} dropped, {idx['seconds']} s")
+    print(Counter((r["family"], r["label"]) for r in idx["runs"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The doctor on real training logs from public repositories (``benchmarks/doctor_corpus/real``).
+
+Every log was copied with its repository, path and commit, and labelled by eye from plots of
+its raw columns *before* the doctor was run on it (``labels.json``: a label, every verdict an
+experienced engineer could defend, and the reason). Reported: how many logs are readable, and
+how many verdicts are acceptable.
+
+    python benchmarks/doctor_real.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).parent / "doctor_corpus" / "real"
+
+
+def evaluate(root: Path = ROOT, verbose: bool = True) -> dict[str, Any]:
+    from lrkit.doctor import diagnose
+    from lrkit.errors import LRKitError
+
+    labels = json.loads((root / "labels.json").read_text())["logs"]
+    rows = []
+    for key, lab in sorted(labels.items()):
+        path = root / lab["file"]
+        row: dict[str, Any] = {"log": key, "repo": lab["repo"], "path": lab["path"],
+                               "commit": lab["commit"], "label": lab["label"]}  # fmt: skip
+        try:
+            d = diagnose(path)
+        except LRKitError as exc:
+            row.update(readable=False, verdict=None, acceptable=False, error=str(exc))
+        else:
+            row.update(readable=True, verdict=d.verdict,
+                       acceptable=d.verdict in lab["acceptable"], format=d.log.format,
+                       n_loss=len(d.log.loss), prescription=d.prescription.text)  # fmt: skip
+        rows.append(row)
+        if verbose:
+            mark = "ok " if row["acceptable"] else "BAD"
+            print(f"{mark} {key:34s} label={lab['label']:12s} verdict={row['verdict']}"
+                  f"  {row.get('error', row.get('prescription', ''))[:90]}")  # fmt: skip
+    readable = [r for r in rows if r["readable"]]
+    out = {
+        "n": len(rows),
+        "readable": len(readable),
+        "acceptable": sum(r["acceptable"] for r in rows),
+        "acceptable_of_readable": sum(r["acceptable"] for r in readable),
+        "confusion": {
+            lab: dict(Counter(str(r["verdict"]) for r in rows if r["label"] == lab))
+            for lab in sorted({r["label"] for r in rows})
+        },
+        "rows": rows,
+    }
+    if verbose:
+        print(f"readable {out['readable']}/{out['n']}, acceptable {out['acceptable']}/{out['n']}")
+    return out
+
+
+if __name__ == "__main__":
+    res = evaluate()
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(json.dumps(res, indent=2))

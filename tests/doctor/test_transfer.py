@@ -1,0 +1,138 @@
+"""The failure modes of issue #17, each on a synthetic curve shaped like the real case."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrkit.doctor import diagnose
+
+SEEDS = [0, 1, 2]
+
+
+def _noise(rng: np.random.Generator, n: int, sd: float) -> np.ndarray:
+    return np.exp(rng.normal(0.0, sd, n))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_explosion_in_first_logged_period_is_too_high(seed: int) -> None:
+    # Per-epoch averages: epoch 0 exploded to 4000, then the loss creeps down from 60.
+    rng = np.random.default_rng(seed)
+    e = np.arange(30, dtype=float)
+    loss = 60 * np.exp(-e / 40) * _noise(rng, 30, 0.03)
+    loss[0] = 4000.0
+    d = diagnose({"epoch": e, "loss": loss, "lr": np.full(30, 0.5)})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert d.prescription.lr is not None and d.prescription.lr < 0.5
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dead_classifier_at_chance_is_too_high(seed: int) -> None:
+    # Learns a little, then collapses to uniform predictions over 10 classes: flat at ln 10.
+    rng = np.random.default_rng(seed)
+    k = np.arange(600, dtype=float)
+    loss = np.where(k < 60, 2.3 - 0.8 * k / 60, math.log(10)) * _noise(rng, 600, 0.005)
+    loss[60:70] = 8.0
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(600, 0.1)})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert any(f.statistic in ("loss_at_chance", "rebound_over_range") for f in d.findings)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_spike_back_up_after_near_convergence_is_not_a_plateau(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = np.arange(1000, dtype=float)
+    base = 0.2 + 3.0 * np.exp(-k / 80)
+    base[700:] = 1.8 + 0.0001 * (k[700:] - 700)  # jumps back up and stays there
+    d = diagnose({"step": k, "loss": base * _noise(rng, 1000, 0.05), "lr": np.full(1000, 3e-3)})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert d.verdict != "plateau"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_loss_rising_from_the_warmup_peak_is_too_high(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = np.arange(1000, dtype=float)
+    lr = np.minimum(1.0, (k + 1) / 200) * 3e-3
+    loss = np.where(k < 200, 3.0 - 1.5 * k / 200, 1.5 + 1.0 * (1 - np.exp(-(k - 200) / 150)))
+    d = diagnose({"step": k, "loss": loss * _noise(rng, 1000, 0.03), "lr": lr})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert any(f.statistic == "warmup_peak_rise" for f in d.findings), d.explain()
+    assert d.prescription.lr is not None and d.prescription.lr < 3e-3
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_linear_fall_under_constant_lr_is_too_low(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = np.arange(800, dtype=float)
+    loss = (2.3 - 0.5 * k / 800) * _noise(rng, 800, 0.01)
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(800, 1e-5)})
+    assert d.verdict == "lr_too_low", d.explain()
+    assert d.prescription.lr is not None and d.prescription.lr > 1e-5
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_still_falling_under_an_annealed_lr_is_not_a_raise(seed: int) -> None:
+    # YOLO-like: per-epoch loss still falling when a linear decay reaches ~0.
+    rng = np.random.default_rng(seed)
+    e = np.arange(100, dtype=float)
+    loss = (5.0 - 2.5 * e / 100) * _noise(rng, 100, 0.01)
+    lr = 0.01 * (1 - e / 100) + 1e-4
+    d = diagnose({"epoch": e, "loss": loss, "lr": lr})
+    assert d.verdict == "healthy", d.explain()
+    assert d.prescription.lr is None and d.prescription.lr_factor is None
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_rising_while_train_falls_is_overfitting(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    e = np.arange(40, dtype=float)
+    train = 2.0 * np.exp(-e / 8) + 0.05
+    val = 1.0 + 0.5 * np.exp(-e / 4) + 0.02 * np.maximum(0, e - 10)
+    d = diagnose({"epoch": e, "loss": train * _noise(rng, 40, 0.01),
+                  "val_loss": val * _noise(rng, 40, 0.01), "lr": np.full(40, 1e-3)})  # fmt: skip
+    assert d.verdict == "overfitting", d.explain()
+
+
+def test_flat_tail_after_lr_cuts_is_not_a_problem() -> None:
+    rng = np.random.default_rng(0)
+    e = np.arange(60, dtype=float)
+    lr = np.where(e < 20, 1e-3, np.where(e < 40, 1e-4, 1e-5))
+    loss = (0.3 + 2.0 * np.exp(-e / 5)) * _noise(rng, 60, 0.01)
+    d = diagnose({"epoch": e, "loss": loss, "lr": lr})
+    assert d.verdict == "healthy", d.explain()
+
+
+def test_startup_artefact_in_validation_is_not_a_problem() -> None:
+    rng = np.random.default_rng(0)
+    e = np.arange(30, dtype=float)
+    train = (0.05 + 0.4 * np.exp(-e / 3)) * _noise(rng, 30, 0.02)
+    val = (0.06 + 0.3 * np.exp(-e / 3)) * _noise(rng, 30, 0.02)
+    val[0] = 3.6  # the first evaluation, before BatchNorm statistics settled
+    lr = 1e-3 * 0.5 * (1 + np.cos(np.pi * e / 30))
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val, "lr": lr})
+    assert d.verdict == "healthy", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_short_noisy_flat_run_is_inconclusive(seed: int) -> None:
+    # The README's Lightning example: flat minibatch noise at <= 1e-3 over a short run.
+    rng = np.random.default_rng(seed)
+    k = np.arange(40, dtype=float)
+    loss = 5e-4 * np.exp(rng.normal(0, 0.8, 40))
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(40, 1e-3)})
+    assert d.verdict == "inconclusive", d.explain()
+    assert d.prescription.lr is None and "not enough evidence" in d.prescription.text
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_a_few_points_are_read_and_inconclusive(n: int) -> None:
+    d = diagnose({"epoch": list(range(n)), "loss": [2.0 - 0.1 * i for i in range(n)]})
+    assert d.verdict == "inconclusive" and len(d.log.loss) == n
+
+
+def test_nan_still_wins_on_a_short_log() -> None:
+    d = diagnose({"epoch": [0, 1, 2], "loss": [2.0, float("nan"), float("nan")]})
+    assert d.verdict == "diverged"
