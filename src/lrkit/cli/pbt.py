@@ -96,8 +96,10 @@ def command(
     )
     for note in getattr(result, "notes", ()):
         console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
-    console.print("discovered schedule:", style="bold")
-    click.echo(repr(result.schedule))
+    console.print(
+        "discovered schedule (4 significant digits; exact in the TXT file):", style="bold"
+    )
+    click.echo(result.schedule_text)
     context = {"task": t.name, "metric_name": metric_name}
     texts = {"schedule": repr(result.schedule)}
     print_saved(output.save(f"pbt-{t.name}-{opt_name}", result, context, texts=texts))

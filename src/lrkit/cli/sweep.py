@@ -104,17 +104,19 @@ def command(
     for i, lr in enumerate(result.lrs):
         vl = result.val_loss[i, -1] if result.val_loss is not None else math.nan
         vm = result.val_metric[i, -1] if result.val_metric is not None else math.nan
-        best, diverged = i == result.best_index, bool(result.diverged[i])
-        note = "best" if best else (f"diverged at step {result.diverged_at[i]}" if diverged else "")
+        best, failed = i == result.best_index, bool(result.failed[i])
+        note = "best" if best else (f"diverged at step {result.diverged_at[i]}"
+                                    if result.diverged[i] else ("at chance" if failed else ""))  # fmt: skip
         table.add_row(f"{lr:.3g}", f"{float(result.losses[i, -tail:].mean()):.4g}", f"{vl:.4g}",
-                      f"{vm:.4g}", note, style="bold green" if best else ("red" if diverged else None))  # fmt: skip
+                      f"{vm:.4g}", note, style="bold green" if best else ("red" if failed else None))  # fmt: skip
     console = Console()
     console.print(table)
-    best_lr = f"{result.best_lr:.3g}" if result.best_lr is not None else "none (all diverged)"
+    best_lr = f"{result.best_lr:.3g}" if result.best_lr is not None else "none (all failed)"
     console.print(
         f"[bold]{t.name}[/bold] ({opt_name}): best lr = [bold green]{best_lr}[/bold green] by "
         f"{result.criterion.replace('_', ' ')}; {int(result.diverged.sum())}/{len(result.lrs)} "
-        f"diverged; {result.steps} steps in {result.wall_time_s:.1f} s ({result.engine}, "
+        f"diverged, {int(result.at_chance.sum())} at chance; {result.steps} steps in "
+        f"{result.wall_time_s:.1f} s ({result.engine}, "
         f"chunk {result.chunk})"
     )
     context = {"task": t.name, "optimizer": opt_name, "seed": seed, "schedule": schedule,
