@@ -241,7 +241,9 @@ def test_batchnorm_copies_keep_their_own_running_statistics(data, optimizer) -> 
         m.eval()
         with torch.no_grad():
             val_losses.append(loss_fn(m(data[0]), data[1]).item())
-    np.testing.assert_allclose(r.val_loss[:, -1], val_losses, rtol=0, atol=1e-10)
+    # eval mode reads the running statistics, which vmap accumulates in another summation order: after
+    # Adam's steps they agree to ~5e-10 here (float32 would be ~1e-6), so 1e-9 still checks exactness
+    np.testing.assert_allclose(r.val_loss[:, -1], val_losses, rtol=0, atol=1e-9)
     # the caller's model (and its running statistics) is untouched
     fresh = _bn_model()
     for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
