@@ -12,6 +12,8 @@ import numpy as np
 
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import lr_sweep, run_sweep, validate
+from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
+from lrkit.finder._finetune import apply as apply_finetune
 from lrkit.finder._result import FinderResult, make_result
 from lrkit.finder._state import RNGState, TrainingState
 from lrkit.finder._suggest import suggest
@@ -40,6 +42,8 @@ def find_lr(
     batch_size: int = 128,
     seed: int | None = None,
     progress: bool = False,
+    regime: str = "auto",
+    trial_steps: int = TRIAL_STEPS,
 ) -> FinderResult:
     """LR range test on a PyTorch model; the model and optimizer are left untouched.
 
@@ -75,6 +79,13 @@ def find_lr(
         batch_size: batch size when ``train_data`` is a tensor pair.
         seed: seeds the RNGs for the call (they are restored afterwards anyway).
         progress: show a progress bar on stderr.
+        regime: ``"auto"`` (default) reads the range test for a pretrained start (a loss that
+            already falls at LRs a hundred times below its fitted minimum) and, when it finds
+            one, suggests the best of a few short trials scored on validation loss instead
+            (see :mod:`lrkit.finder._finetune`; the reason is in ``result.notes``);
+            ``"finetune"`` always runs the trials; ``"scratch"`` never does. The trials use
+            ``val_data`` when given, else held-out training data.
+        trial_steps: optimizer updates per fine-tuning trial.
     """
     torch = require("torch", "torch")
     import torch as _torch
@@ -88,6 +99,7 @@ def find_lr(
         diverge=diverge,
         method=method,
     )
+    regime, trial_steps = check_regime(regime), check_trial_steps(trial_steps)
     if not isinstance(accumulation_steps, int) or accumulation_steps < 1:
         raise ConfigError(
             f"accumulation_steps must be an int >= 1, but got accumulation_steps={accumulation_steps!r}"
@@ -116,6 +128,11 @@ def find_lr(
     curves: list[list[float]] = []
     diverged: list[float | None] = []
     bar = _Bar(progress, steps * repeats)
+    detection = None
+    if regime == "auto":  # read the weights before the range test moves them
+        from lrkit.finder._finetune_torch import detect
+
+        detection = detect(model)
     try:
         if seed is not None:
             _seed_all(seed)
@@ -152,6 +169,36 @@ def find_lr(
             )
             curves.append(losses)
             diverged.append(div)
+
+        # Fine-tuning (finder/_finetune.py): trials from the same start, restored bit for bit.
+        def restore() -> None:
+            state.restore()
+            if moved:
+                model.to(dev)
+                _move_state(optimizer, dev)
+
+        from lrkit.finder._finetune_torch import finetune_stage
+
+        detection, trials, trial_notes = finetune_stage(
+            regime,
+            lrs,
+            curves,
+            method=method,
+            detection=detection,
+            model=model,
+            optimizer=optimizer,
+            loss_fn=loss_fn,
+            train_data=train_data,
+            val_data=val_data,
+            restore=restore,
+            ratios=ratios,
+            device=dev,
+            accumulation_steps=accumulation_steps,
+            amp=amp,
+            batch_size=batch_size,
+            seed=base,
+            trial_steps=trial_steps,
+        )
     finally:
         bar.close()
         if moved:
@@ -170,7 +217,15 @@ def find_lr(
         start_lr=start_lr,
         end_lr=end_lr,
     )
-    if _plain_sgd(optimizer):
+    result = apply_finetune(
+        result,
+        regime=regime,
+        method=method,
+        detection=detection,
+        outcome=trials,
+        notes=trial_notes,
+    )
+    if _plain_sgd(optimizer) and result.trials is None:
         lr_min = result.interval[1]  # the fitted minimum
         low, high = lr_min / 3, 3 * lr_min
         note = PLAIN_SGD_NOTE.format(low=low, high=high)
