@@ -45,6 +45,15 @@ __all__ = ["command"]
     help="Sweeps to combine (median curve); 3 cut the worst-case regret in our benchmark.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--regime",
+    type=click.Choice(["auto", "scratch", "finetune"]),
+    default="auto",
+    show_default=True,
+    help="auto: a pretrained model (read off its weights) gets short trials scored on held-out "
+    "training data instead of the range-test rule; finetune: always, scored on the task's "
+    "validation split; scratch: never.",
+)
 @click.option("--no-plot", is_flag=True, help="Skip the PNG (no matplotlib needed).")
 def command(
     task: str,
@@ -57,6 +66,7 @@ def command(
     method: str,
     repeats: int,
     seed: int,
+    regime: str,
     no_plot: bool,
 ) -> None:
     """Run an LR range test on TASK (a built-in name or path/to/file.py:factory).
@@ -83,6 +93,10 @@ def command(
         method=method,
         repeats=repeats,
         progress=True,
+        regime=regime,
+        # the trials score on the task's validation split; under "auto" it is not passed, as
+        # val_data would also switch the range test to validation loss (slower, other curve)
+        val_data=t.val if regime == "finetune" else None,
     )
 
     console = Console()

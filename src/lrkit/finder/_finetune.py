@@ -161,9 +161,9 @@ def pick(lrs: Any, val_losses: Any) -> tuple[float, tuple[float, float]]:
     order = np.argsort(lr)
     lr, v = lr[order], np.where(np.isfinite(v[order]), v[order], np.inf)
     b = int(np.argmin(v))
-    step = float(np.sqrt(lr[1] / lr[0])) if len(lr) > 1 else math.sqrt(10.0)
-    low = float(lr[b - 1]) if b > 0 else float(lr[b] / step**2)
-    high = float(lr[b + 1]) if b + 1 < len(lr) else float(lr[b] * step**2)
+    ratio = float(lr[1] / lr[0]) if len(lr) > 1 else math.sqrt(10.0)  # the grid's step
+    low = float(lr[b - 1]) if b > 0 else float(lr[b] / ratio)
+    high = float(lr[b + 1]) if b + 1 < len(lr) else float(lr[b] * ratio)
     return float(lr[b]), (low, high)
 
 

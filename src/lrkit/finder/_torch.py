@@ -16,7 +16,7 @@ from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
 from lrkit.finder._finetune import apply as apply_finetune
 from lrkit.finder._result import FinderResult, make_result
 from lrkit.finder._state import RNGState, TrainingState
-from lrkit.finder._suggest import suggest
+from lrkit.finder._suggest import plain_sgd_interval, suggest
 
 __all__ = ["find_lr"]
 
@@ -227,9 +227,15 @@ def find_lr(
     )
     if _plain_sgd(optimizer) and result.trials is None:
         lr_min = result.interval[1]  # the fitted minimum
-        low, high = lr_min / 3, 3 * lr_min
+        low, high = plain_sgd_interval(lr_min)
         note = PLAIN_SGD_NOTE.format(low=low, high=high)
-        result = dataclasses.replace(result, notes=(*result.notes, note), search_range=(low, high))
+        # The interval must hold plain SGD's best LR, which sits above [lr_min / 10, lr_min].
+        result = dataclasses.replace(
+            result,
+            notes=(*result.notes, note),
+            search_range=(low, high),
+            interval=(min(low, result.suggestion), max(high, result.suggestion)),
+        )
     for note in result.notes:
         warnings.warn(note, LRKitWarning, stacklevel=2)
     return result
@@ -237,11 +243,11 @@ def find_lr(
 
 PLAIN_SGD_NOTE = (
     "plain SGD (no momentum): the suggestion is least reliable for it. In lrkit's benchmark "
-    "(benchmarks/finder_regret.py) plain SGD's best LR for a full training lay between 0.4x "
+    "(benchmarks/finder_regret.py) plain SGD's best LR for a full training lay between 0.3x "
     "and 4x the LR at the range test's fitted minimum, and the suggestion (that LR / 3) "
-    "cost up to 10 accuracy points; with Adam and SGD+momentum it stayed within 1.5. Search "
-    "{low:.3g} to {high:.3g} (a third to 3x the fitted minimum; e.g. lrkit.tune), or add "
-    "momentum."
+    "cost up to 10 accuracy points; with Adam and SGD+momentum it stayed within 1.5. The "
+    "interval is {low:.3g} to {high:.3g} (the fitted minimum / 3.5 to 3.5x it): search it "
+    "(e.g. lrkit.tune), or add momentum."
 )
 
 
