@@ -389,9 +389,10 @@ def main() -> None:
     for t in tasks:  # build (pretrain and cache) every task once before the workers start
         _task(t, None)
         grid_seeds, finder_seeds = [0, 1, 2], [0, 1, 2, 3, 4]
-    finders = ["lrkit", "lrkit-r3", *args.anchors]
-    if args.candidates and args.finetune:
-        finders += ["lrkit-t20", "lrkit-t80"]
+    # The fine-tuning family (CPU-bound transformer trainings) scores the default, the range-test
+    # rule it replaces, the anchors, the fixed default and the rule candidates only.
+    finders = ["lrkit", *args.anchors] if args.finetune else ["lrkit", "lrkit-r3", *args.anchors]
+    lrkit_methods = ("lrkit",) if args.finetune else LRKIT_METHODS
     t_start = time.perf_counter()
 
     with ProcessPoolExecutor(args.workers, initializer=_init_worker) as pool:
@@ -422,34 +423,27 @@ def main() -> None:
                     lk = find_res[(t, o, s, "lrkit")]
                     # the default (the range-test rule, or the fine-tuning trials' pick)
                     sugg.setdefault((t, o, "lrkit:default"), []).append(lk.get("suggestion"))
-                    for m in LRKIT_METHODS:
+                    for m in lrkit_methods:
                         v = lk.get("suggestions", {}).get(m)
                         sugg.setdefault((t, o, f"lrkit:{m}"), []).append(v)
-                    r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestion")
-                    sugg.setdefault((t, o, "lrkit-r3:default"), []).append(r3)
-                    for f in finders:
-                        if f.startswith("lrkit-t"):
-                            v = find_res[(t, o, s, f)].get("suggestion")
-                            sugg.setdefault((t, o, f"{f}:default"), []).append(v)
-                            tr = find_res[(t, o, s, f)].get("trials")
-                            if tr:  # one half-decade below the trials' pick
-                                sugg.setdefault((t, o, f"cand:{f}/3.16"), []).append(
-                                    tr["suggestion"] / 10**0.5
-                                )
+                    if "lrkit-r3" in finders:
+                        r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestion")
+                        sugg.setdefault((t, o, "lrkit-r3:default"), []).append(r3)
                     for f in args.anchors:
                         sugg.setdefault((t, o, f), []).append(
                             find_res[(t, o, s, f)].get("suggestion")
                         )
                     sugg.setdefault((t, o, "fixed default"), []).append(FIXED[o])
-                    if args.candidates and lk.get("lrs"):
+                    if (args.candidates or args.finetune) and lk.get("lrs"):
                         from lrkit.finder import fit_curve
 
                         fit = fit_curve(lk["lrs"], lk["losses"])
                         lr_min = lk["lrs"][int(np.argmin(fit))]
-                        for c in (3, 5, 10, 20, 30, 100):
+                        divisors = (10, 30, 100) if args.finetune else (3, 5, 10, 20, 30)
+                        for c in divisors:
                             sugg.setdefault((t, o, f"cand:fitmin/{c}"), []).append(lr_min / c)
                         tr = lk.get("trials")
-                        for c in (3.16, 10, 31.6) if tr else ():  # below the trials' pick
+                        for c in (3.16, 10) if tr else ():  # below the trials' pick
                             sugg.setdefault((t, o, f"cand:trial/{c}"), []).append(
                                 tr["suggestion"] / c
                             )

@@ -178,8 +178,8 @@ def _python_source() -> str:
 
 def lm_licence() -> Task:
     """A char transformer LM pretrained on Python stdlib source (~2 min on one core), fine-tuned
-    on 12k characters of the GPL-3 text (validation: the next 6k); AdamW, batch 16, 25 epochs
-    (~300 updates). Metric: next-character accuracy."""
+    on 12k characters of the GPL-3 text (validation: the next 6k); AdamW, batch 16, 16 epochs
+    (192 updates). Metric: next-character accuracy."""
     src = _encode(_python_source())
     x_pre, y_pre = _windows(src)
     state = _pretrained(
@@ -196,7 +196,7 @@ def lm_licence() -> Task:
         m.load_state_dict(state)
         return m
 
-    return _task("ft-lm-licence", model, train, val, 16, 25, _lm_loss)
+    return _task("ft-lm-licence", model, train, val, 16, 16, _lm_loss)
 
 
 # --- 2. a CNN pretrained on digits 0-4, a new head for digits 5-9 (choose) -----------------

@@ -32,8 +32,9 @@ class FinderResult:
         notes: caveats about this result that the caller should read (also issued as
             warnings by :func:`lrkit.find_lr`), e.g. for plain SGD.
         search_range: the LR range a follow-up search should cover (``lrkit.tune``'s
-            ``auto`` strategy reads it): ``None`` means the interval; for plain SGD a third to
-            3× the fitted minimum, where its best LR was found in the finder benchmark.
+            ``auto`` strategy reads it): ``None`` means the interval; for plain SGD the fitted
+            minimum / 3.5 to 3.5× it (also its interval), where its best LR was found in the
+            finder benchmark.
         mode, steps, start_lr, end_lr, repeats: the sweep's settings.
         regime: ``"finetune"`` when the suggestion comes from the fine-tuning trials (or they
             were asked for), else ``"scratch"`` (the range-test rule).
