@@ -124,7 +124,7 @@ def test_bad_regime_names_the_argument(bad: object) -> None:
     assert_same(before, snapshot(model, opt))
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, "40"])
+@pytest.mark.parametrize("bad", [-1, -3, 2.5, "40"])
 def test_bad_trial_steps_names_the_argument(bad: object) -> None:
     model = fresh_model()
     opt = torch.optim.Adam(model.parameters())
@@ -168,7 +168,10 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     assert r.regime == "finetune" and r.method == "finetune"
     assert r.detection is not None and r.detection.pretrained
     assert r.trials is not None and len(r.trials.lrs) == 6 and r.trials.trial_steps == 10
-    assert r.suggestion in r.trials.lrs and r.suggestions["finetune"] == r.suggestion
+    # half a decade below the best trial (40-step trials favour too high an LR)
+    best_trial = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
+    assert r.suggestion == pytest.approx(best_trial / 10**0.5)
+    assert r.suggestions["finetune"] == r.suggestion
     # every trial LR is below the range test's fitted minimum
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
     assert max(r.trials.lrs) < lr_min
@@ -177,6 +180,20 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     d = r.to_dict()
     assert d["regime"] == "finetune" and d["detection"]["pretrained"] is True
     assert len(d["trials"]["val_losses"]) == 6
+
+
+def test_default_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    r = run(model, opt, trial_steps=0)
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert r.regime == "finetune" and r.method == "finetune" and r.trials is None
+    assert r.detection is not None and r.detection.pretrained
+    assert r.suggestion == pytest.approx(lr_min / 10)
+    assert r.suggestions["lrkit"] == pytest.approx(lr_min / 3)  # the from-scratch rule, kept
+    assert r.interval == pytest.approx((lr_min / 10**1.5, lr_min / 10**0.5))
+    assert any("looks like fine-tuning" in n and "/ 10" in n for n in r.notes)
+    assert r.to_dict()["trials"] is None
 
 
 def test_scratch_regime_keeps_the_range_test_rule(pretrained: dict) -> None:
@@ -214,7 +231,7 @@ def test_an_explicit_method_is_kept_with_a_note(pretrained: dict) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     r = run(model, opt, method="valley")
     assert r.trials is None and r.method == "valley"
-    assert any("no fine-tuning trials ran" in n for n in r.notes)
+    assert any("the fine-tuning rule was not applied" in n for n in r.notes)
 
 
 # --- exact restore --------------------------------------------------------------------------

@@ -50,9 +50,8 @@ __all__ = ["command"]
     type=click.Choice(["auto", "scratch", "finetune"]),
     default="auto",
     show_default=True,
-    help="auto: a pretrained model (read off its weights) gets short trials scored on held-out "
-    "training data instead of the range-test rule; finetune: always, scored on the task's "
-    "validation split; scratch: never.",
+    help="auto: a pretrained model (read off its weights) gets the fine-tuning rule (fitted "
+    "minimum / 10 instead of / 3); finetune: always; scratch: never.",
 )
 @click.option("--no-plot", is_flag=True, help="Skip the PNG (no matplotlib needed).")
 def command(
@@ -94,9 +93,6 @@ def command(
         repeats=repeats,
         progress=True,
         regime=regime,
-        # the trials score on the task's validation split; under "auto" it is not passed, as
-        # val_data would also switch the range test to validation loss (slower, other curve)
-        val_data=t.val if regime == "finetune" else None,
     )
 
     console = Console()

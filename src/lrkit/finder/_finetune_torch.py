@@ -14,6 +14,7 @@ import numpy as np
 
 from lrkit.finder._finetune import (
     MIN_SIDE,
+    TRIAL_DIVISOR,
     Detection,
     TrialOutcome,
     candidates,
@@ -135,7 +136,9 @@ def finetune_trials(
         trial_steps=trial_steps,
         progress=progress,
     )
-    best, interval = pick(lrs, losses)
+    best, (low, high) = pick(lrs, losses)
+    # 40-update trials favour too high an LR for a longer fine-tuning (see TRIAL_DIVISOR)
+    best, interval = best / TRIAL_DIVISOR, (low / TRIAL_DIVISOR, high / TRIAL_DIVISOR)
     outcome = TrialOutcome(
         lrs=tuple(float(v) for v in np.sort(lrs)),
         val_losses=tuple(float(v) for v in np.asarray(losses)[np.argsort(lrs)]),
@@ -182,8 +185,8 @@ def finetune_stage(
     curve = np.median(np.array([c[:n] for c in curves]), axis=0)
     if detection is not None and not detection.pretrained:
         return detection, None, ()
-    if method.lower() not in ("auto", "lrkit"):
-        return detection, None, ()  # an explicit rule was asked for; apply() says why no trials
+    if method.lower() not in ("auto", "lrkit") or kw["trial_steps"] == 0:
+        return detection, None, ()  # apply() uses the fitted-minimum rule, or says why not
     lr_min = lrkit_interval(lrs[:n], curve)[1]
     outcome, notes = finetune_trials(lr_min=lr_min, **kw)
     return detection, outcome, notes

@@ -79,13 +79,15 @@ def find_lr(
         batch_size: batch size when ``train_data`` is a tensor pair.
         seed: seeds the RNGs for the call (they are restored afterwards anyway).
         progress: show a progress bar on stderr.
-        regime: ``"auto"`` (default) reads the range test for a pretrained start (a loss that
-            already falls at LRs a hundred times below its fitted minimum) and, when it finds
-            one, suggests the best of a few short trials scored on validation loss instead
-            (see :mod:`lrkit.finder._finetune`; the reason is in ``result.notes``);
-            ``"finetune"`` always runs the trials; ``"scratch"`` never does. The trials use
-            ``val_data`` when given, else held-out training data.
-        trial_steps: optimizer updates per fine-tuning trial.
+        regime: ``"auto"`` (default) reads the model's weights for a pretrained start (weight
+            matrices whose top singular value stands above a random matrix's) and, when it
+            finds one, applies the fine-tuning rule: the range test's fitted minimum / 10
+            instead of / 3 (see :mod:`lrkit.finder._finetune`; the reason is in
+            ``result.notes``); ``"finetune"`` always applies it; ``"scratch"`` never does.
+        trial_steps: with the fine-tuning rule, ``N > 0`` replaces it by 6 trials of ``N``
+            updates from the model's weights at LRs below the fitted minimum, scored on
+            ``val_data`` (else on held-out training data); the suggestion is half a decade
+            below the best trial. ``0`` (default): no trials.
     """
     torch = require("torch", "torch")
     import torch as _torch
