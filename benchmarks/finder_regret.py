@@ -18,6 +18,11 @@ MNIST-1D; session 3: a residual LayerNorm MLP on digits, a tanh/dropout MLP on s
 data) were added afterwards and are reported apart as held out. One set of tasks can be run on
 its own with ``--tasks`` (built-in names or ``benchmarks/heldout_tasks.py:NAME``).
 
+``--finetune choose|heldout|all`` runs the fine-tuning family instead (benchmarks/finetune_tasks.py:
+pretrained models, AdamW, grid 1e-6..10^-0.5): the default, the range-test rule it replaced, the
+anchors, the fixed default and the rule candidates (fitted minimum / 10, 30, 100; the trials'
+pick / 3.16, / 10).
+
     python benchmarks/finder_regret.py            # full
     python benchmarks/finder_regret.py --quick    # 1 task, 5 epochs, coarse grid
 
