@@ -1,16 +1,17 @@
-"""The finder for fine-tuning: detect a pretrained start, then score short trials on held-out data.
+"""The finder for fine-tuning: detect a pretrained start, then suggest a lower LR.
 
 A range test reads the training loss, which falls fastest at LRs that overwrite what a
 pretrained model knows; its fitted minimum sits 10-100x above the best fine-tuning LR
 (huggingface/transformers#16013; lrkit's own ``benchmarks/finder_regret.py`` fine-tuning
-family). Here, from the same starting weights, a few short trainings at LRs below the range
-test's fitted minimum are scored on validation data and the best one is suggested. Every
-trial starts from the caller's exact weights and optimizer state (restored bit for bit).
+family). :func:`detect_pretrained` reads a pretrained start off the weights' spectra; the
+fine-tuning rule then suggests the fitted minimum / 10 instead of / 3 (:func:`apply`). Opt-in
+(``trial_steps > 0``): a few short trainings from the same weights at LRs below the fitted
+minimum, scored on validation data (:func:`run_trials`); every trial starts from the caller's
+exact weights and optimizer state (restored bit for bit).
 
-The decision rule (:func:`detect_pretrained`) and the trial settings were chosen on two
-fine-tuning tasks of ``benchmarks/finetune_tasks.py`` (``lm_licence``, ``cnn_newhead``) and
-the from-scratch curves of ``benchmarks/finder_regret.py``; the other fine-tuning tasks are
-held out (docs/benchmarks.md).
+Thresholds and the rule were chosen on two fine-tuning tasks of ``benchmarks/finetune_tasks.py``
+(``lm_licence``, ``cnn_newhead``) and on fresh initialisations; the other fine-tuning tasks are
+held out (docs/benchmarks.md, with what does not hold there).
 """
 
 from __future__ import annotations

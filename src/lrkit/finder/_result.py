@@ -36,10 +36,11 @@ class FinderResult:
             minimum / 3.5 to 3.5× it (also its interval), where its best LR was found in the
             finder benchmark.
         mode, steps, start_lr, end_lr, repeats: the sweep's settings.
-        regime: ``"finetune"`` when the suggestion comes from the fine-tuning trials (or they
-            were asked for), else ``"scratch"`` (the range-test rule).
+        regime: ``"finetune"`` when the fine-tuning rule made the suggestion (a pretrained
+            model, or ``regime="finetune"``), else ``"scratch"`` (the range-test rule).
         detection: how ``regime="auto"`` read the curve (pretrained start or not), else ``None``.
-        trials: the fine-tuning trials (their LRs and validation losses), when they ran.
+        trials: the fine-tuning trials (their LRs and validation losses), when they ran
+            (``trial_steps > 0``).
     """
 
     suggestion: float
