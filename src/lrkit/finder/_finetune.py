@@ -273,7 +273,8 @@ def apply(
             f"{why}: the suggestion {best:.3g} is the range test's fitted minimum "
             f"{lr_min:.3g} / {FINETUNE_DIVISOR:g}, not / 3 as from scratch: the training loss "
             "falls fastest at LRs that overwrite what a pretrained model knows (in lrkit's "
-            "benchmark the best fine-tuning LR lay 12-27x below that minimum). Pass "
+            "benchmark the best fine-tuning LR lay 10-100x below that minimum, so also search "
+            "below the interval). Pass "
             "regime='scratch' for the from-scratch rule, or trial_steps=N to score short "
             "trials on validation data."
         )
