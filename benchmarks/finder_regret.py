@@ -18,6 +18,11 @@ MNIST-1D; session 3: a residual LayerNorm MLP on digits, a tanh/dropout MLP on s
 data) were added afterwards and are reported apart as held out. One set of tasks can be run on
 its own with ``--tasks`` (built-in names or ``benchmarks/heldout_tasks.py:NAME``).
 
+``--finetune choose|heldout|all`` runs the fine-tuning family instead (benchmarks/finetune_tasks.py:
+pretrained models, AdamW, grid 1e-6..10^-0.5): the default, the range-test rule it replaced, the
+anchors, the fixed default and the rule candidates (fitted minimum / 10, 30, 100; the trials'
+pick / 3.16, / 10).
+
     python benchmarks/finder_regret.py            # full
     python benchmarks/finder_regret.py --quick    # 1 task, 5 epochs, coarse grid
 
@@ -47,6 +52,11 @@ HELDOUT = [
     # session 2's held-out pair, then session 3's (added before any finder result on them)
     for name in ("digits_cnn", "mnist1d_bn_mlp", "digits_resmlp", "tabular_tanh_mlp")
 ]
+FINETUNE_FILE = Path(__file__).parent / "finetune_tasks.py"
+# Fine-tuning family (benchmarks/finetune_tasks.py): the rule was chosen on the first two, the
+# last two are held out (named before any finder ran on them).
+FINETUNE_CHOOSE = [f"{FINETUNE_FILE}:{name}" for name in ("lm_licence", "cnn_newhead")]
+FINETUNE_HELDOUT = [f"{FINETUNE_FILE}:{name}" for name in ("mlp_shift", "tabular_drift")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -103,9 +113,12 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
     task = _task(name, epochs)
     t0 = time.perf_counter()
     try:
-        if which in ("lrkit", "lrkit-r3"):
+        if which.startswith("lrkit"):
             from lrkit.finder import find_lr
 
+            extra: dict[str, Any] = {}
+            if which.startswith("lrkit-t"):  # rule design: another trial length
+                extra["trial_steps"] = int(which[len("lrkit-t") :])
             model, optim = _model_opt(task, opt, seed, 1e-3)
             res = find_lr(
                 model,
@@ -115,13 +128,21 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
                 batch_size=task.batch_size,
                 seed=seed,
                 repeats=3 if which == "lrkit-r3" else 1,
+                **extra,
             )
+            trials = res.trials
             out: dict[str, Any] = {
                 "suggestions": dict(res.suggestions),
+                "suggestion": res.suggestion,
                 "interval": list(res.interval),
                 "lrs": list(res.lrs),
                 "losses": list(res.losses),
-                "steps": len(res.lrs) * res.repeats,
+                "regime": res.regime,
+                "detection": None if res.detection is None else res.detection.to_dict(),
+                "trials": None if trials is None else trials.to_dict(),
+                # range-test updates plus the trials' updates
+                "steps": len(res.lrs) * res.repeats
+                + (0 if trials is None else len(trials.lrs) * trials.trial_steps),
             }
         elif which == "torch-lr-finder":
             import matplotlib
@@ -190,8 +211,19 @@ def _rel_key(lr: float) -> str:
 
 
 def _short(task: str) -> str:
-    """A held-out task's display name: ``heldout:digits_cnn``."""
-    return f"heldout:{task.rsplit(':', 1)[1]}" if "heldout_tasks.py:" in task else task
+    """A task's display name: ``heldout:digits_cnn``, ``finetune:lm_licence``,
+    ``finetune-heldout:mlp_shift``."""
+    name = task.rsplit(":", 1)[-1]
+    if "heldout_tasks.py:" in task:
+        return f"heldout:{name}"
+    if "finetune_tasks.py:" in task:
+        held = task in FINETUNE_HELDOUT
+        return f"finetune-heldout:{name}" if held else f"finetune:{name}"
+    return task
+
+
+def _family(short: str) -> str:
+    return short.split(":", 1)[0] if ":" in short else "builtin"
 
 
 def _summary(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -225,6 +257,8 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_heldout_adam_momentum": ("heldout", ("adam", "adamw", "sgd_momentum")),
     "summary_builtin_plain_sgd": ("builtin", ("sgd",)),
     "summary_heldout_plain_sgd": ("heldout", ("sgd",)),
+    "summary_finetune": ("finetune", None),
+    "summary_finetune_heldout": ("finetune-heldout", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -234,6 +268,8 @@ TITLES = {
     "summary_heldout_adam_momentum": "held-out tasks, Adam and SGD+momentum",
     "summary_builtin_plain_sgd": "built-in tasks, plain SGD",
     "summary_heldout_plain_sgd": "held-out tasks, plain SGD",
+    "summary_finetune": "fine-tuning tasks the fine-tune rule was chosen on",
+    "summary_finetune_heldout": "fine-tuning tasks held out",
 }
 
 
@@ -244,7 +280,7 @@ def summaries(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         chosen = [
             c
             for c in cells
-            if (tasks == "all" or c["task"].startswith("heldout:") == (tasks == "heldout"))
+            if (tasks == "all" or _family(c["task"]) == tasks)
             and (optimizers is None or c["optimizer"] in optimizers)
         ]
         if not chosen:
@@ -315,6 +351,12 @@ def main() -> None:
     )
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
+        "--finetune",
+        choices=("choose", "heldout", "all"),
+        default=None,
+        help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
+    )
+    ap.add_argument(
         "--summarize",
         metavar="RESULT_JSON",
         help="recompute the summaries of a saved result (no training), rewrite it and print",
@@ -341,8 +383,21 @@ def main() -> None:
         tasks = args.tasks or (available() + ([] if args.no_heldout else HELDOUT))
         epochs = None
         grid = [10 ** (e / 2) for e in range(-10, 2)]  # half decades 1e-5..10^0.5
+        if args.finetune:
+            tasks = {
+                "choose": FINETUNE_CHOOSE,
+                "heldout": FINETUNE_HELDOUT,
+                "all": FINETUNE_CHOOSE + FINETUNE_HELDOUT,
+            }[args.finetune]
+            # fine-tuning's best LRs sit 10-300x below training from scratch
+            grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
+    for t in tasks:  # build (pretrain and cache) every task once before the workers start
+        _task(t, None)
         grid_seeds, finder_seeds = [0, 1, 2], [0, 1, 2, 3, 4]
-    finders = ["lrkit", "lrkit-r3", *args.anchors]
+    # The fine-tuning family (CPU-bound transformer trainings) scores the default, the range-test
+    # rule it replaces, the anchors, the fixed default and the rule candidates only.
+    finders = ["lrkit", *args.anchors] if args.finetune else ["lrkit", "lrkit-r3", *args.anchors]
+    lrkit_methods = ("lrkit",) if args.finetune else LRKIT_METHODS
     t_start = time.perf_counter()
 
     with ProcessPoolExecutor(args.workers, initializer=_init_worker) as pool:
@@ -371,23 +426,32 @@ def main() -> None:
             for o in args.optimizers:
                 for s in finder_seeds:
                     lk = find_res[(t, o, s, "lrkit")]
-                    for m in LRKIT_METHODS:
+                    # the default (the range-test rule, or the fine-tuning trials' pick)
+                    sugg.setdefault((t, o, "lrkit:default"), []).append(lk.get("suggestion"))
+                    for m in lrkit_methods:
                         v = lk.get("suggestions", {}).get(m)
                         sugg.setdefault((t, o, f"lrkit:{m}"), []).append(v)
-                    r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestions", {}).get("lrkit")
-                    sugg.setdefault((t, o, "lrkit-r3:lrkit"), []).append(r3)
+                    if "lrkit-r3" in finders:
+                        r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestion")
+                        sugg.setdefault((t, o, "lrkit-r3:default"), []).append(r3)
                     for f in args.anchors:
                         sugg.setdefault((t, o, f), []).append(
                             find_res[(t, o, s, f)].get("suggestion")
                         )
                     sugg.setdefault((t, o, "fixed default"), []).append(FIXED[o])
-                    if args.candidates and lk.get("lrs"):
+                    if (args.candidates or args.finetune) and lk.get("lrs"):
                         from lrkit.finder import fit_curve
 
                         fit = fit_curve(lk["lrs"], lk["losses"])
                         lr_min = lk["lrs"][int(np.argmin(fit))]
-                        for c in (3, 5, 10, 20, 30):
+                        divisors = (10, 30, 100) if args.finetune else (3, 5, 10, 20, 30)
+                        for c in divisors:
                             sugg.setdefault((t, o, f"cand:fitmin/{c}"), []).append(lr_min / c)
+                        tr = lk.get("trials")
+                        for c in (3.16, 10) if tr else ():  # below the trials' pick
+                            sugg.setdefault((t, o, f"cand:trial/{c}"), []).append(
+                                tr["suggestion"] / c
+                            )
 
         # 3) train at every suggestion (with the grid's seeds, or the finder run's own)
         def eval_seeds(finder_seed: int) -> list[int]:
@@ -509,6 +573,8 @@ def main() -> None:
             "finders": finders,
             "eval_seeds": args.eval_seeds,
             "heldout": [_short(t) for t in HELDOUT],
+            "finetune_choose": [_short(t) for t in FINETUNE_CHOOSE],
+            "finetune_heldout": [_short(t) for t in FINETUNE_HELDOUT],
         },
         "machine": {
             "platform": platform.platform(),
@@ -522,7 +588,12 @@ def main() -> None:
         **summaries(cells),
         "cells": cells,
         "curves": {
-            f"{t}|{o}|{s}": {"lrs": r.get("lrs"), "losses": r.get("losses")}
+            f"{_short(t)}|{o}|{s}": {
+                "lrs": r.get("lrs"),
+                "losses": r.get("losses"),
+                "detection": r.get("detection"),
+                "trials": r.get("trials"),
+            }
             for (t, o, s, f), r in find_res.items()
             if f == "lrkit"
         },

@@ -61,3 +61,53 @@ def test_find_bad_input_is_a_one_line_error(tmp_path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["find", "digits-mlp", "--steps", "3", "--out", str(tmp_path), "--no-plot"])
     assert info.value.code == 2
+
+
+def test_find_regime_finetune_on_a_pretrained_task_file(tmp_path) -> None:
+    # a task file whose model is pretrained (a tiny MLP trained before the finder runs)
+    task_file = tmp_path / "ft_task.py"
+    task_file.write_text(
+        """
+import torch
+from torch import nn
+from lrkit.tasks import Task, accuracy, cross_entropy
+
+def task():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 16, generator=g)
+    y = (x @ torch.randn(16, 4, generator=g)).argmax(1)
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for i in range(300):
+        idx = torch.arange(i * 32, (i + 1) * 32) % 600
+        loss = cross_entropy(net(x[idx]), y[idx])
+        opt.zero_grad(); loss.backward(); opt.step()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    def make():
+        m = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4))
+        m.load_state_dict(state)
+        return m
+    return Task("ft", make, (x[:400] + 0.5, y[:400]), (x[400:] + 0.5, y[400:]),
+                cross_entropy, accuracy, optimizer="adamw", batch_size=32)
+"""
+    )
+    spec = f"{task_file}:task"
+    for regime in ("auto", "finetune"):
+        res = CliRunner().invoke(
+            cli,
+            ["find", spec, "--out", str(tmp_path), "--steps", "40", "--repeats", "1",
+             "--no-plot", "--regime", regime],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        data = json.loads((tmp_path / "find-ft-adamw.json").read_text())
+        assert data["regime"] == "finetune" and data["method"] == "finetune"
+        assert (data["detection"] is not None) == (regime == "auto")
+        low, high = data["interval"]
+        assert low < data["suggestion"] < high
+        assert "note:" in res.output and "/ 10" in res.output
+
+
+def test_find_rejects_a_bad_regime(tmp_path) -> None:
+    res = CliRunner().invoke(cli, ["find", "digits-mlp", "--regime", "pretrained", "--no-plot"])
+    assert res.exit_code == 2 and "regime" in res.output

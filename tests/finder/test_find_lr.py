@@ -386,13 +386,15 @@ def test_plain_sgd_gets_a_note_and_a_warning_momentum_and_adam_do_not() -> None:
             model, (x, y), loss_fn=nn.functional.cross_entropy, optimizer=plain, steps=40, seed=0
         )
     assert len(r.notes) == 1 and "plain SGD" in r.notes[0]
-    # the note names the search range: a third to 3x the fitted minimum (the interval's top)
-    lr_min = r.interval[1]
-    assert f"{lr_min / 3:.3g} to {3 * lr_min:.3g}" in r.notes[0]
+    # the note names the interval: the fitted minimum / 3.5 to 3.5x it
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert f"{lr_min / 3.5:.3g} to {3.5 * lr_min:.3g}" in r.notes[0]
     assert r.to_dict()["notes"] == list(r.notes)
-    # and a follow-up search (lrkit.tune's auto) is told to cover that range
-    assert r.search_range == pytest.approx((lr_min / 3, 3 * lr_min))
-    assert r.to_dict()["search_range"] == pytest.approx([lr_min / 3, 3 * lr_min])
+    # it is the interval itself (plain SGD's best LR sits above [lr_min / 10, lr_min]) and a
+    # follow-up search (lrkit.tune's auto) is told to cover it
+    assert r.interval == pytest.approx((lr_min / 3.5, 3.5 * lr_min))
+    assert r.search_range == pytest.approx((lr_min / 3.5, 3.5 * lr_min))
+    assert r.to_dict()["search_range"] == pytest.approx([lr_min / 3.5, 3.5 * lr_min])
     for opt in (
         torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
         torch.optim.Adam(model.parameters(), lr=1e-3),

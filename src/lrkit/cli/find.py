@@ -43,6 +43,9 @@ def cli_note(note: str) -> str:
     help="Sweeps to combine (median curve); 3 cut the worst-case regret in our benchmark.",
 )
 @seed_option()
+@click.option("--regime", type=click.Choice(["auto", "scratch", "finetune"]), default="auto",
+              show_default=True, help="auto: a pretrained model (read off its weights) gets the "
+              "fine-tuning rule (fitted minimum / 10); finetune: always; scratch: never.")  # fmt: skip
 @no_plot_option
 def command(
     task: str,
@@ -55,6 +58,7 @@ def command(
     method: str,
     repeats: int,
     seed: int,
+    regime: str,
     no_plot: bool,
 ) -> None:
     """Run an LR range test on TASK (a built-in name or path/to/file.py:factory).
@@ -73,7 +77,7 @@ def command(
     opt_name = optimizer or t.optimizer
     result = find_lr_on_task(t, opt_name, seed=seed, quiet=True, start_lr=start_lr, end_lr=end_lr,
                              steps=steps, mode=mode, method=method, repeats=repeats,
-                             progress=True)  # fmt: skip
+                             progress=True, regime=regime)  # fmt: skip
 
     console = Console()
     low, high = result.interval

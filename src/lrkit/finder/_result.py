@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from lrkit.errors import FinderError
+from lrkit.finder._finetune import Detection, TrialOutcome
 from lrkit.finder._suggest import METHODS, ema, fit_curve, lrkit_interval, suggest
 
 __all__ = ["FinderResult", "make_result"]
@@ -31,9 +32,15 @@ class FinderResult:
         notes: caveats about this result that the caller should read (also issued as
             warnings by :func:`lrkit.find_lr`), e.g. for plain SGD.
         search_range: the LR range a follow-up search should cover (``lrkit.tune``'s
-            ``auto`` strategy reads it): ``None`` means the interval; for plain SGD a third to
-            3× the fitted minimum, where its best LR was found in the finder benchmark.
+            ``auto`` strategy reads it): ``None`` means the interval; for plain SGD the fitted
+            minimum / 3.5 to 3.5× it (also its interval), where its best LR was found in the
+            finder benchmark.
         mode, steps, start_lr, end_lr, repeats: the sweep's settings.
+        regime: ``"finetune"`` when the fine-tuning rule made the suggestion (a pretrained
+            model, or ``regime="finetune"``), else ``"scratch"`` (the range-test rule).
+        detection: how ``regime="auto"`` read the curve (pretrained start or not), else ``None``.
+        trials: the fine-tuning trials (their LRs and validation losses), when they ran
+            (``trial_steps > 0``).
     """
 
     suggestion: float
@@ -53,6 +60,9 @@ class FinderResult:
     repeat_suggestions: tuple[float, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
     search_range: tuple[float, float] | None = None
+    regime: str = "scratch"
+    detection: Detection | None = None
+    trials: TrialOutcome | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of every field."""
@@ -80,6 +90,9 @@ class FinderResult:
             "repeat_suggestions": clean(list(self.repeat_suggestions)),
             "notes": list(self.notes),
             "search_range": None if self.search_range is None else clean(list(self.search_range)),
+            "regime": self.regime,
+            "detection": None if self.detection is None else clean(self.detection.to_dict()),
+            "trials": None if self.trials is None else self.trials.to_dict(),
             "lrs": clean(list(self.lrs)),
             "losses": clean(list(self.losses)),
             "smoothed": clean(list(self.smoothed)),

@@ -21,6 +21,7 @@ __all__ = [
     "ema",
     "fit_curve",
     "lrkit_interval",
+    "plain_sgd_interval",
     "suggest",
 ]
 
@@ -133,6 +134,25 @@ def lrkit_interval(lrs: Curve, losses: Curve) -> tuple[float, float]:
     lr, lo = _check(lrs, losses)
     lr_min = float(lr[int(np.argmin(fit_curve(lr, lo)))])
     return max(lr_min / 10.0, float(lr[0])), lr_min
+
+
+#: Plain SGD (no momentum): its best LR for a full training lay between 0.29x and 1.63x the
+#: range test's fitted minimum on the built-in tasks (benchmarks/finder_regret.py, 15 runs), so
+#: its interval spans the fitted minimum / 3.5 to 3.5x it (chosen there; the held-out tasks
+#: are reported in docs/benchmarks.md).
+PLAIN_SGD_SPAN = 3.5
+
+
+def plain_sgd_interval(lr_min: float) -> tuple[float, float]:
+    """Plain SGD's interval around the range test's fitted minimum ``lr_min``.
+
+    Plain SGD's best LR sits near the stability edge, about where the fitted loss is lowest,
+    above the ``lrkit`` interval ``[lr_min / 10, lr_min]`` as often as inside it.
+
+    >>> [round(v, 3) for v in plain_sgd_interval(0.35)]
+    [0.1, 1.225]
+    """
+    return lr_min / PLAIN_SGD_SPAN, lr_min * PLAIN_SGD_SPAN
 
 
 def suggest(

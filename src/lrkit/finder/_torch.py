@@ -12,9 +12,11 @@ import numpy as np
 
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import lr_sweep, run_sweep, validate
+from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
+from lrkit.finder._finetune import apply as apply_finetune
 from lrkit.finder._result import FinderResult, make_result
 from lrkit.finder._state import RNGState, TrainingState
-from lrkit.finder._suggest import suggest
+from lrkit.finder._suggest import plain_sgd_interval, suggest
 
 __all__ = ["find_lr"]
 
@@ -40,6 +42,8 @@ def find_lr(
     batch_size: int = 128,
     seed: int | None = None,
     progress: bool = False,
+    regime: str = "auto",
+    trial_steps: int = TRIAL_STEPS,
 ) -> FinderResult:
     """LR range test on a PyTorch model; the model and optimizer are left untouched.
 
@@ -75,6 +79,15 @@ def find_lr(
         batch_size: batch size when ``train_data`` is a tensor pair.
         seed: seeds the RNGs for the call (they are restored afterwards anyway).
         progress: show a progress bar on stderr.
+        regime: ``"auto"`` (default) reads the model's weights for a pretrained start (weight
+            matrices whose top singular value stands above a random matrix's) and, when it
+            finds one, applies the fine-tuning rule: the range test's fitted minimum / 10
+            instead of / 3 (see :mod:`lrkit.finder._finetune`; the reason is in
+            ``result.notes``); ``"finetune"`` always applies it; ``"scratch"`` never does.
+        trial_steps: with the fine-tuning rule, ``N > 0`` replaces it by 6 trials of ``N``
+            updates from the model's weights at LRs below the fitted minimum, scored on
+            ``val_data`` (else on held-out training data); the suggestion is half a decade
+            below the best trial. ``0`` (default): no trials.
     """
     torch = require("torch", "torch")
     import torch as _torch
@@ -88,6 +101,7 @@ def find_lr(
         diverge=diverge,
         method=method,
     )
+    regime, trial_steps = check_regime(regime), check_trial_steps(trial_steps)
     if not isinstance(accumulation_steps, int) or accumulation_steps < 1:
         raise ConfigError(
             f"accumulation_steps must be an int >= 1, but got accumulation_steps={accumulation_steps!r}"
@@ -116,6 +130,11 @@ def find_lr(
     curves: list[list[float]] = []
     diverged: list[float | None] = []
     bar = _Bar(progress, steps * repeats)
+    detection = None
+    if regime == "auto":  # read the weights before the range test moves them
+        from lrkit.finder._finetune_torch import detect
+
+        detection = detect(model)
     try:
         if seed is not None:
             _seed_all(seed)
@@ -152,6 +171,36 @@ def find_lr(
             )
             curves.append(losses)
             diverged.append(div)
+
+        # Fine-tuning (finder/_finetune.py): trials from the same start, restored bit for bit.
+        def restore() -> None:
+            state.restore()
+            if moved:
+                model.to(dev)
+                _move_state(optimizer, dev)
+
+        from lrkit.finder._finetune_torch import finetune_stage
+
+        detection, trials, trial_notes = finetune_stage(
+            regime,
+            lrs,
+            curves,
+            method=method,
+            detection=detection,
+            model=model,
+            optimizer=optimizer,
+            loss_fn=loss_fn,
+            train_data=train_data,
+            val_data=val_data,
+            restore=restore,
+            ratios=ratios,
+            device=dev,
+            accumulation_steps=accumulation_steps,
+            amp=amp,
+            batch_size=batch_size,
+            seed=base,
+            trial_steps=trial_steps,
+        )
     finally:
         bar.close()
         if moved:
@@ -170,11 +219,25 @@ def find_lr(
         start_lr=start_lr,
         end_lr=end_lr,
     )
-    if _plain_sgd(optimizer):
+    result = apply_finetune(
+        result,
+        regime=regime,
+        method=method,
+        detection=detection,
+        outcome=trials,
+        notes=trial_notes,
+    )
+    if _plain_sgd(optimizer) and result.trials is None:
         lr_min = result.interval[1]  # the fitted minimum
-        low, high = lr_min / 3, 3 * lr_min
+        low, high = plain_sgd_interval(lr_min)
         note = PLAIN_SGD_NOTE.format(low=low, high=high)
-        result = dataclasses.replace(result, notes=(*result.notes, note), search_range=(low, high))
+        # The interval must hold plain SGD's best LR, which sits above [lr_min / 10, lr_min].
+        result = dataclasses.replace(
+            result,
+            notes=(*result.notes, note),
+            search_range=(low, high),
+            interval=(min(low, result.suggestion), max(high, result.suggestion)),
+        )
     for note in result.notes:
         warnings.warn(note, LRKitWarning, stacklevel=2)
     return result
@@ -182,11 +245,11 @@ def find_lr(
 
 PLAIN_SGD_NOTE = (
     "plain SGD (no momentum): the suggestion is least reliable for it. In lrkit's benchmark "
-    "(benchmarks/finder_regret.py) plain SGD's best LR for a full training lay between 0.4x "
+    "(benchmarks/finder_regret.py) plain SGD's best LR for a full training lay between 0.3x "
     "and 4x the LR at the range test's fitted minimum, and the suggestion (that LR / 3) "
-    "cost up to 10 accuracy points; with Adam and SGD+momentum it stayed within 1.5. Search "
-    "{low:.3g} to {high:.3g} (a third to 3x the fitted minimum; e.g. lrkit.tune), or add "
-    "momentum."
+    "cost up to 10 accuracy points; with Adam and SGD+momentum it stayed within 1.5. The "
+    "interval is {low:.3g} to {high:.3g} (the fitted minimum / 3.5 to 3.5x it): search it "
+    "(e.g. lrkit.tune), or add momentum."
 )
 
 

@@ -1,0 +1,363 @@
+"""Fine-tuning tasks: a model pretrained locally (no network), then trained a few hundred steps.
+
+Each factory returns a :class:`lrkit.tasks.Task` whose ``make_model()`` builds the model with
+its pretrained weights (and, where the classes change, a fresh head seeded by the caller), so
+``lrkit.tasks.train`` fine-tunes it and ``lrkit find benchmarks/finetune_tasks.py:lm_licence``
+runs the finder on it. Pretraining is deterministic (seed 0, one thread) and cached under
+``benchmarks/.cache/`` (git-ignored); bump ``_VERSION`` to rebuild.
+
+Roles, fixed before any finder ran on them (see docs/benchmarks.md):
+
+- ``lm_licence`` and ``cnn_newhead`` choose the fine-tuning rule (trial length, divisor,
+  detection threshold);
+- ``mlp_shift`` and ``tabular_drift`` are held out: never used to choose anything.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrkit.tasks import Task, accuracy, cross_entropy
+
+CACHE = Path(__file__).parent / ".cache"
+_VERSION = 1
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _pretrained(name: str, build: Callable[[], Any], pretrain: Callable[[Any], None]) -> Any:
+    """The cached pretrained state_dict of ``build()`` after ``pretrain(model)``."""
+    import torch
+
+    path = CACHE / f"{name}-v{_VERSION}.pt"
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception:
+            pass  # a corrupt file is rebuilt below
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same bits on every run
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = build()
+            pretrain(model)
+    finally:
+        torch.set_num_threads(threads)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=CACHE, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # concurrent workers never see a half-written file
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return state
+
+
+def _fit(model: Any, x: Any, y: Any, loss_fn: Any, *, steps: int, lr: float, bs: int) -> None:
+    """Plain pretraining: Adam, cosine decay to 0, seeded batches."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (bs,), generator=gen)
+        loss = loss_fn(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+
+
+def _task(
+    name: str,
+    make_model: Callable[[], Any],
+    train: tuple[Any, Any],
+    val: tuple[Any, Any],
+    batch_size: int,
+    epochs: int,
+    loss_fn: Any = cross_entropy,
+) -> Task:
+    # The recipe everybody starts from when fine-tuning: AdamW at its library default.
+    return Task(
+        name=name,
+        make_model=make_model,
+        train=train,
+        val=val,
+        loss_fn=loss_fn,
+        metric=accuracy,
+        optimizer="adamw",
+        lr=1e-3,
+        batch_size=batch_size,
+        epochs=epochs,
+    )
+
+
+# --- 1. a character transformer LM: Python source -> English licence text (choose) ---------
+
+_VOCAB = 96  # printable ASCII and newline; anything else becomes "?"
+_CTX = 64
+
+
+def _encode(text: str) -> np.ndarray:
+    codes = np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8).astype(np.int64)
+    out = np.where(codes == 10, 95, codes - 32)
+    return np.where((out < 0) | (out > 95), ord("?") - 32, out)
+
+
+def _windows(codes: np.ndarray) -> tuple[Any, Any]:
+    import torch
+
+    n = (len(codes) - 1) // _CTX
+    x = codes[: n * _CTX].reshape(n, _CTX)
+    y = codes[1 : n * _CTX + 1].reshape(n, _CTX)
+    return torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
+
+
+def _lm_loss(logits: Any, y: Any) -> Any:
+    import torch.nn.functional as F
+
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def _char_lm() -> Any:
+    import torch
+    from torch import nn
+
+    class CharLM(nn.Module):
+        """2-layer pre-norm causal transformer, d=64, 4 heads."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_VOCAB, 64)
+            self.pos = nn.Parameter(0.02 * torch.randn(_CTX, 64))
+            layer = nn.TransformerEncoderLayer(
+                64, 4, 256, dropout=0.0, batch_first=True, norm_first=True
+            )
+            self.body = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(64)
+            self.head = nn.Linear(64, _VOCAB)
+            self.register_buffer(
+                "mask", torch.triu(torch.full((_CTX, _CTX), float("-inf")), 1), persistent=False
+            )
+
+        def forward(self, x: Any) -> Any:
+            t = x.shape[1]
+            h = self.emb(x) + self.pos[:t]
+            h = self.body(h, mask=self.mask[:t, :t], is_causal=True)
+            return self.head(self.norm(h))
+
+    return CharLM()
+
+
+def _python_source() -> str:
+    lib = Path(os.__file__).parent
+    files = [
+        "argparse.py",
+        "textwrap.py",
+        "string.py",
+        "functools.py",
+        "shutil.py",
+        "json/decoder.py",
+    ]
+    return "".join((lib / f).read_text(encoding="utf-8", errors="replace") for f in files)
+
+
+def lm_licence() -> Task:
+    """A char transformer LM pretrained on Python stdlib source (~2 min on one core), fine-tuned
+    on 12k characters of the GPL-3 text (validation: the next 6k); AdamW, batch 16, 16 epochs
+    (192 updates). Metric: next-character accuracy."""
+    src = _encode(_python_source())
+    x_pre, y_pre = _windows(src)
+    state = _pretrained(
+        "lm-python",
+        _char_lm,
+        lambda m: _fit(m, x_pre, y_pre, _lm_loss, steps=1500, lr=3e-3, bs=32),
+    )
+    text = Path("/usr/share/common-licenses/GPL-3").read_text(encoding="utf-8")
+    codes = _encode(text)
+    train, val = _windows(codes[2000:14000]), _windows(codes[14000:20000])
+
+    def model() -> Any:
+        m = _char_lm()
+        m.load_state_dict(state)
+        return m
+
+    return _task("ft-lm-licence", model, train, val, 16, 16, _lm_loss)
+
+
+# --- 2. a CNN pretrained on digits 0-4, a new head for digits 5-9 (choose) -----------------
+
+
+def _digits_by_class() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype(np.float32), y.astype(np.int64)
+
+
+def _digit_cnn(n_out: int) -> Any:
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 64),
+        nn.ReLU(),
+        nn.Linear(64, n_out),
+    )
+
+
+def cnn_newhead() -> Task:
+    """A 2-D CNN pretrained on digits 0-4 (all ~900 images), its last layer replaced by a fresh
+    head for digits 5-9, fine-tuned on 100 images (20 per class), validated on the other ~800;
+    AdamW, batch 16, 40 epochs (~280 updates)."""
+    import torch
+
+    x, y = _digits_by_class()
+    old = y < 5
+    xt, yt = torch.from_numpy(x[old]), torch.from_numpy(y[old])
+    state = _pretrained(
+        "cnn-digits04",
+        lambda: _digit_cnn(5),
+        lambda m: _fit(m, xt, yt, cross_entropy, steps=600, lr=2e-3, bs=64),
+    )
+    rng = np.random.default_rng(1)
+    new_idx = np.flatnonzero(~old)
+    pick = np.concatenate(
+        [rng.choice(new_idx[y[new_idx] == c], 20, replace=False) for c in range(5, 10)]
+    )
+    rest = np.setdiff1d(new_idx, pick)
+    train = (torch.from_numpy(x[pick]), torch.from_numpy(y[pick] - 5))
+    val = (torch.from_numpy(x[rest]), torch.from_numpy(y[rest] - 5))
+    body = {k: v for k, v in state.items() if not k.startswith("8.")}
+
+    def model() -> Any:
+        m = _digit_cnn(5)  # the head (layer 8) keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-cnn-newhead", model, train, val, 16, 40)
+
+
+# --- 3. an MLP pretrained on MNIST-1D, adapted to a shifted, rescaled copy (held out) -------
+
+
+def _mlp(sizes: list[int], act: Any) -> Any:
+    from torch import nn
+
+    layers: list[Any] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def mlp_shift() -> Task:
+    """An MLP (40-256-256-10, ReLU) pretrained on MNIST-1D's 4000 training sequences, fine-tuned
+    on 300 of them shifted by 4 positions, scaled by 1.5 and offset by 0.5 (validation: the
+    1000 test sequences, transformed the same way); AdamW, batch 32, 30 epochs (300 updates)."""
+    import torch
+    from torch import nn
+
+    from lrkit.tasks._data import mnist1d_arrays
+
+    x, y, xv, yv = mnist1d_arrays()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    state = _pretrained(
+        "mlp-mnist1d",
+        lambda: _mlp([40, 256, 256, 10], nn.ReLU),
+        lambda m: _fit(m, xt, yt, cross_entropy, steps=1500, lr=2e-3, bs=128),
+    )
+
+    def shift(a: np.ndarray) -> Any:
+        return torch.from_numpy((1.5 * np.roll(a, 4, axis=1) + 0.5).astype(np.float32))
+
+    rng = np.random.default_rng(2)
+    pick = rng.choice(len(x), 300, replace=False)
+    train = (shift(x[pick]), torch.from_numpy(y[pick]))
+    val = (shift(xv), torch.from_numpy(yv))
+
+    def model() -> Any:
+        m = _mlp([40, 256, 256, 10], nn.ReLU)
+        m.load_state_dict(state)
+        return m
+
+    return _task("ft-mlp-shift", model, train, val, 32, 30)
+
+
+# --- 4. a GELU MLP pretrained on tabular data, adapted to drifted features (held out) ------
+
+
+def tabular_drift() -> Task:
+    """scikit-learn ``make_classification`` (6 classes, 20 features, 8000 samples): a GELU MLP
+    (20-128-128-6) pretrained on 6000, fine-tuned on 300 of the other 2000 after a feature
+    drift (a fixed random rotation by ~0.4 rad in feature space plus an offset of 0.3),
+    validated on the remaining 1700 drifted ones; AdamW, batch 32, 30 epochs (300 updates)."""
+    import torch
+    from scipy.linalg import expm
+    from sklearn.datasets import make_classification
+    from torch import nn
+
+    xa, ya = make_classification(
+        n_samples=8000,
+        n_features=20,
+        n_informative=12,
+        n_redundant=4,
+        n_classes=6,
+        n_clusters_per_class=2,
+        class_sep=1.2,
+        flip_y=0.02,
+        random_state=11,
+    )
+    mean, std = xa[:6000].mean(0), xa[:6000].std(0) + 1e-8
+    xa = (xa - mean) / std
+    xt = torch.from_numpy(xa[:6000].astype(np.float32))
+    yt = torch.from_numpy(ya[:6000].astype(np.int64))
+    state = _pretrained(
+        "mlp-tabular",
+        lambda: _mlp([20, 128, 128, 6], nn.GELU),
+        lambda m: _fit(m, xt, yt, cross_entropy, steps=1500, lr=2e-3, bs=128),
+    )
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(20, 20))
+    skew = (a - a.T) / 2
+    rot = expm(0.4 * skew / np.linalg.norm(skew, 2))
+    drifted = (xa[6000:] @ rot + 0.3).astype(np.float32)
+    yd = ya[6000:].astype(np.int64)
+    train = (torch.from_numpy(drifted[:300]), torch.from_numpy(yd[:300]))
+    val = (torch.from_numpy(drifted[300:]), torch.from_numpy(yd[300:]))
+
+    def model() -> Any:
+        m = _mlp([20, 128, 128, 6], nn.GELU)
+        m.load_state_dict(state)
+        return m
+
+    return _task("ft-tabular-drift", model, train, val, 32, 30)
+
+
+CHOOSE = ("lm_licence", "cnn_newhead")
+HELDOUT = ("mlp_shift", "tabular_drift")
+
+if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
+    for name in (*CHOOSE, *HELDOUT) if len(sys.argv) < 2 else sys.argv[1:]:
+        t = globals()[name]()
+        print(name, len(t.train[0]), "train", len(t.val[0]), "val", flush=True)

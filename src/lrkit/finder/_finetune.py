@@ -1,0 +1,304 @@
+"""The finder for fine-tuning: detect a pretrained start, then suggest a lower LR.
+
+A range test reads the training loss, which falls fastest at LRs that overwrite what a
+pretrained model knows; its fitted minimum sits 10-100x above the best fine-tuning LR
+(huggingface/transformers#16013; lrkit's own ``benchmarks/finder_regret.py`` fine-tuning
+family). :func:`detect_pretrained` reads a pretrained start off the weights' spectra; the
+fine-tuning rule then suggests the fitted minimum / 10 instead of / 3 (:func:`apply`). Opt-in
+(``trial_steps > 0``): a few short trainings from the same weights at LRs below the fitted
+minimum, scored on validation data (:func:`run_trials`); every trial starts from the caller's
+exact weights and optimizer state (restored bit for bit).
+
+Thresholds and the rule were chosen on two fine-tuning tasks of ``benchmarks/finetune_tasks.py``
+(``lm_licence``, ``cnn_newhead``) and on fresh initialisations; the other fine-tuning tasks are
+held out (docs/benchmarks.md, with what does not hold there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lrkit._validate import check_choice, check_int
+
+if TYPE_CHECKING:
+    from lrkit.finder._result import FinderResult
+
+__all__ = [
+    "REGIMES",
+    "Detection",
+    "TrialOutcome",
+    "apply",
+    "candidates",
+    "check_regime",
+    "check_trial_steps",
+    "detect_pretrained",
+    "pick",
+    "run_trials",
+]
+
+#: ``regime=`` values of :func:`lrkit.find_lr`.
+REGIMES: tuple[str, ...] = ("auto", "scratch", "finetune")
+
+#: Default length of one trial, in optimizer updates; 0: no trials (the fitted-minimum rule).
+TRIAL_STEPS = 0
+#: Fine-tuning rule (the default): the range test's fitted minimum / FINETUNE_DIVISOR, interval
+#: half a decade either side. Chosen on lm_licence and cnn_newhead (benchmarks/finder_regret.py
+#: --finetune choose): /10 had median regret 0.17 points, worst cell 0.28, worst run 0.48,
+#: against /30: 0.33 / 0.46 / 0.92, /100: 3.15 / 4.85 / 5.89; the grid's best LR lay at 0.037x
+#: to 0.084x the fitted minimum there.
+FINETUNE_DIVISOR = 10.0
+#: With trials (``trial_steps > 0``): their best LR / TRIAL_DIVISOR. 40-update trials picked too
+#: high an LR for a 200-300-update fine-tuning (short-horizon bias: median regret 1.56, worst
+#: 2.30 on the same two tasks); half a decade lower: 0.17 / 0.30 / 0.96.
+TRIAL_DIVISOR = 10**0.5
+#: Trials at the range test's fitted minimum times 10**(-k/2), k = 1 .. N_CANDIDATES.
+N_CANDIDATES = 6
+# A weight matrix "looks trained" when its top singular value exceeds the edge of a random
+# matrix with the same entry scale, sigma * (sqrt(rows) + sqrt(cols)) (Marchenko-Pastur), by this
+# factor. Fresh PyTorch initialisations of every built-in and held-out task of
+# benchmarks/finder_regret.py and of the fine-tuning tasks' architectures: 0.92-1.00; the two
+# pretrained models the rule was chosen on (lm_licence, cnn_newhead): up to 1.9-3.8.
+_SPIKE = 1.25
+# ... and the model is "pretrained" when at least this share of its matrix weights looks trained
+# (lm_licence: 73%, cnn_newhead: 98%; every fresh initialisation: 0%).
+_TRAINED_SHARE = 0.2
+#: Matrices smaller than this on either side are skipped (their spectrum says little).
+MIN_SIDE = 8
+
+
+def check_regime(regime: Any) -> str:
+    """``regime`` lower-cased, or :class:`~lrkit.errors.ConfigError` naming it."""
+    return check_choice("find_lr", "regime", regime, REGIMES)
+
+
+def check_trial_steps(trial_steps: Any) -> int:
+    """``trial_steps`` as an int >= 0, or :class:`~lrkit.errors.ConfigError` naming it."""
+    return check_int("find_lr", "trial_steps", trial_steps, low=0)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Whether the model's weights look pretrained, and why."""
+
+    pretrained: bool
+    trained_share: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pretrained": self.pretrained,
+            "trained_share": self.trained_share,
+            "reason": self.reason,
+        }
+
+
+def detect_pretrained(spectra: Sequence[tuple[int, int, float, float]]) -> Detection:
+    """Tell a pretrained model from a freshly initialised one by its weight matrices' spectra.
+
+    ``spectra`` holds ``(rows, cols, top singular value, Frobenius norm)`` per weight matrix.
+    A matrix with i.i.d. entries of standard deviation ``sigma`` (every usual initialisation:
+    uniform, normal, Xavier, Kaiming, truncated normal) has its top singular value near
+    ``sigma * (sqrt(rows) + sqrt(cols))``; an orthogonal or identity one below it. Training
+    grows a few large singular values above that edge (Martin & Mahoney 2021, "Implicit
+    self-regularization in deep neural networks"). The model counts as pretrained when at
+    least a fifth of its matrix weights sit in matrices whose top singular value exceeds the
+    edge by 25%. A new, freshly initialised head on a pretrained body is still detected.
+    """
+    total, trained, worst = 0, 0, 0.0
+    for rows, cols, top, fro in spectra:
+        if min(rows, cols) < MIN_SIDE or not fro > 0:
+            continue
+        sigma = fro / math.sqrt(rows * cols)
+        ratio = top / (sigma * (math.sqrt(rows) + math.sqrt(cols)))
+        worst = max(worst, ratio)
+        total += rows * cols
+        if ratio > _SPIKE:
+            trained += rows * cols
+    if total == 0:
+        return Detection(False, 0.0, "no weight matrix large enough to read")
+    share = trained / total
+    reason = (
+        f"{100 * share:.0f}% of its matrix weights have a top singular value above a random "
+        f"matrix's (largest ratio {worst:.2f})"
+    )
+    return Detection(share >= _TRAINED_SHARE, share, reason)
+
+
+def candidates(lr_min: float, n: int = N_CANDIDATES) -> np.ndarray:
+    """Trial LRs: ``lr_min * 10**(-k/2)`` for k = 1..n (half-decade steps below the minimum)."""
+    return lr_min * 10.0 ** (-np.arange(1, n + 1) / 2.0)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """The trials' LRs, their validation losses, the pick and its interval."""
+
+    lrs: tuple[float, ...]
+    val_losses: tuple[float, ...]
+    start_val_loss: float
+    suggestion: float
+    interval: tuple[float, float]
+    trial_steps: int
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        return {
+            "lrs": list(self.lrs),
+            "val_losses": [clean(v) for v in self.val_losses],
+            "start_val_loss": clean(self.start_val_loss),
+            "suggestion": self.suggestion,
+            "interval": list(self.interval),
+            "trial_steps": self.trial_steps,
+        }
+
+
+def pick(lrs: Any, val_losses: Any) -> tuple[float, tuple[float, float]]:
+    """Best trial LR and the interval between its neighbours on the log grid.
+
+    The validation loss is compared in log-LR; a non-finite loss counts as worst. The interval
+    spans the next trial on each side (half a decade for the default candidates), where the
+    best full-length fine-tuning LR lay in the benchmark.
+    """
+    lr = np.asarray(lrs, dtype=float)
+    v = np.asarray(val_losses, dtype=float)
+    order = np.argsort(lr)
+    lr, v = lr[order], np.where(np.isfinite(v[order]), v[order], np.inf)
+    b = int(np.argmin(v))
+    ratio = float(lr[1] / lr[0]) if len(lr) > 1 else math.sqrt(10.0)  # the grid's step
+    low = float(lr[b - 1]) if b > 0 else float(lr[b] / ratio)
+    high = float(lr[b + 1]) if b + 1 < len(lr) else float(lr[b] * ratio)
+    return float(lr[b]), (low, high)
+
+
+def run_trials(
+    lrs: np.ndarray,
+    *,
+    start_trial: Callable[[], None],
+    train_step: Callable[[float], float],
+    val_loss: Callable[[], float],
+    restore: Callable[[], None],
+    trial_steps: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[float], float]:
+    """Train ``trial_steps`` updates at each LR from the restored start; return val losses.
+
+    ``restore()`` puts the starting weights and optimizer state back; ``start_trial()`` rewinds
+    the batches so that every trial sees the same ones (common random numbers: the trials
+    differ only in their LR); ``train_step(lr)`` takes one update and returns its training
+    loss (``StopIteration`` when the data ran out). Returns the validation loss after each
+    trial (``inf`` for a trial whose loss became non-finite) and the one at the start.
+    """
+    restore()
+    start = val_loss()
+    out: list[float] = []
+    done = 0
+    for lr in lrs:
+        restore()
+        start_trial()
+        value: float | None = None
+        for _ in range(trial_steps):
+            try:
+                loss = train_step(float(lr))
+            except StopIteration:
+                break
+            done += 1
+            if progress is not None:
+                progress(done)
+            if not math.isfinite(loss):
+                value = math.inf
+                break
+        if value is None:
+            value = val_loss()
+        out.append(value if math.isfinite(value) else math.inf)
+    restore()
+    return out, start
+
+
+def apply(
+    result: FinderResult,
+    *,
+    regime: str,
+    method: str,
+    detection: Detection | None,
+    outcome: TrialOutcome | None,
+    notes: tuple[str, ...] = (),
+) -> FinderResult:
+    """The range test's result with the fine-tuning verdict: suggestion, interval, notes."""
+    lr_min = result.interval[1]
+    extra: list[str] = []
+    if outcome is not None:
+        why = (
+            "regime='finetune' was asked for"
+            if detection is None
+            else f"this looks like fine-tuning a pretrained model ({detection.reason})"
+        )
+        extra.append(
+            f"{why}: the suggestion {outcome.suggestion:.3g} is half a decade below the best of "
+            f"{len(outcome.lrs)} trials of {outcome.trial_steps} updates from your weights, "
+            "scored on validation loss, not the range test's (its fitted minimum "
+            f"{lr_min:.3g} is where the training loss falls fastest, which overwrites what "
+            "a pretrained model knows). Pass regime='scratch' for the range-test rule."
+        )
+        extra.extend(notes)
+        suggestions = {**result.suggestions, "finetune": outcome.suggestion}
+        return dataclasses.replace(
+            result,
+            suggestion=outcome.suggestion,
+            interval=outcome.interval,
+            method="finetune",
+            suggestions=suggestions,
+            notes=(*result.notes, *extra),
+            regime="finetune",
+            detection=detection,
+            trials=outcome,
+            search_range=None,
+        )
+    finetune = regime == "finetune" or (detection is not None and detection.pretrained)
+    if finetune and method.lower() in ("auto", "lrkit"):
+        why = (
+            "regime='finetune' was asked for"
+            if detection is None
+            else f"this looks like fine-tuning a pretrained model ({detection.reason})"
+        )
+        best = lr_min / FINETUNE_DIVISOR
+        extra.append(
+            f"{why}: the suggestion {best:.3g} is the range test's fitted minimum "
+            f"{lr_min:.3g} / {FINETUNE_DIVISOR:g}, not / 3 as from scratch: the training loss "
+            "falls fastest at LRs that overwrite what a pretrained model knows (in lrkit's "
+            "benchmark the best fine-tuning LR lay 10-100x below that minimum, so also search "
+            "below the interval). Pass "
+            "regime='scratch' for the from-scratch rule, or trial_steps=N to score short "
+            "trials on validation data."
+        )
+        return dataclasses.replace(
+            result,
+            suggestion=best,
+            interval=(best / 10**0.5, best * 10**0.5),
+            method="finetune",
+            suggestions={**result.suggestions, "finetune": best},
+            notes=(*result.notes, *extra),
+            regime="finetune",
+            detection=detection,
+            search_range=None,
+        )
+    if finetune:
+        extra.append(
+            f"the model looks pretrained or regime='finetune' was asked for, but method={method!r} "
+            "was chosen explicitly, so the fine-tuning rule was not applied; the range test's rules "
+            "overshoot the best fine-tuning LR by 10-100x in lrkit's benchmark; use "
+            "method='auto'"
+        )
+    return dataclasses.replace(
+        result,
+        notes=(*result.notes, *extra),
+        regime="finetune" if detection is None and regime == "finetune" else "scratch",
+        detection=detection,
+    )

@@ -1,0 +1,225 @@
+"""PyTorch glue of the fine-tuning finder: held-out data, trial batches, validation loss.
+
+Imported by :func:`lrkit.find_lr` only when it runs trials (torch is then in use anyway).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from lrkit.finder._finetune import (
+    MIN_SIDE,
+    TRIAL_DIVISOR,
+    Detection,
+    TrialOutcome,
+    candidates,
+    detect_pretrained,
+    pick,
+    run_trials,
+)
+from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
+from lrkit.finder._torch import _batches, _is_tensor_pair, _StepFn, _to
+
+__all__ = ["detect", "finetune_stage", "finetune_trials", "spectra"]
+
+#: Batches of an iterable ``train_data`` set aside to score the trials when no val_data is given.
+_VAL_BATCHES = 4
+
+
+def _split(
+    train_data: Any, val_data: Any, batch_size: int, seed: int
+) -> tuple[Any, list[Any], str | None]:
+    """``(train part, validation batches, note)``.
+
+    Without ``val_data`` a fifth of a tensor pair (at most 2000 samples) is held out, or the
+    first batches of an iterable; the trials never train on what scores them.
+    """
+    import torch
+
+    def cut(x: Any, y: Any) -> list[Any]:
+        return [
+            (x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)
+        ]
+
+    if val_data is not None:
+        return train_data, (cut(*val_data) if _is_tensor_pair(val_data) else list(val_data)), None
+    if _is_tensor_pair(train_data):
+        x, y = train_data
+        n_val = min(max(1, len(x) // 5), 2000)
+        if len(x) - n_val < 1:
+            return train_data, cut(x, y), "with one sample the trials are scored on it"
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed % 2**62))
+        v, t = perm[:n_val].to(x.device), perm[n_val:].to(x.device)
+        note = (
+            f"no val_data was given: the trials were scored on {n_val} held-out training samples; "
+            "pass val_data= (your validation split) for a sharper choice"
+        )
+        return (x[t], y[t]), cut(x[v], y[v]), note
+    it = iter(train_data)
+    val = list(itertools.islice(it, _VAL_BATCHES))
+    note = (
+        f"no val_data was given: the trials were scored on the first {len(val)} training batches, "
+        "held out from the trials' training; pass val_data= (your validation split)"
+    )
+    return train_data, val, note
+
+
+def finetune_trials(
+    *,
+    model: Any,
+    optimizer: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    train_data: Any,
+    val_data: Any,
+    lr_min: float,
+    restore: Callable[[], None],
+    ratios: list[float],
+    device: Any,
+    accumulation_steps: int,
+    amp: bool,
+    batch_size: int,
+    seed: int,
+    trial_steps: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[TrialOutcome, tuple[str, ...]]:
+    """Short trainings from the caller's start at LRs below ``lr_min``, scored on held-out data."""
+    import torch
+
+    train_part, val_batches, note = _split(train_data, val_data, batch_size, seed)
+    if not val_batches:
+        from lrkit.errors import ConfigError
+
+        raise ConfigError("val_data is empty: it yielded no batch")
+    per_trial = trial_steps * accumulation_steps
+    cached: list[Any] | None = None
+    if not _is_tensor_pair(train_part):
+        # An iterable: the same batches for every trial, read once (skipping the held-out ones).
+        it = _batches(train_part, batch_size, seed)
+        if val_data is None:
+            it = itertools.islice(it, _VAL_BATCHES, None)
+        cached = list(itertools.islice(it, per_trial))
+
+    feed = _Feed()
+
+    def start_trial() -> None:
+        torch.manual_seed(seed)  # the same dropout masks in every trial
+        feed.it = iter(cached) if cached is not None else _batches(train_part, batch_size, seed)
+
+    step = _StepFn(
+        model, optimizer, loss_fn, feed, ratios, device, accumulation_steps, amp, None, batch_size
+    )
+
+    def val_loss() -> float:
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad(), torch.autocast(device.type, enabled=amp):
+            for batch in val_batches:
+                x, y = _to(batch, device)
+                n = len(x)
+                total += float(loss_fn(model(x), y).float().item()) * n
+                count += n
+        model.train()
+        return total / count if count else math.nan
+
+    lrs = candidates(lr_min)
+    losses, start = run_trials(
+        lrs,
+        start_trial=start_trial,
+        train_step=step,
+        val_loss=val_loss,
+        restore=restore,
+        trial_steps=trial_steps,
+        progress=progress,
+    )
+    best, (low, high) = pick(lrs, losses)
+    # 40-update trials favour too high an LR for a longer fine-tuning (see TRIAL_DIVISOR)
+    best, interval = best / TRIAL_DIVISOR, (low / TRIAL_DIVISOR, high / TRIAL_DIVISOR)
+    outcome = TrialOutcome(
+        lrs=tuple(float(v) for v in np.sort(lrs)),
+        val_losses=tuple(float(v) for v in np.asarray(losses)[np.argsort(lrs)]),
+        start_val_loss=float(start),
+        suggestion=best,
+        interval=interval,
+        trial_steps=trial_steps,
+    )
+    return outcome, (() if note is None else (note,))
+
+
+class _Feed:
+    """The batch iterator a trial's ``_StepFn`` reads; ``start_trial`` swaps in a fresh one."""
+
+    def __init__(self) -> None:
+        self.it: Iterator[Any] = iter(())
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.it)
+
+
+def finetune_stage(
+    regime: str,
+    lrs: np.ndarray,
+    curves: list[list[float]],
+    *,
+    method: str,
+    detection: Detection | None,
+    **kw: Any,
+) -> tuple[Detection | None, TrialOutcome | None, tuple[str, ...]]:
+    """After the range test: run the trials if ``regime="finetune"`` or ``detection`` says so.
+
+    Returns the detection, the trials (``None`` when they did not run) and notes about the
+    data they used. ``kw`` goes to :func:`finetune_trials`.
+    """
+    if regime == "scratch":
+        return None, None, ()
+    n = min(len(c) for c in curves)
+    if n < MIN_POINTS:
+        return None, None, ()  # make_result() raises the explanatory FinderError
+    curve = np.median(np.array([c[:n] for c in curves]), axis=0)
+    if detection is not None and not detection.pretrained:
+        return detection, None, ()
+    if method.lower() not in ("auto", "lrkit") or kw["trial_steps"] == 0:
+        return detection, None, ()  # apply() uses the fitted-minimum rule, or says why not
+    lr_min = lrkit_interval(lrs[:n], curve)[1]
+    outcome, notes = finetune_trials(lr_min=lr_min, **kw)
+    return detection, outcome, notes
+
+
+def detect(model: Any) -> Detection:
+    """:func:`~lrkit.finder._finetune.detect_pretrained` on ``model``'s weights as they are now."""
+    return detect_pretrained(spectra(model))
+
+
+def spectra(model: Any, iters: int = 30) -> list[tuple[int, int, float, float]]:
+    """``(rows, cols, top singular value, Frobenius norm)`` of every weight matrix of ``model``.
+
+    Power iteration from a fixed seed on the parameter's own device (no copy of the model, the
+    global RNGs untouched); it approaches the top singular value from below, which errs
+    towards "not pretrained".
+    """
+    import torch
+
+    out: list[tuple[int, int, float, float]] = []
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim < 2 or min(p.shape[0], p[0].numel()) < MIN_SIDE:
+                continue
+            w = p.detach().reshape(p.shape[0], -1).float()
+            gen = torch.Generator(device=w.device).manual_seed(0)
+            v = torch.randn(w.shape[1], generator=gen, device=w.device)
+            top = 0.0
+            for _ in range(iters):
+                u = w @ v
+                u = u / (u.norm() + 1e-30)
+                v = w.T @ u
+                top = float(v.norm())
+                v = v / (top + 1e-30)
+            out.append((w.shape[0], w.shape[1], top, float(w.norm())))
+    return out

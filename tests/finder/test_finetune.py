@@ -1,0 +1,377 @@
+"""The finder's fine-tuning regime: detection, trials, exact restore, notes; plain SGD's interval."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the fine-tuning finder needs torch")
+from torch import nn  # noqa: E402
+
+from lrkit.errors import ConfigError, LRKitWarning  # noqa: E402
+from lrkit.finder import find_lr  # noqa: E402
+from lrkit.finder._finetune import (  # noqa: E402
+    candidates,
+    check_regime,
+    detect_pretrained,
+    pick,
+    run_trials,
+)
+from lrkit.finder._finetune_torch import detect, spectra  # noqa: E402
+from lrkit.finder._suggest import plain_sgd_interval  # noqa: E402
+
+from .test_find_lr import assert_same, snapshot  # noqa: E402
+
+D, C = 16, 4
+
+
+def data(seed: int, n: int = 384, shift: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, D, generator=g)
+    w = torch.randn(D, C, generator=torch.Generator().manual_seed(99))
+    return x + shift, (x @ w).argmax(dim=1)
+
+
+def fresh_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(D, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, C)
+    )
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> dict[str, torch.Tensor]:
+    """A tiny MLP pretrained for 300 Adam steps (a few seconds on one core)."""
+    with torch.random.fork_rng(devices=[]):
+        model = fresh_model(1)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        x, y = data(0, n=2048)
+        for i in range(300):
+            idx = torch.arange(i * 64, (i + 1) * 64) % len(x)
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def pretrained_model(state: dict[str, torch.Tensor]) -> nn.Module:
+    model = fresh_model(2)
+    model.load_state_dict(state)
+    return model
+
+
+# --- detection ---------------------------------------------------------------------------
+
+
+def test_fresh_initialisations_are_not_detected() -> None:
+    for seed in range(3):
+        det = detect(fresh_model(seed))
+        assert not det.pretrained and det.trained_share == 0.0
+    conv = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 3))
+    assert not detect(conv).pretrained
+    lm = nn.Sequential(nn.Embedding(100, 32), nn.Linear(32, 100))
+    nn.init.orthogonal_(lm[1].weight)
+    assert not detect(lm).pretrained
+
+
+def test_a_pretrained_model_is_detected_also_with_a_fresh_head(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    det = detect(model)
+    assert det.pretrained and det.trained_share > 0.5
+    assert "singular value" in det.reason
+    torch.manual_seed(5)
+    model[5] = nn.Linear(64, C)  # a new head for new classes
+    assert detect(model).pretrained
+
+
+def test_detect_pretrained_reads_the_spectra() -> None:
+    # a random 64x64 matrix sits at the edge (ratio ~1); a spike of 3x the edge looks trained
+    edge = 1.0 * (8 + 8)
+    assert not detect_pretrained([(64, 64, 1.0 * edge, 64.0)]).pretrained
+    assert detect_pretrained([(64, 64, 3.0 * edge, 64.0)]).pretrained
+    # share by weight count: a large trained matrix outweighs a small fresh one
+    mixed = [(64, 64, 3.0 * edge, 64.0), (16, 16, 8.0, 16.0)]
+    assert detect_pretrained(mixed).trained_share == pytest.approx(4096 / (4096 + 256))
+    # too small to read, or all zero
+    assert not detect_pretrained([(4, 64, 10.0, 1.0), (64, 64, 0.0, 0.0)]).pretrained
+
+
+def test_spectra_leave_the_global_rngs_alone() -> None:
+    model = fresh_model()
+    before = torch.get_rng_state()
+    out = spectra(model)
+    assert torch.equal(before, torch.get_rng_state())
+    w = model[0].weight.detach()
+    assert out[0][2] == pytest.approx(float(torch.linalg.matrix_norm(w, ord=2)), rel=1e-3)
+
+
+# --- regime= and trial_steps= validation -------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["pretrained", "FINETUNE", None, 1])
+def test_bad_regime_names_the_argument(bad: object) -> None:
+    with pytest.raises(ConfigError, match="regime"):
+        check_regime(bad)
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters())
+    before = snapshot(model, opt)
+    with pytest.raises(ConfigError, match=f"regime={bad!r}"):
+        find_lr(model, data(0), loss_fn=nn.functional.cross_entropy, optimizer=opt, regime=bad)
+    assert_same(before, snapshot(model, opt))
+
+
+@pytest.mark.parametrize("bad", [-1, -3, 2.5, "40"])
+def test_bad_trial_steps_names_the_argument(bad: object) -> None:
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters())
+    with pytest.raises(ConfigError, match="trial_steps"):
+        find_lr(model, data(0), loss_fn=nn.functional.cross_entropy, optimizer=opt, trial_steps=bad)
+
+
+# --- the regimes on a pretrained and a fresh model -----------------------------------------
+
+
+def run(model: nn.Module, opt: torch.optim.Optimizer, **kw: object):  # type: ignore[no-untyped-def]
+    kw.setdefault("steps", 40)
+    kw.setdefault("trial_steps", 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRKitWarning)
+        return find_lr(
+            model,
+            data(3, shift=0.5),
+            loss_fn=nn.functional.cross_entropy,
+            optimizer=opt,
+            batch_size=32,
+            seed=0,
+            **kw,
+        )
+
+
+def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with pytest.warns(LRKitWarning, match="looks like fine-tuning"):
+        r = find_lr(
+            model,
+            data(3, shift=0.5),
+            loss_fn=nn.functional.cross_entropy,
+            optimizer=opt,
+            batch_size=32,
+            steps=40,
+            trial_steps=10,
+            seed=0,
+        )
+    assert r.regime == "finetune" and r.method == "finetune"
+    assert r.detection is not None and r.detection.pretrained
+    assert r.trials is not None and len(r.trials.lrs) == 6 and r.trials.trial_steps == 10
+    # half a decade below the best trial (40-step trials favour too high an LR)
+    best_trial = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
+    assert r.suggestion == pytest.approx(best_trial / 10**0.5)
+    assert r.suggestions["finetune"] == r.suggestion
+    # every trial LR is below the range test's fitted minimum
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert max(r.trials.lrs) < lr_min
+    assert r.interval[0] < r.suggestion < r.interval[1]
+    assert any("held-out training samples" in n for n in r.notes)  # no val_data was given
+    d = r.to_dict()
+    assert d["regime"] == "finetune" and d["detection"]["pretrained"] is True
+    assert len(d["trials"]["val_losses"]) == 6
+
+
+def test_default_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    r = run(model, opt, trial_steps=0)
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert r.regime == "finetune" and r.method == "finetune" and r.trials is None
+    assert r.detection is not None and r.detection.pretrained
+    assert r.suggestion == pytest.approx(lr_min / 10)
+    assert r.suggestions["lrkit"] == pytest.approx(lr_min / 3)  # the from-scratch rule, kept
+    assert r.interval == pytest.approx((lr_min / 10**1.5, lr_min / 10**0.5))
+    assert any("looks like fine-tuning" in n and "/ 10" in n for n in r.notes)
+    assert r.to_dict()["trials"] is None
+
+
+def test_scratch_regime_keeps_the_range_test_rule(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    r = run(model, opt, regime="scratch")
+    assert r.regime == "scratch" and r.trials is None and r.detection is None
+    assert r.method == "lrkit" and r.suggestion == r.suggestions["lrkit"]
+    assert not any("fine-tuning" in n for n in r.notes)
+
+
+def test_auto_on_a_fresh_model_is_unchanged() -> None:
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    auto = run(model, opt)
+    scratch = run(model, opt, regime="scratch")
+    assert auto.regime == "scratch" and auto.trials is None
+    assert auto.detection is not None and not auto.detection.pretrained
+    assert auto.suggestion == scratch.suggestion and auto.interval == scratch.interval
+    assert auto.notes == scratch.notes
+
+
+def test_finetune_regime_on_request_with_val_data(pretrained: dict) -> None:
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    r = run(model, opt, regime="finetune", val_data=data(7, n=128, shift=0.5))
+    assert r.regime == "finetune" and r.detection is None and r.trials is not None
+    assert any("regime='finetune' was asked for" in n for n in r.notes)
+    assert not any("held-out" in n for n in r.notes)
+    assert all(math.isfinite(v) for v in r.trials.val_losses)
+
+
+def test_an_explicit_method_is_kept_with_a_note(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    r = run(model, opt, method="valley")
+    assert r.trials is None and r.method == "valley"
+    assert any("the fine-tuning rule was not applied" in n for n in r.notes)
+
+
+# --- exact restore --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_loader", [False, True])
+def test_trials_restore_everything_bit_for_bit(pretrained: dict, as_loader: bool) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = data(4)
+    nn.functional.cross_entropy(model(x[:32]), y[:32]).backward()
+    opt.step()  # non-empty optimizer state, and grads left in place
+    model.eval()  # a flag the trials flip
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    before = snapshot(model, opt)
+    train: object = data(3, shift=0.5)
+    if as_loader:
+        ds = torch.utils.data.TensorDataset(*data(3, shift=0.5))
+        train = torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRKitWarning)
+        r = find_lr(
+            model,
+            train,
+            loss_fn=nn.functional.cross_entropy,
+            optimizer=opt,
+            steps=30,
+            trial_steps=8,
+            regime="finetune",
+        )
+    assert r.trials is not None
+    after = model.state_dict()
+    assert state.keys() == after.keys()
+    assert all(torch.equal(state[k], after[k]) for k in state)
+    assert_same(before, snapshot(model, opt))
+
+
+def test_restore_after_an_interrupted_trial(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = snapshot(model, opt)
+    calls = {"n": 0}
+
+    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] > 40 + 15:  # inside the trials, after the 40-step range test
+            raise KeyboardInterrupt
+        return nn.functional.cross_entropy(out, y)
+
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRKitWarning)
+        find_lr(
+            model,
+            data(3),
+            loss_fn=loss_fn,
+            optimizer=opt,
+            steps=40,
+            trial_steps=10,
+            regime="finetune",
+        )
+    assert_same(before, snapshot(model, opt))
+
+
+# --- the framework-free pieces -------------------------------------------------------------
+
+
+def test_candidates_sit_half_decades_below_the_minimum() -> None:
+    c = candidates(1e-2, 4)
+    assert np.allclose(np.log10(c), [-2.5, -3.0, -3.5, -4.0])
+
+
+def test_pick_takes_the_lowest_loss_and_its_neighbours() -> None:
+    lrs = [1e-4, 3e-4, 1e-3, 3e-3]
+    assert pick(lrs, [2.0, 1.5, 1.7, math.nan]) == (3e-4, (1e-4, 1e-3))
+    best, (low, high) = pick(lrs, [2.0, 1.9, 1.8, 1.0])  # best at the top end
+    assert best == 3e-3 and low == 1e-3 and high == pytest.approx(9e-3)
+    assert pick(lrs, [math.inf, math.inf, math.inf, math.inf])[0] == 1e-4
+
+
+def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -> None:
+    log: list[str] = []
+    w = {"v": 0.0}
+
+    def restore() -> None:
+        log.append("restore")
+        w["v"] = 0.0
+
+    def step(lr: float) -> float:
+        w["v"] += lr
+        return math.inf if lr > 1.0 else 1.0
+
+    losses, start = run_trials(
+        np.array([0.1, 0.5, 2.0]),
+        start_trial=lambda: log.append("start"),
+        train_step=step,
+        val_loss=lambda: (w["v"] - 1.0) ** 2,
+        restore=restore,
+        trial_steps=2,
+    )
+    assert start == 1.0
+    assert losses[:2] == pytest.approx([0.64, 0.0]) and losses[2] == math.inf
+    assert log == ["restore", *["restore", "start"] * 3, "restore"]
+
+
+# --- plain SGD: the interval holds the best LR -----------------------------------------------
+
+
+# (fitted minimum of the range test, grid-best LR of a full training) for plain SGD, from
+# benchmarks/results/finder_regret.json (built-in tasks: every distinct finder seed's minimum).
+PLAIN_SGD_REFERENCE = [
+    ("digits-mlp", 0.7391, 1.0),
+    ("digits-mlp", 0.8902, 1.0),
+    ("mnist1d-cnn", 1.0723, 0.3162),
+    ("mnist1d-cnn", 0.8902, 0.3162),
+    ("mnist1d-cnn", 0.5094, 0.3162),
+    ("mnist1d-mlp", 1.5557, 1.0),
+    ("mnist1d-mlp", 1.2915, 1.0),
+    ("mnist1d-mlp", 0.6136, 1.0),
+]
+
+
+@pytest.mark.parametrize(("task", "lr_min", "best"), PLAIN_SGD_REFERENCE)
+def test_plain_sgd_interval_holds_the_reference_best_lr(
+    task: str, lr_min: float, best: float
+) -> None:
+    low, high = plain_sgd_interval(lr_min)
+    assert low <= best <= high, task
+    assert low < lr_min / 3 < high  # the suggestion stays inside
+
+
+def test_the_range_test_interval_missed_plain_sgd_references() -> None:
+    # why plain SGD gets its own interval: [lr_min / 10, lr_min] misses 3 of the 8 reference cases
+    missed = [best for _, lr_min, best in PLAIN_SGD_REFERENCE if not lr_min / 10 <= best <= lr_min]
+    assert len(missed) == 3
+
+
+def test_plain_sgd_result_interval_is_the_widened_one() -> None:
+    model = fresh_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    r = run(model, opt)
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert r.interval == pytest.approx(plain_sgd_interval(lr_min))
+    assert r.interval[0] <= r.suggestion <= r.interval[1]
