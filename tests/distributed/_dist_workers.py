@@ -113,3 +113,121 @@ def finder_scenarios(rank: int, world: int) -> dict[str, Any]:
         # the group is still usable after a rank failed at the agreement point
         "after": find_lr_ddp(rank, world, steps=20),
     }
+
+
+def guard_ddp(rank: int, world: int, nan_at: int = 25, spike_at: int = 45) -> dict[str, Any]:
+    """A torch loop with ``Guard`` under DDP; rank 1 alone sees a NaN, then a 3-step spike."""
+    from lrkit.control import GuardPolicy
+    from lrkit.integrations.torch import Guard, Scheduler
+    from lrkit.schedules import cosine
+
+    net = model()
+    ddp = DDP(net)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+    sched = Scheduler(opt, cosine(lr=0.05, steps=80))
+    policy = GuardPolicy(window=20, warmup=10, checkpoint_every=10, patience=3)
+    guard = Guard(ddp, opt, sched, policy=policy, log=False)
+    batches = shard_batches(rank, world)
+    for step in range(80):
+        x, y = batches[step % len(batches)]
+        loss = torch.nn.functional.mse_loss(ddp(x), y)
+        if rank == 1 and step == nan_at:
+            loss = loss * math.nan
+        if rank == 1 and spike_at <= step < spike_at + 3:
+            loss = loss * 1000.0
+        if guard.check(step, loss):
+            continue
+        opt.zero_grad()
+        loss.backward()
+        if guard.check_grads(step):
+            continue
+        opt.step()
+        sched.step()
+    torch.distributed.barrier()  # would hang if the ranks' collectives had fallen out of step
+    return {
+        "events": [(e.kind, e.step) for e in guard.events],
+        "checksum": checksum(net),
+        "lr": opt.param_groups[0]["lr"],
+        "scale": guard.scale,
+    }
+
+
+def _elastic_env() -> None:
+    """What torchrun sets: Lightning then joins these processes instead of launching its own."""
+    import os
+
+    os.environ.setdefault("TORCHELASTIC_RUN_ID", "lrkit-test")
+    os.environ.setdefault("GROUP_RANK", "0")
+
+
+def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
+    """Lightning ``strategy="ddp"``: the LR of every update, and ``GuardCallback`` with a NaN
+    and a finite spike on rank 1 only."""
+    import warnings
+
+    _elastic_env()
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrkit.control import GuardPolicy
+    from lrkit.integrations.lightning import GuardCallback, configure_optimizers
+    from lrkit.schedules import cosine, warmup
+
+    warnings.filterwarnings("ignore")
+    schedule = warmup(cosine(lr=0.05, steps=40), steps=5)
+
+    class Net(pl.LightningModule):
+        def __init__(self, faults: bool) -> None:
+            super().__init__()
+            self.net, self.faults, self.batches = model(), faults, 0
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.net(x), y)
+            k, self.batches = self.batches, self.batches + 1
+            if self.faults and self.global_rank == 1 and k == 25:
+                loss = loss * math.nan
+            if self.faults and self.global_rank == 1 and 45 <= k < 48:
+                loss = loss * 1000.0
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            opt = torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+            return configure_optimizers(opt, schedule)
+
+    class Record(pl.Callback):
+        def __init__(self) -> None:
+            self.lrs: list[tuple[int, float]] = []
+
+        def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+            sched = trainer.lr_scheduler_configs[0].scheduler
+            self.lrs.append((sched.last_epoch, optimizer.param_groups[0]["lr"]))
+
+    x, y = data()
+    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH // world)
+    common = {
+        "accelerator": "cpu",
+        "devices": world,
+        "num_nodes": 1,
+        "strategy": "ddp",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    rec = Record()
+    pl.Trainer(max_steps=20, accumulate_grad_batches=2, callbacks=[rec], **common).fit(
+        Net(False), loader
+    )
+    policy = GuardPolicy(window=20, warmup=10, checkpoint_every=10, patience=3)
+    cb = GuardCallback(policy=policy, log=False)
+    net = Net(True)
+    pl.Trainer(max_steps=70, callbacks=[cb], **common).fit(net, loader)
+    torch.distributed.barrier()
+    return {
+        "lrs": rec.lrs,
+        "expected": [float(schedule(k)) for k in range(len(rec.lrs))],
+        "events": [(e.kind, e.step) for e in cb.events],
+        "checksum": checksum(net),
+        "scale": cb.to_dict()["scale"],
+    }

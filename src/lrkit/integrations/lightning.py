@@ -18,6 +18,7 @@ rule is fed the ``monitor`` metric after validation and multiplies the schedule.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from lrkit.control import GuardEvent, GuardPolicy, ReduceOnPlateau
@@ -32,7 +33,7 @@ import torch  # noqa: E402
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 from lrkit.integrations.torch import Guard, Scheduler  # noqa: E402
-from lrkit.integrations.torch._guard import grads_finite  # noqa: E402
+from lrkit.integrations.torch._guard import agreed_loss, grads_finite  # noqa: E402
 from lrkit.schedules import Schedule  # noqa: E402
 
 __all__ = ["GuardCallback", "LearningRateLogger", "configure_optimizers"]
@@ -268,8 +269,8 @@ class GuardCallback(pl.Callback):
     ) -> None:
         assert self.guard is not None
         step, self._step = self._step, self._step + 1
-        value = float(loss.detach().item())
-        self._judge(step, value)
+        # under DDP every rank judges the same (largest) loss: one decision for all ranks
+        self._judge(step, agreed_loss(float(loss.detach().item())))
 
     def _judge(self, step: int, value: float) -> None:
         assert self.guard is not None
@@ -288,8 +289,8 @@ class GuardCallback(pl.Callback):
         if not self._withhold and self.check_grads:
             grads = [p.grad for g in optimizer.param_groups for p in g["params"]]
             grads = [g for g in grads if g is not None]
-            if grads and not grads_finite(grads):
-                self._judge(self._step - 1, float("nan"))
+            if math.isnan(agreed_loss(0.0 if not grads or grads_finite(grads) else math.nan)):
+                self._judge(self._step - 1, math.nan)
         if self._withhold:
             optimizer.zero_grad(set_to_none=True)  # torch optimizers skip params without grad
             self._withhold = False
