@@ -231,3 +231,54 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         "checksum": checksum(net),
         "scale": cb.to_dict()["scale"],
     }
+
+
+def accelerate_lrs(rank: int, world: int) -> dict[str, Any]:
+    """The LR of every optimizer update under ``Accelerator().prepare`` (2 processes), for
+    lrkit's Scheduler with accelerate's defaults, ``split_batches=True`` and gradient
+    accumulation, and for torch's ``LambdaLR`` (the s(2k) it gives there, for contrast)."""
+    import warnings
+
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrkit.integrations.torch import Scheduler
+    from lrkit.schedules import cosine, warmup
+
+    warnings.filterwarnings("ignore")
+    schedule = warmup(cosine(lr=0.05, steps=30), steps=4)
+    x, y = data()
+    out: dict[str, Any] = {"expected": [float(schedule(k)) for k in range(40)]}
+    for name, split, accum, torch_sched in (
+        ("default", False, 1, False),
+        ("split_batches", True, 1, False),
+        ("accumulate", False, 2, False),
+        ("torch_lambda", False, 1, True),
+    ):
+        acc = Accelerator(
+            cpu=True,
+            gradient_accumulation_steps=accum,
+            dataloader_config=DataLoaderConfiguration(split_batches=split),
+        )
+        net = model()
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        if torch_sched:
+            sched: Any = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: float(schedule(k)) / 0.05)
+        else:
+            sched = Scheduler(opt, schedule)
+        loader = DataLoader(TensorDataset(x, y), batch_size=16)
+        net, opt, loader, sched = acc.prepare(net, opt, loader, sched)
+        lrs: list[float] = []
+        for xb, yb in loader:
+            with acc.accumulate(net):
+                loss = torch.nn.functional.mse_loss(net(xb), yb)
+                acc.backward(loss)
+                if acc.sync_gradients:
+                    lrs.append(opt.param_groups[0]["lr"])
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+        out[name] = {"lrs": lrs, "processes": acc.num_processes}
+        acc.free_memory()
+    return out
