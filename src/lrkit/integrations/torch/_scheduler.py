@@ -92,7 +92,7 @@ class Scheduler(LRScheduler):
         self.ratios = self._ratios(optimizer)
         self._updates: int | None = None  # optimizer updates seen (None: cannot be seen)
         self._hook_optimizer_updates(optimizer)
-        self._advanced_at = self._updates
+        self._advanced_at: int | None = self._updates
         super().__init__(optimizer, last_epoch=-1)
 
     def _hook_optimizer_updates(self, optimizer: torch.optim.Optimizer) -> None:
