@@ -215,6 +215,14 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         "enable_progress_bar": False,
         "enable_model_summary": False,
     }
+    from lrkit.integrations.lightning import find_lr
+
+    finder_net = Net(False)
+    before = checksum(finder_net)
+    found = find_lr(
+        pl.Trainer(max_steps=20, **common), finder_net, train_dataloaders=loader, **FINDER
+    )
+    restored = checksum(finder_net) == before
     rec = Record()
     pl.Trainer(max_steps=20, accumulate_grad_batches=2, callbacks=[rec], **common).fit(
         Net(False), loader
@@ -225,6 +233,8 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
     pl.Trainer(max_steps=70, callbacks=[cb], **common).fit(net, loader)
     torch.distributed.barrier()
     return {
+        "finder": found.to_dict(),
+        "finder_restored": restored,
         "lrs": rec.lrs,
         "expected": [float(schedule(k)) for k in range(len(rec.lrs))],
         "events": [(e.kind, e.step) for e in cb.events],

@@ -16,6 +16,7 @@ if not torch.distributed.is_available():
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _dist_harness as H  # noqa: E402
+import _dist_workers as W  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +38,12 @@ def test_guard_callback_acts_on_both_ranks(ranks: list[dict]) -> None:
     assert ("skip", 25) in kinds and ("rollback", 47) in kinds
     assert r0["checksum"] == r1["checksum"]
     assert r0["scale"] == r1["scale"] == 0.5
+
+
+def test_find_lr_agrees_across_ranks_and_matches_one_process(ranks: list[dict]) -> None:
+    r0, r1 = (r["finder"] for r in ranks)
+    assert r0 == r1
+    assert all(r["finder_restored"] for r in ranks)
+    single = W.find_lr_single()  # the union of the two shards, one process
+    assert r0["losses"] == pytest.approx(single["losses"], rel=1e-4)
+    assert r0["suggestion"] == pytest.approx(single["suggestion"], rel=1e-3)

@@ -1,5 +1,6 @@
 """Lightning adapter: :func:`configure_optimizers`, the :class:`LearningRateLogger` and the
-:class:`GuardCallback` callbacks.
+:class:`GuardCallback` callbacks, and :func:`find_lr` (lrkit's range test in place of
+``Tuner.lr_find``).
 
 :func:`configure_optimizers` wraps an optimizer and an lrkit schedule into the value
 ``LightningModule.configure_optimizers`` returns, with an
@@ -32,11 +33,12 @@ import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
+from lrkit.integrations._lightning_finder import find_lr  # noqa: E402
 from lrkit.integrations.torch import Guard, Scheduler  # noqa: E402
 from lrkit.integrations.torch._guard import agreed_loss, grads_finite  # noqa: E402
 from lrkit.schedules import Schedule  # noqa: E402
 
-__all__ = ["GuardCallback", "LearningRateLogger", "configure_optimizers"]
+__all__ = ["GuardCallback", "LearningRateLogger", "configure_optimizers", "find_lr"]
 
 
 class _PlateauFeed(LRScheduler):
