@@ -39,9 +39,20 @@ from lrkit.finder import FinderResult  # noqa: E402
 from lrkit.integrations._hf_guard import GuardCallback  # noqa: E402
 from lrkit.integrations.torch import Scheduler  # noqa: E402
 from lrkit.integrations.torch._frontend import find_lr_with  # noqa: E402
+from lrkit.integrations.torch._schedulefree import (  # noqa: E402
+    evaluation_weights,
+    is_schedule_free,
+)
 from lrkit.schedules import Schedule  # noqa: E402
 
-__all__ = ["GuardCallback", "PlateauCallback", "ScheduleTrainer", "find_lr", "lrkit_scheduler"]
+__all__ = [
+    "GuardCallback",
+    "PlateauCallback",
+    "ScheduleFreeCallback",
+    "ScheduleTrainer",
+    "find_lr",
+    "lrkit_scheduler",
+]
 
 
 def lrkit_scheduler(
@@ -177,3 +188,59 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
     finally:
         if created:
             trainer.optimizer = None
+
+
+class ScheduleFreeCallback(transformers.TrainerCallback):  # type: ignore[misc]
+    """Evaluation and checkpoints at the evaluation weights of a schedule-free optimizer.
+
+    The Trainer's optimizer (``schedulefree.AdamWScheduleFree`` & co.) is put in train mode
+    when training starts; when the Trainer is about to evaluate or save after a step
+    (``control.should_evaluate`` / ``should_save``) it is switched to eval mode, so the
+    evaluation and the checkpoint (weights and an optimizer state marked eval, which a resume
+    turns back correctly) see the evaluation weights; after them the training weights come
+    back bit for bit. With ``eval_at_end=True`` the model holds the evaluation weights after
+    ``train()``. Other optimizers are left alone.
+    """
+
+    def __init__(self, *, eval_at_end: bool = True) -> None:
+        self.eval_at_end = bool(eval_at_end)
+        self._block: Any = None
+        self._save_pending = False
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        opt = kwargs.get("optimizer")
+        if opt is not None and is_schedule_free(opt):
+            getattr(opt, "optimizer", opt).train()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._enter_if_due(control, kwargs.get("optimizer"))
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._enter_if_due(control, kwargs.get("optimizer"))
+
+    def _enter_if_due(self, control: Any, opt: Any) -> None:
+        if opt is None or self._block is not None:
+            return
+        if control.should_evaluate or control.should_save:
+            self._save_pending = bool(control.should_save)
+            self._block = evaluation_weights([opt])
+            self._block.__enter__()
+
+    def _leave(self) -> None:
+        if self._block is not None:
+            block, self._block = self._block, None
+            block.__exit__(None, None, None)
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self._save_pending:
+            self._leave()
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._save_pending = False
+        self._leave()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._leave()
+        opt = kwargs.get("optimizer")
+        if self.eval_at_end and opt is not None and is_schedule_free(opt):
+            getattr(opt, "optimizer", opt).eval()
