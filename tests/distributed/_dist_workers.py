@@ -292,3 +292,90 @@ def accelerate_lrs(rank: int, world: int) -> dict[str, Any]:
         out[name] = {"lrs": lrs, "processes": acc.num_processes}
         acc.free_memory()
     return out
+
+
+def hf_ddp(rank: int, world: int) -> dict[str, Any]:
+    """The Hugging Face Trainer on 2 processes: find_lr, the LR of every update, and
+    GuardCallback with a NaN loss on rank 1 only."""
+    import tempfile
+    import warnings
+
+    import transformers
+
+    from lrkit.control import GuardPolicy
+    from lrkit.integrations.transformers import GuardCallback, find_lr, lrkit_scheduler
+    from lrkit.schedules import cosine, warmup
+
+    warnings.filterwarnings("ignore")
+    x, y = data()
+
+    class Net(torch.nn.Module):
+        def __init__(self, nan_at: int = -1) -> None:
+            super().__init__()
+            self.body, self.nan_at, self.calls = model(), nan_at, 0
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+            loss = torch.nn.functional.mse_loss(self.body(x), labels)
+            if self.training:
+                k, self.calls = self.calls, self.calls + 1
+                if rank == 1 and k == self.nan_at:
+                    loss = loss * math.nan
+            return {"loss": loss}
+
+    class Data(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return N
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"x": x[i], "labels": y[i]}
+
+    class Record(transformers.TrainerCallback):
+        def __init__(self) -> None:
+            self.lrs: list[float] = []
+
+        def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.lrs.append(kw["optimizer"].param_groups[0]["lr"])
+
+    schedule = warmup(cosine(lr=0.05, steps=30), steps=4)
+    out: dict[str, Any] = {"expected": [float(schedule(k)) for k in range(30)]}
+    with tempfile.TemporaryDirectory() as tmp:
+        args = transformers.TrainingArguments(
+            output_dir=tmp,
+            max_steps=30,
+            per_device_train_batch_size=BATCH // world,
+            report_to=[],
+            use_cpu=True,
+            ddp_backend="gloo",
+            disable_tqdm=True,
+            logging_strategy="no",
+            save_strategy="no",
+            remove_unused_columns=False,
+            seed=0,
+        )
+        finder_model = Net()
+        before = checksum(finder_model)
+        trainer = transformers.Trainer(model=finder_model, args=args, train_dataset=Data())
+        out["finder"] = find_lr(trainer, **{**FINDER, "steps": 20}).to_dict()
+        out["finder_restored"] = checksum(finder_model) == before
+        net = Net(nan_at=12)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        rec = Record()
+        guard = GuardCallback(
+            policy=GuardPolicy(window=10, warmup=5, checkpoint_every=5), log=False
+        )
+        trainer = transformers.Trainer(
+            model=net,
+            args=args,
+            train_dataset=Data(),
+            optimizers=(opt, lrkit_scheduler(opt, schedule)),
+            callbacks=[rec, guard],
+        )
+        trainer.train()
+    torch.distributed.barrier()
+    out.update(
+        lrs=rec.lrs,
+        events=[(e.kind, e.step) for e in guard.events],
+        checksum=checksum(net),
+        processes=args.world_size,
+    )
+    return out
