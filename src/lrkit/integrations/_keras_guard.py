@@ -12,9 +12,15 @@ from keras import ops
 from lrkit.control import GuardEvent, GuardPolicy
 from lrkit.control._guard import LogTarget, _GuardLog, _GuardReport, _make_policy
 from lrkit.errors import ConfigError
-from lrkit.integrations.keras import KerasSchedule
 
 __all__ = ["GuardCallback"]
+
+
+def _keras_schedule() -> Any:
+    """``KerasSchedule``, looked up late: ``lrkit.integrations.keras`` imports this module."""
+    from lrkit.integrations.keras import KerasSchedule
+
+    return KerasSchedule
 
 
 class GuardCallback(keras.callbacks.Callback, _GuardReport):  # type: ignore[misc]
@@ -87,7 +93,7 @@ class GuardCallback(keras.callbacks.Callback, _GuardReport):  # type: ignore[mis
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         lr = self._lr()
-        if not isinstance(lr, KerasSchedule) and isinstance(
+        if not isinstance(lr, _keras_schedule()) and isinstance(
             lr, keras.optimizers.schedules.LearningRateSchedule
         ):
             raise ConfigError(
@@ -174,7 +180,7 @@ class GuardCallback(keras.callbacks.Callback, _GuardReport):  # type: ignore[mis
     def _set_lr_scale(self, before: float, scale: float) -> None:
         """Move the LR multiplier from ``before`` (the one the live LR carries) to ``scale``."""
         lr = self._lr()
-        if isinstance(lr, KerasSchedule):
+        if isinstance(lr, _keras_schedule()):
             lr.guard_scale = scale
             self.model.make_train_function(force=True)
         else:
