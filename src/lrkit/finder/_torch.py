@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit._distributed import agreed_value
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import lr_sweep, run_sweep, validate
 from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
@@ -325,10 +326,9 @@ class _StepFn:
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for _ in range(self.accumulation_steps):
-            x, y = _to(next(self.data_iter), self.device)
-            with torch.autocast(self.device.type, enabled=self.amp):
-                loss = self.loss_fn(self.model(x), y)
-            value = float(loss.detach().float().item())
+            # distributed: the loss is averaged over ranks before backward, so every rank
+            # records the same curve and stops at the same step (lrkit._distributed)
+            loss, value = agreed_value(self._forward, "find_lr")
             if not math.isfinite(value):
                 return value
             total += value
@@ -337,8 +337,16 @@ class _StepFn:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         if self.val_data is not None:
-            return self._val_loss()
+            return agreed_value(lambda: (None, self._val_loss()), "find_lr")[1]
         return total / self.accumulation_steps
+
+    def _forward(self) -> tuple[Any, float]:
+        import torch
+
+        x, y = _to(next(self.data_iter), self.device)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            loss = self.loss_fn(self.model(x), y)
+        return loss, float(loss.detach().float().item())
 
     def _val_loss(self) -> float:
         import torch

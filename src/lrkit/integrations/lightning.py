@@ -1,5 +1,6 @@
 """Lightning adapter: :func:`configure_optimizers`, the :class:`LearningRateLogger` and the
-:class:`GuardCallback` callbacks.
+:class:`GuardCallback` callbacks, and :func:`find_lr` (lrkit's range test in place of
+``Tuner.lr_find``).
 
 :func:`configure_optimizers` wraps an optimizer and an lrkit schedule into the value
 ``LightningModule.configure_optimizers`` returns, with an
@@ -18,6 +19,7 @@ rule is fed the ``monitor`` metric after validation and multiplies the schedule.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from lrkit.control import GuardEvent, GuardPolicy, ReduceOnPlateau
@@ -31,11 +33,22 @@ import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
+from lrkit.integrations._lightning_finder import find_lr  # noqa: E402
 from lrkit.integrations.torch import Guard, Scheduler  # noqa: E402
-from lrkit.integrations.torch._guard import grads_finite  # noqa: E402
+from lrkit.integrations.torch._guard import agreed_loss, grads_finite  # noqa: E402
+from lrkit.integrations.torch._schedulefree import (  # noqa: E402
+    evaluation_weights,
+    is_schedule_free,
+)
 from lrkit.schedules import Schedule  # noqa: E402
 
-__all__ = ["GuardCallback", "LearningRateLogger", "configure_optimizers"]
+__all__ = [
+    "GuardCallback",
+    "LearningRateLogger",
+    "ScheduleFreeCallback",
+    "configure_optimizers",
+    "find_lr",
+]
 
 
 class _PlateauFeed(LRScheduler):
@@ -268,8 +281,8 @@ class GuardCallback(pl.Callback):
     ) -> None:
         assert self.guard is not None
         step, self._step = self._step, self._step + 1
-        value = float(loss.detach().item())
-        self._judge(step, value)
+        # under DDP every rank judges the same (largest) loss: one decision for all ranks
+        self._judge(step, agreed_loss(float(loss.detach().item())))
 
     def _judge(self, step: int, value: float) -> None:
         assert self.guard is not None
@@ -288,8 +301,8 @@ class GuardCallback(pl.Callback):
         if not self._withhold and self.check_grads:
             grads = [p.grad for g in optimizer.param_groups for p in g["params"]]
             grads = [g for g in grads if g is not None]
-            if grads and not grads_finite(grads):
-                self._judge(self._step - 1, float("nan"))
+            if math.isnan(agreed_loss(0.0 if not grads or grads_finite(grads) else math.nan)):
+                self._judge(self._step - 1, math.nan)
         if self._withhold:
             optimizer.zero_grad(set_to_none=True)  # torch optimizers skip params without grad
             self._withhold = False
@@ -324,3 +337,60 @@ class GuardCallback(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._loaded = dict(state_dict)
+
+
+class ScheduleFreeCallback(pl.Callback):
+    """Validation and checkpoints at the evaluation weights of schedule-free optimizers.
+
+    Schedule-free optimizers (``schedulefree.AdamWScheduleFree`` & co., see
+    :func:`lrkit.optim.make_optimizer`) train at one point and evaluate at another
+    (Lightning #20441): this callback puts them in train mode when training starts, in eval
+    mode for each validation inside ``fit`` (the training weights come back bit for bit
+    afterwards), and writes every checkpoint in eval mode — the evaluation weights and an
+    optimizer state that says so, which the next ``fit`` resumes from correctly. With
+    ``eval_at_end=True`` (default) the module holds the evaluation weights after ``fit``, ready
+    for ``trainer.test`` or export. Optimizers without the switch are left alone. BatchNorm
+    statistics are not recomputed at the evaluation weights.
+    """
+
+    def __init__(self, *, eval_at_end: bool = True) -> None:
+        super().__init__()
+        self.eval_at_end = bool(eval_at_end)
+        self._block: Any = None
+
+    def _schedule_free(self, trainer: pl.Trainer) -> list[Any]:
+        return [o for o in trainer.optimizers if is_schedule_free(o)]
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        for opt in self._schedule_free(trainer):
+            getattr(opt, "optimizer", opt).train()
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.training or trainer.state.fn == "fit":
+            self._block = evaluation_weights(self._schedule_free(trainer))
+            self._block.__enter__()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._block is not None:
+            block, self._block = self._block, None
+            block.__exit__(None, None, None)
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        opts = self._schedule_free(trainer)
+        if not opts:
+            return
+        with evaluation_weights(opts):
+            checkpoint["state_dict"] = {
+                k: v.detach().clone() for k, v in pl_module.state_dict().items()
+            }
+            if "optimizer_states" in checkpoint:
+                checkpoint["optimizer_states"] = [
+                    trainer.strategy.optimizer_state(o) for o in trainer.optimizers
+                ]
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.eval_at_end:
+            for opt in self._schedule_free(trainer):
+                getattr(opt, "optimizer", opt).eval()

@@ -10,6 +10,11 @@ k-th update runs at ``s(k)``, also after a resume. Three ways in:
   from ``TrainingArguments`` as usual and overrides ``create_scheduler``);
 - a plateau rule with :class:`PlateauCallback`, fed the ``eval_*`` metric after each evaluation.
 
+Also here: :func:`find_lr` (the range test on the Trainer's model, optimizer, collator and dict
+batches) and :class:`GuardCallback` (NaN/inf and spike guard). The scheduler is exact under the
+Trainer's accelerate path too: the Trainer steps it once per update itself (accelerate wraps it
+only for DeepSpeed, where lrkit's ``Scheduler`` ignores accelerate's extra per-process steps).
+
 Unlike ``get_scheduler``, the schedule brings its own length: ``num_training_steps`` is not used
 (a warning says when the schedule's horizon differs from it). The Trainer logs
 ``learning_rate`` *after* stepping the scheduler, i.e. the LR of the next update.
@@ -30,10 +35,24 @@ require("accelerate", "transformers")
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
+from lrkit.finder import FinderResult  # noqa: E402
+from lrkit.integrations._hf_guard import GuardCallback  # noqa: E402
 from lrkit.integrations.torch import Scheduler  # noqa: E402
+from lrkit.integrations.torch._frontend import find_lr_with  # noqa: E402
+from lrkit.integrations.torch._schedulefree import (  # noqa: E402
+    evaluation_weights,
+    is_schedule_free,
+)
 from lrkit.schedules import Schedule  # noqa: E402
 
-__all__ = ["PlateauCallback", "ScheduleTrainer", "lrkit_scheduler"]
+__all__ = [
+    "GuardCallback",
+    "PlateauCallback",
+    "ScheduleFreeCallback",
+    "ScheduleTrainer",
+    "find_lr",
+    "lrkit_scheduler",
+]
 
 
 def lrkit_scheduler(
@@ -138,3 +157,90 @@ class ScheduleTrainer(transformers.Trainer):  # type: ignore[misc]
             sched = Scheduler(opt, self.lrkit_schedule, self.lrkit_plateau)
             self.lr_scheduler = sched  # type: ignore[assignment]
         return self.lr_scheduler  # type: ignore[return-value]
+
+
+def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
+    """LR range test on a ``transformers.Trainer``'s model, optimizer, collator and batches.
+
+    Batches come from ``trainer.get_train_dataloader()`` (the Trainer's collator and, under
+    ``torch.distributed``, its sharding), go through the Trainer's input preparation, and the
+    loss is ``trainer.compute_loss`` (the model output's ``loss``, or ``compute_loss_func``).
+    The optimizer is the Trainer's (created with ``create_optimizer`` and dropped again
+    afterwards when the Trainer had none, so ``train()`` builds it as usual); gradient
+    accumulation defaults to ``args.gradient_accumulation_steps``. ``options`` are those of
+    :func:`lrkit.finder.find_lr` (``start_lr``, ``end_lr``, ``steps``, ``method``, ...). The
+    model, the optimizer state and the RNGs are restored exactly; under ``torch.distributed``
+    every rank averages the loss and returns the same :class:`~lrkit.finder.FinderResult`.
+    """
+    if not isinstance(trainer, transformers.Trainer):
+        raise ConfigError(f"trainer must be a transformers.Trainer, but got trainer={trainer!r}")
+    options.setdefault("accumulation_steps", int(trainer.args.gradient_accumulation_steps))
+    created = trainer.optimizer is None
+    optimizer = trainer.create_optimizer() if created else trainer.optimizer
+    inner: Any = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper, if any
+    model: Any = trainer.model
+
+    def loss_of(module: torch.nn.Module, batch: Any) -> Any:
+        return trainer.compute_loss(module, trainer._prepare_inputs(batch))
+
+    try:
+        return find_lr_with(model, loss_of, trainer.get_train_dataloader(), inner, **options)
+    finally:
+        if created:
+            trainer.optimizer = None
+
+
+class ScheduleFreeCallback(transformers.TrainerCallback):  # type: ignore[misc]
+    """Evaluation and checkpoints at the evaluation weights of a schedule-free optimizer.
+
+    The Trainer's optimizer (``schedulefree.AdamWScheduleFree`` & co.) is put in train mode
+    when training starts; when the Trainer is about to evaluate or save after a step
+    (``control.should_evaluate`` / ``should_save``) it is switched to eval mode, so the
+    evaluation and the checkpoint (weights and an optimizer state marked eval, which a resume
+    turns back correctly) see the evaluation weights; after them the training weights come
+    back bit for bit. With ``eval_at_end=True`` the model holds the evaluation weights after
+    ``train()``. Other optimizers are left alone.
+    """
+
+    def __init__(self, *, eval_at_end: bool = True) -> None:
+        self.eval_at_end = bool(eval_at_end)
+        self._block: Any = None
+        self._save_pending = False
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        opt = kwargs.get("optimizer")
+        if opt is not None and is_schedule_free(opt):
+            getattr(opt, "optimizer", opt).train()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._enter_if_due(control, kwargs.get("optimizer"))
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._enter_if_due(control, kwargs.get("optimizer"))
+
+    def _enter_if_due(self, control: Any, opt: Any) -> None:
+        if opt is None or self._block is not None:
+            return
+        if control.should_evaluate or control.should_save:
+            self._save_pending = bool(control.should_save)
+            self._block = evaluation_weights([opt])
+            self._block.__enter__()
+
+    def _leave(self) -> None:
+        if self._block is not None:
+            block, self._block = self._block, None
+            block.__exit__(None, None, None)
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self._save_pending:
+            self._leave()
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._save_pending = False
+        self._leave()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._leave()
+        opt = kwargs.get("optimizer")
+        if self.eval_at_end and opt is not None and is_schedule_free(opt):
+            getattr(opt, "optimizer", opt).eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
+from lrkit._distributed import agree, is_active
 from lrkit.control._guard import (
     GuardAction,
     GuardEvent,
@@ -48,6 +50,13 @@ def _scale_lr(group: dict[str, Any], factor: float) -> None:
 
 def _loss_value(loss: torch.Tensor | float) -> float:
     return float(loss.detach().item()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+def agreed_loss(value: float) -> float:
+    """The loss every rank judges: this rank's, or under ``torch.distributed`` the largest
+    over the ranks (NaN if any rank's is not finite), so every rank's policy sees the same
+    losses and takes the same decisions at the same step."""
+    return agree(value).max if is_active() else value
 
 
 def grads_finite(grads: list[torch.Tensor]) -> bool:
@@ -128,6 +137,13 @@ class Guard(_GuardReport):
             ``rich.logging.RichHandler`` for pretty output), ``False`` is silent, or pass a
             ``logging.Logger`` or any ``callable(str)`` (e.g. ``print``).
 
+    **Distributed (DDP).** Where ``torch.distributed`` is initialised, :meth:`check` and
+    :meth:`check_grads` are collective: every rank must call them at every step. The policy
+    judges the largest loss over the ranks (a non-finite one if any rank's is), so a NaN or a
+    spike seen on one rank makes every rank skip, roll back or cut the LR at the same step,
+    the ranks' collective calls stay paired and their parameters stay identical (each rank
+    restores its own snapshot, taken at the same step from the same weights).
+
     Host memory is bounded by ``max_snapshots`` copies of the model and optimizer state; the
     per-step cost is one host sync to read the loss and the policy's median over its window.
     The rollback-and-rescale repair follows AUTOTRAINER (Zhang et al., ICSE 2021); the
@@ -192,8 +208,10 @@ class Guard(_GuardReport):
         Raises:
             GuardError: the policy gave up (too many rollbacks).
         """
-        value = _loss_value(loss)
-        action = self._decide(int(step), value)
+        return self._act(int(step), agreed_loss(_loss_value(loss)))
+
+    def _act(self, step: int, value: float) -> bool:
+        action = self._decide(step, value)
         if action.kind == "rollback":
             self._rollback(action.step, value, action.scale, action.reason)
             return True
@@ -232,9 +250,9 @@ class Guard(_GuardReport):
         """
         grads = [p.grad for g in self.optimizer.param_groups for p in g["params"]]
         grads = [g for g in grads if g is not None]
-        if not grads or grads_finite(grads):
+        if agreed_loss(0.0 if not grads or grads_finite(grads) else math.nan) == 0.0:
             return False
-        return self.check(step, float("nan"))
+        return self._act(int(step), math.nan)
 
     # -- snapshots and rollbacks -----------------------------------------------------------
 

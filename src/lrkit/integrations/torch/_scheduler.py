@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,15 @@ __all__ = ["Scheduler"]
 # LRs are computed in vectorised blocks of this many updates: a step then costs a list lookup,
 # and the values are exactly those of ``schedule(np.arange(...))``.
 _BLOCK = 512
+
+
+def _accelerate_processes() -> int:
+    """The process count of an active accelerate state (1 when accelerate is not in use)."""
+    mod = sys.modules.get("accelerate.state")
+    if mod is None:
+        return 1
+    shared = getattr(getattr(mod, "PartialState", None), "_shared_state", None) or {}
+    return int(shared.get("num_processes", 1) or 1)
 
 
 def _as_float(value: Any) -> float:
@@ -79,7 +90,29 @@ class Scheduler(LRScheduler):
         self.scale = 1.0 if plateau is None else plateau.scale
         self._guard_scale = 1.0
         self.ratios = self._ratios(optimizer)
+        self._updates: int | None = None  # optimizer updates seen (None: cannot be seen)
+        self._hook_optimizer_updates(optimizer)
+        self._advanced_at: int | None = self._updates
         super().__init__(optimizer, last_epoch=-1)
+
+    def _hook_optimizer_updates(self, optimizer: torch.optim.Optimizer) -> None:
+        """Count the optimizer's real updates (a post-step hook on the innermost optimizer:
+        accelerate's ``AcceleratedOptimizer`` wraps one and skips it on overflow)."""
+        inner: Any = optimizer
+        while isinstance(getattr(inner, "optimizer", None), torch.optim.Optimizer):
+            inner = inner.optimizer
+        ref = weakref.ref(self)
+
+        def count(*_: Any) -> None:
+            me = ref()
+            if me is not None and me._updates is not None:
+                me._updates += 1
+
+        try:
+            self._hook = inner.register_step_post_hook(count)
+            self._updates = 0
+        except (AttributeError, RuntimeError):  # not a torch optimizer underneath
+            self._updates = None
 
     @staticmethod
     def _ratios(optimizer: torch.optim.Optimizer) -> list[float]:
@@ -122,9 +155,37 @@ class Scheduler(LRScheduler):
                 UserWarning,
                 stacklevel=2,
             )
+        if epoch is None and self._repeated_by_accelerate():
+            return
+        self._advanced_at = self._updates
         self._step_count += 1
         self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         self._apply()
+
+    def _repeated_by_accelerate(self) -> bool:
+        """Whether this ``step()`` is one of the extra calls accelerate makes per update.
+
+        accelerate's ``AcceleratedScheduler`` steps the scheduler ``num_processes`` times per
+        optimizer update unless ``split_batches=True`` (its convention for schedulers written
+        in per-sample-batch steps), which would run update ``k`` at ``s(num_processes * k)``.
+        lrkit's contract is ``s(k)`` at update ``k``: while an accelerate state with several
+        processes is active, a ``step()`` with no optimizer update since the last one is
+        ignored. Outside accelerate nothing changes (e.g. PyTorch's AMP convention of stepping
+        the scheduler after a skipped update still advances it).
+        """
+        if getattr(self, "_is_initial", False):  # torch's construction-time step
+            return False
+        processes = _accelerate_processes()
+        if processes <= 1:
+            return False
+        if self._updates is None:
+            raise ConfigError(
+                f"accelerate runs {processes} processes and steps the scheduler {processes} "
+                "times per update (split_batches=False), but lrkit cannot see this optimizer's "
+                "updates to keep s(k) exact; pass Accelerator(split_batches=True) or "
+                "step_scheduler_with_optimizer=False and call scheduler.step() once per update"
+            )
+        return self._updates == self._advanced_at
 
     def _get_closed_form_lr(self) -> list[float]:
         return self.get_lr()

@@ -1,0 +1,136 @@
+"""``find_lr`` for Lightning: lrkit's range test on a ``LightningModule``, in place of
+``Tuner.lr_find``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
+
+from lrkit._distributed import is_active
+from lrkit.errors import ConfigError
+from lrkit.finder import FinderResult
+from lrkit.integrations.torch._frontend import find_lr_with
+
+__all__ = ["find_lr"]
+
+
+def _first_optimizer(conf: Any) -> torch.optim.Optimizer:
+    """The optimizer in any ``configure_optimizers`` return value Lightning accepts."""
+    if isinstance(conf, torch.optim.Optimizer):
+        return conf
+    if isinstance(conf, dict) and "optimizer" in conf:
+        return _first_optimizer(conf["optimizer"])
+    if isinstance(conf, list | tuple) and conf:
+        return _first_optimizer(conf[0])
+    raise ConfigError(
+        "find_lr needs configure_optimizers() to return an optimizer (alone, in a dict or a "
+        f"list), but it returned {conf!r}"
+    )
+
+
+def _training_loss(out: Any) -> Any:
+    if isinstance(out, dict):
+        out = out.get("loss")
+    if not isinstance(out, torch.Tensor):
+        raise ConfigError(
+            "find_lr needs training_step to return the loss (a tensor or {'loss': tensor}), "
+            f"but it returned {type(out).__name__}"
+        )
+    return out
+
+
+def _loader(
+    trainer: pl.Trainer,
+    model: pl.LightningModule,
+    datamodule: pl.LightningDataModule | None,
+    train_dataloaders: Any,
+) -> Any:
+    if train_dataloaders is not None and datamodule is not None:
+        raise ConfigError("pass train_dataloaders or datamodule to find_lr, not both")
+    if isinstance(train_dataloaders, pl.LightningDataModule):
+        datamodule, train_dataloaders = train_dataloaders, None
+    if datamodule is not None:
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        loader = datamodule.train_dataloader()
+    elif train_dataloaders is not None:
+        loader = train_dataloaders
+    else:
+        loader = model.train_dataloader()
+    if is_active() and trainer._accelerator_connector.use_distributed_sampler:
+        loader = _shard(trainer, loader)
+    return loader
+
+
+def _shard(trainer: pl.Trainer, loader: Any) -> Any:
+    """A DistributedSampler for this rank, as ``trainer.fit`` would add."""
+    from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+    if not isinstance(loader, DataLoader) or isinstance(loader.sampler, DistributedSampler):
+        return loader
+    from lightning.pytorch.utilities.data import _update_dataloader
+
+    kwargs = dict(getattr(trainer.strategy, "distributed_sampler_kwargs", None) or {})
+    sampler: DistributedSampler[Any] = DistributedSampler(
+        loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), **kwargs
+    )
+    return _update_dataloader(loader, sampler, mode=None)
+
+
+def find_lr(
+    trainer: pl.Trainer,
+    model: pl.LightningModule,
+    *,
+    datamodule: pl.LightningDataModule | None = None,
+    train_dataloaders: Any = None,
+    **options: Any,
+) -> FinderResult:
+    """lrkit's range test on a ``LightningModule``: a drop-in for ``Tuner(trainer).lr_find``.
+
+    Each sweep step runs ``model.training_step`` on the next training batch (from
+    ``train_dataloaders``, the ``datamodule``, or the model's ``train_dataloader``) and one
+    update of the optimizer from ``model.configure_optimizers()``, accumulating
+    ``trainer.accumulate_grad_batches`` batches per update. ``options`` are those of
+    :func:`lrkit.finder.find_lr` (``start_lr``, ``end_lr``, ``steps``, ``method``, ...).
+
+    The sweep runs outside ``trainer.fit``: the trainer's progress, loops and callbacks are
+    never touched, so ``trainer.fit`` afterwards starts fresh; the module's parameters,
+    buffers and train/eval flags and the RNGs are restored exactly (the optimizer was built
+    for the sweep only). ``self.log`` calls in ``training_step`` are ignored during the sweep.
+
+    Under DDP (``strategy="ddp"``) launch the processes with ``torchrun`` (or another launcher
+    that creates them): the process group is set up here, batches are sharded with a
+    ``DistributedSampler`` as ``fit`` would, the loss is averaged over the ranks, every rank
+    stops at the same step and returns the same :class:`~lrkit.finder.FinderResult`.
+    """
+    if not isinstance(trainer, pl.Trainer):
+        raise ConfigError(f"trainer must be a lightning Trainer, but got trainer={trainer!r}")
+    if not isinstance(model, pl.LightningModule):
+        raise ConfigError(f"model must be a LightningModule, but got model={model!r}")
+    if trainer.world_size > 1 and not torch.distributed.is_initialized():
+        env = getattr(trainer.strategy, "cluster_environment", None)
+        if env is None or not env.creates_processes_externally:
+            raise ConfigError(
+                f"find_lr with {trainer.world_size} processes needs them launched up front "
+                "(torchrun --nproc_per_node N script.py), not by trainer.fit; or run it with "
+                "devices=1 first"
+            )
+        trainer.strategy.setup_environment()  # joins the process group; fit reuses it
+    options.setdefault("accumulation_steps", int(trainer.accumulate_grad_batches))
+    device = trainer.strategy.root_device
+    options.setdefault("device", device)  # find_lr moves the module there and back
+    optimizer = _first_optimizer(model.configure_optimizers())
+    counter = iter(range(1 << 62))
+
+    def loss_of(module: pl.LightningModule, batch: Any) -> Any:
+        batch = move_data_to_device(batch, device)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*self.log.*")
+            return _training_loss(module.training_step(batch, next(counter)))
+
+    loader = _loader(trainer, model, datamodule, train_dataloaders)
+    return find_lr_with(model, loss_of, loader, optimizer, **options)

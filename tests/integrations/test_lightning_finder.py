@@ -1,0 +1,109 @@
+"""``lrkit.integrations.lightning.find_lr`` against the real Lightning ``Trainer``."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'lrkit[torch]')")
+pl = pytest.importorskip(
+    "lightning.pytorch", reason="lightning is not installed (pip install 'lrkit[lightning]')"
+)
+
+from lrkit import schedules as S  # noqa: E402
+from lrkit.errors import ConfigError  # noqa: E402
+from lrkit.finder import FinderResult  # noqa: E402
+from lrkit.finder import find_lr as torch_find_lr  # noqa: E402
+from lrkit.integrations.lightning import configure_optimizers, find_lr  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::lrkit.errors.LRKitWarning",
+    "ignore:.*does not have many workers:UserWarning",
+    "ignore:.*LeafSpec.*:DeprecationWarning",
+)
+OPTS = {"start_lr": 1e-5, "end_lr": 10.0, "steps": 30, "seed": 0}
+
+
+def tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 6, generator=g)
+    return x, torch.tanh(x.sum(1, keepdim=True))
+
+
+class Net(pl.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)
+        )
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.body(x), y)
+        self.log("train_loss", loss)
+        return {"loss": loss}
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=1e-2)
+        return configure_optimizers(opt, S.cosine(lr=1e-2, steps=100))
+
+
+def loader() -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tensors()), batch_size=32)
+
+
+def trainer(**kw) -> pl.Trainer:
+    return pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kw,
+    )
+
+
+def test_same_result_as_the_torch_finder_and_fit_starts_fresh() -> None:
+    model = Net()
+    before = [t.clone() for t in model.state_dict().values()]
+    t = trainer(max_steps=10)
+    res = find_lr(t, model, train_dataloaders=loader(), **OPTS)
+    assert isinstance(res, FinderResult)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+    ref_model = Net()
+    ref = torch_find_lr(
+        ref_model.body,
+        list(loader()),
+        loss_fn=torch.nn.functional.mse_loss,
+        optimizer=torch.optim.AdamW(ref_model.parameters(), lr=1e-2),
+        **OPTS,
+    )
+    assert res.losses == pytest.approx(ref.losses, rel=1e-6)
+    assert res.suggestion == pytest.approx(ref.suggestion, rel=1e-6)
+    assert t.global_step == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.fit(model, loader())
+    assert t.global_step == 10
+
+
+def test_gradient_accumulation_and_datamodule() -> None:
+    class DM(pl.LightningDataModule):
+        def train_dataloader(self):
+            return loader()
+
+    res = find_lr(trainer(accumulate_grad_batches=2), Net(), datamodule=DM(), **OPTS)
+    # two batches per update: the 8-batch loader lasts 4 updates, re-iterated
+    assert len(res.losses) > 0 and res.steps == OPTS["steps"]
+
+
+def test_bad_arguments_fail_before_any_work() -> None:
+    with pytest.raises(ConfigError, match="trainer"):
+        find_lr(object(), Net())
+    with pytest.raises(ConfigError, match="not both"):
+        find_lr(trainer(), Net(), datamodule=pl.LightningDataModule(), train_dataloaders=loader())
+    with pytest.raises(ConfigError, match="steps"):
+        find_lr(trainer(), Net(), train_dataloaders=loader(), steps=2)

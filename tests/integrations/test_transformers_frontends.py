@@ -1,0 +1,175 @@
+"""Hugging Face front-ends against the real ``Trainer``: ``find_lr`` and ``GuardCallback``."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch)")
+transformers = pytest.importorskip(
+    "transformers", reason="transformers is not installed (pip install 'lrkit[transformers]')"
+)
+pytest.importorskip("accelerate", reason="accelerate is not installed (the Trainer needs it)")
+
+from lrkit import schedules as S  # noqa: E402
+from lrkit.control import GuardPolicy  # noqa: E402
+from lrkit.errors import ConfigError  # noqa: E402
+from lrkit.finder import FinderResult  # noqa: E402
+from lrkit.finder import find_lr as torch_find_lr  # noqa: E402
+from lrkit.integrations.transformers import GuardCallback, find_lr, lrkit_scheduler  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::lrkit.errors.LRKitWarning")
+N, FEATURES = 256, 6
+
+
+class Net(torch.nn.Module):
+    """Returns ``{"loss", "logits"}`` like a transformers model; faults on chosen calls."""
+
+    def __init__(self, nan_at: tuple[int, ...] = (), spike_at: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(FEATURES, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)
+        )
+        self.nan_at, self.spike_at, self.calls = nan_at, spike_at, 0
+
+    def forward(self, x, labels=None):
+        pred = self.body(x)
+        loss = torch.nn.functional.mse_loss(pred, labels)
+        if self.training:
+            k, self.calls = self.calls, self.calls + 1
+            if k in self.nan_at:
+                loss = loss * math.nan
+            if k in self.spike_at:
+                loss = loss * 1000.0
+        return {"loss": loss, "logits": pred}
+
+
+class Data(torch.utils.data.Dataset):
+    def __init__(self) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(N, FEATURES, generator=g)
+        self.y = torch.tanh(self.x.sum(1, keepdim=True))
+
+    def __len__(self) -> int:
+        return N
+
+    def __getitem__(self, i: int) -> dict:
+        return {"x": self.x[i], "labels": self.y[i]}
+
+
+def make_args(tmp_path, **kw) -> transformers.TrainingArguments:
+    base = {
+        "output_dir": str(tmp_path),
+        "max_steps": 40,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 0.01,
+        "report_to": [],
+        "use_cpu": True,
+        "disable_tqdm": True,
+        "logging_strategy": "no",
+        "save_strategy": "no",
+        "remove_unused_columns": False,
+        "dataloader_num_workers": 0,
+        "seed": 0,
+    }
+    return transformers.TrainingArguments(**{**base, **kw})
+
+
+def snapshot(model: torch.nn.Module) -> list:
+    return [t.clone() for t in model.state_dict().values()]
+
+
+def test_find_lr_runs_on_the_trainer_and_restores_it(tmp_path) -> None:
+    model = Net()
+    trainer = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=Data())
+    before = snapshot(model)
+    res = find_lr(trainer, start_lr=1e-5, end_lr=10.0, steps=40)
+    assert isinstance(res, FinderResult)
+    assert 1e-5 < res.suggestion < 10.0 and res.diverged_at is not None
+    assert all(torch.equal(a, b) for a, b in zip(before, snapshot(model), strict=True))
+    assert trainer.optimizer is None  # train() builds its optimizer as usual
+    trainer.train()
+    assert trainer.state.global_step == 40
+
+
+class SequentialTrainer(transformers.Trainer):
+    """Batches in dataset order, so the reference below sees the same ones."""
+
+    def _get_train_sampler(self, *args, **kwargs):
+        return torch.utils.data.SequentialSampler(self.train_dataset)
+
+
+def test_find_lr_equals_the_torch_finder_on_the_same_batches(tmp_path) -> None:
+    # the same core: the Trainer's dict batches give the torch finder's curve on (x, y)
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01)
+    args = make_args(tmp_path, dataloader_drop_last=True)
+    trainer = SequentialTrainer(
+        model=model, args=args, train_dataset=Data(), optimizers=(opt, None)
+    )
+    options = {"start_lr": 1e-5, "end_lr": 10.0, "steps": 30, "seed": 3}
+    got = find_lr(trainer, **options)
+    batches = [(b["x"], b["labels"]) for b in trainer.get_train_dataloader()]
+    ref = torch_find_lr(
+        model.body,
+        batches,
+        loss_fn=torch.nn.functional.mse_loss,
+        optimizer=opt,
+        **options,
+    )
+    assert len(got.losses) == len(ref.losses)
+    assert got.suggestion == pytest.approx(ref.suggestion, rel=1e-6)
+
+
+def test_find_lr_rejects_a_non_trainer() -> None:
+    with pytest.raises(ConfigError, match="trainer"):
+        find_lr(object())
+
+
+def guarded_trainer(tmp_path, model: Net, **policy_kw) -> tuple:
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01)
+    schedule = S.cosine(lr=0.01, steps=40)
+    sched = lrkit_scheduler(opt, schedule)
+    policy = GuardPolicy(window=10, warmup=5, checkpoint_every=5, patience=3, **policy_kw)
+    cb = GuardCallback(policy=policy, log=False)
+    trainer = transformers.Trainer(
+        model=model,
+        args=make_args(tmp_path),
+        train_dataset=Data(),
+        optimizers=(opt, sched),
+        callbacks=[cb],
+    )
+    return trainer, cb, sched, schedule
+
+
+def test_guard_skips_a_nan_and_rolls_back_a_spike(tmp_path) -> None:
+    model = Net(nan_at=(12,), spike_at=(25, 26, 27))
+    trainer, cb, sched, schedule = guarded_trainer(tmp_path, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.train()
+    kinds = [(e.kind, e.step) for e in cb.events]
+    assert ("skip", 12) in kinds
+    assert ("skip", 25) in kinds and ("rollback", 27) in kinds
+    assert cb.to_dict()["scale"] == 0.5
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    # the scheduler counts applied updates only: 40 updates, 1 skipped, 2 withheld + the
+    # rollback's, so it sits below 40 and its LR is s(k) x the cut
+    k = sched.last_epoch
+    assert k < 40
+    assert sched.get_last_lr()[0] == pytest.approx(float(schedule(k)) * 0.5)
+
+
+def test_guard_callback_without_faults_changes_nothing(tmp_path) -> None:
+    plain = Net()
+    t1 = transformers.Trainer(model=plain, args=make_args(tmp_path), train_dataset=Data())
+    t1.train()
+    guarded = Net()
+    t2, cb, _, _ = guarded_trainer(tmp_path, guarded)
+    t2.train()
+    assert not [e for e in cb.events if e.kind not in ("snapshot",)]
+    assert t2.state.global_step == 40
