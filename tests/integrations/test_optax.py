@@ -97,7 +97,7 @@ def test_rejects_non_schedules():
 
 PARITY = [
     (optax.constant_schedule(0.1), S.constant(0.1)),
-    (optax.linear_schedule(1.0, 0.1, 50), S.linear(1.0, 0.1, 50)),
+    (optax.linear_schedule(1.0, 0.1, 50), S.linear(1.0, end=0.1, steps=50)),
     (optax.cosine_decay_schedule(0.1, 80, alpha=0.1), S.cosine(lr=0.1, steps=80, min_lr=0.01)),
     (optax.exponential_decay(0.1, 10, 0.5), S.exponential(lr=0.1, rate=0.5, steps=10)),
     (
@@ -124,13 +124,13 @@ PARITY = [
     ),
     (
         optax.warmup_cosine_decay_schedule(0.01, 0.1, 10, 100),
-        S.join([S.linear(0.01, 0.1, 10), S.cosine(lr=0.1, steps=90)], boundaries=[10]),
+        S.join([S.linear(0.01, end=0.1, steps=10), S.cosine(lr=0.1, steps=90)], boundaries=[10]),
     ),
     (
         optax.join_schedules(
             [optax.linear_schedule(0.0, 0.1, 5), optax.cosine_decay_schedule(0.1, 40)], [5]
         ),
-        S.join([S.linear(0.0, 0.1, 5), S.cosine(lr=0.1, steps=40)], boundaries=[5]),
+        S.join([S.linear(0.0, end=0.1, steps=5), S.cosine(lr=0.1, steps=40)], boundaries=[5]),
     ),
 ]
 

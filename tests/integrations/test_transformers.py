@@ -170,7 +170,7 @@ def test_gradient_accumulation_and_resume(tmp_path):
 
 
 def test_schedule_trainer_and_plateau(tmp_path):
-    s = S.warmup(S.linear(0.1, 0.0, 10), steps=2)
+    s = S.warmup(S.linear(0.1, end=0.0, steps=10), steps=2)
     # eval every 2 updates; the eval loss of an untrained-on-eval tiny model will not improve by
     # 1e9, so with threshold=1e9 (absolute) every evaluation but the first is "bad"
     plateau = ReduceOnPlateau(factor=0.5, patience=0, threshold=1e9, threshold_mode="abs")
@@ -222,7 +222,7 @@ x = torch.randn(256, 8)
 train = [{"x": xi, "labels": xi.sum(0, keepdim=True)} for xi in x]
 model = Regressor()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-schedule = S.warmup(S.linear(1e-3, 0.0, 40), steps=10)
+schedule = S.warmup(S.linear(1e-3, end=0.0, steps=40), steps=10)
 args = transformers.TrainingArguments(output_dir="out", max_steps=50, per_device_train_batch_size=16,
                                       gradient_accumulation_steps=2, report_to=[], use_cpu=True,
                                       remove_unused_columns=False)
