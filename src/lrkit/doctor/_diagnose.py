@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrkit.doctor._checks import Thresholds, run_checks
 from lrkit.doctor._diagnosis import VERDICTS, Diagnosis, Finding
 from lrkit.doctor._log import Log
 from lrkit.doctor._prescribe import prescribe
-from lrkit.doctor._readers import read_log
+from lrkit.doctor._readers import ReadOptions, read_log
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11; only read by type checkers
 
 __all__ = ["diagnose"]
 
 
 def diagnose(
-    log: Any,
-    *,
-    format: str | None = None,
-    loss: str | None = None,
-    val_loss: str | None = None,
-    lr: str | None = None,
-    step: str | None = None,
-    thresholds: Thresholds | None = None,
+    log: Any, *, thresholds: Thresholds | None = None, **options: Unpack[ReadOptions]
 ) -> Diagnosis:
     """Diagnose a training run from its log.
 
@@ -29,7 +25,8 @@ def diagnose(
         log: a path (CSV, Lightning ``metrics.csv``, JSON Lines, Keras history JSON, a
             TensorBoard event file or run directory), a dict of lists, a pandas DataFrame, a
             Keras ``History``, or an already parsed :class:`Log`.
-        format, loss, val_loss, lr, step: see :func:`lrkit.doctor.read_log`.
+        options: ``format``, ``loss``, ``val_loss``, ``lr``, ``step`` (see
+            :func:`lrkit.doctor.read_log`).
         thresholds: override the rules' thresholds (see :class:`Thresholds`).
 
     Returns:
@@ -44,11 +41,10 @@ def diagnose(
     >>> d.verdict, d.prescription.lr
     ('lr_too_low', 0.001)
     """
-    parsed = (
-        log
-        if isinstance(log, Log)
-        else read_log(log, format=format, loss=loss, val_loss=val_loss, lr=lr, step=step)
-    )
+    unknown = sorted(set(options) - set(ReadOptions.__annotations__))
+    if unknown:  # as Python says it for a missing keyword parameter, whatever ``log`` is
+        raise TypeError(f"diagnose() got an unexpected keyword argument {unknown[0]!r}")
+    parsed = log if isinstance(log, Log) else read_log(log, **options)
     findings, curve = run_checks(parsed, thresholds)
     kinds = {f.kind for f in findings}
     if "inconclusive" in kinds:

@@ -1,0 +1,222 @@
+"""From parsed columns to a :class:`Log`: pick the loss, validation loss, LR and step columns,
+keep the last run, and place every value on the step axis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit.doctor._columns import (
+    normalise,
+    pick_epoch,
+    pick_loss,
+    pick_losses,
+    pick_lr,
+    pick_step,
+    pick_val_loss,
+)
+from lrkit.doctor._log import Log, Series
+from lrkit.doctor._runs import _split_runs
+from lrkit.doctor._table import _Table
+from lrkit.doctor._yolo import _looks_like_yolo, _yolo
+from lrkit.errors import ConfigError, LogFormatError
+
+
+def _resolve(name: str | None, available: list[str], role: str, source: str) -> str | None:
+    if name is None:
+        return None
+    if name in available:
+        return name
+    by_norm = {normalise(a): a for a in available}
+    if normalise(name) in by_norm:
+        return by_norm[normalise(name)]
+    raise ConfigError(
+        f"{role}={name!r} is not a column of {source} (columns: {', '.join(available)})"
+    )
+
+
+def _densest(table: _Table, cols: list[str]) -> str | None:
+    """The column with the most logged values; ties keep the alias order of ``cols``."""
+    best, n_best = (cols[0] if cols else None), 0
+    for c in cols:
+        n = int(table.present[c].sum())
+        if n > n_best:
+            best, n_best = c, n
+    return best
+
+
+def _from_table(
+    table: _Table,
+    source: str,
+    fmt: str,
+    names: dict[str, str | None],
+    notes: list[str] | None = None,
+) -> Log:
+    notes = [] if notes is None else notes
+    available = list(table.values)
+    step_col = _resolve(names["step"], available, "step", source) or pick_step(available)
+    epoch_col = pick_epoch(available)
+    yolo = fmt == "yolo" and names["loss"] is None and _looks_like_yolo(table)
+    loss_col: str | None
+    yolo_val: str | None = None
+    yolo_lr: str | None = None
+    if yolo:
+        loss_col, yolo_val, yolo_lr = _yolo(table, notes)
+        available = list(table.values)
+    else:
+        loss_col = _resolve(names["loss"], available, "loss", source) or _densest(
+            table, pick_losses(available)
+        )
+    val_as_loss = False
+    if loss_col is None and names["loss"] is None:
+        only_val = pick_val_loss(available)
+        if only_val is not None and table.present[only_val].any():
+            # Some loggers keep only the validation curve: judge that curve, and say so.
+            loss_col, val_as_loss = only_val, True
+            notes.append(f"no training loss logged: diagnosing {only_val!r} instead")
+    if loss_col is None:
+        text_loss = pick_loss(list(table.text))
+        if text_loss is not None:
+            line, cell = table.text[text_loss]
+            raise LogFormatError(
+                f"{source}: loss column {text_loss!r} is not numeric (row {line}: {cell!r})"
+            )
+        columns = ", ".join([*available, *table.text])
+        raise LogFormatError(f"{source}: no loss column (columns: {columns})")
+    val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
+        yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
+    )
+    if val_as_loss:
+        val_col = None
+    lr_col = _resolve(names["lr"], available, "lr", source) or (
+        yolo_lr if yolo else pick_lr(available)
+    )
+
+    loss_rows = table.present[loss_col]
+    x_col, x_name = None, "index"
+    for cand, cand_name in ((step_col, "step"), (epoch_col, "epoch")):
+        if cand is None or cand == loss_col:
+            continue
+        xs = table.values[cand][loss_rows]
+        if not (table.present[cand][loss_rows].all() and np.isfinite(xs).all()):
+            continue
+        keep = _split_runs(table, cand, loss_rows, notes, cand_name)
+        kept = table.values[cand][loss_rows & keep]
+        if cand_name == "epoch" and len(np.unique(kept)) < len(kept):
+            notes[:] = [n for n in notes if cand_name not in n]
+            continue  # several rows per epoch: an epoch is not a position
+        x_col, x_name = cand, cand_name
+        if not keep.all():
+            table = _subset(table, keep)
+        break
+
+    if x_col is None and fmt == "keras":
+        x_name = "epoch"  # History rows are epochs, counted from 0
+
+    def series(col: str) -> Series:
+        rows = table.present[col]
+        if x_col is None:
+            xs = np.flatnonzero(rows).astype(float)
+        else:
+            ok = table.present[x_col] & np.isfinite(table.values[x_col])
+            xs_all = table.values[x_col].copy()
+            if not ok[rows].all():
+                # Rows logged without a step (an epoch summary among step records) sit at the
+                # step logged just before them.
+                idx = np.flatnonzero(ok)
+                for r in np.flatnonzero(rows & ~ok):
+                    before = idx[idx < r]
+                    if before.size == 0:
+                        raise LogFormatError(
+                            f"{source}: column {col!r} has a value at row {r + 1} where "
+                            f"{x_col!r} is empty"
+                        )
+                    xs_all[r] = xs_all[before[-1]]
+                if col in (loss_col, val_col):
+                    notes.append(
+                        f"{int((rows & ~ok).sum())} {col!r} value(s) without a {x_name} placed "
+                        f"at the {x_name} logged before them"
+                    )
+            xs = xs_all[rows]
+        return Series(col, xs, table.values[col][rows])
+
+    taken = {loss_col, val_col, lr_col, step_col, epoch_col}
+    metrics = {c: series(c) for c in available if c not in taken and table.present[c].any()}
+    return _finish(
+        series(loss_col),
+        series(val_col) if val_col and table.present[val_col].any() else None,
+        series(lr_col) if lr_col and table.present[lr_col].any() else None,
+        metrics,
+        x_name,
+        source,
+        fmt,
+        notes,
+    )
+
+
+def _subset(table: _Table, keep: np.ndarray) -> _Table:
+    out = _Table(int(keep.sum()))
+    for k in table.values:
+        out.values[k], out.present[k] = table.values[k][keep], table.present[k][keep]
+    out.text = table.text
+    return out
+
+
+def _from_series(
+    found: dict[str, Series],
+    source: str,
+    fmt: str,
+    names: dict[str, str | None],
+    notes: list[str] | None = None,
+) -> Log:
+    available = list(found)
+    loss_col = _resolve(names["loss"], available, "loss", source) or max(
+        pick_losses(available), key=lambda k: len(found[k]), default=None
+    )
+    if loss_col is None:
+        raise LogFormatError(f"{source}: no loss tag (tags: {', '.join(available) or 'none'})")
+    val_col = _resolve(names["val_loss"], available, "val_loss", source) or pick_val_loss(
+        [a for a in available if a != loss_col]
+    )
+    lr_col = _resolve(names["lr"], available, "lr", source) or pick_lr(available)
+    taken = {loss_col, val_col, lr_col}
+    metrics = {k: v for k, v in found.items() if k not in taken}
+    return _finish(
+        found[loss_col],
+        found[val_col] if val_col else None,
+        found[lr_col] if lr_col else None,
+        metrics,
+        "step",
+        source,
+        fmt,
+        notes or [],
+    )
+
+
+def _finish(
+    loss: Series,
+    val: Series | None,
+    lr: Series | None,
+    metrics: dict[str, Series],
+    x_name: str,
+    source: str,
+    fmt: str,
+    notes: list[str],
+) -> Log:
+    if len(loss) == 0:
+        raise LogFormatError(f"{source}: loss column {loss.name!r} has no values")
+    # NaN from the first evaluation to the last while training is finite: the validation
+    # loss was never computed (YOLO logs this under some AMP setups), not a divergence.
+    never = val is not None and len(val) > 0 and not np.isfinite(val.values).any()
+    if val is not None and never and np.isfinite(loss.values).any():
+        notes.append(f"{val.name} is NaN at every evaluation (never computed): ignored")
+        val = None
+    return Log(
+        loss=loss,
+        val_loss=val,
+        lr=lr,
+        metrics=metrics,
+        x_name=x_name,
+        source=source,
+        format=fmt,
+        notes=tuple(dict.fromkeys(notes)),
+    )

@@ -1,0 +1,119 @@
+"""Rules for a run that broke: ``diverged`` (non-finite or exploding loss) and ``unstable``
+(isolated non-finite values, early spikes before it trains, spike events, oscillation)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit.doctor._curve import (
+    Curve,
+    _blowup,
+    _early_rise,
+    _span,
+    _spikes,
+)
+from lrkit.doctor._diagnosis import Finding
+from lrkit.doctor._log import Log
+from lrkit.doctor._thresholds import Thresholds
+
+
+def check_diverged(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    out: list[Finding] = []
+    for s in (log.loss, log.val_loss):
+        if s is None or len(s) == 0:
+            continue
+        bad = ~np.isfinite(s.values)
+        if not bad.any():
+            continue
+        first = int(np.flatnonzero(bad)[0])
+        after = bad[first:]
+        what = "NaN" if np.isnan(s.values[first]) else "infinite"
+        if bad[-1] or after.mean() >= 0.5:
+            out.append(
+                Finding(
+                    "diverged",
+                    "error",
+                    _span(s.steps, first, len(s) - 1),
+                    "nonfinite_values",
+                    float(bad.sum()),
+                    f"{s.name} is {what} from {log.x_name} {s.steps[first]:g} on "
+                    f"({int(bad.sum())} of {len(s)} values non-finite)",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    "unstable",
+                    "error",
+                    _span(s.steps, first, int(np.flatnonzero(bad)[-1])),
+                    "isolated_nonfinite",
+                    float(bad.sum()),
+                    f"{s.name} has {int(bad.sum())} isolated non-finite values, then recovers",
+                )
+            )
+    if len(c.y) >= 4 and c.l0 > 0 and c.tail > t.explode * c.l0:
+        k = max(1, len(c.y) // 10)
+        out.append(
+            Finding(
+                "diverged",
+                "error",
+                _span(c.x, len(c.y) - k, len(c.y) - 1),
+                "tail_over_initial",
+                c.tail / c.l0,
+                f"the loss ends at {c.tail:.4g}, {c.tail / c.l0:.1f}× its initial {c.l0:.4g}: "
+                "it is exploding",
+            )
+        )
+    return out
+
+
+def check_unstable(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """Spikes or oscillation in a run that still trains well (otherwise: lr_too_high)."""
+    out: list[Finding] = []
+    n = len(c.y)
+    if n < 10 or c.range <= 0 or c.progress < t.blowup_progress:
+        return out
+    blow = _blowup(c, t)
+    if blow is not None:
+        peak = blow[2]
+        out.append(
+            _early_rise(
+                c,
+                "unstable",
+                blow,
+                f"the loss spikes to {peak:.1f}× its initial value early on before it trains "
+                "(a warmup would avoid it)",
+            )
+        )
+    sp = _spikes(c, t)
+    if sp is not None and sp.count < t.spike_events_high:
+        out.append(
+            Finding(
+                "unstable",
+                "error",
+                _span(c.x, sp.first, sp.last),
+                "spike_events",
+                float(sp.count),
+                f"{sp.count} loss spike(s) above the running median (largest "
+                f"+{sp.biggest:.3g}, {sp.biggest / c.range:.0%} of the loss range)",
+            )
+        )
+    if n < 200 and log.x_name == "epoch":
+        h = n // 2
+        d = np.diff(c.y[h:])
+        if len(d) >= 4:
+            changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
+            size = float(np.median(np.abs(d))) / c.range
+            if changes >= t.osc_changes and size >= t.osc_size:
+                out.append(
+                    Finding(
+                        "unstable",
+                        "error",
+                        _span(c.x, h, n - 1),
+                        "oscillation_size",
+                        size,
+                        f"the loss oscillates: {changes:.0%} of moves change direction, typical "
+                        f"move {size:.0%} of the loss range",
+                    )
+                )
+    return out

@@ -1,0 +1,49 @@
+"""The ``overfitting`` rule: the validation loss rises and stays up while training does not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit.doctor._curve import (
+    Curve,
+)
+from lrkit.doctor._diagnosis import Finding
+from lrkit.doctor._log import Log
+from lrkit.doctor._stats import rolling_median
+from lrkit.doctor._thresholds import Thresholds
+
+
+def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    v = log.val_loss.finite() if log.val_loss is not None else None
+    if v is None or len(v) < 5:
+        return []
+    vy = rolling_median(v.values, 3) if len(v) >= 9 else v.values
+    k = int(np.argmin(vy))
+    after = len(v) - k - 1
+    if after < 2:
+        return []
+    vmin = float(vy[k])
+    m = max(2, len(v) // 5)
+    vtail = float(np.median(v.values[-m:]))
+    rise = (vtail - vmin) / max(abs(vmin), 1e-12)
+    # The rise must persist: most of the second half of the post-minimum epochs stay well
+    # above the minimum (a trend test fails when the rise levels off, which is common).
+    late = v.values[k + 1 :][after // 2 :]
+    persist = float(np.mean(late > vmin * (1 + t.overfit_rise / 2))) if late.size else 0.0
+    significant = persist >= t.overfit_persist
+    # Training must not be getting worse at the same time (then the LR, not overfitting).
+    at_k = float(np.interp(v.steps[k], c.x, c.smooth)) if len(c.x) else np.nan
+    train_ok = len(c.x) > 0 and c.tail <= t.overfit_train * at_k
+    if rise >= t.overfit_rise and significant and train_ok:
+        return [
+            Finding(
+                "overfitting",
+                "error",
+                (float(v.steps[k]), float(v.steps[-1])),
+                "val_rise_over_min",
+                rise,
+                f"{v.name} is lowest ({vmin:.4g}) at {log.x_name} {v.steps[k]:g} and rises "
+                f"{rise:.0%} after it while the training loss keeps falling",
+            )
+        ]
+    return []

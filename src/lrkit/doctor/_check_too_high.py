@@ -1,0 +1,198 @@
+"""Rules for ``lr_too_high``: an early blow-up or spikes without progress, a network that
+died (stuck after an excursion, or flat at chance level), an explosion in the first logging
+period, a climb back after the warm-up's peak or a late rebound, a rising second half."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit.doctor._curve import (
+    Curve,
+    _block_start,
+    _blowup,
+    _early_rise,
+    _span,
+    _spikes,
+    _stuck,
+    _tail_noise,
+)
+from lrkit.doctor._diagnosis import Finding
+from lrkit.doctor._log import Log
+from lrkit.doctor._stats import block_medians, trend
+from lrkit.doctor._thresholds import Thresholds
+
+
+def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """Instability without progress, persistent spiking, a dead flat loss after an excursion,
+    or a rising training loss: the LR is too high for this run as a whole."""
+    out: list[Finding] = []
+    n = len(c.y)
+    if n < 10:
+        return out
+    poor = c.progress < t.blowup_progress
+    blow = _blowup(c, t)
+    if blow is not None and poor:
+        peak = blow[2]
+        out.append(
+            _early_rise(
+                c,
+                "lr_too_high",
+                blow,
+                f"the loss jumps to {peak:.1f}× its initial value early on and "
+                + (
+                    f"ends only {100 * c.progress:.0f}% below where it started"
+                    if c.progress >= 0
+                    else f"ends above where it started (by {-100 * c.progress:.0f}% of it)"
+                ),
+            )
+        )
+    sp = _spikes(c, t)
+    if sp is not None and (poor or sp.count >= t.spike_events_high):
+        why = "with little progress" if poor else "throughout the run"
+        out.append(
+            Finding(
+                "lr_too_high",
+                "error",
+                _span(c.x, sp.first, sp.last),
+                "spike_events",
+                float(sp.count),
+                f"{sp.count} loss spike(s) {why} ({100 * c.progress:.0f}% progress; largest "
+                f"+{sp.biggest:.3g})",
+            )
+        )
+    if _stuck(c, t):
+        peak = float(c.y.max())
+        if c.l0 > 0 and peak > t.stuck_excursion * c.l0:
+            i = int(np.argmax(c.y))
+            out.append(
+                Finding(
+                    "lr_too_high",
+                    "error",
+                    _span(c.x, i, i),
+                    "excursion_over_initial",
+                    peak / c.l0,
+                    f"the loss is stuck at its initial level ({100 * c.progress:.1f}% progress) "
+                    f"after jumping to {peak / c.l0:.1f}× it: the network likely died",
+                )
+            )
+    out += _first_period_explosion(log, c, t)
+    out += _dead_at_chance(log, c, t)
+    out += _rise_after_peak(log, c, t)
+    half = len(c.xb) // 2
+    tr = trend(c.xb[half:], c.yb[half:])
+    if tr.tau > 0 and tr.p_value < t.rise_p and c.ymin > 0 and c.tail > t.rise_factor * c.ymin:
+        out.append(
+            Finding(
+                "lr_too_high",
+                "error",
+                (_block_start(c, half), float(c.x[-1])),
+                "mann_kendall_tau",
+                tr.tau,
+                f"the training loss rises during the second half (Mann–Kendall τ = {tr.tau:.2f}, "
+                f"p = {tr.p_value:.1g}) to {c.tail / c.ymin:.1f}× its best",
+            )
+        )
+    return out
+
+
+def _first_period_explosion(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """The first logged value is orders of magnitude above the next ones: the loss exploded
+    inside the first logging period (an epoch average, a logging_steps mean) and the curve
+    that follows is recovering from it, not learning from a sane start."""
+    if len(c.y) < 4 or c.y[0] <= 0:
+        return []
+    nxt = float(np.median(c.y[1:4]))
+    if nxt <= 0 or c.y[0] < t.first_explode * nxt:
+        return []
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            _span(c.x, 0, 0),
+            "first_over_next",
+            float(c.y[0] / nxt),
+            f"the first logged loss ({c.y[0]:.4g}) is {c.y[0] / nxt:.0f}× the next ones: the "
+            "loss exploded in the first logging period",
+        )
+    ]
+
+
+def _chance_level(v: float, tol: float) -> int | None:
+    """``k`` when ``v`` is within ``tol`` (relative) of ln(k), the cross-entropy of uniform
+    predictions over k classes; ``None`` otherwise."""
+    if not (np.log(2) * (1 - tol) <= v <= np.log(1e6)):
+        return None
+    k = round(float(np.exp(v)))
+    for kk in (k - 1, k, k + 1):
+        if kk >= 2 and abs(v - np.log(kk)) <= tol * np.log(kk):
+            return kk
+    return None
+
+
+def _dead_at_chance(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """A classifier whose loss sits flat at ln(C) — uniform predictions — after a large LR
+    (an excursion above it, or a start below it): the network died."""
+    n = len(c.y)
+    if n < 10:
+        return []
+    h = n // 2
+    level = float(np.median(c.y[h:]))
+    k = _chance_level(level, t.chance_tol)
+    if k is None:
+        return []
+    tr = trend(*block_medians(c.x[h:], c.y[h:]))
+    noise, _ = _tail_noise(c, h)
+    flat = (tr.flat or tr.p_value > 0.05) and noise < 0.05 * level
+    # Learnt something first and then lost it, or spiked: not a slow start at chance.
+    went_below = float(c.smooth[: h + 1].min()) < 0.9 * level
+    spiked = float(c.y.max()) > 1.5 * level
+    if not (flat and (went_below or spiked)):
+        return []
+    message = (
+        f"the loss sits flat at {level:.4g} ≈ ln({k}), the loss of uniform predictions over "
+        f"{k} classes, after {'learning something first' if went_below else 'a spike'}: "
+        "the network died"
+    )
+    return [Finding("lr_too_high", "error", _span(c.x, h, -1), "loss_at_chance", level, message)]
+
+
+def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """The training loss climbs back up after its best: at the end of an LR warm-up (the peak
+    LR is too high), or as a rebound late in a run that had nearly converged."""
+    n = len(c.y)
+    # Only a run that had learnt something can climb back (and the climb must beat the noise).
+    if n < 10 or c.range <= 0 or c.range < t.plateau_progress * abs(c.l0):
+        return []
+    i = int(np.argmin(c.smooth))
+    if i >= int(0.8 * n):
+        return []
+    after = c.smooth[i:]
+    climb = float(np.median(c.y[-max(3, n // 10) :])) - c.ymin
+    noise, _ = _tail_noise(c, i)
+    if climb < t.rebound * c.range or climb < 3 * noise:
+        return []
+    # It must stay up (a rise that the LR decay then undoes is "unstable" at most).
+    if float(np.median(after[len(after) // 2 :])) < c.ymin + 0.5 * t.rebound * c.range:
+        return []
+    lr = c.lr
+    at_peak = (
+        lr is not None
+        and lr.warmup
+        and log.lr is not None
+        and abs(float(c.x[i]) - lr.peak_step) <= 0.15 * float(c.x[-1] - c.x[0])
+    )
+    what = (
+        "just as the LR warm-up reaches its peak"
+        if at_peak
+        else f"after its best at {log.x_name} {c.x[i]:g}"
+    )
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            (float(c.x[i]), float(c.x[-1])),
+            "warmup_peak_rise" if at_peak else "rebound_over_range",
+            climb / c.range,
+            f"the training loss climbs back up {what}, by {climb / c.range:.0%} of its range",
+        )
+    ]

@@ -1,0 +1,157 @@
+"""Rules for a loss that moves too little: ``lr_too_low`` (stuck, barely moving, or falling
+steadily under an LR never decayed), ``plateau`` (a noise floor or stall under a constant LR)
+and the ``inconclusive`` finding of a curve with no trend beyond its noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit.doctor._curve import (
+    Curve,
+    _block_start,
+    _blowup,
+    _stuck,
+    _tail_noise,
+    _whole_run,
+)
+from lrkit.doctor._diagnosis import Finding
+from lrkit.doctor._log import Log
+from lrkit.doctor._stats import Trend, trend
+from lrkit.doctor._thresholds import Thresholds
+
+
+def _thirds(c: Curve) -> tuple[Trend, Trend]:
+    k = max(3, len(c.xb) // 3)
+    return trend(c.xb[:k], c.yb[:k]), trend(c.xb[-k:], c.yb[-k:])
+
+
+def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """Evidence that the LR itself is too small: the loss hardly moves and never spikes, or it
+    falls at least linearly to the end of a run whose LR was never decayed.
+
+    "Still falling at the end" alone is not that evidence: under a schedule that annealed the
+    LR it is the schedule working (train longer), so it is only noted."""
+    n = len(c.y)
+    if n < 10 or _blowup(c, t) is not None:
+        return []
+    first, last = _thirds(c)
+    c.features.update(slope_first=first.slope, slope_last=last.slope)
+    if _stuck(c, t) and not (c.l0 > 0 and float(c.y.max()) > t.stuck_excursion * c.l0):
+        # Nothing moved: no schedule explains that.
+        return [
+            _whole_run(
+                c,
+                "lr_too_low",
+                "progress",
+                c.progress,
+                f"the loss hardly moves ({100 * c.progress:.1f}% progress) and never spikes",
+            )
+        ]
+    i = int(0.6 * n)
+    noise, level = _tail_noise(c, i)
+    quiet = level > 0 and noise < t.quiet_noise * level
+    calm = c.l0 > 0 and float(c.y.max()) <= t.stuck_excursion * c.l0
+    # Under a decaying LR a loss that still falls is the schedule working, not a small LR;
+    # and a fine-tune under a decaying LR moves little by design.
+    annealed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
+    # Nearly nothing moved: no schedule or fine-tune explains that; a little moved: only
+    # under an LR that was not decayed; a quiet stall at a high loss under a constant LR.
+    frozen = 0 <= c.progress < t.barely / 3
+    barely = 0 <= c.progress < t.barely and not annealed
+    stalled_high = 0 <= c.progress < t.quiet_progress and not annealed
+    if quiet and calm and (frozen or barely or stalled_high) and trend(c.xb, c.yb).slope < 0:
+        # Barely moved, quietly and without a spike: the steps were too small (a too-high LR
+        # spikes, dies at chance or rings on a noise floor).
+        return [
+            _whole_run(
+                c,
+                "lr_too_low",
+                "progress",
+                c.progress,
+                f"the loss barely moves ({100 * c.progress:.1f}% progress in the whole run), "
+                "quietly and without a spike",
+            )
+        ]
+    if not (first.slope < 0 and last.high < 0 and last.p_value < t.low_p):
+        return []
+    ratio = last.slope / first.slope
+    c.features["slope_ratio"] = ratio
+    if ratio >= t.linear_ratio and c.progress < t.low_progress and quiet and not annealed:
+        return [
+            _whole_run(
+                c,
+                "lr_too_low",
+                "slope_ratio_last_first",
+                ratio,
+                f"the loss falls slowly and steadily: {100 * c.progress:.0f}% progress, and "
+                f"the last third still falls at {ratio:.0%} of the first third's rate",
+            )
+        ]
+    c.features["still_falling"] = 1.0
+    return []
+
+
+def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+    """A noise floor under a constant LR: decaying the LR would lower it."""
+    nb = len(c.xb)
+    if nb < 10 or c.progress < t.plateau_progress or c.tail <= t.plateau_level * abs(c.l0):
+        return []
+    if c.lr is not None and (c.lr.decayed or c.lr.cuts >= 2):
+        return []  # the LR was already cut: a flat tail here is convergence
+    for frac in (0.3, 0.4, 0.5, 0.6, 0.7):
+        j = round(nb * frac)
+        start = _block_start(c, j)
+        i = int(np.searchsorted(c.x, start))
+        noise, level = _tail_noise(c, i)
+        if level <= 0:
+            continue
+        tr = trend(c.xb[j:], c.yb[j:])
+        drop = -tr.slope * (c.xb[-1] - c.xb[j])
+        if noise < t.plateau_noise * level:
+            # a quiet curve is not bouncing on a noise floor, but it may have stalled
+            stalled = tr.flat and abs(drop) < t.plateau_change * level
+        else:
+            # On a noise floor a decay gains about the noise: worth it when the trend's drop
+            # over the window is small next to it (or too small to matter at all).
+            stalled = (
+                tr.flat or drop < t.plateau_change * level or drop < t.plateau_drop_noise * noise
+            )
+        if stalled:
+            if log.lr is not None and len(log.lr.finite()) > 0:
+                lr = log.lr.finite()
+                lr_start = float(np.interp(start, lr.steps, lr.values))
+                if float(lr.values[-1]) < t.plateau_lr_decay * lr_start:
+                    return []  # the schedule already decayed: this is convergence
+            return [
+                Finding(
+                    "plateau",
+                    "error",
+                    (start, float(c.x[-1])),
+                    "drop_over_noise",
+                    float(drop / noise) if noise > 0 else 0.0,
+                    f"the loss has stalled at ~{level:.4g} since {log.x_name} {start:g}: over "
+                    f"the last {100 * (1 - frac):.0f}% of the run it "
+                    f"{'fell' if drop >= 0 else 'rose'} by {abs(drop):.3g} "
+                    f"({abs(drop) / level:.1%}), against minibatch noise of ±{noise:.3g}",
+                )
+            ]
+    return []
+
+
+def _no_evidence(c: Curve, t: Thresholds) -> Finding | None:
+    """A short or noisy curve with no trend beyond its noise: nothing to judge."""
+    n = len(c.y)
+    if n < 10:
+        return None
+    tr = trend(c.xb, c.yb)
+    noise, level = _tail_noise(c, 0)
+    if tr.p_value < 0.05 or level <= 0 or noise < t.noisy_level * abs(level):
+        return None
+    return _whole_run(
+        c,
+        "inconclusive",
+        "mann_kendall_p",
+        tr.p_value,
+        f"the loss shows no trend beyond its minibatch noise (±{noise:.3g} around {level:.3g}, "
+        f"Mann–Kendall p = {tr.p_value:.2f}): not enough evidence to judge the LR",
+    )

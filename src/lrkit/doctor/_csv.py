@@ -1,0 +1,102 @@
+"""CSV readers: plain CSV/TSV, Lightning ``metrics.csv`` and Keras CSVLogger files, and
+Weights & Biases history and chart exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from lrkit.doctor._columns import normalise, pick_epoch, pick_step
+from lrkit.doctor._table import _Table
+from lrkit.errors import LogFormatError
+
+
+def _number(cell: str) -> float | None:
+    """Float value of a raw cell; ``None`` for an empty cell. Raises ValueError otherwise."""
+    s = cell.strip()
+    if not s:
+        return None
+    return float(s)  # accepts nan, NaN, inf, -inf, Infinity
+
+
+def _parse_csv(text: str, source: str) -> _Table:
+    sample = text[:4096]
+    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    while rows and not any(c.strip() for c in rows[-1]):
+        rows.pop()
+    header = [h.strip() for h in rows[0]]
+    if not rows[1:]:
+        raise LogFormatError(f"{source}: header only, no data rows (columns: {', '.join(header)})")
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise LogFormatError(f"{source}: duplicate column names {', '.join(dup)}")
+    data = rows[1:]
+    for i, row in enumerate(data):
+        if len(row) != len(header):
+            line = i + 2
+            if i == len(data) - 1 and len(row) < len(header):
+                raise LogFormatError(
+                    f"{source}: truncated: last row (line {line}) has {len(row)} of "
+                    f"{len(header)} fields"
+                )
+            raise LogFormatError(
+                f"{source}: line {line} has {len(row)} fields, the header has {len(header)}"
+            )
+    table = _Table(len(data))
+    for j, name in enumerate(header):
+        cells: list[float | None] = []
+        try:
+            for row in data:
+                cells.append(_number(row[j]))
+        except ValueError:
+            bad_line = len(cells) + 2
+            if bad_line == len(data) + 1 and any(c is not None for c in cells):
+                raise LogFormatError(
+                    f"{source}: truncated: last row (line {bad_line}) has {row[j]!r} in "
+                    f"column {name!r}"
+                ) from None
+            table.text[name] = (bad_line, row[j])
+            continue  # a text column (timestamps, run names): not a curve
+        table.add(name, cells)
+    return table
+
+
+def _looks_like_lightning(table: _Table) -> bool:
+    names = list(table.values)
+    has_axes = pick_epoch(names) is not None and pick_step(names) is not None
+    suffixed = any(normalise(n).endswith(("_step", "_epoch")) for n in names)
+    sparse = any(not p.all() for p in table.present.values())
+    return has_axes and (suffixed or sparse)
+
+
+def _looks_like_wandb(table: _Table) -> bool:
+    keys = set(table.values)
+    return "_step" in keys and (any("/" in k for k in keys) or "_runtime" in keys)
+
+
+_CHART = re.compile(r"^(?P<run>.+?) - (?P<key>.+?)(?P<agg>__MIN|__MAX)?$")
+
+
+def _wandb_chart_export(table: _Table, notes: list[str]) -> _Table:
+    """A W&B chart's "Export CSV": ``Step`` plus ``<run> - <key>`` (and ``__MIN``/``__MAX``
+    band) columns, one group per run. Keep the last run's columns under their plain keys."""
+    runs: dict[str, dict[str, str]] = {}
+    for name in table.values:
+        m = _CHART.match(name)
+        if m and not m["agg"]:
+            runs.setdefault(m["run"], {})[m["key"]] = name
+    if not runs:
+        return table
+    run = list(runs)[-1]
+    out = _Table(table.n_rows)
+    for name in table.values:
+        if not _CHART.match(name):
+            out.values[name], out.present[name] = table.values[name], table.present[name]
+    for key, name in runs[run].items():
+        out.values[key], out.present[key] = table.values[name], table.present[name]
+    out.text = table.text
+    if len(runs) > 1:
+        notes.append(f"{len(runs)} runs in this chart export; diagnosing the last, {run!r}")
+    return out

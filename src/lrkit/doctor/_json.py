@@ -1,0 +1,76 @@
+"""JSON readers: JSON Lines, one JSON document (a list of records, a Keras history, a dict of
+lists) and Hugging Face ``trainer_state.json``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lrkit.doctor._columns import normalise, pick_epoch, pick_step
+from lrkit.doctor._table import _Table, _table_from_mapping, _table_from_records
+from lrkit.errors import LogFormatError
+
+
+def _parse_jsonl(text: str, source: str) -> _Table:
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    records: list[Mapping[str, Any]] = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            what = "truncated: last line" if i == len(lines) - 1 else "line"
+            raise LogFormatError(
+                f"{source}: {what} {i + 1} is not valid JSON ({exc.msg})"
+            ) from None
+        if not isinstance(rec, Mapping):
+            raise LogFormatError(
+                f"{source}: line {i + 1} is a JSON {type(rec).__name__}, not an object"
+            )
+        records.append(rec)
+    return _table_from_records(records)
+
+
+def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = exc.pos >= len(text.rstrip()) - 1
+        what = "truncated JSON" if truncated else "invalid JSON"
+        raise LogFormatError(
+            f"{source}: {what} at line {exc.lineno}, column {exc.colno} ({exc.msg})"
+        ) from None
+    if isinstance(doc, list):
+        if not doc:
+            raise LogFormatError(f"{source}: empty JSON list")
+        if not all(isinstance(r, Mapping) for r in doc):
+            raise LogFormatError(f"{source}: a JSON list must hold one object per row")
+        return _table_from_records(doc), "json"
+    if isinstance(doc, Mapping):
+        if isinstance(doc.get("history"), Mapping):  # {"history": {...}, "params": ...}
+            doc = doc["history"]
+        log_history = doc.get("log_history")  # transformers' trainer_state.json
+        if isinstance(log_history, list) and all(isinstance(r, Mapping) for r in log_history):
+            # The final summary record ({train_loss, train_runtime, total_flos, ...}) holds
+            # the run's mean loss: one number, not a point of the curve.
+            rows = [r for r in log_history if not _HF_SUMMARY.intersection(r)]
+            if not rows:
+                raise LogFormatError(f"{source}: log_history holds no per-step records")
+            return _table_from_records(rows), "huggingface"
+        if doc and all(isinstance(v, list) for v in doc.values()):
+            kind = "keras" if _looks_like_keras(doc) else "json"
+            return _table_from_mapping(doc, source), kind
+        return _table_from_records([doc]), "json"
+    raise LogFormatError(f"{source}: a JSON {type(doc).__name__} is not a training log")
+
+
+_HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
+
+
+def _looks_like_keras(d: Mapping[str, Any]) -> bool:
+    keys = {normalise(str(k)) for k in d}
+    return "loss" in keys and pick_step(keys) is None and pick_epoch(keys) is None

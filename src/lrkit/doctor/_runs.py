@@ -1,0 +1,47 @@
+"""Several runs in one log: counter restarts (appended files) and resumes from a checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrkit.doctor._table import _Table
+
+
+def _split_runs(
+    table: _Table, x_col: str, rows: np.ndarray, notes: list[str], x_name: str
+) -> np.ndarray:
+    """Rows to keep when ``x_col`` goes backwards: a restart at (or before) the run's first
+    position starts a new run (appended CSVLogger files): only the last run is kept; a step back
+    to a later position is a resume from a checkpoint: the rows it replays are dropped."""
+    has_x = table.present[x_col] & np.isfinite(table.values[x_col])
+    order = np.flatnonzero(has_x)
+    keep = np.ones(table.n_rows, dtype=bool)
+    if order.size < 2:
+        return keep
+    xs = table.values[x_col]
+    run_start_row, run_first_x = 0, float(xs[order[0]])
+    n_runs, n_resumes, prev = 1, 0, float(xs[order[0]])
+    for r in order[1:]:
+        x = float(xs[r])
+        if x < prev:
+            if x <= run_first_x:
+                n_runs += 1
+                keep[run_start_row:r] = False
+                run_start_row, run_first_x = int(r), x
+            else:
+                n_resumes += 1
+                replayed = np.arange(run_start_row, r)
+                replayed = replayed[has_x[replayed] & (xs[replayed] >= x)]
+                keep[replayed] = False
+        prev = x
+    if n_runs > 1:
+        kept = np.flatnonzero(keep & rows)
+        span = f" ({x_name}s {xs[kept[0]]:g}–{xs[kept[-1]]:g})" if kept.size else ""
+        notes.append(
+            f"{n_runs} runs in this log ({x_name} counter restarts); diagnosing the last{span}"
+        )
+    if n_resumes:
+        notes.append(
+            f"{n_resumes} resume(s) from a checkpoint: replayed {x_name}s keep their newest values"
+        )
+    return keep

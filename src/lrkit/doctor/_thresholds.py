@@ -1,0 +1,92 @@
+"""Every threshold the doctor's rules use, in one place (see :mod:`lrkit.doctor._checks`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number the rules use (defaults chosen on the benchmark's tuning split)."""
+
+    #: diverged: the tail is this many times the initial loss.
+    explode: float = 2.0
+    #: lr_too_high: the smoothed loss rises this many times above L0 in the first 30% ...
+    blowup: float = 1.5
+    #: ... or at least two raw values rise above blowup_raw × L0 there ...
+    blowup_raw: float = 3.0
+    #: ... and progress stays below this (with more progress, the spike is "unstable").
+    blowup_progress: float = 0.5
+    #: lr_too_high: the second half trends up (Mann–Kendall p below this) and the tail is
+    #: this many times the best smoothed loss.
+    rise_p: float = 0.01
+    rise_factor: float = 1.25
+    #: spikes: a value above the running median by > spike_z robust SDs, by > spike_range ×
+    #: range and by > spike_rel × the median itself; spike_events events (or one as large as
+    #: the range) count. With progress ≥ blowup_progress they make the run "unstable", with
+    #: less (or with ≥ spike_events_high events) "lr_too_high".
+    spike_z: float = 6.0
+    spike_range: float = 0.25
+    spike_rel: float = 0.5
+    spike_events: int = 3
+    spike_events_high: int = 8
+    #: unstable (short, per-epoch curves): direction changes in the second half and their
+    #: median size relative to range.
+    osc_changes: float = 0.5
+    osc_size: float = 0.1
+    #: overfitting: validation loss rises this fraction above its minimum, at least
+    #: overfit_persist of the later epochs stay > half that rise above it, while the training
+    #: loss stays within overfit_train of its value at the minimum.
+    overfit_rise: float = 0.1
+    overfit_persist: float = 0.75
+    overfit_train: float = 1.1
+    #: lr_too_low (only for quiet curves: minibatch noise over the last 40% below
+    #: quiet_noise × its level): progress below low_progress while the last third still
+    #: falls at ≥ low_ratio × the slope of the first third (Theil–Sen, Mann–Kendall p < low_p) ...
+    low_progress: float = 0.8
+    low_ratio: float = 0.3
+    low_p: float = 0.05
+    #: ... or the loss hardly moved (|progress| and range below stuck_progress × L0) and never
+    #: rose above stuck_excursion × L0 (if it did, a too-high LR killed the network).
+    stuck_progress: float = 0.05
+    stuck_excursion: float = 1.5
+    #: ... or a quiet curve (no excursion, LR not decayed) ends with less progress than this
+    #: (off by default: on the built-in tasks such quiet stalls came from too-high LRs that
+    #: a decay fixed; the leave-one-family-out benchmark may switch it on, see docs).
+    quiet_progress: float = 0.0
+    quiet_noise: float = 0.05
+    #: plateau: progress at least plateau_progress; over the last ≥ 30% either the minibatch
+    #: noise (robust SD around the running median) is ≥ plateau_noise × the level (a noise
+    #: floor) and the Theil–Sen drop is < plateau_change × level or < plateau_drop_noise ×
+    #: noise (or its slope interval holds 0), or the curve is quiet and flat (slope interval
+    #: holds 0 and the drop is < plateau_change × level: a stall); the level is >
+    #: plateau_level × L0 and the LR was not decayed during the stall (end LR >
+    #: plateau_lr_decay × LR at its start).
+    plateau_progress: float = 0.2
+    plateau_change: float = 0.05
+    plateau_noise: float = 0.05
+    plateau_drop_noise: float = 4.0
+    plateau_level: float = 0.1
+    plateau_lr_decay: float = 0.3
+    #: lr_too_low: a quiet run that never spiked and moved less than this (relative to its
+    #: start) took steps too small to matter.
+    barely: float = 0.1
+    #: fewer loss values than this: not enough evidence for anything but a NaN (inconclusive).
+    min_points: int = 8
+    #: below this many values, only strong evidence counts (diverged, overfitting, a too-high
+    #: LR); a plateau, a too-low LR or instability read from so few points is "inconclusive".
+    weak_points: int = 20
+    #: lr_too_low needs the loss to fall at least linearly: the last third's slope at least
+    #: linear_ratio × the first third's (Theil–Sen, block medians).
+    linear_ratio: float = 0.5
+    #: the LR counts as decayed (a schedule annealed it) when it ends below this × its peak.
+    lr_decayed: float = 0.3
+    #: rebound: after its best, the training loss climbs back by this fraction of its range.
+    rebound: float = 0.3
+    #: explosion in the first logged period: the first value is this many times the next ones.
+    first_explode: float = 20.0
+    #: dead network: the loss ends within this relative distance of ln(k) (uniform predictions
+    #: over k classes: chance level) and stays flat.
+    chance_tol: float = 0.02
+    #: no evidence: minibatch noise at least this × the level, and no significant trend.
+    noisy_level: float = 0.2
