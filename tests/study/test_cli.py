@@ -70,3 +70,6 @@ def test_piped_summary_table_is_not_cut_at_80_columns(tmp_path: Path) -> None:
             s["optimizer"] in ln and s["schedule"] in ln and s["verdict"] in ln for ln in rows
         ), s
     assert any("epochs to target" in ln for ln in res.output.splitlines())
+    # The default (standard) budget runs PBT on the first optimizer and says how it did.
+    assert d["pbt"]["optimizer"] == "adam"
+    assert "PBT:" in res.output and "equal-cost grid" in res.output

@@ -40,18 +40,14 @@ def _help_block(text: str) -> str:
     default="standard",
     show_default=True,
     help="quick ≈ 30 s (CI), standard ≈ 5 min, thorough ≈ 12 min on an idle 2-core CPU "
-    "(docs/benchmarks.md); longer on a busy machine.",
+    "(docs/benchmarks.md), plus ≈ 1 and 3.5 min for their PBT phase; longer on a busy machine.",
 )
 @click.option("--optimizers", default=None, metavar="LIST",
               help="Comma-separated optimizer names, e.g. adam,sgd_momentum (any lrkit.optim name; "
               "default: the budget's).")  # fmt: skip
-@click.option(
-    "--schedules",
-    default=None,
-    metavar="LIST",
-    help="Comma-separated subset of constant, step, exponential, cosine, one_cycle, "
-    "wsd, plateau (default: all).",
-)
+@click.option("--schedules", default=None, metavar="LIST",
+              help="Comma-separated subset of constant, step, exponential, cosine, one_cycle, "
+              "wsd, plateau (default: all).")  # fmt: skip
 @click.option("--seeds", type=int, default=None, help="Final trainings per configuration.")
 @click.option("--epochs", type=int, default=None, help="Epochs per run (default: the budget's).")
 @click.option(
@@ -77,7 +73,8 @@ def command(
 
     TASK is a built-in task (mnist1d-cnn, mnist1d-mlp, digits-mlp) or path/to/file.py:factory.
     Runs the LR range test per optimizer, a sensitivity sweep per schedule, final trainings
-    with fresh seeds at each schedule's best LR and the doctor on every run; writes
+    with fresh seeds at each schedule's best LR, PBT against its equal-cost constant-LR grid
+    (standard and thorough budgets) and the doctor on every run; writes
     OUT/report.html (self-contained) and OUT/results.json and prints a summary.
 
     A task file, e.g. my_task.py run as `lrkit study my_task.py:make`:
@@ -135,6 +132,8 @@ def command(
     console.print(table)
     if result.recommendation is not None:
         console.print(f"[bold green]Recommendation:[/] {result.recommendation.text}")
+    if result.pbt is not None:
+        console.print(f"[bold]PBT:[/] {result.pbt['sentence']}")
     if result.val_se is not None:
         console.print(
             f"[dim]Validation set: {result.val_size} samples, standard error of an accuracy "

@@ -2,7 +2,8 @@
 
 :func:`run_study` runs the range test for each optimizer, a sensitivity sweep (final
 validation metric against the LR for each schedule), final trainings at each schedule's best
-LR with fresh seeds, and the doctor on every run; :func:`write_report` turns the
+LR with fresh seeds, PBT against its equal-cost constant-LR grid (``standard`` and
+``thorough`` budgets), and the doctor on every run; :func:`write_report` turns the
 :class:`StudyResult` into a self-contained ``report.html`` and ``results.json``.
 
     result = run_study("mnist1d-cnn", budget="quick", out="study-out")

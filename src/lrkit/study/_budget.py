@@ -27,6 +27,9 @@ class Budget:
         seeds: seeds of the final trainings at each schedule's best LR.
         optimizers: default optimizers (``None``: the task's own optimizer only).
         finder_steps: steps of the range test.
+        pbt: members of the population-based-training phase (:func:`lrkit.pbt` over the
+            first optimizer's sensitivity-grid range, with its equal-cost constant-LR grid
+            trained alongside); 0 turns the phase off.
     """
 
     name: str
@@ -36,6 +39,7 @@ class Budget:
     seeds: int
     optimizers: tuple[str, ...] | None
     finder_steps: int
+    pbt: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -45,12 +49,15 @@ class Budget:
 
 # Sized from measured costs on a shared 2-core CPU (mnist1d-cnn, one torch thread: ~0.13 s per
 # epoch with evaluation): quick trains 280 epochs (~40 s end to end), standard 1680 (~4 min),
-# thorough 7840 (~17 min).
+# thorough 7840 (~17 min). The PBT phase (off for quick, which the CI runs within 90 s) trains
+# 2 x 8 members vectorised (PBT and its equal-cost constant grid) for the budget's epochs:
+# ~5 s per epoch on mnist1d-cnn (torch.func.vmap, one thread, busy 2-core CPU), so ~1 min more
+# for standard and ~3.5 min more for thorough.
 BUDGETS: dict[str, Budget] = {
-    # name: Budget(name, epochs, grid, span, seeds, optimizers, finder_steps)
-    "quick": Budget("quick", 5, 5, 1.2, 3, None, 60),
-    "standard": Budget("standard", 12, 7, 1.5, 3, ("adam", "sgd_momentum"), 100),
-    "thorough": Budget("thorough", 40, 9, 2.0, 5, ("adam", "sgd_momentum"), 200),
+    # name: Budget(name, epochs, grid, span, seeds, optimizers, finder_steps, pbt)
+    "quick": Budget("quick", 5, 5, 1.2, 3, None, 60, 0),
+    "standard": Budget("standard", 12, 7, 1.5, 3, ("adam", "sgd_momentum"), 100, 8),
+    "thorough": Budget("thorough", 40, 9, 2.0, 5, ("adam", "sgd_momentum"), 200, 8),
 }
 
 

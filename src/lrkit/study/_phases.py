@@ -1,4 +1,4 @@
-"""The study's phases: range test, sensitivity sweep, final trainings, doctor.
+"""The study's phases: range test, sensitivity sweep, final trainings, PBT, doctor.
 
 Each phase returns what it measured and its notes (what went wrong, what was done instead);
 the runner collects the notes. Work is counted on one progress bar in optimizer updates.
@@ -18,9 +18,13 @@ from lrkit.study._result import Run, SweepCurve
 from lrkit.study._train import run_one, sensitivity
 
 if TYPE_CHECKING:
+    from lrkit.pbt import PBTResult
     from lrkit.tasks import Task
 
-__all__ = ["diagnose_runs", "final_runs", "range_tests", "sensitivity_curves"]
+__all__ = ["diagnose_runs", "final_runs", "pbt_run", "range_tests", "sensitivity_curves"]
+
+#: Optimizers :func:`lrkit.pbt` trains (its vectorised population driver's).
+PBT_OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw")
 
 # Fallback grid centres when the range test cannot suggest an LR (common defaults).
 _DEFAULT_LR = {"sgd": 0.1, "sgd_momentum": 0.01, "adam": 1e-3, "adamw": 1e-3}
@@ -126,6 +130,43 @@ def final_runs(
             f"improving over {epochs} epochs): plateau equals constant here."
         )
     return runs, notes
+
+
+def pbt_run(
+    task: Task, optimizer: str, grid: np.ndarray, epochs: int, population: int, bar: ProgressBar
+) -> tuple[PBTResult | None, list[str]]:
+    """:func:`lrkit.pbt` over the span of the sensitivity grid (seed 0, the task's data and
+    metric), with the equal-cost constant-LR grid (``compare=True``) in the same run."""
+    if optimizer not in PBT_OPTIMIZERS:
+        bar.advance(2 * population * epochs * task.steps_per_epoch)
+        return None, [f"No PBT phase: lrkit.pbt does not train {optimizer}."]
+    import torch
+
+    from lrkit.pbt import pbt
+
+    bar.update(description=f"PBT · {optimizer} · {population} members")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = task.make_model()
+    last = [0]
+
+    def tick(done: int, _total: int, _best: float) -> None:
+        bar.advance(2 * population * (done - last[0]))  # PBT and its constant grid
+        last[0] = done
+
+    try:
+        r = pbt(model, task.train, loss_fn=task.loss_fn, population=population,
+                low=float(np.min(grid)), high=float(np.max(grid)), optimizer=optimizer,
+                epochs=epochs, compare=True, val_data=task.val, metric=task.metric,
+                maximize=task.higher_is_better, batch_size=task.batch_size, seed=0,
+                progress=tick)  # fmt: skip
+    except (LRKitError, ImportError, RuntimeError, ValueError) as exc:
+        r = None
+        notes = [f"The PBT phase failed ({type(exc).__name__}: {exc}); no PBT comparison."]
+    else:
+        notes = []
+    bar.advance(2 * population * (epochs * task.steps_per_epoch - last[0]))
+    return r, notes
 
 
 def diagnose_runs(runs: list[Run]) -> list[Run]:

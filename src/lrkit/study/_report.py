@@ -116,6 +116,8 @@ def render_html(result: StudyResult) -> str:
     )
     add(img(png_base64(sensitivity_figure(result)), "final metric against the learning rate"))
     add(basin_table(result))
+    if result.pbt is not None:
+        add(_pbt_section(result))
 
     add("<h2>Range test (LR finder)</h2>")
     add(
@@ -181,6 +183,29 @@ def render_html(result: StudyResult) -> str:
     add("</ul><p class='note'>Every number in this report is in results.json next to it.</p>")
     add("</main></body></html>")
     return "".join(p)
+
+
+def _pbt_section(result: StudyResult) -> str:
+    """PBT against its equal-cost constant-LR grid: the sentence and the schedule found."""
+    d = result.pbt or {}
+    out = ["<h2>Population-based training against the equal-cost grid</h2>"]
+    out.append(f"<p>{e(d.get('sentence', ''))}</p>")
+    lo, hi = d.get("low"), d.get("high")
+    out.append(
+        f"<p class='note'>lrkit.pbt: {e(d.get('population'))} members ({e(d.get('optimizer'))}, "
+        f"{e(d.get('epochs'))} epochs, seed {e(d.get('seed'))}, initial LRs log-spaced over "
+        f"{num(lo, '.3g')}–{num(hi, '.3g')}, the span of the sensitivity grid) and the same "
+        "initial LRs trained at a constant rate in the same vectorised run, all from the same "
+        "weights on the same batches; both sides are chosen and scored on the validation set. "
+        "The best constant LR here is the best of that equal-cost grid, not of the study's "
+        "sweep.</p>"
+    )
+    if d.get("schedule_text"):
+        out.append(
+            "<p>The schedule PBT discovered (<code>lrkit.schedules.parse</code> reads it): "
+            f"<code>{e(d['schedule_text'])}</code></p>"
+        )
+    return "".join(out)
 
 
 def _next_steps(rec: Recommendation) -> str:

@@ -203,6 +203,7 @@ class StudyResult:
     notes: tuple[str, ...]
     timings: dict[str, float]
     environment: dict[str, Any] = field(default_factory=dict)
+    pbt: dict[str, Any] | None = None  # PBT vs its equal-cost grid (None: no PBT phase)
 
     def summary(self, optimizer: str, schedule: str) -> ConfigSummary | None:
         return next(
@@ -224,6 +225,7 @@ class StudyResult:
                 "finder": self.finder,
                 "sensitivity": [c.to_dict() for c in self.curves],
                 "runs": [r.to_dict() for r in self.runs],
+                "pbt": self.pbt,
                 **_pick(self, "reference", "notes"),
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
                 "environment": self.environment,

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from lrkit._progress import ProgressBar
 from lrkit._validate import check_int
 from lrkit.errors import ConfigError
 from lrkit.study._analysis import Analysis, analyse, mark_chance, summarise
 from lrkit.study._budget import SCHEDULES, Budget, get_budget
-from lrkit.study._phases import diagnose_runs, final_runs, range_tests, sensitivity_curves
-from lrkit.study._result import StudyResult, SweepCurve
+from lrkit.study._phases import (
+    diagnose_runs,
+    final_runs,
+    pbt_run,
+    range_tests,
+    sensitivity_curves,
+)
+from lrkit.study._result import ConfigSummary, StudyResult, SweepCurve
 from lrkit.study._schedules import check_schedules
 from lrkit.study._train import sweep_engine_for
-from lrkit.study._wording import recommend
+from lrkit.study._wording import pbt_sentence, recommend
 
 if TYPE_CHECKING:
+    from lrkit.pbt import PBTResult
     from lrkit.tasks import Task
 
 __all__ = ["MNIST1D_REFERENCE", "run_study"]
@@ -125,6 +135,7 @@ def _run(
     steps = n_epochs * the_task.steps_per_epoch
     seed_list = tuple(range(1, n_seeds + 1))  # fresh seeds: seed 0 picked the LR
     total = len(opts) * (b.finder_steps + len(scheds) * steps * (b.grid + n_seeds))
+    total += 2 * b.pbt * steps  # PBT and its equal-cost constant grid, one vectorised run
     with ProgressBar("study", total, enabled=progress, transient=False) as bar:
         t = time.perf_counter()
         finder, grids, more = range_tests(the_task, opts, b.finder_steps, b.span, b.grid, bar)
@@ -140,6 +151,13 @@ def _run(
         runs, more = final_runs(the_task, curves, seed_list, n_epochs, bar)
         notes += more
         timings["finals"] = time.perf_counter() - t
+
+        pbt: PBTResult | None = None
+        if b.pbt:
+            t = time.perf_counter()
+            pbt, more = pbt_run(the_task, opts[0], grids[opts[0]], n_epochs, b.pbt, bar)
+            notes += more
+            timings["pbt"] = time.perf_counter() - t
 
     t = time.perf_counter()
     runs = diagnose_runs(runs)
@@ -182,6 +200,7 @@ def _run(
         notes=tuple(dict.fromkeys(notes)),
         timings=timings,
         environment=_environment(curves),
+        pbt=_pbt_section(pbt, summaries, opts[0], analysis.accuracy_like, n_epochs),
     )
     timings["total"] = time.perf_counter() - t_start
     if out is not None:
@@ -191,6 +210,54 @@ def _run(
         write_report(result, out)
         timings["report"] = time.perf_counter() - t
     return result
+
+
+def _pbt_section(
+    r: PBTResult | None,
+    summaries: list[ConfigSummary],
+    optimizer: str,
+    accuracy_like: bool,
+    epochs: int,
+) -> dict[str, Any] | None:
+    """results.json's ``pbt``: the comparison with the equal-cost grid and its sentence.
+
+    The gap is set against the seed SD of the final runs of ``optimizer``/constant (the
+    configuration the constant grid tunes), else of the best configuration.
+    """
+    if r is None:
+        return None
+    ok = [s for s in summaries if len(s.metrics) > 1 and math.isfinite(s.std)]
+    same = [s for s in ok if s.optimizer == optimizer and s.schedule == "constant"]
+    best = [s for s in ok if s.verdict == "best"]
+    ref = next(iter(same or best), None)
+    sd = ref.std if ref is not None else None
+    label = ref.label if ref is not None else ""
+    lr0 = r.baseline_lrs if r.baseline_lrs is not None else r.lrs[:, 0]
+    base = r.baseline_best_metric
+    return {
+        "sentence": pbt_sentence(r, accuracy_like=accuracy_like, seed_sd=sd, sd_label=label),
+        "optimizer": optimizer,
+        "population": r.population,
+        "epochs": epochs,
+        "seed": r.seed,
+        "low": float(np.min(lr0)),
+        "high": float(np.max(lr0)),
+        "best_metric": r.best_metric,
+        "baseline_best_metric": base,
+        "baseline_best_lr": r.baseline_best_lr,
+        "beat_baseline": r.beat_baseline,
+        "gap": abs(r.best_metric - base) if base is not None else None,
+        "seed_sd": sd,
+        "seed_sd_of": label or None,
+        "schedule_text": r.schedule_text,
+        "baseline_lrs": [float(v) for v in lr0],
+        "baseline_metrics": (
+            [float(v) for v in r.baseline_metrics] if r.baseline_metrics is not None else None
+        ),
+        "engine": r.engine,
+        "wall_time_s": r.wall_time_s,
+        "notes": list(r.notes),
+    }
 
 
 def _reference(task: Task, b: Budget, a: Analysis) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ more confidence than the tests give.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lrkit.study._result import ConfigSummary, Recommendation
 from lrkit.study._snippets import schedule_text, snippets
@@ -17,7 +17,7 @@ from lrkit.study._snippets import schedule_text, snippets
 if TYPE_CHECKING:
     from lrkit.study._stats import Comparison
 
-__all__ = ["fmt_delta", "judge", "recommend"]
+__all__ = ["PBTLike", "fmt_delta", "judge", "pbt_sentence", "recommend"]
 
 #: Verdicts that leave a configuration not shown to be worse than the best.
 OPEN = ("within noise", "inconclusive", "cannot tell")
@@ -231,3 +231,62 @@ def recommend(
         snippets=snippets(best.optimizer, best.schedule, best.lr, total_updates, epochs),
         next_steps=tuple(next_steps),
     )
+
+
+class PBTLike(Protocol):
+    """What :func:`pbt_sentence` reads of a :class:`lrkit.pbt.PBTResult`."""
+
+    @property
+    def population(self) -> int: ...
+    @property
+    def best_metric(self) -> float: ...
+    @property
+    def baseline_best_metric(self) -> float | None: ...
+    @property
+    def baseline_best_lr(self) -> float | None: ...
+    @property
+    def beat_baseline(self) -> bool | None: ...
+
+
+def pbt_sentence(r: PBTLike, *, accuracy_like: bool, seed_sd: float | None, sd_label: str) -> str:
+    """Whether PBT beat the equal-cost constant-LR grid, plainly, with the study's seed SD.
+
+    ``seed_sd``: the SD across the study's final-run seeds of ``sd_label`` (None or NaN when
+    the study measured none). One PBT run (seed 0) is never called significant.
+    """
+    scale, unit = (100.0, " points") if accuracy_like else (1.0, "")
+
+    def val(v: float) -> str:
+        if not math.isfinite(v):
+            return "a diverged run"
+        return f"{100 * v:.1f}%" if accuracy_like else f"{v:.4g}"
+
+    k = r.population
+    head = f"PBT ({k} members, the same compute as {k} constant-LR trainings)"
+    base, base_lr = r.baseline_best_metric, r.baseline_best_lr
+    if r.beat_baseline is None or base is None or base_lr is None:
+        return (
+            f"{head} could not be compared with its constant-LR grid: no finite score on one "
+            f"side (PBT's winner: {val(r.best_metric)})."
+        )
+    verb = "beat" if r.beat_baseline else "did not beat"
+    text = (
+        f"{head} {verb} the equal-cost grid: it reached {val(r.best_metric)} vs {val(base)} for "
+        f"the best constant LR of that grid (lr={base_lr:.3g})"
+    )
+    gap = abs(r.best_metric - base) if math.isfinite(r.best_metric) else math.nan
+    if not math.isfinite(gap):
+        return text + "; prefer that constant LR."
+    text += f", a gap of {fmt_delta(gap, scale, unit)}"
+    if seed_sd is not None and math.isfinite(seed_sd):
+        where = "within" if gap <= seed_sd else "beyond"
+        text += (
+            f", {where} the seed spread the study measured (SD {fmt_delta(seed_sd, scale, unit)}"
+            f" across the final runs of {sd_label})"
+        )
+    else:
+        text += " (the study measured no seed spread to compare it with)"
+    text += ". One PBT run with one seed cannot show that the difference is significant" + (
+        "; prefer that constant LR." if not r.beat_baseline else "."
+    )
+    return text
