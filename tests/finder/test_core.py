@@ -90,7 +90,7 @@ def test_step_fn_may_end_the_sweep_with_stopiteration() -> None:
         ({"start_lr": 2.0, "end_lr": 1.0}, "start_lr=2.0"),
         ({"start_lr": 0.0}, "start_lr must be"),
         ({"end_lr": math.inf}, "end_lr"),
-        ({"steps": 5}, "steps must be an int >= 10, but got steps=5"),
+        ({"steps": 5}, "steps must be >= 10, but got steps=5"),
         ({"steps": 50.0}, "steps"),
         ({"mode": "log"}, "mode"),
         ({"smoothing": 1.0}, "smoothing"),

@@ -361,7 +361,7 @@ def test_validation():
         Guard(model, "o")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="max_snapshots"):
         Guard(model, opt, max_snapshots=0)
-    with pytest.raises(ConfigError, match="lr_cut must be in"):
+    with pytest.raises(ConfigError, match="lr_cut must be < 1"):
         Guard(model, opt, lr_cut=1.5)
     with pytest.raises(ConfigError, match="snapshot_every"):
         Guard(model, opt, snapshot_every=0)

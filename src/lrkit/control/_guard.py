@@ -3,7 +3,8 @@
 Feed it the training loss after every optimizer step; it answers what to do: carry on, save
 the current state as the last good one, roll back to that state with a smaller LR, give a cut
 LR back, or give up.
-Framework adapters (torch loop, Lightning, Keras) only execute the answer.
+Framework adapters (torch loop, Lightning, Keras, Hugging Face) only execute the answer; what
+they share (events, logging, the report) is :mod:`lrkit.control.adapter`.
 
 Spikes are judged against the recent past with robust statistics (the running median and the
 median absolute deviation over ``window`` steps), so minibatch noise does not trigger it and
@@ -15,16 +16,14 @@ online.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from lrkit.errors import ConfigError, GuardError
+from lrkit._validate import check_float, check_int, check_positive_float
 
-__all__ = ["GuardAction", "GuardEvent", "GuardPolicy"]
+__all__ = ["GuardAction", "GuardPolicy"]
 
 _KINDS = ("continue", "checkpoint", "rollback", "recover", "stop")
 
@@ -54,13 +53,8 @@ class GuardAction:
     restore_step: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "step": self.step,
-            "scale": self.scale,
-            "reason": self.reason,
-            "restore_step": self.restore_step,
-        }
+        """The fields as a JSON-safe dict."""
+        return asdict(self)
 
 
 def _median(xs: list[float]) -> float:
@@ -123,37 +117,22 @@ class GuardPolicy:
         skip_first: bool = True,
         recover_after: int | None = 100,
     ) -> None:
-        for name, v, lo in (("window", window, 3), ("patience", patience, 1),
-                            ("checkpoint_every", checkpoint_every, 1), ("warmup", warmup, 0),
-                            ("max_rollbacks", max_rollbacks, 0)):  # fmt: skip
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ConfigError(f"{name} must be an integer >= {lo}, but got {name}={v!r}")
-        for name, x in (("spike_z", spike_z), ("spike_ratio", spike_ratio)):
-            if not (isinstance(x, int | float) and math.isfinite(x) and x > 0):
-                raise ConfigError(f"{name} must be a finite number > 0, but got {name}={x!r}")
-        if not (isinstance(lr_factor, int | float) and 0 < lr_factor < 1):
-            raise ConfigError(f"lr_factor must be in (0, 1), but got lr_factor={lr_factor!r}")
-        if recover_after is not None and (
-            isinstance(recover_after, bool)
-            or not isinstance(recover_after, int)
-            or recover_after < 1
-        ):
-            raise ConfigError(
-                f"recover_after must be an integer >= 1 or None, but got {recover_after=!r}"
-            )
-        if not (isinstance(min_scale, int | float) and 0 <= min_scale < 1):
-            raise ConfigError(f"min_scale must be in [0, 1), but got min_scale={min_scale!r}")
-        self.window = window
-        self.spike_z = float(spike_z)
-        self.spike_ratio = float(spike_ratio)
-        self.patience = patience
-        self.lr_factor = float(lr_factor)
-        self.checkpoint_every = checkpoint_every
-        self.warmup = warmup
-        self.max_rollbacks = max_rollbacks
-        self.min_scale = float(min_scale)
+        where = "GuardPolicy"
+        self.window = check_int(where, "window", window, low=3)
+        self.spike_z = check_positive_float(where, "spike_z", spike_z)
+        self.spike_ratio = check_positive_float(where, "spike_ratio", spike_ratio)
+        self.patience = check_int(where, "patience", patience)
+        self.lr_factor = check_float(
+            where, "lr_factor", lr_factor, low=0, high=1, low_open=True, high_open=True
+        )
+        self.checkpoint_every = check_int(where, "checkpoint_every", checkpoint_every)
+        self.warmup = check_int(where, "warmup", warmup, low=0)
+        self.max_rollbacks = check_int(where, "max_rollbacks", max_rollbacks, low=0)
+        self.min_scale = check_float(where, "min_scale", min_scale, low=0, high=1, high_open=True)
+        self.recover_after = (
+            None if recover_after is None else check_int(where, "recover_after", recover_after)
+        )
         self.skip_first = bool(skip_first)
-        self.recover_after = recover_after
         self.reset()
 
     def reset(self) -> None:
@@ -294,186 +273,3 @@ class GuardPolicy:
         self.recovered = bool(state.get("recovered", False))
         self.ceiling = float(state.get("ceiling", 1.0))
         self.recoveries = int(state.get("recoveries", 0))
-
-
-# -- shared by the Guard adapters (torch loop, Lightning, Keras) ---------------------------
-
-
-@dataclass(frozen=True)
-class GuardEvent:
-    """One thing a ``Guard`` did.
-
-    Attributes:
-        kind: ``"snapshot"`` (a good state was copied to host memory), ``"skip"`` (a suspected
-            spike or a first non-finite loss: the batch was not applied), ``"rollback"`` (the
-            state was restored and the LR cut), ``"recover"`` (a cut was given back after
-            ``recover_after`` clean steps), ``"stop"`` (the guard gave up), ``"spike"`` (a
-            suspected spike that could not be skipped: Keras reports the loss after the
-            update).
-        step: the step reported when it happened.
-        loss: the loss reported at that step.
-        scale: the LR multiplier in force afterwards.
-        reason: why (from the :class:`GuardPolicy`).
-        restore_step: for a rollback, the step of the snapshot that was restored.
-    """
-
-    kind: str
-    step: int
-    loss: float
-    scale: float
-    reason: str = ""
-    restore_step: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (a non-finite loss becomes its string, e.g. ``"nan"``)."""
-        loss: float | str = self.loss if math.isfinite(self.loss) else str(self.loss)
-        return {
-            "kind": self.kind,
-            "step": self.step,
-            "loss": loss,
-            "scale": self.scale,
-            "reason": self.reason,
-            "restore_step": self.restore_step,
-        }
-
-
-LogTarget = bool | logging.Logger | Callable[[str], None]
-
-
-def _make_policy(
-    policy: GuardPolicy | None,
-    snapshot_every: int | None,
-    lr_cut: float | None,
-    max_rollbacks: int | None,
-) -> GuardPolicy:
-    """The policy a Guard runs: ``policy`` as given, or the defaults with the Guard's options."""
-    given = {"snapshot_every": snapshot_every, "lr_cut": lr_cut, "max_rollbacks": max_rollbacks}
-    if policy is not None:
-        if not isinstance(policy, GuardPolicy):
-            raise ConfigError(f"policy must be a GuardPolicy, but got policy={policy!r}")
-        clash = [k for k, v in given.items() if v is not None]
-        if clash:
-            raise ConfigError(
-                f"pass {', '.join(clash)} either to the Guard or inside policy=GuardPolicy(...), "
-                f"not both (got {', '.join(f'{k}={given[k]!r}' for k in clash)})"
-            )
-        return policy
-    kw: dict[str, Any] = {}
-    if snapshot_every is not None:
-        kw["checkpoint_every"] = snapshot_every
-    if lr_cut is not None:
-        kw["lr_factor"] = lr_cut
-    if max_rollbacks is not None:
-        kw["max_rollbacks"] = max_rollbacks
-    try:
-        return GuardPolicy(**kw)
-    except ConfigError as exc:  # name the Guard's argument, not the policy's
-        msg = str(exc).replace("checkpoint_every", "snapshot_every").replace("lr_factor", "lr_cut")
-        raise ConfigError(msg) from None
-
-
-class _GuardLog:
-    """Events, logging and the final error: the framework-free half of every Guard adapter."""
-
-    def __init__(self, log: LogTarget) -> None:
-        if log is True:
-            self._emit: Callable[[int, str], None] | None = logging.getLogger("lrkit.guard").log
-        elif log is False or log is None:
-            self._emit = None
-        elif isinstance(log, logging.Logger):
-            self._emit = log.log
-        elif callable(log):
-            fn = log
-            self._emit = lambda _level, msg: fn(msg)
-        else:
-            raise ConfigError(
-                f"log must be True, False, a logging.Logger or a callable, but got log={log!r}"
-            )
-        self.events: list[GuardEvent] = []
-
-    def record(self, event: GuardEvent) -> None:
-        self.events.append(event)
-        if self._emit is None:
-            return
-        if event.kind == "snapshot":
-            self._emit(logging.DEBUG, f"guard: snapshot at step {event.step}")
-        elif event.kind == "spike":
-            self._emit(logging.INFO, f"guard: suspected spike at step {event.step}: {event.reason}")
-        elif event.kind == "skip":
-            self._emit(
-                logging.INFO, f"guard: skipped step {event.step} (loss {event.loss:.4g}, "
-                f"{'suspected spike' if event.reason.startswith('spike') else 'bad batch?'})",
-            )  # fmt: skip
-        elif event.kind == "recover":
-            self._emit(
-                logging.INFO,
-                f"guard: {event.reason}; LR scale back up to {event.scale:g}",
-            )
-        elif event.kind == "rollback":
-            self._emit(
-                logging.WARNING,
-                f"guard: {event.reason}; rolled back to step {event.restore_step}, "
-                f"LR scale now {event.scale:g}",
-            )
-        else:
-            self._emit(logging.ERROR, f"guard: gave up at step {event.step}: {event.reason}")
-
-    def count(self, kind: str) -> int:
-        return sum(e.kind == kind for e in self.events)
-
-    def stop(self, step: int, loss: float, reason: str, scale: float) -> GuardError:
-        """Record the stop event and return the error to raise."""
-        self.record(GuardEvent("stop", step, loss, scale, reason))
-        n = self.count("rollback")
-        return GuardError(
-            f"the Guard gave up at step {step} (loss={loss:.6g}) after {n} rollback"
-            f"{'' if n == 1 else 's'}: {reason}. Lower the learning rate, check the data "
-            f"around step {step}, or allow more rollbacks (max_rollbacks)",
-            step=step,
-            loss=loss,
-            rollbacks=n,
-        )
-
-    def summary(self, policy: GuardPolicy, snapshots: list[int]) -> dict[str, Any]:
-        return {
-            "scale": policy.scale,
-            "rollbacks": self.count("rollback"),
-            "lr_cuts": self.count("rollback"),
-            "skipped": self.count("skip"),
-            "recoveries": self.count("recover"),
-            "snapshots": list(snapshots),
-            "events": [e.to_dict() for e in self.events],
-            "policy": policy.state_dict(),
-        }
-
-
-class _GuardReport:
-    """The read-only state every Guard adapter exposes; adapters set ``policy`` and ``_log``
-    and say where their snapshots are (:attr:`snapshot_steps`)."""
-
-    policy: GuardPolicy
-    _log: _GuardLog
-
-    @property
-    def events(self) -> list[GuardEvent]:
-        """Everything the guard did, in order."""
-        return self._log.events
-
-    @property
-    def scale(self) -> float:
-        """The LR multiplier in force (1 until the first rollback)."""
-        return self.policy.scale
-
-    @property
-    def rollbacks(self) -> int:
-        """How many times the guard rolled back."""
-        return self._log.count("rollback")
-
-    @property
-    def snapshot_steps(self) -> list[int]:
-        """Steps of the snapshots held in host memory, oldest first."""
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary: scale, counts, snapshot steps, events and the policy state."""
-        return self._log.summary(self.policy, self.snapshot_steps)

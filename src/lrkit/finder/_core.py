@@ -8,52 +8,115 @@ a multiple of its best).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lrkit._validate import check_choice, check_float, check_int, check_positive_float
 from lrkit.errors import ConfigError, FinderError
 from lrkit.finder._result import FinderResult, make_result
 from lrkit.finder._suggest import METHODS
 
-__all__ = ["MIN_STEPS", "lr_sweep", "range_test", "run_sweep", "validate"]
+__all__ = [
+    "MIN_STEPS",
+    "SWEEP_DEFAULTS",
+    "Sweep",
+    "check_sweep",
+    "lr_sweep",
+    "range_test",
+    "run_sweep",
+]
 
 #: Fewest steps a range test may have.
 MIN_STEPS = 10
+CHOICES = ("auto", *METHODS)
 
 
-def validate(
-    *,
-    start_lr: float,
-    end_lr: float,
-    steps: int,
-    mode: str,
-    smoothing: float,
-    diverge: float | None,
-    method: str,
-) -> None:
-    """Raise :class:`~lrkit.errors.ConfigError` naming the first bad argument."""
-    if not (isinstance(start_lr, int | float) and math.isfinite(start_lr) and start_lr > 0):
-        raise ConfigError(f"start_lr must be a finite number > 0, but got start_lr={start_lr!r}")
-    if not (isinstance(end_lr, int | float) and math.isfinite(end_lr)):
-        raise ConfigError(f"end_lr must be a finite number, but got end_lr={end_lr!r}")
+@dataclass(frozen=True)
+class Sweep:
+    """A checked range-test sweep (see :func:`range_test` for the fields)."""
+
+    start_lr: float
+    end_lr: float
+    steps: int
+    mode: str
+    smoothing: float
+    diverge: float | None
+    method: str
+
+    @property
+    def lrs(self) -> np.ndarray:
+        return lr_sweep(self.start_lr, self.end_lr, self.steps, self.mode)
+
+    def result(self, lrs: np.ndarray, losses: Any, **kw: Any) -> FinderResult:
+        """The :class:`FinderResult` of ``losses`` recorded at ``lrs`` by this sweep."""
+        return make_result(
+            lrs,
+            losses,
+            method=self.method,
+            smoothing=self.smoothing,
+            mode=self.mode,
+            steps=self.steps,
+            start_lr=self.start_lr,
+            end_lr=self.end_lr,
+            **kw,
+        )
+
+    def test(
+        self,
+        step_fn: Callable[[float], Any],
+        progress: Callable[[int, float, float], None] | None = None,
+    ) -> FinderResult:
+        """Run the range test with ``step_fn`` (see :func:`range_test`)."""
+        lrs = self.lrs
+        losses, diverged_at = run_sweep(
+            step_fn, lrs, smoothing=self.smoothing, diverge=self.diverge, progress=progress
+        )
+        return self.result(lrs[: len(losses)], losses, diverged_at=diverged_at)
+
+
+#: The defaults of a sweep's arguments (those of :func:`range_test`).
+SWEEP_DEFAULTS: dict[str, Any] = {
+    "start_lr": 1e-7,
+    "end_lr": 10.0,
+    "steps": 100,
+    "mode": "exp",
+    "smoothing": 0.98,
+    "diverge": 4.0,
+    "method": "auto",
+}
+
+
+def check_sweep(
+    where: str,
+    start_lr: Any,
+    end_lr: Any,
+    steps: Any,
+    mode: Any,
+    smoothing: Any,
+    diverge: Any,
+    method: Any,
+) -> Sweep:
+    """Check a range test's arguments (``where`` names the caller in errors); raise
+    :class:`~lrkit.errors.ConfigError` naming the first bad one."""
+    start_lr = check_positive_float(where, "start_lr", start_lr)
+    end_lr = check_float(where, "end_lr", end_lr)
     if start_lr >= end_lr:
         raise ConfigError(
-            f"start_lr must be < end_lr, but got start_lr={start_lr!r}, end_lr={end_lr!r}"
+            f"{where}: start_lr must be < end_lr, but got start_lr={start_lr!r}, end_lr={end_lr!r}"
         )
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < MIN_STEPS:
-        raise ConfigError(f"steps must be an int >= {MIN_STEPS}, but got steps={steps!r}")
-    if mode not in ("exp", "linear"):
-        raise ConfigError(f"mode must be 'exp' or 'linear', but got mode={mode!r}")
-    if not (isinstance(smoothing, int | float) and 0.0 <= smoothing < 1.0):
-        raise ConfigError(f"smoothing must be in [0, 1), but got smoothing={smoothing!r}")
-    if diverge is not None and not (isinstance(diverge, int | float) and diverge > 1.0):
-        raise ConfigError(f"diverge must be > 1 or None, but got diverge={diverge!r}")
-    if not isinstance(method, str) or method.lower() not in ("auto", *METHODS):
-        raise ConfigError(
-            f"method must be one of auto, {', '.join(METHODS)}, but got method={method!r}"
-        )
+    if not isinstance(steps, numbers.Integral):  # stricter than check_int: no 50.0
+        raise ConfigError(f"{where}: steps must be an integer, but got steps={steps!r}")
+    steps = check_int(where, "steps", steps, low=MIN_STEPS)
+    mode = check_choice(where, "mode", mode, ("exp", "linear"))
+    smoothing = check_float(where, "smoothing", smoothing, low=0.0, high=1.0, high_open=True)
+    if diverge is not None:
+        diverge = check_float(where, "diverge", diverge, low=1.0, low_open=True, allow_inf=True)
+    check_choice(where, "method", method.lower() if isinstance(method, str) else method, CHOICES)
+    return Sweep(start_lr, end_lr, steps, mode, smoothing, diverge, method)
 
 
 def lr_sweep(start_lr: float, end_lr: float, steps: int, mode: str = "exp") -> np.ndarray:
@@ -131,27 +194,5 @@ def range_test(
     >>> 1e-5 < res.suggestion < res.diverged_at
     True
     """
-    validate(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=steps,
-        mode=mode,
-        smoothing=smoothing,
-        diverge=diverge,
-        method=method,
-    )
-    lrs = lr_sweep(start_lr, end_lr, steps, mode)
-    losses, diverged_at = run_sweep(
-        step_fn, lrs, smoothing=smoothing, diverge=diverge, progress=progress
-    )
-    return make_result(
-        lrs[: len(losses)],
-        losses,
-        method=method,
-        smoothing=smoothing,
-        diverged_at=diverged_at,
-        mode=mode,
-        steps=steps,
-        start_lr=start_lr,
-        end_lr=end_lr,
-    )
+    sweep = check_sweep("range_test", start_lr, end_lr, steps, mode, smoothing, diverge, method)
+    return sweep.test(step_fn, progress)

@@ -23,7 +23,7 @@ from lrkit.finder._finetune import (
     run_trials,
 )
 from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
-from lrkit.finder._torch import _batches, _is_tensor_pair, _StepFn, _to
+from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, _to
 
 __all__ = ["detect", "finetune_stage", "finetune_trials", "spectra"]
 

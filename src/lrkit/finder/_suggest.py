@@ -11,6 +11,7 @@ from typing import TypeAlias
 
 import numpy as np
 
+from lrkit._validate import check_choice, check_float
 from lrkit.errors import ConfigError, FinderError
 
 Curve: TypeAlias = "Sequence[float] | np.ndarray"
@@ -45,8 +46,7 @@ def ema(losses: Curve, beta: float = 0.98) -> np.ndarray:
     >>> ema([1.0, 1.0, 1.0]).round(6).tolist()
     [1.0, 1.0, 1.0]
     """
-    if not 0.0 <= beta < 1.0:
-        raise ConfigError(f"smoothing must be in [0, 1), but got smoothing={beta!r}")
+    beta = check_float("ema", "smoothing", beta, low=0.0, high=1.0, high_open=True)
     out = np.empty(len(losses), dtype=float)
     avg = 0.0
     for i, loss in enumerate(losses):
@@ -182,13 +182,9 @@ def suggest(
     >>> round(float(np.log10(suggest(lrs, losses, "lrkit"))), 1)
     -2.0
     """
-    key = method.lower()
+    key = check_choice("suggest", "method", method.lower(), ("auto", *METHODS))
     if key == "auto":
         key = "lrkit"
-    if key not in METHODS:
-        raise ConfigError(
-            f"method must be one of auto, {', '.join(METHODS)}, but got method={method!r}"
-        )
     lr, lo = _check(lrs, losses)
     if key == "lrkit":
         return _lrkit(lr, lo)

@@ -5,19 +5,28 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from lrkit._distributed import agreed_value
+from lrkit._progress import ProgressBar
+from lrkit._validate import check_int
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
-from lrkit.finder._core import lr_sweep, run_sweep, validate
+from lrkit.finder._core import Sweep, check_sweep, run_sweep
 from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
 from lrkit.finder._finetune import apply as apply_finetune
-from lrkit.finder._result import FinderResult, make_result
+from lrkit.finder._result import FinderResult
 from lrkit.finder._state import RNGState, TrainingState
 from lrkit.finder._suggest import plain_sgd_interval, suggest
+from lrkit.finder._torch_step import (
+    _batches,
+    _group_ratios,
+    _is_tensor_pair,
+    _move_state,
+    _seed_all,
+    _StepFn,
+)
 
 __all__ = ["find_lr"]
 
@@ -93,24 +102,11 @@ def find_lr(
     torch = require("torch", "torch")
     import torch as _torch
 
-    validate(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=steps,
-        mode=mode,
-        smoothing=smoothing,
-        diverge=diverge,
-        method=method,
-    )
+    sweep = check_sweep("find_lr", start_lr, end_lr, steps, mode, smoothing, diverge, method)
     regime, trial_steps = check_regime(regime), check_trial_steps(trial_steps)
-    if not isinstance(accumulation_steps, int) or accumulation_steps < 1:
-        raise ConfigError(
-            f"accumulation_steps must be an int >= 1, but got accumulation_steps={accumulation_steps!r}"
-        )
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be an int >= 1, but got repeats={repeats!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an int >= 1, but got batch_size={batch_size!r}")
+    accumulation_steps = check_int("find_lr", "accumulation_steps", accumulation_steps)
+    repeats = check_int("find_lr", "repeats", repeats)
+    batch_size = check_int("find_lr", "batch_size", batch_size)
     if not isinstance(model, _torch.nn.Module):
         raise ConfigError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
     if not isinstance(optimizer, _torch.optim.Optimizer):
@@ -123,19 +119,26 @@ def find_lr(
     first = next(iter(model.parameters()), None)
     home = first.device if first is not None else _torch.device("cpu")
     dev = _torch.device(device) if device is not None else home
-    lrs = lr_sweep(start_lr, end_lr, steps, mode)
+    lrs = sweep.lrs
 
     rng = RNGState(cuda=dev.type == "cuda" or home.type == "cuda")
     state = TrainingState(model, optimizer)
     moved = dev != home
     curves: list[list[float]] = []
     diverged: list[float | None] = []
-    bar = _Bar(progress, steps * repeats)
+    bar = ProgressBar("range test", steps * repeats, enabled=progress)
     detection = None
     if regime == "auto":  # read the weights before the range test moves them
         from lrkit.finder._finetune_torch import detect
 
         detection = detect(model)
+
+    def restore() -> None:  # the starting state, on the sweep's device
+        state.restore()
+        if moved:
+            model.to(dev)
+            _move_state(optimizer, dev)
+
     try:
         if seed is not None:
             _seed_all(seed)
@@ -147,10 +150,7 @@ def find_lr(
         data_iter: Iterator[Any] | None = None
         for r in range(repeats):
             if r > 0:
-                state.restore()
-                if moved:
-                    model.to(dev)
-                    _move_state(optimizer, dev)
+                restore()
             if _is_tensor_pair(train_data) or data_iter is None:
                 # A tensor pair gets a fresh order per repeat; an iterable simply continues.
                 data_iter = _batches(train_data, batch_size, base + r)
@@ -168,18 +168,12 @@ def find_lr(
             )
             model.train()
             losses, div = run_sweep(
-                step_fn, lrs, smoothing=smoothing, diverge=diverge, progress=bar.at(r * steps)
+                step_fn, lrs, smoothing=smoothing, diverge=diverge, progress=_shows(bar, r * steps)
             )
             curves.append(losses)
             diverged.append(div)
 
         # Fine-tuning (finder/_finetune.py): trials from the same start, restored bit for bit.
-        def restore() -> None:
-            state.restore()
-            if moved:
-                model.to(dev)
-                _move_state(optimizer, dev)
-
         from lrkit.finder._finetune_torch import finetune_stage
 
         detection, trials, trial_notes = finetune_stage(
@@ -209,17 +203,7 @@ def find_lr(
         state.restore()
         rng.restore()
 
-    result = _combine(
-        lrs,
-        curves,
-        diverged,
-        method=method,
-        smoothing=smoothing,
-        mode=mode,
-        steps=steps,
-        start_lr=start_lr,
-        end_lr=end_lr,
-    )
+    result = _combine(sweep, lrs, curves, diverged)
     result = apply_finetune(
         result,
         regime=regime,
@@ -263,11 +247,20 @@ def _plain_sgd(optimizer: Any) -> bool:
     )
 
 
+def _shows(bar: ProgressBar, offset: int) -> Callable[[int, float, float], None]:
+    """The sweep's progress callback for a repeat that starts after ``offset`` steps."""
+
+    def show(i: int, lr: float, loss: float) -> None:
+        bar.update(completed=offset + i + 1, info=f"lr={lr:.2e} loss={loss:.4g}")
+
+    return show
+
+
 def _combine(
+    sweep: Sweep,
     lrs: np.ndarray,
     curves: list[list[float]],
     diverged: list[float | None],
-    **kw: Any,
 ) -> FinderResult:
     n = min(len(c) for c in curves)
     if n == 0:
@@ -281,216 +274,10 @@ def _combine(
     # Cut every repeat to the shortest one: past that point at least one repeat diverged.
     losses = np.median(np.array([c[:n] for c in curves]), axis=0)
     stops = [d for d in diverged if d is not None]
-    return make_result(
+    return sweep.result(
         lrs[:n],
         losses,
         diverged_at=min(stops) if stops else None,
         repeats=len(curves),
         repeat_suggestions=tuple(per_repeat),
-        **kw,
     )
-
-
-class _StepFn:
-    """One optimizer update at a given LR; returns the training (or validation) loss."""
-
-    def __init__(
-        self,
-        model: Any,
-        optimizer: Any,
-        loss_fn: Callable[[Any, Any], Any],
-        data_iter: Iterator[Any],
-        ratios: list[float],
-        device: Any,
-        accumulation_steps: int,
-        amp: bool,
-        val_data: Any,
-        batch_size: int,
-    ) -> None:
-        import torch
-
-        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
-        self.data_iter, self.ratios, self.device = data_iter, ratios, device
-        self.accumulation_steps, self.amp = accumulation_steps, amp
-        self.val_data, self.batch_size = val_data, batch_size
-        self.scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
-
-    def __call__(self, lr: float) -> float:
-        import torch
-
-        for g, ratio in zip(self.optimizer.param_groups, self.ratios):
-            if isinstance(g["lr"], torch.Tensor):
-                g["lr"].fill_(lr * ratio)
-            else:
-                g["lr"] = lr * ratio
-        self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
-        for _ in range(self.accumulation_steps):
-            # distributed: the loss is averaged over ranks before backward, so every rank
-            # records the same curve and stops at the same step (lrkit._distributed)
-            loss, value = agreed_value(self._forward, "find_lr")
-            if not math.isfinite(value):
-                return value
-            total += value
-            self.scaler.scale(loss / self.accumulation_steps).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.val_data is not None:
-            return agreed_value(lambda: (None, self._val_loss()), "find_lr")[1]
-        return total / self.accumulation_steps
-
-    def _forward(self) -> tuple[Any, float]:
-        import torch
-
-        x, y = _to(next(self.data_iter), self.device)
-        with torch.autocast(self.device.type, enabled=self.amp):
-            loss = self.loss_fn(self.model(x), y)
-        return loss, float(loss.detach().float().item())
-
-    def _val_loss(self) -> float:
-        import torch
-
-        self.model.eval()
-        total, count = 0.0, 0
-        batches = (
-            _ordered_batches(self.val_data, self.batch_size)
-            if _is_tensor_pair(self.val_data)
-            else self.val_data
-        )
-        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp):
-            for batch in batches:
-                x, y = _to(batch, self.device)
-                n = len(x)
-                total += float(self.loss_fn(self.model(x), y).float().item()) * n
-                count += n
-        self.model.train()
-        if count == 0:
-            raise ConfigError("val_data is empty")
-        return total / count
-
-
-def _is_tensor_pair(data: Any) -> bool:
-    import torch
-
-    return (
-        isinstance(data, tuple | list)
-        and len(data) == 2
-        and all(isinstance(t, torch.Tensor) for t in data)
-        and data[0].ndim >= 1
-        and data[1].ndim >= 1
-        and len(data[0]) == len(data[1])
-    )
-
-
-def _ordered_batches(data: Any, batch_size: int) -> Iterator[tuple[Any, Any]]:
-    x, y = data
-    for i in range(0, len(x), batch_size):
-        yield x[i : i + batch_size], y[i : i + batch_size]
-
-
-def _batches(data: Any, batch_size: int, seed: int) -> Iterator[Any]:
-    """Endless batches: shuffled epochs of a tensor pair, or the iterable over and over."""
-    import torch
-
-    if _is_tensor_pair(data):
-        x, y = data
-        gen = torch.Generator().manual_seed(seed % (2**62))
-        while True:
-            perm = torch.randperm(len(x), generator=gen).to(x.device)
-            for i in range(0, len(x), batch_size):
-                idx = perm[i : i + batch_size]
-                yield x[idx], y[idx]
-    if not isinstance(data, Iterable):
-        raise ConfigError(
-            f"train_data must be an iterable of (x, y) batches, got {type(data).__name__}"
-        )
-    total = 0
-    while True:
-        count = 0
-        for batch in data:
-            count += 1
-            yield batch
-        total += count
-        if count == 0:
-            if total == 0:
-                raise ConfigError("train_data is empty: it yielded no batch")
-            return  # a one-shot iterator ran out: the sweep ends here
-
-
-def _to(batch: Any, device: Any) -> tuple[Any, Any]:
-    import torch
-
-    try:
-        x, y = batch
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"train_data must yield (x, y) pairs, but a batch was {type(batch).__name__}"
-        ) from None
-    if isinstance(x, torch.Tensor):
-        x = x.to(device, non_blocking=True)
-    if isinstance(y, torch.Tensor):
-        y = y.to(device, non_blocking=True)
-    return x, y
-
-
-def _group_ratios(optimizer: Any) -> list[float]:
-    lrs = [float(g["lr"]) for g in optimizer.param_groups]
-    ref = max(lrs) if lrs else 0.0
-    if not ref > 0:
-        return [1.0] * len(lrs)
-    return [lr / ref for lr in lrs]
-
-
-def _move_state(optimizer: Any, device: Any) -> None:
-    import torch
-
-    for st in optimizer.state.values():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor) and k != "step":
-                st[k] = v.to(device)
-
-
-def _seed_all(seed: int) -> None:
-    import random
-
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-class _Bar:
-    def __init__(self, enabled: bool, total: int) -> None:
-        self._p: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._p = Progress(
-                TextColumn("[bold]range test"),
-                BarColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._p.start()
-            self._t = self._p.add_task("", total=total)
-
-    def at(self, offset: int) -> Callable[[int, float, float], None]:
-        """A progress callback for the sweep that starts after ``offset`` steps."""
-
-        def update(i: int, lr: float, loss: float) -> None:
-            self.update(offset + i + 1, lr, loss)
-
-        return update
-
-    def update(self, done: int, lr: float, loss: float) -> None:
-        if self._p is not None:
-            self._p.update(self._t, completed=done, description=f"lr={lr:.2e} loss={loss:.4g}")
-
-    def close(self) -> None:
-        if self._p is not None:
-            self._p.stop()

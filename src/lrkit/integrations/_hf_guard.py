@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import transformers
 
-from lrkit.control import GuardEvent, GuardPolicy
-from lrkit.control._guard import LogTarget
 from lrkit.integrations.torch import Guard
 from lrkit.integrations.torch._guard import agreed_loss, grads_finite
+from lrkit.integrations.torch._guard_holder import GuardHolder, TorchGuardOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["GuardCallback"]
 
@@ -24,7 +26,7 @@ def _loss_of(output: Any) -> Any:
     return getattr(output, "loss", None)
 
 
-class GuardCallback(transformers.TrainerCallback):  # type: ignore[misc]
+class GuardCallback(transformers.TrainerCallback, GuardHolder):  # type: ignore[misc]
     """Skip the update and cut the LR on a NaN/inf or spiking loss; roll back when confirmed.
 
     The loss is read from the model's output (``output.loss``, as the Trainer reads it) by a
@@ -43,47 +45,17 @@ class GuardCallback(transformers.TrainerCallback):  # type: ignore[misc]
     The Trainer's ``global_step`` still counts withheld updates; the scheduler does not, so
     update ``k`` of the weights runs at ``s(k)``. A model whose output has no loss (a custom
     ``compute_loss_func``) is judged on gradient finiteness only. Under ``torch.distributed``
-    every rank judges the largest loss over the ranks, so all act at the same step. Arguments
-    as :class:`~lrkit.integrations.torch.Guard`.
+    every rank judges the largest loss over the ranks, so all act at the same step. Keyword
+    arguments as :class:`~lrkit.integrations.torch.Guard`.
     """
 
-    def __init__(
-        self,
-        *,
-        policy: GuardPolicy | None = None,
-        snapshot_every: int | None = None,
-        max_snapshots: int = 2,
-        lr_cut: float | None = None,
-        max_rollbacks: int | None = None,
-        skip_spikes: bool = True,
-        log: LogTarget = True,
-    ) -> None:
-        self._kw: dict[str, Any] = {
-            "policy": policy,
-            "snapshot_every": snapshot_every,
-            "max_snapshots": max_snapshots,
-            "lr_cut": lr_cut,
-            "max_rollbacks": max_rollbacks,
-            "skip_spikes": skip_spikes,
-            "log": log,
-        }
-        # fail on bad arguments here, not inside train()
-        Guard(torch.nn.Linear(1, 1), torch.optim.SGD([torch.zeros(1)], lr=1.0), **self._kw)
-        self.guard: Guard | None = None
+    def __init__(self, **options: Unpack[TorchGuardOptions]) -> None:
+        self.hold_guard(**options)
         self._hook: Any = None
         self._losses: list[float] = []
         self._step = 0
         self._pending: tuple[int, float, float, str] | None = None
         self._sched_state: dict[str, Any] | None = None
-
-    @property
-    def events(self) -> list[GuardEvent]:
-        """Everything the guard did, in order."""
-        return [] if self.guard is None else self.guard.events
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (see :meth:`lrkit.integrations.torch.Guard.to_dict`)."""
-        return {} if self.guard is None else self.guard.to_dict()
 
     def _record(self, module: Any, args: Any, output: Any) -> None:
         if module.training:

@@ -12,7 +12,8 @@ from keras import ops
 from lrkit._progress import ProgressBar
 from lrkit._validate import check_bool, check_int
 from lrkit.errors import ConfigError
-from lrkit.finder import FinderResult, range_test
+from lrkit.finder import FinderResult
+from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep
 
 __all__ = ["find_lr"]
 
@@ -75,16 +76,10 @@ def find_lr(
     y: Any = None,
     *,
     batch_size: int = 32,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    steps: int = 100,
-    mode: str = "exp",
-    smoothing: float = 0.98,
-    diverge: float | None = 4.0,
-    method: str = "auto",
     shuffle: bool = True,
     seed: int | None = None,
     progress: bool = False,
+    **options: Any,
 ) -> FinderResult:
     """LR range test on a compiled Keras 3 model, with its own loss and optimizer.
 
@@ -96,7 +91,9 @@ def find_lr(
     non-trainable state, seed generators), the optimizer's variables (moments,
     ``iterations``), its LR (or schedule) and the Python and NumPy RNGs are restored, also when
     the call raises; the metrics are reset. The sweep, smoothing, divergence stop, suggestion
-    rule and notes are lrkit's range-test core (:func:`lrkit.finder.range_test`).
+    rule and notes are lrkit's range-test core (:func:`lrkit.finder.range_test`), which also
+    gives the keyword arguments ``start_lr``, ``end_lr``, ``steps``, ``mode``, ``smoothing``,
+    ``diverge`` and ``method`` and their defaults.
     """
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model must be a keras.Model, but got model={model!r}")
@@ -104,6 +101,7 @@ def find_lr(
         raise ConfigError("model must be compiled with a loss and an optimizer: model.compile(...)")
     batch_size = check_int("find_lr", "batch_size", batch_size)
     shuffle = check_bool("find_lr", "shuffle", shuffle)
+    plan = check_sweep("find_lr", **{**SWEEP_DEFAULTS, **options})
     n = _length(x)
     if n == 0:
         raise ConfigError("x is empty: got 0 samples")
@@ -125,7 +123,7 @@ def find_lr(
         take, order = order[:batch_size], order[batch_size:]
         return np.asarray(take)
 
-    bar = ProgressBar("range test", steps, enabled=progress)
+    bar = ProgressBar("range test", plan.steps, enabled=progress)
 
     def show(i: int, lr: float, loss: float) -> None:
         bar.update(completed=i + 1, info=f"lr={lr:.2e} loss={loss:.4g}")
@@ -153,17 +151,7 @@ def find_lr(
             logs = model.train_on_batch(xb, yb, return_dict=True)
             return float(logs["loss"])
 
-        return range_test(
-            step_fn,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            steps=steps,
-            mode=mode,
-            smoothing=smoothing,
-            diverge=diverge,
-            method=method,
-            progress=show,
-        )
+        return plan.test(step_fn, show)
     finally:
         bar.close()
         _sync(model)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
 
-from lrkit.control import GuardEvent, GuardPolicy
-from lrkit.control._guard import LogTarget, _GuardLog, _GuardReport, _make_policy
+from lrkit.control import GuardEvent
+from lrkit.control.adapter import GuardOptions, GuardReport
 from lrkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["GuardCallback"]
 
@@ -23,7 +26,7 @@ def _keras_schedule() -> Any:
     return KerasSchedule
 
 
-class GuardCallback(keras.callbacks.Callback, _GuardReport):  # type: ignore[misc]
+class GuardCallback(keras.callbacks.Callback, GuardReport):  # type: ignore[misc]
     """Keep a Keras ``fit`` alive through NaN/inf losses and loss spikes: roll back, cut the LR.
 
     After every batch the batch's loss goes to a :class:`lrkit.control.GuardPolicy`. Keras
@@ -50,31 +53,17 @@ class GuardCallback(keras.callbacks.Callback, _GuardReport):  # type: ignore[mis
     The update of a batch whose loss is bad has already been applied when Keras calls back, so
     suspected spikes cannot be skipped (they are recorded as ``"spike"`` events); a rollback
     undoes them. Works on the TensorFlow, JAX and PyTorch backends (on JAX the state held by
-    the train loop is synced before a snapshot or a rollback). Other arguments as
+    the train loop is synced before a snapshot or a rollback). Keyword arguments (``policy``,
+    ``snapshot_every``, ``max_snapshots``, ``lr_cut``, ``max_rollbacks``, ``log``) as
     :class:`lrkit.integrations.torch.Guard`.
     """
 
-    def __init__(
-        self,
-        *,
-        policy: GuardPolicy | None = None,
-        snapshot_every: int | None = None,
-        max_snapshots: int = 2,
-        lr_cut: float | None = None,
-        max_rollbacks: int | None = None,
-        log: LogTarget = True,
-    ) -> None:
+    def __init__(self, **options: Unpack[GuardOptions]) -> None:
         super().__init__()
-        if isinstance(max_snapshots, bool) or not isinstance(max_snapshots, int):
-            raise ConfigError(f"max_snapshots must be an integer >= 1, but got {max_snapshots=!r}")
-        if max_snapshots < 1:
-            raise ConfigError(f"max_snapshots must be an integer >= 1, but got {max_snapshots=!r}")
-        self.policy = _make_policy(policy, snapshot_every, lr_cut, max_rollbacks)
-        self.max_snapshots = max_snapshots
-        self._log = _GuardLog(log)
+        self.setup_guard("GuardCallback", **options)
         # (serial, step, weights, optimizer variables, scale)
         self._snapshots: deque[tuple[int, int, list[Any], list[Any], float]] = deque(
-            maxlen=max_snapshots
+            maxlen=self.max_snapshots
         )
         self._pending: tuple[int, int, list[Any], list[Any], float] | None = None
         self._serial = 0

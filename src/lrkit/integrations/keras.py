@@ -32,6 +32,7 @@ import math
 import os
 from typing import Any
 
+from lrkit._validate import check_float, check_int, check_positive_float
 from lrkit.control import ReduceOnPlateau
 from lrkit.errors import ConfigError, DependencyError, require
 
@@ -96,29 +97,12 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: i
                 f"schedule must be an lrkit Schedule (e.g. lrkit.schedules.cosine(...)), "
                 f"but got schedule={schedule!r}"
             )
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, int | float)
-            or not (scale >= 0.0 and math.isfinite(scale))
-        ):
-            raise ConfigError(f"scale must be a finite number >= 0, but got scale={scale!r}")
-        if (
-            isinstance(accumulation_steps, bool)
-            or not isinstance(accumulation_steps, int)
-            or accumulation_steps < 1
-        ):
-            raise ConfigError(
-                "accumulation_steps must be an integer >= 1, but got "
-                f"accumulation_steps={accumulation_steps!r}"
-            )
-        if not (isinstance(guard_scale, int | float) and 0.0 < guard_scale < math.inf):
-            raise ConfigError(
-                f"guard_scale must be a finite number > 0, but got guard_scale={guard_scale!r}"
-            )
+        self.scale = check_float("KerasSchedule", "scale", scale, low=0.0)
+        self.accumulation_steps = check_int(
+            "KerasSchedule", "accumulation_steps", accumulation_steps
+        )
+        self.guard_scale = check_positive_float("KerasSchedule", "guard_scale", guard_scale)
         self.schedule = schedule
-        self.scale = float(scale)
-        self.accumulation_steps = accumulation_steps
-        self.guard_scale = float(guard_scale)
 
     def __call__(self, step: Any) -> Any:
         k = ops.cast(step, "float32")

@@ -20,11 +20,14 @@ rule is fed the ``monitor`` metric after validation and multiplies the schedule.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from lrkit.control import GuardEvent, GuardPolicy, ReduceOnPlateau
-from lrkit.control._guard import LogTarget
+from lrkit._validate import check_choice, check_int
+from lrkit.control import ReduceOnPlateau
 from lrkit.errors import ConfigError, require
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 require("torch", "torch")
 require("lightning", "lightning")
@@ -36,6 +39,10 @@ from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 from lrkit.integrations._lightning_finder import find_lr  # noqa: E402
 from lrkit.integrations.torch import Guard, Scheduler  # noqa: E402
 from lrkit.integrations.torch._guard import agreed_loss, grads_finite  # noqa: E402
+from lrkit.integrations.torch._guard_holder import (  # noqa: E402
+    GuardHolder,
+    TorchGuardOptions,
+)
 from lrkit.integrations.torch._schedulefree import (  # noqa: E402
     evaluation_weights,
     is_schedule_free,
@@ -119,18 +126,9 @@ def configure_optimizers(
         raise ConfigError(
             f"monitor={monitor!r} is only used with a plateau rule; pass plateau=ReduceOnPlateau()"
         )
-    if plateau_interval not in ("epoch", "step"):
-        raise ConfigError(
-            f"plateau_interval must be 'epoch' or 'step', but got {plateau_interval=!r}"
-        )
-    if isinstance(plateau_frequency, bool) or not isinstance(plateau_frequency, int):
-        raise ConfigError(
-            f"plateau_frequency must be an integer >= 1, but got {plateau_frequency=!r}"
-        )
-    if plateau_frequency < 1:
-        raise ConfigError(
-            f"plateau_frequency must be an integer >= 1, but got {plateau_frequency=!r}"
-        )
+    where = "configure_optimizers"
+    check_choice(where, "plateau_interval", plateau_interval, ("epoch", "step"))
+    plateau_frequency = check_int(where, "plateau_frequency", plateau_frequency)
     scheduler = Scheduler(optimizer, schedule, plateau)
     step_entry: dict[str, Any] = {"scheduler": scheduler, "interval": "step", "frequency": 1}
     if name is not None:
@@ -182,7 +180,7 @@ class LearningRateLogger(pl.Callback):
                 break
 
 
-class GuardCallback(pl.Callback):
+class GuardCallback(pl.Callback, GuardHolder):
     """The :class:`lrkit.integrations.torch.Guard` as a Lightning callback.
 
     Every training batch's loss is judged in ``on_before_backward``, before it reaches the
@@ -202,52 +200,26 @@ class GuardCallback(pl.Callback):
     withheld micro-batch withholds its whole update). Automatic optimization with one optimizer
     is supported. The policy state and the events are saved in Lightning checkpoints.
 
-    Args: as :class:`~lrkit.integrations.torch.Guard`, plus ``check_grads``. The current LR
-    multiplier is logged as ``guard_scale`` when ``log_scale=True``.
+    Keyword arguments as :class:`~lrkit.integrations.torch.Guard`, plus ``check_grads``. The
+    current LR multiplier is logged as ``guard_scale`` when ``log_scale=True``.
     """
 
     def __init__(
         self,
         *,
-        policy: GuardPolicy | None = None,
-        snapshot_every: int | None = None,
-        max_snapshots: int = 2,
-        lr_cut: float | None = None,
-        max_rollbacks: int | None = None,
-        skip_spikes: bool = True,
         check_grads: bool = True,
-        log: LogTarget = True,
         log_scale: bool = False,
+        **options: Unpack[TorchGuardOptions],
     ) -> None:
         super().__init__()
-        # build once here so bad arguments fail at construction, not inside fit()
-        self._kw: dict[str, Any] = {
-            "policy": policy,
-            "snapshot_every": snapshot_every,
-            "max_snapshots": max_snapshots,
-            "lr_cut": lr_cut,
-            "max_rollbacks": max_rollbacks,
-            "skip_spikes": skip_spikes,
-            "log": log,
-        }
-        Guard(torch.nn.Linear(1, 1), torch.optim.SGD([torch.zeros(1)], lr=1.0), **self._kw)
+        self.hold_guard(**options)
         self.check_grads = bool(check_grads)
         self.log_scale = bool(log_scale)
-        self.guard: Guard | None = None
         self._step = 0
         self._pending: tuple[int, float, float, str] | None = None  # a rollback to run
         self._withhold = False
         self._sched_state: dict[str, Any] | None = None
         self._loaded: dict[str, Any] | None = None
-
-    @property
-    def events(self) -> list[GuardEvent]:
-        """Everything the guard did, in order (empty before training starts)."""
-        return [] if self.guard is None else self.guard.events
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (see :meth:`lrkit.integrations.torch.Guard.to_dict`)."""
-        return {} if self.guard is None else self.guard.to_dict()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not pl_module.automatic_optimization or len(trainer.optimizers) != 1:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrkit._validate import check_int
 from lrkit.errors import ConfigError
 
 __all__ = ["BatchSource", "schedule_multipliers"]
@@ -36,8 +37,7 @@ class BatchSource:
                     "train_data must be (x, y) with the same non-zero length, but got "
                     f"len(x)={len(x)}, len(y)={len(y)}"
                 )
-            if batch_size < 1:
-                raise ConfigError(f"batch_size must be >= 1, but got batch_size={batch_size!r}")
+            batch_size = check_int("sweep", "batch_size", batch_size)
             self.tensors = (x, y)
             self.steps_per_epoch = math.ceil(len(x) / batch_size)
         elif isinstance(train_data, Iterable) and not isinstance(train_data, Iterator):

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrkit._validate import check_choice
 from lrkit.errors import ConfigError
 from lrkit.sweep._layout import Engine, LossFn
 from lrkit.sweep._mlp import MLPEngine
@@ -124,10 +125,7 @@ class FuncEngine(Engine):
 
 def make_engine(model: nn.Module, loss_fn: LossFn, engine: str = "auto") -> Engine:
     """Pick the batched MLP path when the model allows it, else ``torch.func``."""
-    if engine not in ("auto", "vmap", "batched-mlp"):
-        raise ConfigError(
-            f"engine must be 'auto', 'vmap' or 'batched-mlp', but got engine={engine!r}"
-        )
+    check_choice("sweep", "engine", engine, ("auto", "vmap", "batched-mlp"))
     if engine == "batched-mlp" and not MLPEngine.supports(model):
         raise ConfigError(
             "engine='batched-mlp' needs an nn.Sequential of nn.Linear and element-wise "

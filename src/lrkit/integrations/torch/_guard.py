@@ -7,23 +7,19 @@ import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit._distributed import agree, is_active
-from lrkit.control._guard import (
-    GuardAction,
-    GuardEvent,
-    GuardPolicy,
-    LogTarget,
-    _GuardLog,
-    _GuardReport,
-    _make_policy,
-)
+from lrkit.control import GuardAction, GuardEvent
+from lrkit.control.adapter import GuardOptions, GuardReport
 from lrkit.errors import ConfigError
 from lrkit.integrations.torch._scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Guard"]
 
@@ -74,7 +70,7 @@ class _Snapshot:
     scale: float
 
 
-class Guard(_GuardReport):
+class Guard(GuardReport):
     """Detect NaN/inf losses and loss spikes in a PyTorch loop; roll back, cut the LR, go on.
 
     Call :meth:`check` with every batch's loss *before* ``backward()``; when it returns True,
@@ -158,13 +154,8 @@ class Guard(_GuardReport):
         optimizer: torch.optim.Optimizer,
         scheduler: LRScheduler | None = None,
         *,
-        policy: GuardPolicy | None = None,
-        snapshot_every: int | None = None,
-        max_snapshots: int = 2,
-        lr_cut: float | None = None,
-        max_rollbacks: int | None = None,
         skip_spikes: bool = True,
-        log: LogTarget = True,
+        **options: Unpack[GuardOptions],
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"model must be a torch.nn.Module, but got model={model!r}")
@@ -178,18 +169,12 @@ class Guard(_GuardReport):
             raise ConfigError(
                 f"scheduler must have state_dict/load_state_dict, but got scheduler={scheduler!r}"
             )
-        if isinstance(max_snapshots, bool) or not isinstance(max_snapshots, int):
-            raise ConfigError(f"max_snapshots must be an integer >= 1, but got {max_snapshots=!r}")
-        if max_snapshots < 1:
-            raise ConfigError(f"max_snapshots must be an integer >= 1, but got {max_snapshots=!r}")
+        self.setup_guard("Guard", **options)
         self.model = model
         self.optimizer = optimizer
         self.scheduler = scheduler
-        self.policy = _make_policy(policy, snapshot_every, lr_cut, max_rollbacks)
-        self.max_snapshots = max_snapshots
         self.skip_spikes = bool(skip_spikes)
-        self._log = _GuardLog(log)
-        self._snapshots: deque[_Snapshot] = deque(maxlen=max_snapshots)
+        self._snapshots: deque[_Snapshot] = deque(maxlen=self.max_snapshots)
         self._serial = itertools.count()
         self._last_restored: int | None = None  # serial of the snapshot the last rollback used
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
+from lrkit._validate import check_positive_float
 from lrkit.control import ReduceOnPlateau
 from lrkit.errors import ConfigError
 from lrkit.schedules import Schedule, from_dict
@@ -202,9 +203,7 @@ class Scheduler(LRScheduler):
 
     @guard_scale.setter
     def guard_scale(self, value: float) -> None:
-        value = float(value)
-        if not (value > 0.0 and math.isfinite(value)):
-            raise ConfigError(f"guard_scale must be a finite number > 0, but got {value!r}")
+        value = check_positive_float("Scheduler", "guard_scale", value)
         self._guard_scale = value
         self._apply()
 
