@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lrkit.errors import LRKitError
+from lrkit.errors import PeerFailure
 
 __all__ = ["Agreement", "PeerFailure", "agree", "agreed_value", "is_active", "rank_and_size"]
 
@@ -31,10 +31,6 @@ T = TypeVar("T")
 
 OK, STOP, ERROR = 0, 1, 2
 _NAMES = {STOP: "ran out of data", ERROR: "raised an exception"}
-
-
-class PeerFailure(LRKitError):
-    """Another rank failed at a collective decision point; this rank stops with it."""
 
 
 def _dist() -> Any:

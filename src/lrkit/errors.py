@@ -16,6 +16,7 @@ __all__ = [
     "LRKitError",
     "LRKitWarning",
     "LogFormatError",
+    "PeerFailure",
     "ScheduleError",
     "TaskError",
     "TuneError",
@@ -92,3 +93,8 @@ def require(module: str, extra: str) -> object:
         raise DependencyError(
             f"{module} is required for this feature: pip install 'lrkit[{extra}]'"
         ) from exc
+
+
+class PeerFailure(LRKitError):
+    """Under ``torch.distributed``: another rank failed at a collective decision point (the range
+    test's or a guard's), so this rank stops with it instead of waiting forever."""
