@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lrkit.doctor._checks import Thresholds, run_checks
+from lrkit.doctor._checks import _WEAK, Thresholds, run_checks
 from lrkit.doctor._diagnosis import VERDICTS, Diagnosis, Finding
 from lrkit.doctor._log import Log
 from lrkit.doctor._prescribe import prescribe
@@ -49,7 +49,7 @@ def diagnose(
     kinds = {f.kind for f in findings}
     if "inconclusive" in kinds:
         # Too few points: the weak findings (plateau, too-low LR, instability) stay notes.
-        kinds -= {"plateau", "lr_too_low", "unstable"}
+        kinds -= set(_WEAK)
     verdict = next((v for v in VERDICTS if v in kinds), "healthy")
     ranked = sorted(findings, key=lambda f: (VERDICTS.index(f.kind), f.steps[0]))
     final = tuple(
