@@ -96,7 +96,7 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     nb = len(c.xb)
     if nb < 10 or c.progress < t.plateau_progress or c.tail <= t.plateau_level * abs(c.l0):
         return []
-    if c.lr is not None and (c.lr.decayed or c.lr.cuts >= 2):
+    if c.lr is not None and (c.lr.end < t.lr_decayed * c.lr.peak or c.lr.cuts >= 2):
         return []  # the LR was already cut: a flat tail here is convergence
     for frac in (0.3, 0.4, 0.5, 0.6, 0.7):
         j = round(nb * frac)
@@ -117,8 +117,8 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 tr.flat or drop < t.plateau_change * level or drop < t.plateau_drop_noise * noise
             )
         if stalled:
-            if log.lr is not None and len(log.lr.finite()) > 0:
-                lr = log.lr.finite()
+            lr = log.lr.finite() if log.lr is not None else None
+            if lr is not None and len(lr) > 0:
                 lr_start = float(np.interp(start, lr.steps, lr.values))
                 if float(lr.values[-1]) < t.plateau_lr_decay * lr_start:
                     return []  # the schedule already decayed: this is convergence

@@ -68,10 +68,6 @@ class LRShape:
     cuts: int
 
     @property
-    def decayed(self) -> bool:
-        return self.end < 0.3 * self.peak
-
-    @property
     def constant(self) -> bool:
         return self.end >= 0.9 * self.peak and not self.warmup
 
@@ -90,10 +86,6 @@ class LRShape:
         cuts = int(np.sum((after[1:] > 0) & (after[1:] < 0.5 * after[:-1])))
         warmup = i > 0 and float(v[0]) <= 0.5 * peak
         return cls(peak, float(f.steps[i]), float(v[0]), float(v[-1]), warmup, cuts)
-
-    def at(self, s: Series, step: float) -> float:
-        f = s.finite()
-        return float(np.interp(step, f.steps, f.values))
 
 
 def _block_start(c: Curve, j: int) -> float:
