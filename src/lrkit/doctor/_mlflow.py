@@ -8,6 +8,7 @@ Read as text: no MLflow install needed.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +16,28 @@ import numpy as np
 from lrkit.doctor._log import Series
 from lrkit.errors import LogFormatError
 
-__all__ = ["read_mlflow"]
+__all__ = ["has_runs", "read_mlflow"]
+
+
+def _run_folders(path: Path) -> Iterator[Path]:
+    """Folders with a ``metrics/`` folder: ``path`` itself (a run), or its children (an
+    experiment) or grandchildren (``mlruns``), lazily and before any ``.trash`` filter."""
+    if (path / "metrics").is_dir():
+        yield path
+        return
+    for pattern in ("*/metrics", "*/*/metrics"):
+        yield from (p.parent for p in path.glob(pattern) if p.is_dir())
+
+
+def has_runs(path: Path) -> bool:
+    """Whether ``path`` looks like an MLflow run, experiment or ``mlruns`` folder."""
+    return next(_run_folders(path), None) is not None
 
 
 def _runs(path: Path) -> list[Path]:
-    if (path / "metrics").is_dir():
-        return [path]
-    found = [p.parent for p in path.glob("*/metrics") if p.is_dir()]
-    found += [p.parent for p in path.glob("*/*/metrics") if p.is_dir()]
+    found = list(_run_folders(path))
+    if found == [path]:
+        return found
     return sorted(r for r in found if ".trash" not in r.parts)
 
 

@@ -31,6 +31,7 @@ from lrkit.doctor._csv import (
 )
 from lrkit.doctor._json import _looks_like_keras, _parse_json_document, _parse_jsonl
 from lrkit.doctor._log import Log
+from lrkit.doctor._mlflow import has_runs, read_mlflow
 from lrkit.doctor._table import _is_dataframe, _table_from_dataframe, _table_from_mapping
 from lrkit.doctor._yolo import _looks_like_yolo
 from lrkit.errors import ConfigError, LogFormatError
@@ -104,9 +105,7 @@ def read_log(
 def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> Log:
     if not path.exists():
         raise LogFormatError(f"{path}: no such file or directory")
-    if format == "mlflow" or (format is None and path.is_dir() and _mlflow_runs(path)):
-        from lrkit.doctor._mlflow import read_mlflow
-
+    if format == "mlflow" or (format is None and path.is_dir() and has_runs(path)):
         series, source, ml_notes = read_mlflow(path)
         return _from_series(series, source, "mlflow", names, ml_notes)
     if path.is_dir() and format != "tensorboard":
@@ -174,14 +173,6 @@ def _log_in_dir(path: Path) -> Path | None:
         if p.is_file() and p.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json", ".tsv")
     ]
     return texts[0] if len(texts) == 1 else None
-
-
-def _mlflow_runs(path: Path) -> bool:
-    return (
-        (path / "metrics").is_dir()
-        or any(p.is_dir() for p in path.glob("*/metrics"))
-        or any(p.is_dir() for p in path.glob("*/*/metrics"))
-    )
 
 
 def _sniff(path: Path, text: str) -> str:
