@@ -75,8 +75,8 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                     f"after jumping to {peak / c.l0:.1f}× it: the network likely died",
                 )
             )
-    out += _first_period_explosion(log, c, t)
-    out += _dead_at_chance(log, c, t)
+    out += _first_period_explosion(c, t)
+    out += _dead_at_chance(c, t)
     out += _rise_after_peak(log, c, t)
     half = len(c.xb) // 2
     tr = trend(c.xb[half:], c.yb[half:])
@@ -95,7 +95,7 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     return out
 
 
-def _first_period_explosion(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+def _first_period_explosion(c: Curve, t: Thresholds) -> list[Finding]:
     """The first logged value is orders of magnitude above the next ones: the loss exploded
     inside the first logging period (an epoch average, a logging_steps mean) and the curve
     that follows is recovering from it, not learning from a sane start."""
@@ -129,7 +129,7 @@ def _chance_level(v: float, tol: float) -> int | None:
     return None
 
 
-def _dead_at_chance(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
+def _dead_at_chance(c: Curve, t: Thresholds) -> list[Finding]:
     """A classifier whose loss sits flat at ln(C) — uniform predictions — after a large LR
     (an excursion above it, or a start below it): the network died."""
     n = len(c.y)
