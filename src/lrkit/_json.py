@@ -32,6 +32,8 @@ def json_value(value: Any) -> Any:
     >>> json_value({"a": (1, float("inf")), "b": [2.5, None]})
     {'a': [1, None], 'b': [2.5, None]}
     """
+    if type(value) is float:  # fast path: long loss histories are lists of plain floats
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, float):

@@ -196,7 +196,7 @@ class PBTResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN and inf become None); the weights are left out."""
-        from lrkit.sweep.population import json_safe
+        from lrkit._json import json_value
 
         return {
             "schedule": repr(self.schedule),
@@ -216,19 +216,19 @@ class PBTResult:
             "wall_time_s": self.wall_time_s,
             "eval_steps": self.eval_steps.tolist(),
             "winner_path": self.winner_path.tolist(),
-            "lrs": json_safe(self.lrs),
-            "metrics": json_safe(self.metrics),
+            "lrs": json_value(self.lrs),
+            "metrics": json_value(self.metrics),
             "parents": self.parents.tolist(),
             "lineage": [e.to_dict() for e in self.lineage],
             "select": self.select,
             "anneal": self.anneal,
             "anneal_from": self.anneal_from,
-            "baseline_lrs": json_safe(self.baseline_lrs),
-            "baseline_metrics": json_safe(self.baseline_metrics),
+            "baseline_lrs": json_value(self.baseline_lrs),
+            "baseline_metrics": json_value(self.baseline_metrics),
             "baseline_best_lr": self.baseline_best_lr,
             "baseline_best_metric": self.baseline_best_metric,
             "beat_baseline": self.beat_baseline,
-            "winner_losses": json_safe(self.winner_losses),
+            "winner_losses": json_value(self.winner_losses),
             "notes": list(self.notes),
         }
 
@@ -237,7 +237,7 @@ class PBTResult:
 
         Returns the matplotlib Figure; saves it to ``path`` when given.
         """
-        from lrkit.sweep.population import two_panels
+        from lrkit.sweep._result import two_panels
 
         fig, ax0, ax1 = two_panels(path)
         import matplotlib

@@ -7,19 +7,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SweepResult", "json_safe", "two_panels"]
+from lrkit._json import json_value
 
-
-def json_safe(a: np.ndarray | None) -> Any:
-    """``a.tolist()`` with NaN and inf as None (JSON has neither); None stays None."""
-    if a is None:
-        return None
-    a = np.asarray(a)
-    if a.dtype.kind != "f":
-        return a.tolist()
-    out = a.astype(object)
-    out[~np.isfinite(a)] = None
-    return out.tolist()
+__all__ = ["SweepResult", "two_panels"]
 
 
 def two_panels(path: str | None) -> tuple[Any, Any, Any]:
@@ -115,15 +105,15 @@ class SweepResult:
             "chunk": self.chunk,
             "steps": self.steps,
             "wall_time_s": self.wall_time_s,
-            "final_scores": json_safe(self.final_scores),
+            "final_scores": json_value(self.final_scores),
             "diverged_at": self.diverged_at.tolist(),
             "at_chance": self.at_chance.tolist(),
             "chance_score": self.chance_score,
             "n_failed": self.n_failed,
             "eval_steps": self.eval_steps.tolist(),
-            "losses": json_safe(self.losses),
-            "val_loss": json_safe(self.val_loss),
-            "val_metric": json_safe(self.val_metric),
+            "losses": json_value(self.losses),
+            "val_loss": json_value(self.val_loss),
+            "val_metric": json_value(self.val_metric),
         }
 
     def plot(self, path: str | None = None) -> Any:

@@ -26,7 +26,6 @@ from lrkit.errors import ConfigError
 from lrkit.sweep._data import BatchSource, placement, validation_pair
 from lrkit.sweep._engines import Engine, FuncEngine, make_engine
 from lrkit.sweep._optim import OPTIMIZERS, FlatOptimizer
-from lrkit.sweep._result import json_safe, two_panels
 
 __all__ = [
     "OPTIMIZERS",
@@ -35,11 +34,9 @@ __all__ = [
     "Population",
     "Setup",
     "check_run",
-    "json_safe",
     "make_engine",
     "prepare",
     "train",
-    "two_panels",
 ]
 
 Score = Callable[[torch.Tensor, torch.Tensor], Any]
