@@ -391,9 +391,9 @@ def main() -> None:
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
+        grid_seeds, finder_seeds = [0, 1, 2], [0, 1, 2, 3, 4]
     for t in tasks:  # build (pretrain and cache) every task once before the workers start
         _task(t, None)
-        grid_seeds, finder_seeds = [0, 1, 2], [0, 1, 2, 3, 4]
     # The fine-tuning family (CPU-bound transformer trainings) scores the default, the range-test
     # rule it replaces, the anchors, the fixed default and the rule candidates only.
     finders = ["lrkit", *args.anchors] if args.finetune else ["lrkit", "lrkit-r3", *args.anchors]

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from lrkit.errors import PeerFailure
 
-__all__ = ["Agreement", "PeerFailure", "agree", "agreed_value", "is_active", "rank_and_size"]
+__all__ = ["Agreement", "PeerFailure", "agree", "agreed_value", "is_active"]
 
 T = TypeVar("T")
 
@@ -47,14 +47,6 @@ def is_active() -> bool:
     """Whether a ``torch.distributed`` process group with more than one rank is initialised."""
     dist = _dist()
     return dist is not None and dist.get_world_size() > 1
-
-
-def rank_and_size() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` without a process group."""
-    dist = _dist()
-    if dist is None:
-        return 0, 1
-    return int(dist.get_rank()), int(dist.get_world_size())
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from lrkit._validate import check_choice, check_float, check_int, check_positive
 from lrkit.errors import ConfigError, FinderError
 from lrkit.finder._result import FinderResult, make_result
 from lrkit.finder._suggest import METHODS
+
+if TYPE_CHECKING:
+    from lrkit._progress import ProgressBar
 
 __all__ = [
     "MIN_STEPS",
@@ -28,6 +31,7 @@ __all__ = [
     "lr_sweep",
     "range_test",
     "run_sweep",
+    "sweep_progress",
 ]
 
 #: Fewest steps a range test may have.
@@ -128,6 +132,16 @@ def lr_sweep(start_lr: float, end_lr: float, steps: int, mode: str = "exp") -> n
     if mode == "exp":
         return np.geomspace(start_lr, end_lr, steps)
     return np.linspace(start_lr, end_lr, steps)
+
+
+def sweep_progress(bar: ProgressBar, offset: int = 0) -> Callable[[int, float, float], None]:
+    """A sweep's ``progress`` callback showing it on ``bar``, for a sweep (or a repeat) that
+    starts after ``offset`` steps."""
+
+    def show(i: int, lr: float, loss: float) -> None:
+        bar.update(completed=offset + i + 1, info=f"lr={lr:.2e} loss={loss:.4g}")
+
+    return show
 
 
 def run_sweep(

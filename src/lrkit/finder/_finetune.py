@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrkit._json import to_json_dict
 from lrkit._validate import check_choice, check_int
 
 if TYPE_CHECKING:
@@ -91,11 +92,7 @@ class Detection:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "pretrained": self.pretrained,
-            "trained_share": self.trained_share,
-            "reason": self.reason,
-        }
+        return to_json_dict(self)
 
 
 def detect_pretrained(spectra: Sequence[tuple[int, int, float, float]]) -> Detection:
@@ -147,17 +144,7 @@ class TrialOutcome:
     trial_steps: int
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(v: float) -> float | None:
-            return v if math.isfinite(v) else None
-
-        return {
-            "lrs": list(self.lrs),
-            "val_losses": [clean(v) for v in self.val_losses],
-            "start_val_loss": clean(self.start_val_loss),
-            "suggestion": self.suggestion,
-            "interval": list(self.interval),
-            "trial_steps": self.trial_steps,
-        }
+        return to_json_dict(self)
 
 
 def pick(lrs: Any, val_losses: Any) -> tuple[float, tuple[float, float]]:

@@ -23,7 +23,7 @@ from lrkit.finder._finetune import (
     run_trials,
 )
 from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
-from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, _to
+from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, eval_loss_sum
 
 __all__ = ["detect", "finetune_stage", "finetune_trials", "spectra"]
 
@@ -115,15 +115,7 @@ def finetune_trials(
     )
 
     def val_loss() -> float:
-        model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad(), torch.autocast(device.type, enabled=amp):
-            for batch in val_batches:
-                x, y = _to(batch, device)
-                n = len(x)
-                total += float(loss_fn(model(x), y).float().item()) * n
-                count += n
-        model.train()
+        total, count = eval_loss_sum(model, loss_fn, val_batches, device, amp)
         return total / count if count else math.nan
 
     lrs = candidates(lr_min)

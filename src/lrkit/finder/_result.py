@@ -91,7 +91,7 @@ class FinderResult:
             "notes": list(self.notes),
             "search_range": None if self.search_range is None else clean(list(self.search_range)),
             "regime": self.regime,
-            "detection": None if self.detection is None else clean(self.detection.to_dict()),
+            "detection": None if self.detection is None else self.detection.to_dict(),
             "trials": None if self.trials is None else self.trials.to_dict(),
             "lrs": clean(list(self.lrs)),
             "losses": clean(list(self.losses)),

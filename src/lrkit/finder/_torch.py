@@ -13,7 +13,7 @@ import numpy as np
 from lrkit._progress import ProgressBar
 from lrkit._validate import check_int
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
-from lrkit.finder._core import Sweep, check_sweep, run_sweep
+from lrkit.finder._core import Sweep, check_sweep, run_sweep, sweep_progress
 from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
 from lrkit.finder._finetune import apply as apply_finetune
 from lrkit.finder._result import FinderResult
@@ -168,7 +168,11 @@ def find_lr(
             )
             model.train()
             losses, div = run_sweep(
-                step_fn, lrs, smoothing=smoothing, diverge=diverge, progress=_shows(bar, r * steps)
+                step_fn,
+                lrs,
+                smoothing=smoothing,
+                diverge=diverge,
+                progress=sweep_progress(bar, r * steps),
             )
             curves.append(losses)
             diverged.append(div)
@@ -245,15 +249,6 @@ def _plain_sgd(optimizer: Any) -> bool:
     return type(optimizer) is torch.optim.SGD and all(
         not g.get("momentum") for g in optimizer.param_groups
     )
-
-
-def _shows(bar: ProgressBar, offset: int) -> Callable[[int, float, float], None]:
-    """The sweep's progress callback for a repeat that starts after ``offset`` steps."""
-
-    def show(i: int, lr: float, loss: float) -> None:
-        bar.update(completed=offset + i + 1, info=f"lr={lr:.2e} loss={loss:.4g}")
-
-    return show
 
 
 def _combine(

@@ -12,7 +12,7 @@ import numpy as np
 from lrkit._distributed import agreed_value
 from lrkit.errors import ConfigError
 
-__all__ = ["_StepFn", "_batches", "_is_tensor_pair", "_to"]
+__all__ = ["_StepFn", "_batches", "_is_tensor_pair", "_to", "eval_loss_sum"]
 
 
 class _StepFn:
@@ -73,25 +73,34 @@ class _StepFn:
         return loss, float(loss.detach().float().item())
 
     def _val_loss(self) -> float:
-        import torch
-
-        self.model.eval()
-        total, count = 0.0, 0
         batches = (
             _ordered_batches(self.val_data, self.batch_size)
             if _is_tensor_pair(self.val_data)
             else self.val_data
         )
-        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp):
-            for batch in batches:
-                x, y = _to(batch, self.device)
-                n = len(x)
-                total += float(self.loss_fn(self.model(x), y).float().item()) * n
-                count += n
-        self.model.train()
+        total, count = eval_loss_sum(self.model, self.loss_fn, batches, self.device, self.amp)
         if count == 0:
             raise ConfigError("val_data is empty")
         return total / count
+
+
+def eval_loss_sum(
+    model: Any, loss_fn: Callable[[Any, Any], Any], batches: Iterable[Any], device: Any, amp: bool
+) -> tuple[float, int]:
+    """``(sum of per-sample losses, samples)`` of ``model`` over ``batches``, in eval mode
+    without gradients (train mode again afterwards); each batch's mean loss counts its size."""
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad(), torch.autocast(device.type, enabled=amp):
+        for batch in batches:
+            x, y = _to(batch, device)
+            n = len(x)
+            total += float(loss_fn(model(x), y).float().item()) * n
+            count += n
+    model.train()
+    return total, count
 
 
 def _is_tensor_pair(data: Any) -> bool:

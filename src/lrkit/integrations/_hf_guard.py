@@ -83,13 +83,12 @@ class GuardCallback(transformers.TrainerCallback, GuardHolder):  # type: ignore[
         assert guard is not None
         step, self._step = self._step, self._step + 1
         losses, self._losses = self._losses, []
+        # no loss to judge: gradient finiteness only (0 is never a spike)
         value = sum(losses) / len(losses) if losses else 0.0
         grads = [p.grad for g in guard.optimizer.param_groups for p in g["params"]]
         grads = [g for g in grads if g is not None]
         if grads and not grads_finite(grads):
             value = math.nan
-        if not losses and math.isfinite(value):
-            value = 0.0  # no loss to judge: gradient finiteness only (0 is never a spike)
         action = guard._decide(step, agreed_loss(value))
         withhold = action.kind == "rollback" or (
             action.kind == "continue" and bool(action.reason) and guard.skip_spikes

@@ -13,7 +13,7 @@ from lrkit._progress import ProgressBar
 from lrkit._validate import check_bool, check_int
 from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
-from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep
+from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
 
 __all__ = ["find_lr"]
 
@@ -125,9 +125,6 @@ def find_lr(
 
     bar = ProgressBar("range test", plan.steps, enabled=progress)
 
-    def show(i: int, lr: float, loss: float) -> None:
-        bar.update(completed=i + 1, info=f"lr={lr:.2e} loss={loss:.4g}")
-
     current = opt._learning_rate
     # a float LR is an optimizer variable: assign it (restored with the others); a schedule
     # is swapped for a constant one, and the compiled step (which holds the value) rebuilt
@@ -151,7 +148,7 @@ def find_lr(
             logs = model.train_on_batch(xb, yb, return_dict=True)
             return float(logs["loss"])
 
-        return plan.test(step_fn, show)
+        return plan.test(step_fn, sweep_progress(bar))
     finally:
         bar.close()
         _sync(model)
