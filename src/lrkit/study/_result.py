@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from lrkit._json import json_value
 
 __all__ = ["ConfigSummary", "Recommendation", "Run", "StudyResult", "SweepCurve"]
-
-
-def _f(v: float | None) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _clean(v: Any) -> Any:
-    """JSON-safe copy: tuples become lists, non-finite floats ``None``."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    if isinstance(v, float | np.floating):
-        return _f(float(v))
-    return v
 
 
 def _pick(obj: Any, *names: str) -> dict[str, Any]:
@@ -70,7 +51,7 @@ class Run:
             "lr": self.lr_at_epoch,
             "wall_time": self.wall_time,
         }
-        return _clean(
+        return json_value(
             {**head, "at_chance": self.at_chance, "history": history, "doctor": self.doctor}
         )
 
@@ -90,7 +71,7 @@ class SweepCurve:
 
     def to_dict(self) -> dict[str, Any]:
         names = ("optimizer", "schedule", "lrs", "final_metric", "diverged", "engine", "best_lr")
-        return _clean({**_pick(self, *names), "at_chance": self.at_chance})
+        return json_value({**_pick(self, *names), "at_chance": self.at_chance})
 
 
 @dataclass(frozen=True)
@@ -131,7 +112,7 @@ class ConfigSummary:
             low, high, decades, edge = self.basin
             basin = {"low": low, "high": high, "decades": decades, "best_at_grid_edge": edge}
             basin["factor"] = self.basin_factor
-        return _clean(
+        return json_value(
             {
                 **_pick(self, "optimizer", "schedule", "lr", "metrics", "mean", "std"),
                 "n_seeds": len(self.metrics),
@@ -167,7 +148,7 @@ class Recommendation:
     next_steps: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return json_value(
             {
                 **_pick(self, "optimizer", "schedule", "lr", "mean", "std"),
                 "within_noise_of_best": self.ties,
@@ -213,7 +194,7 @@ class StudyResult:
 
     def to_dict(self) -> dict[str, Any]:
         rec = self.recommendation
-        return _clean(
+        return json_value(
             {
                 **_pick(self, "task", "budget", "optimizers", "schedules", "seeds", "epochs"),
                 **_pick(self, "metric_name", "higher_is_better", "val_size"),

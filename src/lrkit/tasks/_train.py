@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from lrkit._json import json_value
 from lrkit._progress import ProgressBar
 from lrkit._validate import check_int, check_positive_float
 from lrkit.errors import ConfigError
@@ -81,10 +82,10 @@ class TrainResult:
         d = asdict(self)
         # The run-level ``diverged``/``diverged_step`` carry the per-record flag.
         d["history"] = [
-            {k: _json_float(v) for k, v in r.items() if k != "diverged"} for r in d["history"]
+            {k: json_value(v) for k, v in r.items() if k != "diverged"} for r in d["history"]
         ]
         for k in ("final_metric", "best_metric", "lr", "wall_time"):
-            d[k] = _json_float(d[k])
+            d[k] = json_value(d[k])
         return d
 
     def plot(self, path: str | None = None) -> Any:
@@ -105,12 +106,6 @@ class TrainResult:
         if path is not None:
             fig.savefig(path)
         return fig
-
-
-def _json_float(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def _evaluate(model: Any, task: Task, batch: int = 4096) -> tuple[float, float]:

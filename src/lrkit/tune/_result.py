@@ -55,9 +55,7 @@ class TrialRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        out = {f.name: _clean(getattr(self, f.name)) for f in fields(self)}
-        out["intermediate"] = {str(k): _clean(v) for k, v in self.intermediate.items()}
-        return out
+        return {f.name: _clean(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from lrkit._validate import check_choice, check_int
-from lrkit.errors import ConfigError
 from lrkit.tune._result import COST_ATTR
 
 __all__ = ["task_finder", "task_objective"]
@@ -61,7 +60,7 @@ def _train_epochs(
     from lrkit.tasks import SCHEDULE_NAMES, build_controller, build_schedule, iter_train
 
     name = str(params.get("schedule", "constant"))
-    check_choice("task_objective", "schedule", name, SCHEDULE_NAMES, error=ConfigError)
+    check_choice("task_objective", "schedule", name, SCHEDULE_NAMES)
     bs = int(params.get("batch_size", task.batch_size))
     kw: dict[str, Any] = {}
     if "weight_decay" in params:
