@@ -8,10 +8,12 @@ on another host runs the same config against the same storage.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -154,35 +156,40 @@ def _prepare(config: WorkerConfig) -> None:
 
 
 def _run_processes(config: WorkerConfig, workers: int, show: _Show) -> None:
-    procs = []
-    for i in range(workers):
-        seed = None if config.seed is None else config.seed + i
-        cfg = dataclasses.replace(config, seed=seed).to_json()
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "lrkit.tune", cfg],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
+    # Each worker's stderr goes to a temporary file, not a pipe: a pipe read only after the
+    # workers exit would block a worker that writes more than the pipe holds (~64 KB).
+    with contextlib.ExitStack() as stack:
+        procs, errs = [], []
+        for i in range(workers):
+            seed = None if config.seed is None else config.seed + i
+            cfg = dataclasses.replace(config, seed=seed).to_json()
+            errs.append(stack.enter_context(tempfile.TemporaryFile(mode="w+")))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "lrkit.tune", cfg],
+                    stdout=subprocess.DEVNULL,
+                    stderr=errs[-1],
+                    text=True,
+                )
             )
-        )
-    study = None
-    try:
-        while any(p.poll() is None for p in procs):
-            study = study or _load(config)
-            if study is not None:
-                show(study)
-            time.sleep(0.5)
-    except BaseException:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        raise
-    for p in procs:
-        err = p.stderr.read() if p.stderr else ""
-        if p.returncode != 0:
-            last = err.strip().splitlines()[-1] if err.strip() else f"exit code {p.returncode}"
-            raise TuneError(f"worker {p.pid} failed: {last.removeprefix('lrkit: error: ')}")
+        study = None
+        try:
+            while any(p.poll() is None for p in procs):
+                study = study or _load(config)
+                if study is not None:
+                    show(study)
+                time.sleep(0.5)
+        except BaseException:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+            raise
+        for p, f in zip(procs, errs):
+            f.seek(0)
+            err = f.read()
+            if p.returncode != 0:
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit code {p.returncode}"
+                raise TuneError(f"worker {p.pid} failed: {last.removeprefix('lrkit: error: ')}")
 
 
 def _load(config: WorkerConfig) -> Any:
