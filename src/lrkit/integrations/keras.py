@@ -1,5 +1,7 @@
 """Keras 3 adapter: :class:`KerasSchedule`, the :class:`PlateauCallback`, the
-:class:`GuardCallback` and :func:`find_lr` (lrkit's range test on a compiled model).
+:class:`GuardCallback`, :func:`find_lr` (lrkit's range test on a compiled model), and the
+schedule-free optimizers :class:`ScheduleFreeAdamW` / :class:`ScheduleFreeSGD` with the
+:class:`ScheduleFreeCallback` that validates and checkpoints at their evaluation weights.
 
 :class:`KerasSchedule` is a ``keras.optimizers.schedules.LearningRateSchedule`` that evaluates an
 lrkit schedule with ``keras.ops`` as the array namespace (the same formula NumPy runs), so it
@@ -60,7 +62,16 @@ from keras import ops
 
 from lrkit.schedules import Schedule, from_dict
 
-__all__ = ["GuardCallback", "KerasSchedule", "PlateauCallback", "find_lr"]
+__all__ = [
+    "GuardCallback",
+    "KerasSchedule",
+    "PlateauCallback",
+    "ScheduleFreeAdamW",
+    "ScheduleFreeCallback",
+    "ScheduleFreeSGD",
+    "evaluation_weights",
+    "find_lr",
+]
 
 
 @keras.saving.register_keras_serializable(package="lrkit")
@@ -207,3 +218,9 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
 # split out to keep modules short; imported last: they use KerasSchedule
 from lrkit.integrations._keras_finder import find_lr  # noqa: E402
 from lrkit.integrations._keras_guard import GuardCallback  # noqa: E402
+from lrkit.integrations._keras_schedulefree import (  # noqa: E402
+    ScheduleFreeAdamW,
+    ScheduleFreeCallback,
+    ScheduleFreeSGD,
+    evaluation_weights,
+)
