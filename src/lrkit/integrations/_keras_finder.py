@@ -46,16 +46,21 @@ class _State:
         np.random.set_state(self.numpy)
 
 
-class _SweepLR(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
-    """The sweep's LR in place of a schedule (a constant in each rebuilt train step)."""
+def _sweep_variable(opt: Any) -> Any:
+    """A float LR variable standing in for the optimizer's schedule during the sweep.
 
-    value = 0.0
+    It is appended to the optimizer's variables, so the backends hand it to the compiled
+    train step as state (JAX passes ``optimizer.variables`` into its jitted step; a variable
+    outside them would be baked in as a constant): one compiled step serves every sweep LR.
+    """
+    var = keras.Variable(0.0, dtype=keras.config.floatx(), trainable=False, name="lrkit_sweep_lr")
+    opt._variables.append(var)
+    object.__setattr__(opt, "_learning_rate", var)  # untracked: nothing left behind
+    return var
 
-    def __call__(self, step: Any) -> Any:
-        return self.value
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
+def _drop_sweep_variable(opt: Any, var: Any) -> None:
+    opt._variables[:] = [v for v in opt._variables if v is not var]
 
 
 def _is_variable(lr: Any) -> bool:
@@ -87,7 +92,8 @@ def find_lr(
     arrays, or dicts/lists of arrays for multi-input models), cut into batches of
     ``batch_size`` and reshuffled every pass (``shuffle``, with its own generator seeded by
     ``seed``). The optimizer's LR follows the sweep (a :class:`KerasSchedule` or any other LR
-    schedule is swapped out for the sweep). Afterwards the model's variables (weights,
+    schedule is swapped for a float LR variable during the sweep, so a jit-compiled train step
+    is built once). Afterwards the model's variables (weights,
     non-trainable state, seed generators), the optimizer's variables (moments,
     ``iterations``), its LR (or schedule) and the Python and NumPy RNGs are restored, also when
     the call raises; the metrics are reset. The sweep, smoothing, divergence stop, suggestion
@@ -127,18 +133,15 @@ def find_lr(
 
     current = opt._learning_rate
     # a float LR is an optimizer variable: assign it (restored with the others); a schedule
-    # is swapped for a constant one, and the compiled step (which holds the value) rebuilt
-    sweep = None if _is_variable(current) else _SweepLR()
+    # is swapped for such a variable for the sweep, so the train step compiles once
+    swapped = None
     try:
-        if sweep is not None:
-            object.__setattr__(opt, "_learning_rate", sweep)  # untracked: nothing left behind
+        if not _is_variable(current):
+            swapped = current = _sweep_variable(opt)
+            model.make_train_function(force=True)  # a step traced with the schedule is stale
 
         def set_lr(lr: float) -> None:
-            if sweep is None:
-                current.assign(lr)
-            else:
-                sweep.value = lr
-                model.make_train_function(force=True)
+            current.assign(lr)
 
         def step_fn(lr: float) -> float:
             set_lr(lr)
@@ -152,6 +155,8 @@ def find_lr(
     finally:
         bar.close()
         _sync(model)
+        if swapped is not None:
+            _drop_sweep_variable(opt, swapped)
         state.restore()
 
 
