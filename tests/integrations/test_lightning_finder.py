@@ -107,3 +107,16 @@ def test_bad_arguments_fail_before_any_work() -> None:
         find_lr(trainer(), Net(), datamodule=pl.LightningDataModule(), train_dataloaders=loader())
     with pytest.raises(ConfigError, match="steps"):
         find_lr(trainer(), Net(), train_dataloaders=loader(), steps=2)
+
+
+def test_ddp_spawn_is_refused_with_a_one_line_error_naming_the_strategy(monkeypatch) -> None:
+    for var in ("LOCAL_RANK", "RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"DDPStrategy\(start_method='spawn'\)") as info:
+        find_lr(trainer, Net(), train_dataloaders=loader())
+    assert "\n" not in str(info.value)
+    assert not torch.distributed.is_initialized()

@@ -81,6 +81,45 @@ def _shard(trainer: pl.Trainer, loader: Any) -> Any:
     return _update_dataloader(loader, sampler, mode=None)
 
 
+def _launch(trainer: pl.Trainer) -> None:
+    """Start the other ranks now, as ``trainer.fit`` would, if nobody has started them.
+
+    Lightning's ``_SubprocessScriptLauncher`` (``strategy="ddp"`` from ``python script.py``)
+    re-runs the script with ``LOCAL_RANK=1..N-1`` when ``fit`` starts; the children then reach
+    this same ``find_lr`` call with their processes "created externally" and join the group.
+    Launching sets ``LOCAL_RANK=0`` here, so the ``fit`` that follows finds the processes
+    created and does not launch them again (read in lightning 2.6's
+    ``strategies/launchers/subprocess_script.py`` and ``plugins/environments/lightning.py``).
+    """
+    env = getattr(trainer.strategy, "cluster_environment", None)
+    if env is not None and env.creates_processes_externally:
+        return  # torchrun, SLURM, ... or a child of the launcher
+    from lightning.pytorch.strategies.launchers.subprocess_script import (
+        _SubprocessScriptLauncher,
+    )
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if env is None or not isinstance(launcher, _SubprocessScriptLauncher):
+        name = type(trainer.strategy).__name__
+        method = getattr(trainer.strategy, "_start_method", None)
+        if method is not None:  # strategy="ddp_spawn" / "ddp_fork" / "ddp_notebook"
+            name += f"(start_method={method!r})"
+        raise ConfigError(
+            f"find_lr with {trainer.world_size} processes cannot run under strategy {name}: "
+            "its processes exist only inside trainer.fit; use strategy='ddp' (from a script, "
+            "or under torchrun --nproc_per_node N), or devices=1"
+        )
+    from lightning.fabric.strategies.launchers.subprocess_script import (
+        _launch_process_observer,
+    )
+    from lightning.fabric.utilities.distributed import _set_num_threads_if_needed
+
+    env.validate_settings(num_devices=launcher.num_processes, num_nodes=launcher.num_nodes)
+    launcher._call_children_scripts()
+    _launch_process_observer(launcher.procs)  # a dead child ends the others, as under fit
+    _set_num_threads_if_needed(num_processes=launcher.num_processes)
+
+
 def find_lr(
     trainer: pl.Trainer,
     model: pl.LightningModule,
@@ -102,23 +141,20 @@ def find_lr(
     buffers and train/eval flags and the RNGs are restored exactly (the optimizer was built
     for the sweep only). ``self.log`` calls in ``training_step`` are ignored during the sweep.
 
-    Under DDP (``strategy="ddp"``) launch the processes with ``torchrun`` (or another launcher
-    that creates them): the process group is set up here, batches are sharded with a
-    ``DistributedSampler`` as ``fit`` would, the loss is averaged over the ranks, every rank
-    stops at the same step and returns the same :class:`~lrkit.finder.FinderResult`.
+    Under DDP (``strategy="ddp"``), from ``python script.py`` (Lightning's own launcher: the
+    other ranks are started here, as ``fit`` would, re-running the script, and ``fit`` later
+    reuses them) or under ``torchrun``: the process group is set up here, batches are sharded
+    with a ``DistributedSampler`` as ``fit`` would, the loss is averaged over the ranks, every
+    rank stops at the same step and returns the same :class:`~lrkit.finder.FinderResult`.
+    ``ddp_spawn`` / ``ddp_notebook`` create their processes inside ``fit`` only: a
+    :class:`~lrkit.errors.ConfigError` says so.
     """
     if not isinstance(trainer, pl.Trainer):
         raise ConfigError(f"trainer must be a lightning Trainer, but got trainer={trainer!r}")
     if not isinstance(model, pl.LightningModule):
         raise ConfigError(f"model must be a LightningModule, but got model={model!r}")
     if trainer.world_size > 1 and not torch.distributed.is_initialized():
-        env = getattr(trainer.strategy, "cluster_environment", None)
-        if env is None or not env.creates_processes_externally:
-            raise ConfigError(
-                f"find_lr with {trainer.world_size} processes needs them launched up front "
-                "(torchrun --nproc_per_node N script.py), not by trainer.fit; or run it with "
-                "devices=1 first"
-            )
+        _launch(trainer)
         trainer.strategy.setup_environment()  # joins the process group; fit reuses it
     options.setdefault("accumulation_steps", int(trainer.accumulate_grad_batches))
     device = trainer.strategy.root_device
