@@ -44,6 +44,7 @@ class _ScheduleFree(keras.optimizers.Optimizer):  # type: ignore[misc]
         learning_rate: Any,
         *,
         beta: float,
+        beta_name: str,
         weight_decay: float,
         warmup_steps: int,
         r: float,
@@ -54,7 +55,7 @@ class _ScheduleFree(keras.optimizers.Optimizer):  # type: ignore[misc]
         weight_decay = check_float(w, "weight_decay", weight_decay, low=0.0)
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay or None, **kwargs)
         self._beta = check_float(
-            w, "beta_1", beta, low=0.0, high=1.0, low_open=True, high_open=True
+            w, beta_name, beta, low=0.0, high=1.0, low_open=True, high_open=True
         )
         self.warmup_steps = check_int(w, "warmup_steps", warmup_steps, low=0)
         self.r = check_float(w, "r", r, low=0.0)
@@ -88,17 +89,25 @@ class _ScheduleFree(keras.optimizers.Optimizer):  # type: ignore[misc]
     def _backend_update_step(
         self, grads: Any, trainable_variables: Any, learning_rate: Any
     ) -> None:
-        # the scalars are shared by all variables: computed once per update, here
+        # Keras's per-update hook (base_optimizer.py), called once per real update on every
+        # backend, also under gradient accumulation: the scalars shared by all variables are
+        # computed once here, then each variable is updated
         dtype = self._weight_sum.dtype
+        # where() rather than ops.minimum/maximum: Keras 3.15's torch backend computes those
+        # in float32 for two float64 tensors (its result_type misreads torch dtypes)
+        zero, one = ops.zeros((), dtype=dtype), ops.ones((), dtype=dtype)
         k = ops.cast(self.iterations, dtype)
         lr = ops.cast(learning_rate, dtype)
         if self.warmup_steps > 0:
-            lr = lr * ops.minimum((k + 1.0) / float(self.warmup_steps), 1.0)
-        lr_max = ops.maximum(self._lr_max, lr)
-        weight = ops.power(k + 1.0, self.r) * ops.power(lr_max, self.weight_lr_power)
-        weight_sum = self._weight_sum + weight
-        positive = ops.greater(weight_sum, 0.0)
-        ckp1 = ops.where(positive, weight / ops.where(positive, weight_sum, 1.0), 0.0)
+            ramp = (k + one) / ops.cast(self.warmup_steps, dtype)
+            lr = lr * ops.where(ops.less(ramp, one), ramp, one)
+        old_max = self._lr_max.value
+        lr_max = ops.where(ops.greater(lr, old_max), lr, old_max)
+        r, power = ops.cast(self.r, dtype), ops.cast(self.weight_lr_power, dtype)
+        weight = ops.power(k + one, r) * ops.power(lr_max, power)
+        weight_sum = self._weight_sum.value + weight
+        positive = ops.greater(weight_sum, zero)
+        ckp1 = ops.where(positive, weight / ops.where(positive, weight_sum, one), zero)
         self.assign(self._lr_max, lr_max)
         self.assign(self._weight_sum, weight_sum)
         first = ops.equal(self.iterations, 0)
@@ -162,6 +171,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
         super().__init__(
             learning_rate,
             beta=beta_1,
+            beta_name="beta_1",
             weight_decay=weight_decay,
             warmup_steps=warmup_steps,
             r=r,
@@ -214,6 +224,7 @@ class ScheduleFreeSGD(_ScheduleFree):
         super().__init__(
             learning_rate,
             beta=momentum,
+            beta_name="momentum",
             weight_decay=weight_decay,
             warmup_steps=warmup_steps,
             r=r,
