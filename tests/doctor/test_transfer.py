@@ -74,6 +74,30 @@ def test_linear_fall_under_constant_lr_is_too_low(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_fast_start_then_stall_is_not_too_low(seed: int) -> None:
+    # A transformer LM at 10x its best LR: 2.92 at the start, a bump to 3.4 in the first steps,
+    # back to 2.8 by step 8, then a quiet, nearly flat line (5% progress in all). Small steps do
+    # not look like that: no "raise the LR x10".
+    rng = np.random.default_rng(seed)
+    k = np.arange(300, dtype=float)
+    loss = (2.77 - 0.01 * k / 300) * _noise(rng, 300, 0.003)
+    loss[:8] = [2.92, 3.02, 3.44, 3.35, 2.95, 2.94, 2.89, 2.79]
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(300, 0.1)})
+    assert d.verdict != "lr_too_low", d.explain()
+    assert d.prescription.lr_factor is None or d.prescription.lr_factor < 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_slow_small_fall_from_the_first_step_is_too_low(seed: int) -> None:
+    # The same 5% of progress spread over the whole run: steps too small to matter.
+    rng = np.random.default_rng(seed)
+    k = np.arange(300, dtype=float)
+    loss = (2.92 - 0.15 * k / 300) * _noise(rng, 300, 0.004)
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(300, 1e-5)})
+    assert d.verdict == "lr_too_low", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_still_falling_under_an_annealed_lr_is_not_a_raise(seed: int) -> None:
     # YOLO-like: per-epoch loss still falling when a linear decay reaches ~0.
     rng = np.random.default_rng(seed)

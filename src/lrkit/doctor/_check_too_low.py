@@ -59,7 +59,18 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     frozen = 0 <= c.progress < t.barely / 3
     barely = 0 <= c.progress < t.barely and not annealed
     stalled_high = 0 <= c.progress < t.quiet_progress and not annealed
-    if quiet and calm and (frozen or barely or stalled_high) and trend(c.xb, c.yb).slope < 0:
+    # A small LR moves the loss slowly from the first step on; most of a small drop made in
+    # the first tenth of the run and a flat line after it is a run that stalled (too high an
+    # LR, or converged), not one whose steps are too small.
+    drop = c.l0 - c.tail
+    early = drop > 0 and (c.l0 - float(c.smooth[n // 10])) > t.early_drop_share * drop
+    if (
+        quiet
+        and calm
+        and (frozen or barely or stalled_high)
+        and not early
+        and trend(c.xb, c.yb).slope < 0
+    ):
         # Barely moved, quietly and without a spike: the steps were too small (a too-high LR
         # spikes, dies at chance or rings on a noise floor).
         return [

@@ -71,6 +71,9 @@ class Thresholds:
     #: lr_too_low: a quiet run that never spiked and moved less than this (relative to its
     #: start) took steps too small to matter.
     barely: float = 0.1
+    #: ... unless more than this share of its drop came in the first tenth of the run (a fast
+    #: start and a stall is not what small steps look like)
+    early_drop_share: float = 0.6
     #: fewer loss values than this: not enough evidence for anything but a NaN (inconclusive).
     min_points: int = 8
     #: below this many values, only strong evidence counts (diverged, overfitting, a too-high
