@@ -129,6 +129,32 @@ def test_flat_tail_after_lr_cuts_is_not_a_problem() -> None:
     assert d.verdict == "healthy", d.explain()
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_small_steady_val_climb_of_a_high_loss_is_overfitting(seed: int) -> None:
+    # A character LM evaluated per epoch: validation falls 2.71 -> 2.44 by epoch 7, then climbs
+    # steadily to 2.48 (1.5% of its level, 15% of what it gained) while training keeps falling.
+    rng = np.random.default_rng(seed)
+    e = np.arange(15, dtype=float)
+    val = np.where(e < 7, 2.71 - 0.27 * (1 - np.exp(-e / 2.5)) / (1 - np.exp(-6 / 2.5)),
+                   2.44 + 0.04 * (e - 6) / 8)  # fmt: skip
+    train = (2.8 - 0.7 * e / 15) * _noise(rng, 15, 0.003)
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val * _noise(rng, 15, 0.001),
+                  "lr": np.full(15, 3e-3)})  # fmt: skip
+    assert d.verdict == "overfitting", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_wobbling_after_its_minimum_is_not_overfitting(seed: int) -> None:
+    # The same level reached, then noise around it (no steady climb): not overfitting.
+    rng = np.random.default_rng(seed)
+    e = np.arange(15, dtype=float)
+    val = np.where(e < 7, 2.71 - 0.27 * (1 - np.exp(-e / 2.5)) / (1 - np.exp(-6 / 2.5)), 2.445)
+    train = (2.8 - 0.7 * e / 15) * _noise(rng, 15, 0.003)
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val * _noise(rng, 15, 0.004),
+                  "lr": np.full(15, 3e-3)})  # fmt: skip
+    assert d.verdict != "overfitting", d.explain()
+
+
 def test_startup_artefact_in_validation_is_not_a_problem() -> None:
     rng = np.random.default_rng(0)
     e = np.arange(30, dtype=float)
