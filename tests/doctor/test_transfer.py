@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,3 +188,34 @@ def test_a_few_points_are_read_and_inconclusive(n: int) -> None:
 def test_nan_still_wins_on_a_short_log() -> None:
     d = diagnose({"epoch": [0, 1, 2], "loss": [2.0, float("nan"), float("nan")]})
     assert d.verdict == "diverged"
+
+
+def _hf_file(tmp_path: Path, loss: np.ndarray, grad: np.ndarray) -> Path:
+    hist = [
+        {"step": 10 * (i + 1), "loss": float(v), "grad_norm": float(g), "learning_rate": 2e-5}
+        for i, (v, g) in enumerate(zip(loss, grad))
+    ]
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"global_step": 10 * len(loss), "log_history": hist}))
+    return path
+
+
+def test_nan_grad_norm_with_a_zero_loss_is_diverged(tmp_path: Path) -> None:
+    # Hugging Face fp16 after an overflow: grad_norm NaN from step 300 on, the loss logged 0.0.
+    rng = np.random.default_rng(0)
+    loss = (1.2 * np.exp(-np.arange(60) / 30) + 0.4) * _noise(rng, 60, 0.02)
+    grad = 1.0 + 0.1 * rng.random(60)
+    loss[30:], grad[30:] = 0.0, np.nan
+    d = diagnose(_hf_file(tmp_path, loss, grad))
+    assert d.verdict == "diverged", d.explain()
+    assert any(f.statistic == "nonfinite_grad_norm" for f in d.findings)
+
+
+def test_isolated_inf_grad_norms_of_a_loss_scaler_are_not_a_divergence(tmp_path: Path) -> None:
+    # Mixed precision: the scaler skips the first few steps (inf norms), then training is fine.
+    rng = np.random.default_rng(1)
+    loss = (1.2 * np.exp(-np.arange(60) / 15) + 0.3) * _noise(rng, 60, 0.02)
+    grad = 1.0 + 0.1 * rng.random(60)
+    grad[[0, 1, 3]] = np.inf
+    d = diagnose(_hf_file(tmp_path, loss, grad))
+    assert d.verdict != "diverged", d.explain()

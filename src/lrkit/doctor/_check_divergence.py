@@ -13,12 +13,42 @@ from lrkit.doctor._curve import (
     _spikes,
 )
 from lrkit.doctor._diagnosis import Finding
-from lrkit.doctor._log import Log
+from lrkit.doctor._log import Log, Series
 from lrkit.doctor._thresholds import Thresholds
+
+
+def grad_norm(log: Log) -> Series | None:
+    """The logged gradient norm (``grad_norm``, ``train/grad_norm``, Lightning's
+    ``grad_2.0_norm_total``, ...), if any."""
+    names = [k for k in log.metrics if "grad" in k.lower() and "norm" in k.lower()]
+    if not names:
+        return None
+    total = [k for k in names if "total" in k.lower()]  # per-layer norms: take the total
+    return log.metrics[min(total or names, key=len)]
 
 
 def check_diverged(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     out: list[Finding] = []
+    gn = grad_norm(log)
+    if gn is not None and len(gn) >= 2:
+        # A gradient norm that turns non-finite and stays so: the update is NaN even where the
+        # logged loss still looks finite (Hugging Face fp16 runs then log a loss of 0.0).
+        # Isolated non-finite norms are mixed precision's loss scaler skipping a step: normal.
+        bad = ~np.isfinite(gn.values)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            if bad[-1] and bad[first:].mean() >= 0.5:
+                out.append(
+                    Finding(
+                        "diverged",
+                        "error",
+                        _span(gn.steps, first, len(gn) - 1),
+                        "nonfinite_grad_norm",
+                        float(bad.sum()),
+                        f"{gn.name} is non-finite from {log.x_name} {gn.steps[first]:g} on "
+                        f"({int(bad.sum())} of {len(gn)} values): the updates are NaN",
+                    )
+                )
     for s in (log.loss, log.val_loss):
         if s is None or len(s) == 0:
             continue
