@@ -100,6 +100,17 @@ def test_slow_small_fall_from_the_first_step_is_too_low(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_noisy_linear_fall_under_constant_lr_is_too_low(seed: int) -> None:
+    # Softmax regression at 1/100 of its best LR, logged per step: minibatch noise of ±15%
+    # hides each third's trend, but the whole run falls 7%, linearly, without slowing down.
+    rng = np.random.default_rng(seed)
+    k = np.arange(1200, dtype=float)
+    loss = (1.9 - 0.14 * k / 1200) * _noise(rng, 1200, 0.15)
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(1200, 1e-5)})
+    assert d.verdict == "lr_too_low", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_still_falling_under_an_annealed_lr_is_not_a_raise(seed: int) -> None:
     # YOLO-like: per-epoch loss still falling when a linear decay reaches ~0.
     rng = np.random.default_rng(seed)
