@@ -362,8 +362,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     eye = json.loads((Path(__file__).parent / "doctor_corpus" / "synthetic_eye.json").read_text())
     checked = {**eye["runs"], **eye.get("heldout_runs", {})}  # run folders name their family
     for row in res["runs"]:
-        row["eye_acceptable"] = (
-            checked.get(row["log"].split("/")[0], {}).get("acceptable", [row["label"]])
+        row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
+            "acceptable", [row["label"]]
         )
     for name, key in (("default_rules", "verdict"), ("lofo", "lofo_verdict")):
         res[name]["eye_acceptable"] = [
