@@ -5,7 +5,7 @@ its raw columns *before* the doctor was run on it (``labels.json``: a label, eve
 experienced engineer could defend, and the reason). Reported: how many logs are readable, and
 how many verdicts are acceptable.
 
-    python benchmarks/doctor_real.py
+    python benchmarks/doctor_real.py [--corpus real2] [OUT.json]
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ def evaluate(root: Path = ROOT, verbose: bool = True) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    res = evaluate()
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(json.dumps(res, indent=2))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", help="write the result as JSON here")
+    ap.add_argument("--corpus", default="real",
+                    help="folder under doctor_corpus/: real (the logs the rules were developed "
+                         "with) or real2 (a fresh set, labelled before the doctor ever ran)")  # fmt: skip
+    args = ap.parse_args()
+    res = evaluate(ROOT.parent / args.corpus)
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=2))

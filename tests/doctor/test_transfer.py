@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,6 +76,41 @@ def test_linear_fall_under_constant_lr_is_too_low(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_fast_start_then_stall_is_not_too_low(seed: int) -> None:
+    # A transformer LM at 10x its best LR: 2.92 at the start, a bump to 3.4 in the first steps,
+    # back to 2.8 by step 8, then a quiet, nearly flat line (5% progress in all). Small steps do
+    # not look like that: no "raise the LR x10".
+    rng = np.random.default_rng(seed)
+    k = np.arange(300, dtype=float)
+    loss = (2.77 - 0.01 * k / 300) * _noise(rng, 300, 0.003)
+    loss[:8] = [2.92, 3.02, 3.44, 3.35, 2.95, 2.94, 2.89, 2.79]
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(300, 0.1)})
+    assert d.verdict != "lr_too_low", d.explain()
+    assert d.prescription.lr_factor is None or d.prescription.lr_factor < 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_slow_small_fall_from_the_first_step_is_too_low(seed: int) -> None:
+    # The same 5% of progress spread over the whole run: steps too small to matter.
+    rng = np.random.default_rng(seed)
+    k = np.arange(300, dtype=float)
+    loss = (2.92 - 0.15 * k / 300) * _noise(rng, 300, 0.004)
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(300, 1e-5)})
+    assert d.verdict == "lr_too_low", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_noisy_linear_fall_under_constant_lr_is_too_low(seed: int) -> None:
+    # Softmax regression at 1/100 of its best LR, logged per step: minibatch noise of ±15%
+    # hides each third's trend, but the whole run falls 7%, linearly, without slowing down.
+    rng = np.random.default_rng(seed)
+    k = np.arange(1200, dtype=float)
+    loss = (1.9 - 0.14 * k / 1200) * _noise(rng, 1200, 0.15)
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(1200, 1e-5)})
+    assert d.verdict == "lr_too_low", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_still_falling_under_an_annealed_lr_is_not_a_raise(seed: int) -> None:
     # YOLO-like: per-epoch loss still falling when a linear decay reaches ~0.
     rng = np.random.default_rng(seed)
@@ -103,6 +140,32 @@ def test_flat_tail_after_lr_cuts_is_not_a_problem() -> None:
     loss = (0.3 + 2.0 * np.exp(-e / 5)) * _noise(rng, 60, 0.01)
     d = diagnose({"epoch": e, "loss": loss, "lr": lr})
     assert d.verdict == "healthy", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_small_steady_val_climb_of_a_high_loss_is_overfitting(seed: int) -> None:
+    # A character LM evaluated per epoch: validation falls 2.71 -> 2.44 by epoch 7, then climbs
+    # steadily to 2.48 (1.5% of its level, 15% of what it gained) while training keeps falling.
+    rng = np.random.default_rng(seed)
+    e = np.arange(15, dtype=float)
+    val = np.where(e < 7, 2.71 - 0.27 * (1 - np.exp(-e / 2.5)) / (1 - np.exp(-6 / 2.5)),
+                   2.44 + 0.04 * (e - 6) / 8)  # fmt: skip
+    train = (2.8 - 0.7 * e / 15) * _noise(rng, 15, 0.003)
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val * _noise(rng, 15, 0.001),
+                  "lr": np.full(15, 3e-3)})  # fmt: skip
+    assert d.verdict == "overfitting", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_wobbling_after_its_minimum_is_not_overfitting(seed: int) -> None:
+    # The same level reached, then noise around it (no steady climb): not overfitting.
+    rng = np.random.default_rng(seed)
+    e = np.arange(15, dtype=float)
+    val = np.where(e < 7, 2.71 - 0.27 * (1 - np.exp(-e / 2.5)) / (1 - np.exp(-6 / 2.5)), 2.445)
+    train = (2.8 - 0.7 * e / 15) * _noise(rng, 15, 0.003)
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val * _noise(rng, 15, 0.004),
+                  "lr": np.full(15, 3e-3)})  # fmt: skip
+    assert d.verdict != "overfitting", d.explain()
 
 
 def test_startup_artefact_in_validation_is_not_a_problem() -> None:
@@ -136,3 +199,34 @@ def test_a_few_points_are_read_and_inconclusive(n: int) -> None:
 def test_nan_still_wins_on_a_short_log() -> None:
     d = diagnose({"epoch": [0, 1, 2], "loss": [2.0, float("nan"), float("nan")]})
     assert d.verdict == "diverged"
+
+
+def _hf_file(tmp_path: Path, loss: np.ndarray, grad: np.ndarray) -> Path:
+    hist = [
+        {"step": 10 * (i + 1), "loss": float(v), "grad_norm": float(g), "learning_rate": 2e-5}
+        for i, (v, g) in enumerate(zip(loss, grad))
+    ]
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"global_step": 10 * len(loss), "log_history": hist}))
+    return path
+
+
+def test_nan_grad_norm_with_a_zero_loss_is_diverged(tmp_path: Path) -> None:
+    # Hugging Face fp16 after an overflow: grad_norm NaN from step 300 on, the loss logged 0.0.
+    rng = np.random.default_rng(0)
+    loss = (1.2 * np.exp(-np.arange(60) / 30) + 0.4) * _noise(rng, 60, 0.02)
+    grad = 1.0 + 0.1 * rng.random(60)
+    loss[30:], grad[30:] = 0.0, np.nan
+    d = diagnose(_hf_file(tmp_path, loss, grad))
+    assert d.verdict == "diverged", d.explain()
+    assert any(f.statistic == "nonfinite_grad_norm" for f in d.findings)
+
+
+def test_isolated_inf_grad_norms_of_a_loss_scaler_are_not_a_divergence(tmp_path: Path) -> None:
+    # Mixed precision: the scaler skips the first few steps (inf norms), then training is fine.
+    rng = np.random.default_rng(1)
+    loss = (1.2 * np.exp(-np.arange(60) / 15) + 0.3) * _noise(rng, 60, 0.02)
+    grad = 1.0 + 0.1 * rng.random(60)
+    grad[[0, 1, 3]] = np.inf
+    d = diagnose(_hf_file(tmp_path, loss, grad))
+    assert d.verdict != "diverged", d.explain()

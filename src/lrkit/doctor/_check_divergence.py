@@ -13,44 +13,63 @@ from lrkit.doctor._curve import (
     _spikes,
 )
 from lrkit.doctor._diagnosis import Finding
-from lrkit.doctor._log import Log
+from lrkit.doctor._log import Log, Series
 from lrkit.doctor._thresholds import Thresholds
+
+
+def grad_norm(log: Log) -> Series | None:
+    """The logged gradient norm (``grad_norm``, ``train/grad_norm``, Lightning's
+    ``grad_2.0_norm_total``, ...), if any."""
+    names = [k for k in log.metrics if "grad" in k.lower() and "norm" in k.lower()]
+    if not names:
+        return None
+    total = [k for k in names if "total" in k.lower()]  # per-layer norms: take the total
+    return log.metrics[min(total or names, key=len)]
+
+
+def _nonfinite(log: Log, s: Series, statistic: str, persist: bool) -> Finding | None:
+    """``diverged`` when ``s`` turns non-finite and stays so (``persist``: also at the end and
+    for most values after the first); isolated non-finite values are ``unstable`` for a loss
+    and nothing for a gradient norm (mixed precision's loss scaler skipping a step)."""
+    bad = ~np.isfinite(s.values)
+    if not bad.any():
+        return None
+    first = int(np.flatnonzero(bad)[0])
+    stays = bad[first:].mean() >= 0.5
+    if (bad[-1] and stays) if persist else (bad[-1] or stays):
+        what = "NaN" if np.isnan(s.values[first]) else "infinite"
+        return Finding(
+            "diverged",
+            "error",
+            _span(s.steps, first, len(s) - 1),
+            statistic,
+            float(bad.sum()),
+            f"{s.name} is {what} from {log.x_name} {s.steps[first]:g} on "
+            f"({int(bad.sum())} of {len(s)} values non-finite)"
+            + (": the updates are NaN" if statistic == "nonfinite_grad_norm" else ""),
+        )
+    if statistic == "nonfinite_grad_norm":
+        return None
+    return Finding(
+        "unstable",
+        "error",
+        _span(s.steps, first, int(np.flatnonzero(bad)[-1])),
+        "isolated_nonfinite",
+        float(bad.sum()),
+        f"{s.name} has {int(bad.sum())} isolated non-finite values, then recovers",
+    )
 
 
 def check_diverged(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     out: list[Finding] = []
+    gn = grad_norm(log)
+    # A gradient norm that turns non-finite and stays so: the update is NaN even where the
+    # logged loss still looks finite (Hugging Face fp16 runs then log a loss of 0.0).
+    found = [_nonfinite(log, gn, "nonfinite_grad_norm", True)] if gn is not None else []
     for s in (log.loss, log.val_loss):
-        if s is None or len(s) == 0:
-            continue
-        bad = ~np.isfinite(s.values)
-        if not bad.any():
-            continue
-        first = int(np.flatnonzero(bad)[0])
-        after = bad[first:]
-        what = "NaN" if np.isnan(s.values[first]) else "infinite"
-        if bad[-1] or after.mean() >= 0.5:
-            out.append(
-                Finding(
-                    "diverged",
-                    "error",
-                    _span(s.steps, first, len(s) - 1),
-                    "nonfinite_values",
-                    float(bad.sum()),
-                    f"{s.name} is {what} from {log.x_name} {s.steps[first]:g} on "
-                    f"({int(bad.sum())} of {len(s)} values non-finite)",
-                )
-            )
-        else:
-            out.append(
-                Finding(
-                    "unstable",
-                    "error",
-                    _span(s.steps, first, int(np.flatnonzero(bad)[-1])),
-                    "isolated_nonfinite",
-                    float(bad.sum()),
-                    f"{s.name} has {int(bad.sum())} isolated non-finite values, then recovers",
-                )
-            )
+        if s is not None and len(s):
+            found.append(_nonfinite(log, s, "nonfinite_values", False))
+    out += [f for f in found if f is not None]
     if len(c.y) >= 4 and c.l0 > 0 and c.tail > t.explode * c.l0:
         k = max(1, len(c.y) // 10)
         out.append(

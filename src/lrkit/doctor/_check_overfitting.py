@@ -9,7 +9,7 @@ from lrkit.doctor._curve import (
 )
 from lrkit.doctor._diagnosis import Finding
 from lrkit.doctor._log import Log
-from lrkit.doctor._stats import rolling_median
+from lrkit.doctor._stats import rolling_median, trend
 from lrkit.doctor._thresholds import Thresholds
 
 
@@ -31,10 +31,19 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     late = v.values[k + 1 :][after // 2 :]
     persist = float(np.mean(late > vmin * (1 + t.overfit_rise / 2))) if late.size else 0.0
     significant = persist >= t.overfit_persist
+    # A loss that sits high (a language model at 2.4 nats) rises little relative to its level:
+    # measure the rise against what validation gained before its minimum too, and then ask for
+    # a steady climb (Mann–Kendall on the values after the minimum) instead of the level test.
+    gained = float(vy[0]) - vmin
+    climb = (vtail - vmin) / gained if gained > 0 else 0.0
+    steady = False
+    if rise < t.overfit_rise and climb >= t.overfit_climb and after >= 4:
+        tr = trend(v.steps[k:], v.values[k:])
+        steady = tr.tau > 0 and tr.p_value < t.rise_p
     # Training must not be getting worse at the same time (then the LR, not overfitting).
     at_k = float(np.interp(v.steps[k], c.x, c.smooth)) if len(c.x) else np.nan
     train_ok = len(c.x) > 0 and c.tail <= t.overfit_train * at_k
-    if rise >= t.overfit_rise and significant and train_ok:
+    if ((rise >= t.overfit_rise and significant) or steady) and train_ok:
         return [
             Finding(
                 "overfitting",

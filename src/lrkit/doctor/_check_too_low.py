@@ -10,6 +10,7 @@ from lrkit.doctor._curve import (
     Curve,
     _block_start,
     _blowup,
+    _spikes,
     _stuck,
     _tail_noise,
     _whole_run,
@@ -50,7 +51,9 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     i = int(0.6 * n)
     noise, level = _tail_noise(c, i)
     quiet = level > 0 and noise < t.quiet_noise * level
-    calm = c.l0 > 0 and float(c.y.max()) <= t.stuck_excursion * c.l0
+    # No excursion of the running median and no spike event (a single noisy minibatch of a
+    # long, noisy log is neither).
+    calm = c.l0 > 0 and float(c.smooth.max()) <= t.stuck_excursion * c.l0 and _spikes(c, t) is None
     # Under a decaying LR a loss that still falls is the schedule working, not a small LR;
     # and a fine-tune under a decaying LR moves little by design.
     annealed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
@@ -59,7 +62,17 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     frozen = 0 <= c.progress < t.barely / 3
     barely = 0 <= c.progress < t.barely and not annealed
     stalled_high = 0 <= c.progress < t.quiet_progress and not annealed
-    if quiet and calm and (frozen or barely or stalled_high) and trend(c.xb, c.yb).slope < 0:
+    # A small LR moves the loss slowly from the first step on; most of a small drop made in
+    # the first tenth of the run and a flat line after it is a run that stalled (too high an
+    # LR, or converged), not one whose steps are too small.
+    # (The early drop must also stand out of the minibatch noise: on a noisy, slow run the
+    # first value alone can sit a noise width above the rest.)
+    drop, first_tenth = c.l0 - c.tail, c.l0 - float(c.smooth[n // 10])
+    early = drop > 0 and first_tenth > max(t.early_drop_share * drop, noise)
+    # Quiet, or noisy but falling significantly over the whole run (block medians).
+    whole = trend(c.xb, c.yb)
+    falls = whole.slope < 0 and (quiet or whole.p_value < t.low_p)
+    if falls and calm and (frozen or barely or stalled_high) and not early:
         # Barely moved, quietly and without a spike: the steps were too small (a too-high LR
         # spikes, dies at chance or rings on a noise floor).
         return [
@@ -72,11 +85,17 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 "quietly and without a spike",
             )
         ]
-    if not (first.slope < 0 and last.high < 0 and last.p_value < t.low_p):
+    if not first.slope < 0:
         return []
     ratio = last.slope / first.slope
+    # Still falling at the end: the last third's own trend, or — when minibatch noise hides
+    # a third's trend — a significant fall over the whole run that did not slow down.
+    steady = whole.slope < 0 and whole.p_value < t.low_p and ratio >= t.linear_ratio
+    if not ((last.high < 0 and last.p_value < t.low_p) or steady):
+        return []
     c.features["slope_ratio"] = ratio
-    if ratio >= t.linear_ratio and c.progress < t.low_progress and quiet and not annealed:
+    linear = ratio >= t.linear_ratio and c.progress < t.low_progress
+    if linear and calm and not early and not annealed:
         return [
             _whole_run(
                 c,

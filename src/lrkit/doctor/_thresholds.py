@@ -40,6 +40,9 @@ class Thresholds:
     overfit_rise: float = 0.1
     overfit_persist: float = 0.75
     overfit_train: float = 1.1
+    #: ... or (a loss high above zero) it climbs back this fraction of what it gained before
+    #: its minimum, steadily (Mann–Kendall p < rise_p on the values after the minimum).
+    overfit_climb: float = 0.1
     #: lr_too_low (only for quiet curves: minibatch noise over the last 40% below
     #: quiet_noise × its level): progress below low_progress while the last third still
     #: falls at ≥ low_ratio × the slope of the first third (Theil–Sen, Mann–Kendall p < low_p) ...
@@ -71,6 +74,9 @@ class Thresholds:
     #: lr_too_low: a quiet run that never spiked and moved less than this (relative to its
     #: start) took steps too small to matter.
     barely: float = 0.1
+    #: ... unless more than this share of its drop came in the first tenth of the run (a fast
+    #: start and a stall is not what small steps look like)
+    early_drop_share: float = 0.6
     #: fewer loss values than this: not enough evidence for anything but a NaN (inconclusive).
     min_points: int = 8
     #: below this many values, only strong evidence counts (diverged, overfitting, a too-high
