@@ -303,12 +303,24 @@ def test_candidates_sit_half_decades_below_the_minimum() -> None:
     assert np.allclose(np.log10(c), [-2.5, -3.0, -3.5, -4.0])
 
 
-def test_pick_takes_the_lowest_loss_and_its_neighbours() -> None:
-    lrs = [1e-4, 3e-4, 1e-3, 3e-3]
-    assert pick(lrs, [2.0, 1.5, 1.7, math.nan]) == (3e-4, (1e-4, 1e-3))
-    best, (low, high) = pick(lrs, [2.0, 1.9, 1.8, 1.0])  # best at the top end
-    assert best == 3e-3 and low == 1e-3 and high == pytest.approx(9e-3)
-    assert pick(lrs, [math.inf, math.inf, math.inf, math.inf])[0] == 1e-4
+def test_pick_divides_the_best_trial_and_spans_the_near_ones() -> None:
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1]  # a decade apart: the divisor 10 makes the arithmetic exact
+    # one clear best: the interval is its neighbours, everything / divisor
+    best, (low, high) = pick(lrs, [2.0, 1.5, 1.7, math.nan], near=0.05, divisor=10)
+    assert best == pytest.approx(1e-4)
+    assert (low, high) == pytest.approx((1e-5, 1e-3))
+    # a trial within 5% of the best widens the interval to its far neighbour
+    best, (low, high) = pick(lrs, [2.0, 1.5, 1.55, 3.0], near=0.05, divisor=10)
+    assert best == pytest.approx(1e-4) and (low, high) == pytest.approx((1e-5, 1e-2))
+    # ... but not with a tighter tolerance
+    assert pick(lrs, [2.0, 1.5, 1.55, 3.0], near=0.01, divisor=10)[1] == pytest.approx((1e-5, 1e-3))
+    # best at the top end: one grid step above it; the order of the input does not matter
+    best, (low, high) = pick(lrs[::-1], [1.0, 1.8, 1.9, 2.0], near=0.0, divisor=1)
+    assert best == pytest.approx(1e-1) and (low, high) == pytest.approx((1e-2, 1.0))
+    assert pick(lrs, [math.inf] * 4, divisor=1)[0] == pytest.approx(1e-4)
+    # the default: half a decade below the best, interval around the suggestion
+    best, (low, high) = pick(lrs, [2.0, 1.5, 1.7, 1.9])
+    assert best == pytest.approx(1e-3 / 10**0.5) and low < best < high
 
 
 def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -> None:

@@ -14,7 +14,6 @@ import numpy as np
 
 from lrkit.finder._finetune import (
     MIN_SIDE,
-    TRIAL_DIVISOR,
     Detection,
     TrialOutcome,
     candidates,
@@ -128,9 +127,8 @@ def finetune_trials(
         trial_steps=trial_steps,
         progress=progress,
     )
-    best, (low, high) = pick(lrs, losses)
-    # 40-update trials favour too high an LR for a longer fine-tuning (see TRIAL_DIVISOR)
-    best, interval = best / TRIAL_DIVISOR, (low / TRIAL_DIVISOR, high / TRIAL_DIVISOR)
+    # half a decade below the best trial: short trials favour too high an LR (TRIAL_DIVISOR)
+    best, interval = pick(lrs, losses)
     outcome = TrialOutcome(
         lrs=tuple(float(v) for v in np.sort(lrs)),
         val_losses=tuple(float(v) for v in np.asarray(losses)[np.argsort(lrs)]),
