@@ -317,10 +317,9 @@ def apply(
             "falls fastest at LRs that overwrite what a pretrained model knows (in lrkit's "
             "benchmark the best fine-tuning LR lay 10-100x below that minimum, so also search "
             "below the interval). This rule is the weaker one: on lrkit's fine-tuning "
-            "benchmark it did not beat a fixed AdamW 1e-3 on every task. Pass val_data= "
-            "(your validation split) to score 6 short trials from your weights instead "
-            "(the default when val_data is given), or regime='scratch' for the from-scratch "
-            "rule."
+            "benchmark it did not beat a fixed AdamW 1e-3 on every task. Pass your validation "
+            "split (val_data=) to score 6 short trials from your weights instead (the default "
+            "when it is given), or regime='scratch' for the from-scratch rule."
         )
         return dataclasses.replace(
             result,
