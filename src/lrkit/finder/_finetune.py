@@ -43,6 +43,7 @@ __all__ = [
     "check_trial_steps",
     "default_trial_steps",
     "detect_pretrained",
+    "finetune_without_trials",
     "pick",
     "run_trials",
     "spectra_numpy",
@@ -269,8 +270,13 @@ def apply(
     detection: Detection | None,
     outcome: TrialOutcome | None,
     notes: tuple[str, ...] = (),
+    trials_possible: bool = True,
 ) -> FinderResult:
-    """The range test's result with the fine-tuning verdict: suggestion, interval, notes."""
+    """The range test's result with the fine-tuning verdict: suggestion, interval, notes.
+
+    ``trials_possible=False``: a front-end without validation-scored trials (Keras); the note
+    does not point to ``val_data``.
+    """
     lr_min = result.interval[1]
     extra: list[str] = []
     if outcome is not None:
@@ -317,9 +323,14 @@ def apply(
             "falls fastest at LRs that overwrite what a pretrained model knows (in lrkit's "
             "benchmark the best fine-tuning LR lay 10-100x below that minimum, so also search "
             "below the interval). This rule is the weaker one: on lrkit's fine-tuning "
-            "benchmark it did not beat a fixed AdamW 1e-3 on every task. Pass your validation "
-            "split (val_data=) to score 6 short trials from your weights instead (the default "
-            "when it is given), or regime='scratch' for the from-scratch rule."
+            "benchmark it did not beat a fixed AdamW 1e-3 on every task. "
+            + (
+                "Pass your validation split (val_data=) to score 6 short trials from your "
+                "weights instead (the default when it is given), or "
+                if trials_possible
+                else "Score a few LRs below it on your validation data, or pass "
+            )
+            + "regime='scratch' for the from-scratch rule."
         )
         return dataclasses.replace(
             result,
@@ -345,3 +356,22 @@ def apply(
         regime="finetune" if detection is None and regime == "finetune" else "scratch",
         detection=detection,
     )
+
+
+def finetune_without_trials(
+    result: FinderResult, *, regime: str, method: str, weights: Sequence[Any]
+) -> FinderResult:
+    """:func:`apply` for a front-end without trials (Keras): detect on ``weights`` (NumPy
+    arrays, read before the range test), apply the fitted-minimum rule, warn its notes."""
+    import warnings
+
+    from lrkit.errors import LRKitWarning
+
+    detection = detect_pretrained(spectra_numpy(weights)) if regime == "auto" else None
+    out = apply(
+        result, regime=regime, method=method, detection=detection, outcome=None,
+        trials_possible=False,
+    )  # fmt: skip
+    for note in out.notes[len(result.notes) :]:
+        warnings.warn(note, LRKitWarning, stacklevel=3)
+    return out
