@@ -7,7 +7,7 @@ lengths, and saves the trials' validation losses next to the range test's fitted
 grids saved by ``benchmarks/finder_regret.py --finetune`` (regret read off the grid, linear in
 log-LR between its half-decade points: a proxy used to choose, not the reported figure).
 
-    python benchmarks/finetune_rule.py --collect   # ~10-20 min on one core
+    python benchmarks/finetune_rule.py --collect   # ~6 min on one core (lm_licence: 5 of them)
     python benchmarks/finetune_rule.py --analyse
 
 Never run on the held-out tasks.
