@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit._distributed import agreed_value
 from lrkit.finder._finetune import (
     MIN_SIDE,
     Detection,
@@ -114,8 +115,12 @@ def finetune_trials(
     )
 
     def val_loss() -> float:
-        total, count = eval_loss_sum(model, loss_fn, val_batches, device, amp)
-        return total / count if count else math.nan
+        def local() -> tuple[None, float]:
+            total, count = eval_loss_sum(model, loss_fn, val_batches, device, amp)
+            return None, total / count if count else math.nan
+
+        # distributed: the mean over ranks, so every rank picks the same trial
+        return agreed_value(local, "find_lr")[1]
 
     lrs = candidates(lr_min)
     losses, start = run_trials(
