@@ -114,9 +114,12 @@ def finder_scenarios(rank: int, world: int) -> dict[str, Any]:
         "after": find_lr_ddp(rank, world, steps=20),
         # fine-tuning trials scored on each rank's own validation shard: the ranks must agree
         "finetune": find_lr_ddp(
-            rank, world, regime="finetune", val_data=shard_batches(rank, world)[-2:],
+            rank,
+            world,
+            regime="finetune",
+            val_data=shard_batches(rank, world)[-2:],
             trial_steps=4,
-        ),  # fmt: skip
+        ),
     }
 
 
