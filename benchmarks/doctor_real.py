@@ -11,7 +11,6 @@ how many verdicts are acceptable.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any

@@ -112,6 +112,14 @@ def finder_scenarios(rank: int, world: int) -> dict[str, Any]:
         "raise": find_lr_ddp(rank, world, fault="raise", at=5),
         # the group is still usable after a rank failed at the agreement point
         "after": find_lr_ddp(rank, world, steps=20),
+        # fine-tuning trials scored on each rank's own validation shard: the ranks must agree
+        "finetune": find_lr_ddp(
+            rank,
+            world,
+            regime="finetune",
+            val_data=shard_batches(rank, world)[-2:],
+            trial_steps=4,
+        ),
     }
 
 

@@ -61,3 +61,12 @@ def test_exception_on_one_rank_fails_every_rank_without_a_hang(
     # the group survives: the next call on both ranks agrees again
     a0, a1 = (r["result"] for r in runs["after"])
     assert a0 == a1 and len(a0["losses"]) > 0
+
+
+def test_finetune_trials_agree_across_ranks(runs: dict[str, list[dict]]) -> None:
+    # each rank scores the trials on a different validation shard; the losses are averaged
+    ranks = runs["finetune"]
+    r0, r1 = (r["result"] for r in ranks)
+    assert r0["trials"] is not None and len(r0["trials"]["val_losses"]) == 6
+    assert r0 == r1  # the same trial losses, suggestion and interval on both ranks
+    assert all(r["after"] == r["before"] for r in ranks)

@@ -93,11 +93,16 @@ def task():
 """
     )
     spec = f"{task_file}:task"
-    for regime in ("auto", "finetune"):
+    for regime, val in (
+        ("auto", "--val-data"),
+        ("finetune", "--val-data"),
+        ("auto", "--no-val-data"),
+    ):
         res = CliRunner().invoke(
             cli,
             ["find", spec, "--out", str(tmp_path), "--steps", "40", "--repeats", "1",
-             "--no-plot", "--regime", regime],
+             "--no-plot", "--regime", regime, val,
+             *(["--trial-steps", "10"] if val == "--val-data" else [])],
         )  # fmt: skip
         assert res.exit_code == 0, res.output
         data = json.loads((tmp_path / "find-ft-adamw.json").read_text())
@@ -105,7 +110,11 @@ def task():
         assert (data["detection"] is not None) == (regime == "auto")
         low, high = data["interval"]
         assert low < data["suggestion"] < high
-        assert "note:" in res.output and "/ 10" in res.output
+        if val == "--val-data":  # trials scored on the task's validation split (not training data)
+            assert data["trials"]["trial_steps"] == 10 and len(data["trials"]["lrs"]) == 6
+            assert "trials of 10 updates" in res.output and "held-out" not in res.output
+        else:
+            assert data["trials"] is None and "/ 10" in res.output and "--val-data" in res.output
 
 
 def test_find_rejects_a_bad_regime(tmp_path) -> None:

@@ -14,6 +14,7 @@ from torch import nn  # noqa: E402
 from lrkit.errors import ConfigError, LRKitWarning  # noqa: E402
 from lrkit.finder import find_lr  # noqa: E402
 from lrkit.finder._finetune import (  # noqa: E402
+    TRIAL_STEPS,
     candidates,
     check_regime,
     detect_pretrained,
@@ -196,6 +197,50 @@ def test_default_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrain
     assert r.to_dict()["trials"] is None
 
 
+def test_default_with_val_data_runs_validation_scored_trials(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = data(4)
+    nn.functional.cross_entropy(model(x[:32]), y[:32]).backward()
+    opt.step()  # non-empty optimizer state, grads left in place
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    before = snapshot(model, opt)
+    val = data(7, n=256, shift=0.5)
+    r = run(model, opt, val_data=val, trial_steps=None)  # the default trial length
+    # exact restore: the pretrained weights come back bit for bit
+    after = model.state_dict()
+    assert all(torch.equal(state[k], after[k]) for k in state)
+    assert_same(before, snapshot(model, opt))
+    assert r.regime == "finetune" and r.method == "finetune"
+    assert r.trials is not None and r.trials.trial_steps == TRIAL_STEPS == 40
+    assert not any("held-out" in n for n in r.notes)  # scored on val_data, not training data
+    # the trials' losses are the loss on val_data, as evaluated by hand at the start
+    model.eval()  # the trials score without dropout
+    with torch.no_grad():
+        start = float(nn.functional.cross_entropy(model(val[0]), val[1]))
+    model.train()
+    assert r.trials.start_val_loss == pytest.approx(start, rel=1e-5)
+    best = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
+    assert r.suggestion == pytest.approx(best / 10**0.5)
+    assert r.interval[0] < r.suggestion < r.interval[1]
+    # the range test read the training loss: the same curve as without val_data
+    plain = run(model, opt, trial_steps=0)
+    assert np.array_equal(r.losses, plain.losses)
+    assert plain.trials is None and plain.suggestion == pytest.approx(plain.interval[1] / 10**0.5)
+    assert any("(val_data=)" in n and "weaker" in n for n in plain.notes)
+
+
+def test_val_data_on_a_fresh_model_still_drives_the_range_test() -> None:
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    val = data(7, n=128)
+    auto = run(model, opt, val_data=val, trial_steps=None)
+    scratch = run(model, opt, val_data=val, regime="scratch")
+    assert auto.trials is None and auto.regime == "scratch"
+    assert np.array_equal(auto.losses, scratch.losses) and auto.suggestion == scratch.suggestion
+    assert not np.array_equal(auto.losses, run(model, opt, trial_steps=None).losses)
+
+
 def test_scratch_regime_keeps_the_range_test_rule(pretrained: dict) -> None:
     model = pretrained_model(pretrained)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -303,12 +348,24 @@ def test_candidates_sit_half_decades_below_the_minimum() -> None:
     assert np.allclose(np.log10(c), [-2.5, -3.0, -3.5, -4.0])
 
 
-def test_pick_takes_the_lowest_loss_and_its_neighbours() -> None:
-    lrs = [1e-4, 3e-4, 1e-3, 3e-3]
-    assert pick(lrs, [2.0, 1.5, 1.7, math.nan]) == (3e-4, (1e-4, 1e-3))
-    best, (low, high) = pick(lrs, [2.0, 1.9, 1.8, 1.0])  # best at the top end
-    assert best == 3e-3 and low == 1e-3 and high == pytest.approx(9e-3)
-    assert pick(lrs, [math.inf, math.inf, math.inf, math.inf])[0] == 1e-4
+def test_pick_divides_the_best_trial_and_spans_the_near_ones() -> None:
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1]  # a decade apart: the divisor 10 makes the arithmetic exact
+    # one clear best: the interval is its neighbours, everything / divisor
+    best, (low, high) = pick(lrs, [2.0, 1.5, 1.7, math.nan], near=0.05, divisor=10)
+    assert best == pytest.approx(1e-4)
+    assert (low, high) == pytest.approx((1e-5, 1e-3))
+    # a trial within 5% of the best widens the interval to its far neighbour
+    best, (low, high) = pick(lrs, [2.0, 1.5, 1.55, 3.0], near=0.05, divisor=10)
+    assert best == pytest.approx(1e-4) and (low, high) == pytest.approx((1e-5, 1e-2))
+    # ... but not with a tighter tolerance
+    assert pick(lrs, [2.0, 1.5, 1.55, 3.0], near=0.01, divisor=10)[1] == pytest.approx((1e-5, 1e-3))
+    # best at the top end: one grid step above it; the order of the input does not matter
+    best, (low, high) = pick(lrs[::-1], [1.0, 1.8, 1.9, 2.0], near=0.0, divisor=1)
+    assert best == pytest.approx(1e-1) and (low, high) == pytest.approx((1e-2, 1.0))
+    assert pick(lrs, [math.inf] * 4, divisor=1)[0] == pytest.approx(1e-4)
+    # the default: half a decade below the best, interval around the suggestion
+    best, (low, high) = pick(lrs, [2.0, 1.5, 1.7, 1.9])
+    assert best == pytest.approx(1e-3 / 10**0.5) and low < best < high
 
 
 def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -> None:

@@ -120,3 +120,17 @@ def test_ddp_spawn_is_refused_with_a_one_line_error_naming_the_strategy(monkeypa
         find_lr(trainer, Net(), train_dataloaders=loader())
     assert "\n" not in str(info.value)
     assert not torch.distributed.is_initialized()
+
+
+def test_finetune_trials_score_a_validation_loader_and_restore_the_module() -> None:
+    model = Net()
+    before = [t.clone() for t in model.state_dict().values()]
+    val = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tensors()), batch_size=64)
+    res = find_lr(
+        trainer(max_steps=10), model, train_dataloaders=loader(), val_data=val,
+        regime="finetune", trial_steps=5, **OPTS,
+    )  # fmt: skip
+    assert res.regime == "finetune" and res.trials is not None
+    assert len(res.trials.val_losses) == 6 and all(v < 10 for v in res.trials.val_losses)
+    assert not any("held-out" in n for n in res.notes)  # scored on val_data
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))

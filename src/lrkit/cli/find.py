@@ -45,7 +45,12 @@ def cli_note(note: str) -> str:
 @seed_option()
 @click.option("--regime", type=click.Choice(["auto", "scratch", "finetune"]), default="auto",
               show_default=True, help="auto: a pretrained model (read off its weights) gets the "
-              "fine-tuning rule (fitted minimum / 10); finetune: always; scratch: never.")  # fmt: skip
+              "fine-tuning rule; finetune: always; scratch: never.")  # fmt: skip
+@click.option("--val-data/--no-val-data", "val", default=True, show_default=True,
+              help="Fine-tuning rule: score short trials on the task's validation split "
+              "(--no-val-data: the range test's fitted minimum / 10, weaker).")  # fmt: skip
+@click.option("--trial-steps", type=int, default=None,
+              help="Updates per fine-tuning trial (default 40 with --val-data; 0: none).")  # fmt: skip
 @no_plot_option
 def command(
     task: str,
@@ -59,6 +64,8 @@ def command(
     repeats: int,
     seed: int,
     regime: str,
+    val: bool,
+    trial_steps: int | None,
     no_plot: bool,
 ) -> None:
     """Run an LR range test on TASK (a built-in name or path/to/file.py:factory).
@@ -77,7 +84,8 @@ def command(
     opt_name = optimizer or t.optimizer
     result = find_lr_on_task(t, opt_name, seed=seed, quiet=True, start_lr=start_lr, end_lr=end_lr,
                              steps=steps, mode=mode, method=method, repeats=repeats,
-                             progress=True, regime=regime)  # fmt: skip
+                             progress=True, regime=regime, val=val,
+                             trial_steps=trial_steps)  # fmt: skip
 
     console = Console()
     low, high = result.interval

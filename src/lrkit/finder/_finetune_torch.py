@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from lrkit._distributed import agreed_value
 from lrkit.finder._finetune import (
     MIN_SIDE,
-    TRIAL_DIVISOR,
     Detection,
     TrialOutcome,
     candidates,
@@ -115,8 +115,12 @@ def finetune_trials(
     )
 
     def val_loss() -> float:
-        total, count = eval_loss_sum(model, loss_fn, val_batches, device, amp)
-        return total / count if count else math.nan
+        def local() -> tuple[None, float]:
+            total, count = eval_loss_sum(model, loss_fn, val_batches, device, amp)
+            return None, total / count if count else math.nan
+
+        # distributed: the mean over ranks, so every rank picks the same trial
+        return agreed_value(local, "find_lr")[1]
 
     lrs = candidates(lr_min)
     losses, start = run_trials(
@@ -128,9 +132,8 @@ def finetune_trials(
         trial_steps=trial_steps,
         progress=progress,
     )
-    best, (low, high) = pick(lrs, losses)
-    # 40-update trials favour too high an LR for a longer fine-tuning (see TRIAL_DIVISOR)
-    best, interval = best / TRIAL_DIVISOR, (low / TRIAL_DIVISOR, high / TRIAL_DIVISOR)
+    # half a decade below the best trial: short trials favour too high an LR (TRIAL_DIVISOR)
+    best, interval = pick(lrs, losses)
     outcome = TrialOutcome(
         lrs=tuple(float(v) for v in np.sort(lrs)),
         val_losses=tuple(float(v) for v in np.asarray(losses)[np.argsort(lrs)]),

@@ -19,6 +19,7 @@ def find_lr_on_task(
     lr: float | None = None,
     seed: int = 0,
     quiet: bool = False,
+    val: bool = False,
     **kwargs: Any,
 ) -> FinderResult:
     """Run :func:`find_lr` on a fresh model of ``task`` (a :class:`lrkit.tasks.Task` or its name).
@@ -29,7 +30,9 @@ def find_lr_on_task(
     task's batch size come from its training set. ``kwargs`` go to :func:`find_lr` (``steps``,
     ``start_lr``, ``end_lr``, ``method``, ``repeats``, ``progress``, ...). ``quiet=True``
     silences the :class:`lrkit.errors.LRKitWarning` of the result's notes, for callers that
-    show ``result.notes`` themselves.
+    show ``result.notes`` themselves. ``val=True`` passes the task's validation split as
+    ``val_data`` when the fine-tuning rule applies (a pretrained model, or
+    ``regime="finetune"``), where it scores the trials; from scratch nothing changes.
     """
     import torch
 
@@ -41,7 +44,20 @@ def find_lr_on_task(
         model = t.make_model()
     opt = make_optimizer(optimizer or t.optimizer, model.parameters(), lr if lr else t.lr)
     kwargs.setdefault("batch_size", t.batch_size)
+    if val and "val_data" not in kwargs and _finetune_rule(model, kwargs):
+        kwargs["val_data"] = t.val
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore", LRKitWarning)
         return find_lr(model, t.train, loss_fn=t.loss_fn, optimizer=opt, seed=seed, **kwargs)
+
+
+def _finetune_rule(model: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether :func:`find_lr` will apply the fine-tuning rule to ``model`` with ``kwargs``."""
+    from lrkit.finder._finetune import check_regime
+    from lrkit.finder._finetune_torch import detect
+
+    regime = check_regime(kwargs.get("regime", "auto"))
+    if str(kwargs.get("method", "auto")).lower() not in ("auto", "lrkit") or regime == "scratch":
+        return False
+    return regime == "finetune" or detect(model).pretrained

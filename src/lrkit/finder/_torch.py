@@ -14,8 +14,8 @@ from lrkit._progress import ProgressBar
 from lrkit._validate import check_int
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import Sweep, check_sweep, run_sweep, sweep_progress
-from lrkit.finder._finetune import TRIAL_STEPS, check_regime, check_trial_steps
 from lrkit.finder._finetune import apply as apply_finetune
+from lrkit.finder._finetune import check_regime, check_trial_steps, default_trial_steps
 from lrkit.finder._result import FinderResult
 from lrkit.finder._state import RNGState, TrainingState
 from lrkit.finder._suggest import plain_sgd_interval, suggest
@@ -53,7 +53,7 @@ def find_lr(
     seed: int | None = None,
     progress: bool = False,
     regime: str = "auto",
-    trial_steps: int = TRIAL_STEPS,
+    trial_steps: int | None = None,
 ) -> FinderResult:
     """LR range test on a PyTorch model; the model and optimizer are left untouched.
 
@@ -77,8 +77,10 @@ def find_lr(
         start_lr, end_lr, steps, mode: the sweep (``"exp"`` or ``"linear"``).
         smoothing: EMA factor for the divergence stop and the EMA-based methods.
         diverge: stop when the smoothed loss exceeds this multiple of its best (``None``: never).
-        val_data: if given, the loss recorded at each step is the mean loss on these batches
-            (slower, less noisy).
+        val_data: your validation split (``(x, y)`` tensors or an iterable of batches). With
+            the fine-tuning rule (see ``regime``) it scores the trials, and the range test
+            reads the training loss; otherwise the loss recorded at each step is the mean
+            loss on these batches (slower, less noisy).
         accumulation_steps: micro-batches whose gradients are summed into one update.
         device: where batches go (and the model, for the duration of the call); default: the
             device of the model's first parameter.
@@ -91,13 +93,15 @@ def find_lr(
         progress: show a progress bar on stderr.
         regime: ``"auto"`` (default) reads the model's weights for a pretrained start (weight
             matrices whose top singular value stands above a random matrix's) and, when it
-            finds one, applies the fine-tuning rule: the range test's fitted minimum / 10
-            instead of / 3 (see :mod:`lrkit.finder._finetune`; the reason is in
-            ``result.notes``); ``"finetune"`` always applies it; ``"scratch"`` never does.
-        trial_steps: with the fine-tuning rule, ``N > 0`` replaces it by 6 trials of ``N``
-            updates from the model's weights at LRs below the fitted minimum, scored on
-            ``val_data`` (else on held-out training data); the suggestion is half a decade
-            below the best trial. ``0`` (default): no trials.
+            finds one, applies the fine-tuning rule (see :mod:`lrkit.finder._finetune`; the
+            reason is in ``result.notes``); ``"finetune"`` always applies it; ``"scratch"``
+            never does. The rule, with ``val_data``: 6 trials of 40 updates from the model's
+            weights at LRs below the range test's fitted minimum, scored on ``val_data``; the
+            suggestion is half a decade below the best trial. Without ``val_data``: the
+            fitted minimum / 10 instead of / 3 (weaker evidence; a note says so).
+        trial_steps: the trials' length in updates; ``None`` (default): 40 with ``val_data``,
+            none without; ``0``: never (the fitted minimum / 10); ``N > 0`` without
+            ``val_data`` scores them on held-out training data.
     """
     torch = require("torch", "torch")
     import torch as _torch
@@ -132,6 +136,12 @@ def find_lr(
         from lrkit.finder._finetune_torch import detect
 
         detection = detect(model)
+    # With the fine-tuning rule, val_data scores the trials; the range test reads training loss.
+    tuning = regime == "finetune" or (detection is not None and detection.pretrained)
+    ft_rule = tuning and method.lower() in ("auto", "lrkit")
+    if trial_steps is None:
+        trial_steps = default_trial_steps(ft_rule, val_data is not None)
+    range_val = None if ft_rule else val_data
 
     def restore() -> None:  # the starting state, on the sweep's device
         state.restore()
@@ -163,7 +173,7 @@ def find_lr(
                 dev,
                 accumulation_steps,
                 amp,
-                val_data,
+                range_val,
                 batch_size,
             )
             model.train()

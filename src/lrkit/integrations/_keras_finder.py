@@ -14,6 +14,7 @@ from lrkit._validate import check_bool, check_int
 from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
 from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
+from lrkit.finder._finetune import check_regime, finetune_without_trials
 
 __all__ = ["find_lr"]
 
@@ -84,6 +85,7 @@ def find_lr(
     shuffle: bool = True,
     seed: int | None = None,
     progress: bool = False,
+    regime: str = "auto",
     **options: Any,
 ) -> FinderResult:
     """LR range test on a compiled Keras 3 model, with its own loss and optimizer.
@@ -99,13 +101,15 @@ def find_lr(
     the call raises; the metrics are reset. The sweep, smoothing, divergence stop, suggestion
     rule and notes are lrkit's range-test core (:func:`lrkit.finder.range_test`), which also
     gives the keyword arguments ``start_lr``, ``end_lr``, ``steps``, ``mode``, ``smoothing``,
-    ``diverge`` and ``method`` and their defaults.
+    ``diverge`` and ``method`` and their defaults. ``regime`` as in :func:`lrkit.find_lr`:
+    a pretrained model (read off its trainable weights) gets the fitted minimum / 10, with a
+    note (no validation-scored trials here yet).
     """
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model must be a keras.Model, but got model={model!r}")
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
         raise ConfigError("model must be compiled with a loss and an optimizer: model.compile(...)")
-    batch_size = check_int("find_lr", "batch_size", batch_size)
+    batch_size, regime = check_int("find_lr", "batch_size", batch_size), check_regime(regime)
     shuffle = check_bool("find_lr", "shuffle", shuffle)
     plan = check_sweep("find_lr", **{**SWEEP_DEFAULTS, **options})
     n = _length(x)
@@ -151,13 +155,15 @@ def find_lr(
             logs = model.train_on_batch(xb, yb, return_dict=True)
             return float(logs["loss"])
 
-        return plan.test(step_fn, sweep_progress(bar))
+        result = plan.test(step_fn, sweep_progress(bar))
     finally:
         bar.close()
         _sync(model)
         if swapped is not None:
             _drop_sweep_variable(opt, swapped)
         state.restore()
+    weights = [ops.convert_to_numpy(w) for w in model.trainable_weights]  # restored: as given
+    return finetune_without_trials(result, regime=regime, method=plan.method, weights=weights)
 
 
 def _length(data: Any) -> int:

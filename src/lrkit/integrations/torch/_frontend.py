@@ -59,10 +59,14 @@ def find_lr_with(
     Under ``torch.distributed`` the module is wrapped in ``DistributedDataParallel`` for the
     sweep (gradients averaged like the trainer's), unless it already is one; note that DDP
     copies rank 0's parameters to every rank when it wraps them, as the trainer will.
+    ``val_data`` (in ``options``) holds batches in the loader's format, scored by ``loss_of``
+    (the fine-tuning trials' validation loss).
     """
     module: torch.nn.Module = LossModule(inner, loss_of)
     if is_active() and not isinstance(inner, torch.nn.parallel.DistributedDataParallel):
         first = next(iter(inner.parameters()), None)
         ids = [first.device] if first is not None and first.device.type == "cuda" else None
         module = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+    if options.get("val_data") is not None:  # batches of the trainer's own format, like loader's
+        options["val_data"] = _Pairs(options["val_data"])
     return _find_lr(module, _Pairs(loader), loss_fn=_identity_loss, optimizer=optimizer, **options)

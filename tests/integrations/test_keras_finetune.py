@@ -1,0 +1,103 @@
+"""``lrkit.integrations.keras.find_lr``'s fine-tuning regime: pretrained vs fresh detection."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+pytest.importorskip(os.environ["KERAS_BACKEND"], reason="the Keras backend is not installed")
+keras = pytest.importorskip("keras", reason="keras is not installed (pip install 'lrkit[keras]')")
+from keras import ops  # noqa: E402
+
+from lrkit.errors import ConfigError, LRKitWarning  # noqa: E402
+from lrkit.finder._finetune import detect_pretrained, spectra_numpy  # noqa: E402
+from lrkit.integrations.keras import find_lr  # noqa: E402
+
+OPTS = {"start_lr": 1e-6, "end_lr": 10.0, "steps": 30, "seed": 0, "batch_size": 32}
+
+
+def data(n: int = 2048, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 16)).astype("float32")
+    w = np.random.default_rng(99).normal(size=(16, 4))
+    return x + shift, (x @ w).argmax(1).astype("int64")
+
+
+def make_model() -> keras.Model:
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(4),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> list[np.ndarray]:
+    """The weights of the same model after 48 Adam steps at 1e-2 (largest ratio ~1.6)."""
+    model = make_model()
+    model.optimizer.learning_rate = 1e-2
+    x, y = data()
+    model.fit(x, y, batch_size=128, epochs=3, verbose=0, shuffle=False)
+    return model.get_weights()
+
+
+def run(model: keras.Model, **kw: object):  # type: ignore[no-untyped-def]
+    x, y = data(384, shift=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRKitWarning)
+        return find_lr(model, x, y, **OPTS, **kw)  # type: ignore[arg-type]
+
+
+def test_fresh_keras_model_is_not_detected_and_its_result_is_unchanged() -> None:
+    model = make_model()
+    det = detect_pretrained(spectra_numpy(model.get_weights()))
+    assert not det.pretrained and det.trained_share == 0.0
+    auto, scratch = run(model), run(model, regime="scratch")
+    assert auto.regime == "scratch" and auto.detection is not None
+    assert auto.suggestion == scratch.suggestion and auto.interval == scratch.interval
+    assert not any("fine-tuning" in n for n in auto.notes)
+
+
+def test_pretrained_keras_model_gets_the_finetune_rule_and_a_note(pretrained) -> None:
+    model = make_model()
+    model.set_weights(pretrained)
+    before = [np.array(w) for w in model.get_weights()]
+    x, y = data(384, shift=0.5)
+    with pytest.warns(LRKitWarning, match="looks like fine-tuning"):
+        r = find_lr(model, x, y, **OPTS)  # type: ignore[arg-type]
+    for u, v in zip(before, model.get_weights(), strict=True):  # weights back bit for bit
+        np.testing.assert_array_equal(u, v)
+    assert r.regime == "finetune" and r.method == "finetune" and r.detection.pretrained
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert r.suggestion == pytest.approx(lr_min / 10)
+    assert r.suggestions["lrkit"] == pytest.approx(lr_min / 3)
+    assert not any("val_data" in n for n in r.notes)  # Keras has no trials to point to
+    assert run(model, regime="scratch").suggestion == pytest.approx(lr_min / 3)
+
+
+def test_spectra_numpy_match_the_exact_top_singular_value() -> None:
+    w = np.random.default_rng(3).normal(size=(3, 3, 8, 16))  # a Keras conv kernel
+    ((rows, cols, top, fro),) = spectra_numpy([w, np.ones(16), np.ones((4, 4))])
+    m = w.reshape(-1, 16)
+    assert (rows, cols) == (72, 16) and fro == pytest.approx(np.linalg.norm(m))
+    assert top == pytest.approx(np.linalg.norm(m, 2), rel=1e-3)
+
+
+def test_bad_regime_names_it() -> None:
+    x, y = data(64)
+    with pytest.raises(ConfigError, match="regime"):
+        find_lr(make_model(), x, y, regime="pretrained")
+    _ = ops  # the backend is imported
