@@ -231,6 +231,12 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         pl.Trainer(max_steps=20, **common), finder_net, train_dataloaders=loader, **FINDER
     )
     restored = checksum(finder_net) == before
+    # fine-tuning: the trials take the trainer's validation loaders, sharded like fit's
+    tuned = find_lr(
+        pl.Trainer(max_steps=20, **common), Net(False), train_dataloaders=loader,
+        val_dataloaders=DataLoader(TensorDataset(x, y), batch_size=16), regime="finetune",
+        trial_steps=3, **FINDER,
+    )  # fmt: skip
     rec = Record()
     pl.Trainer(max_steps=20, accumulate_grad_batches=2, callbacks=[rec], **common).fit(
         Net(False), loader
@@ -243,6 +249,7 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
     return {
         "finder": found.to_dict(),
         "finder_restored": restored,
+        "tuned": tuned.to_dict(),
         "lrs": rec.lrs,
         "expected": [float(schedule(k)) for k in range(len(rec.lrs))],
         "events": [(e.kind, e.step) for e in cb.events],
