@@ -372,6 +372,12 @@ def hf_ddp(rank: int, world: int) -> dict[str, Any]:
         trainer = transformers.Trainer(model=finder_model, args=args, train_dataset=Data())
         out["finder"] = find_lr(trainer, **{**FINDER, "steps": 20}).to_dict()
         out["finder_restored"] = checksum(finder_model) == before
+        # fine-tuning: the trials take the Trainer's eval dataset (its per-rank eval loader)
+        tuned = transformers.Trainer(
+            model=Net(), args=args, train_dataset=Data(), eval_dataset=Data()
+        )
+        opts = {**FINDER, "steps": 20, "regime": "finetune", "trial_steps": 3}
+        out["tuned"] = find_lr(tuned, **opts).to_dict()
         net = Net(nan_at=12)
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         rec = Record()
