@@ -167,6 +167,7 @@ def find_lr(
     opt = model.optimizer
     if not opt.built:
         opt.build(model.trainable_variables)  # an unbuilt optimizer is a zero state
+    _sync(model)
     detection = None
     if regime == "auto":  # the weights as given
         weights = [ops.convert_to_numpy(w) for w in model.trainable_weights]
@@ -175,7 +176,6 @@ def find_lr(
     ft_rule = tuning and plan.method.lower() in ("auto", "lrkit")
     if trial_steps is None:
         trial_steps = default_trial_steps(ft_rule, val is not None)
-    _sync(model)
     state = _State(model)
     rng = np.random.default_rng(seed)
     feed = _Order(n, batch_size, shuffle, rng)
