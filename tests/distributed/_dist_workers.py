@@ -231,6 +231,12 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         pl.Trainer(max_steps=20, **common), finder_net, train_dataloaders=loader, **FINDER
     )
     restored = checksum(finder_net) == before
+    # fine-tuning: the trials take the trainer's validation loaders, sharded like fit's
+    tuned = find_lr(
+        pl.Trainer(max_steps=20, **common), Net(False), train_dataloaders=loader,
+        val_dataloaders=DataLoader(TensorDataset(x, y), batch_size=16), regime="finetune",
+        trial_steps=3, **FINDER,
+    )  # fmt: skip
     rec = Record()
     pl.Trainer(max_steps=20, accumulate_grad_batches=2, callbacks=[rec], **common).fit(
         Net(False), loader
@@ -243,6 +249,7 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
     return {
         "finder": found.to_dict(),
         "finder_restored": restored,
+        "tuned": tuned.to_dict(),
         "lrs": rec.lrs,
         "expected": [float(schedule(k)) for k in range(len(rec.lrs))],
         "events": [(e.kind, e.step) for e in cb.events],
@@ -365,6 +372,12 @@ def hf_ddp(rank: int, world: int) -> dict[str, Any]:
         trainer = transformers.Trainer(model=finder_model, args=args, train_dataset=Data())
         out["finder"] = find_lr(trainer, **{**FINDER, "steps": 20}).to_dict()
         out["finder_restored"] = checksum(finder_model) == before
+        # fine-tuning: the trials take the Trainer's eval dataset (its per-rank eval loader)
+        tuned = transformers.Trainer(
+            model=Net(), args=args, train_dataset=Data(), eval_dataset=Data()
+        )
+        opts = {**FINDER, "steps": 20, "regime": "finetune", "trial_steps": 3}
+        out["tuned"] = find_lr(tuned, **opts).to_dict()
         net = Net(nan_at=12)
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         rec = Record()

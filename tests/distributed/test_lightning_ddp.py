@@ -47,3 +47,10 @@ def test_find_lr_agrees_across_ranks_and_matches_one_process(ranks: list[dict]) 
     single = W.find_lr_single()  # the union of the two shards, one process
     assert r0["losses"] == pytest.approx(single["losses"], rel=1e-4)
     assert r0["suggestion"] == pytest.approx(single["suggestion"], rel=1e-3)
+
+
+def test_finetune_trials_on_the_validation_loaders_agree_across_ranks(ranks: list[dict]) -> None:
+    r0, r1 = (r["tuned"] for r in ranks)
+    assert r0 == r1  # each rank scored its shard; the loss is the mean over both
+    assert r0["trials"] is not None and len(r0["trials"]["val_losses"]) == 6
+    assert any("(val_dataloaders)" in n for n in r0["notes"])

@@ -1,4 +1,5 @@
-"""``lrkit.integrations.keras.find_lr``'s fine-tuning regime: pretrained vs fresh detection."""
+"""``lrkit.integrations.keras.find_lr``'s fine-tuning regime: pretrained vs fresh detection,
+validation-scored trials from the exact starting state."""
 
 from __future__ import annotations
 
@@ -84,8 +85,101 @@ def test_pretrained_keras_model_gets_the_finetune_rule_and_a_note(pretrained) ->
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
     assert r.suggestion == pytest.approx(lr_min / 10)
     assert r.suggestions["lrkit"] == pytest.approx(lr_min / 3)
-    assert not any("val_data" in n for n in r.notes)  # Keras has no trials to point to
+    assert any("(validation_data=)" in n for n in r.notes)  # Keras' name for the split
     assert run(model, regime="scratch").suggestion == pytest.approx(lr_min / 3)
+
+
+def val_split() -> tuple[np.ndarray, np.ndarray]:
+    x, y = data(2048 + 256, shift=0.5)
+    return x[2048:], y[2048:]  # held out from run()'s 384 training samples
+
+
+def snapshot(model: keras.Model) -> list[np.ndarray]:
+    """Every model and optimizer variable (weights, moments, ``iterations``), copied."""
+    return [
+        np.array(ops.convert_to_numpy(v)) for v in (*model.variables, *model.optimizer.variables)
+    ]
+
+
+def test_pretrained_keras_model_with_validation_data_runs_the_trials(pretrained) -> None:
+    model = make_model()
+    model.set_weights(pretrained)
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(7)  # a started optimizer: its state must come back too
+    before = snapshot(model)
+    xv, yv = val_split()
+    start = model.evaluate(xv, yv, batch_size=32, verbose=0, return_dict=True)["loss"]
+    x, y = data(384, shift=0.5)
+    with pytest.warns(LRKitWarning, match="trials of 40 updates"):
+        r = find_lr(model, x, y, validation_data=(xv, yv), **OPTS)  # type: ignore[arg-type]
+    after = snapshot(model)
+    assert len(after) == len(before)
+    for u, v in zip(before, after, strict=True):  # weights, moments, iterations: bit for bit
+        np.testing.assert_array_equal(u, v)
+    assert int(ops.convert_to_numpy(model.optimizer.iterations)) == 7
+    assert r.regime == "finetune" and r.method == "finetune" and r.detection.pretrained
+    assert r.trials is not None and r.trials.trial_steps == 40
+    assert len(r.trials.val_losses) == 6 and all(np.isfinite(r.trials.val_losses))
+    assert len(set(r.trials.val_losses)) == 6  # six different LRs, six different results
+    assert r.trials.start_val_loss == pytest.approx(start, rel=1e-6)
+    # the trial LRs: the fitted minimum * 10**(-k/2); the suggestion: best / 10**0.5
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert r.trials.lrs == pytest.approx(sorted(lr_min * 10 ** (-np.arange(1, 7) / 2)))
+    best = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
+    assert (
+        r.suggestion == pytest.approx(best / 10**0.5) and r.suggestions["finetune"] == r.suggestion
+    )
+    assert r.interval[0] < r.suggestion < r.interval[1]
+    assert r.suggestions["lrkit"] == pytest.approx(lr_min / 3)  # the range test's own, kept
+
+
+def test_a_keras_trial_equals_a_plain_training_from_the_start(pretrained) -> None:
+    """The last trial (lowest LR) ran after five others: it must equal a fresh run."""
+    model = make_model()
+    model.set_weights(pretrained)
+    xv, yv = val_split()
+    x, y = data(384, shift=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRKitWarning)
+        r = find_lr(model, x, y, validation_data=(xv, yv), trial_steps=5, shuffle=False, **OPTS)  # type: ignore[arg-type]
+    assert r.trials is not None and r.trials.trial_steps == 5
+    ref = make_model()
+    ref.set_weights(pretrained)
+    ref.optimizer.learning_rate = r.trials.lrs[0]
+    for i in range(5):  # shuffle=False: the batches in order
+        ref.train_on_batch(x[32 * i : 32 * (i + 1)], y[32 * i : 32 * (i + 1)])
+    loss = ref.evaluate(xv, yv, batch_size=32, verbose=0, return_dict=True)["loss"]
+    assert r.trials.val_losses[0] == pytest.approx(loss, rel=1e-5)
+
+
+def test_fresh_keras_model_with_validation_data_is_unchanged() -> None:
+    model = make_model()
+    before = snapshot(model)
+    r = run(model, validation_data=val_split())
+    assert r.regime == "scratch" and r.trials is None
+    assert r.suggestion == run(make_model()).suggestion  # the scratch rule, val data unused
+    after = snapshot(model)
+    for u, v in zip(before, after[: len(before)], strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_keras_trials_can_be_turned_off_and_bad_validation_data_is_named(pretrained) -> None:
+    model = make_model()
+    model.set_weights(pretrained)
+    r = run(model, validation_data=val_split(), trial_steps=0)
+    lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+    assert r.trials is None and r.suggestion == pytest.approx(lr_min / 10)
+    x, y = data(64)
+    with pytest.raises(ConfigError, match=r"validation_data must be a pair.*ndarray"):
+        find_lr(model, x, y, validation_data=x)
+    with pytest.raises(ConfigError, match="same length, but got 64 and 10"):
+        find_lr(model, x, y, validation_data=(x, y[:10]))
+    with pytest.raises(ConfigError, match="not both"):
+        find_lr(model, x, y, validation_data=(x, y), val_data=(x, y))
+    with pytest.raises(ConfigError, match="trial_steps=5 needs validation_data"):
+        find_lr(model, x, y, trial_steps=5)
+    with pytest.raises(ConfigError, match="trial_steps"):
+        find_lr(model, x, y, validation_data=(x, y), trial_steps=-1)
 
 
 def test_spectra_numpy_match_the_exact_top_singular_value() -> None:

@@ -134,3 +134,98 @@ def test_finetune_trials_score_a_validation_loader_and_restore_the_module() -> N
     assert len(res.trials.val_losses) == 6 and all(v < 10 for v in res.trials.val_losses)
     assert not any("held-out" in n for n in res.notes)  # scored on val_data
     assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+
+
+def val_tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)  # not the training samples
+    x = torch.randn(128, 6, generator=g)
+    return x, torch.tanh(x.sum(1, keepdim=True))
+
+
+def val_loader() -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(*val_tensors()), batch_size=64
+    )
+
+
+class WithVal(Net):
+    """A module with its own validation loader (counting the calls)."""
+
+    calls = 0
+
+    def val_dataloader(self):
+        WithVal.calls += 1
+        return val_loader()
+
+
+class Pretrained(WithVal):
+    """A square hidden layer with a large singular value: it reads as pretrained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(),
+            torch.nn.Linear(16, 1),
+        )  # fmt: skip
+        with torch.no_grad():
+            w = self.body[2].weight
+            u = torch.ones(16) / 4.0
+            w += 3.0 * w.norm() / 4.0 * torch.outer(u, u)
+
+
+FT = {**OPTS, "regime": "finetune", "trial_steps": 5}
+
+
+def test_finetune_trials_take_the_models_validation_loader_by_themselves() -> None:
+    model = WithVal()
+    before = [t.clone() for t in model.state_dict().values()]
+    res = find_lr(trainer(), model, train_dataloaders=loader(), **FT)
+    assert res.trials is not None and len(res.trials.val_losses) == 6
+    assert any("model.val_dataloader()" in n for n in res.notes)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+    # the same trials as with that loader passed as val_data (and not those on training data)
+    ref = find_lr(trainer(), WithVal(), train_dataloaders=loader(), val_data=val_loader(), **FT)
+    assert ref.trials == res.trials
+    assert not any("trainer's validation data" in n for n in ref.notes)
+    held = find_lr(trainer(), Net(), train_dataloaders=loader(), **FT)
+    assert held.trials is not None and held.trials.val_losses != res.trials.val_losses
+    assert any("held-out" in n or "first" in n for n in held.notes)
+
+
+def test_validation_loaders_come_from_val_dataloaders_then_the_datamodule() -> None:
+    class DM(pl.LightningDataModule):
+        def train_dataloader(self):
+            return loader()
+
+        def val_dataloader(self):
+            return [val_loader(), val_loader()]
+
+    res = find_lr(trainer(), WithVal(), datamodule=DM(), **FT)
+    assert any("datamodule.val_dataloader(), 2 loaders" in n for n in res.notes)
+    # two copies of the same loader: the same mean loss as one
+    one = find_lr(trainer(), WithVal(), datamodule=DM(), val_data=val_loader(), **FT)
+    assert res.trials.val_losses == pytest.approx(one.trials.val_losses, rel=1e-6)
+    res = find_lr(
+        trainer(), WithVal(), train_dataloaders=loader(), val_dataloaders=val_loader(), **FT
+    )
+    assert any("(val_dataloaders)" in n for n in res.notes)
+    with pytest.raises(ConfigError, match="not both"):
+        find_lr(trainer(), Net(), train_dataloaders=loader(), val_dataloaders=val_loader(),
+                val_data=val_loader())  # fmt: skip
+
+
+def test_auto_regime_takes_validation_data_for_a_pretrained_module_only() -> None:
+    WithVal.calls = 0
+    res = find_lr(trainer(), Pretrained(), train_dataloaders=loader(), trial_steps=5, **OPTS)
+    assert res.detection is not None and res.detection.pretrained
+    assert res.trials is not None and WithVal.calls == 1
+    assert any("model.val_dataloader()" in n for n in res.notes)
+    # from scratch the validation loader is never asked for, and nothing changes
+    fresh = find_lr(trainer(), WithVal(), train_dataloaders=loader(), **OPTS)
+    plain = find_lr(trainer(), Net(), train_dataloaders=loader(), **OPTS)
+    assert WithVal.calls == 1 and fresh.trials is None and fresh.regime == "scratch"
+    assert fresh.losses == plain.losses and fresh.suggestion == plain.suggestion
+    # trial_steps=0: no trials, so no validation data either
+    off = find_lr(trainer(), Pretrained(), train_dataloaders=loader(), trial_steps=0, **OPTS)
+    assert off.trials is None and WithVal.calls == 1

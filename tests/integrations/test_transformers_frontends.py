@@ -173,3 +173,80 @@ def test_guard_callback_without_faults_changes_nothing(tmp_path) -> None:
     t2.train()
     assert not [e for e in cb.events if e.kind not in ("snapshot",)]
     assert t2.state.global_step == 40
+
+
+class ValData(Data):
+    """A validation split: other samples than the training set's."""
+
+    def __init__(self, seed: int = 1) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(N, FEATURES, generator=g)
+        self.y = torch.tanh(self.x.sum(1, keepdim=True))
+
+
+class PretrainedNet(Net):
+    """A square hidden layer with a large singular value: it reads as pretrained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(FEATURES, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16),
+            torch.nn.Tanh(), torch.nn.Linear(16, 1),
+        )  # fmt: skip
+        with torch.no_grad():
+            w = self.body[2].weight
+            u = torch.ones(16) / 4.0
+            w += 3.0 * w.norm() / 4.0 * torch.outer(u, u)
+
+
+FT = {"start_lr": 1e-5, "end_lr": 10.0, "steps": 30, "seed": 0, "trial_steps": 5}
+
+
+def test_finetune_trials_take_the_trainers_eval_dataset_by_themselves(tmp_path) -> None:
+    model = Net()
+    trainer = transformers.Trainer(
+        model=model, args=make_args(tmp_path), train_dataset=Data(), eval_dataset=ValData()
+    )
+    before = snapshot(model)
+    res = find_lr(trainer, regime="finetune", **FT)
+    assert res.trials is not None and len(res.trials.val_losses) == 6
+    assert any("trainer.get_eval_dataloader()" in n for n in res.notes)
+    assert all(torch.equal(a, b) for a, b in zip(before, snapshot(model), strict=True))
+    # the same trials as with the eval loader passed as val_data, not those on training data
+    ref = find_lr(trainer, regime="finetune", val_data=trainer.get_eval_dataloader(), **FT)
+    assert ref.trials == res.trials
+    bare = transformers.Trainer(model=Net(), args=make_args(tmp_path), train_dataset=Data())
+    held = find_lr(bare, regime="finetune", **FT)
+    assert held.trials is not None and held.trials.val_losses != res.trials.val_losses
+    assert not any("trainer's validation data" in n for n in held.notes)
+
+
+def test_a_dict_of_eval_datasets_is_scored_whole(tmp_path) -> None:
+    evals = {"a": ValData(1), "b": ValData(2)}
+    trainer = transformers.Trainer(
+        model=Net(), args=make_args(tmp_path), train_dataset=Data(), eval_dataset=evals
+    )
+    res = find_lr(trainer, regime="finetune", **FT)
+    assert any("for a, b" in n for n in res.notes)
+    both = [b for name in evals for b in trainer.get_eval_dataloader(name)]
+    ref = find_lr(trainer, regime="finetune", val_data=both, **FT)
+    assert res.trials == ref.trials
+
+
+def test_auto_regime_reads_the_eval_dataset_for_a_pretrained_model_only(tmp_path) -> None:
+    def make(model: Net) -> transformers.Trainer:
+        return transformers.Trainer(
+            model=model, args=make_args(tmp_path), train_dataset=Data(), eval_dataset=ValData()
+        )
+
+    res = find_lr(make(PretrainedNet()), **FT)
+    assert res.detection is not None and res.detection.pretrained and res.trials is not None
+    assert any("trainer.get_eval_dataloader()" in n for n in res.notes)
+    fresh = find_lr(make(Net()), **{**FT, "trial_steps": None})
+    plain = find_lr(
+        transformers.Trainer(model=Net(), args=make_args(tmp_path), train_dataset=Data()),
+        **{**FT, "trial_steps": None},
+    )
+    assert fresh.trials is None and fresh.regime == "scratch"
+    assert fresh.losses == plain.losses and fresh.suggestion == plain.suggestion

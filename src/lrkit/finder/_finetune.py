@@ -43,7 +43,8 @@ __all__ = [
     "check_trial_steps",
     "default_trial_steps",
     "detect_pretrained",
-    "finetune_without_trials",
+    "finish",
+    "outcome_of",
     "pick",
     "run_trials",
     "spectra_numpy",
@@ -270,12 +271,12 @@ def apply(
     detection: Detection | None,
     outcome: TrialOutcome | None,
     notes: tuple[str, ...] = (),
-    trials_possible: bool = True,
+    val_arg: str = "val_data",
 ) -> FinderResult:
     """The range test's result with the fine-tuning verdict: suggestion, interval, notes.
 
-    ``trials_possible=False``: a front-end without validation-scored trials (Keras); the note
-    does not point to ``val_data``.
+    ``val_arg``: the front-end's name for the validation split, which the no-trials note
+    points to (Keras: ``validation_data``).
     """
     lr_min = result.interval[1]
     extra: list[str] = []
@@ -324,13 +325,9 @@ def apply(
             "benchmark the best fine-tuning LR lay 10-100x below that minimum, so also search "
             "below the interval). This rule is the weaker one: on lrkit's fine-tuning "
             "benchmark it did not beat a fixed AdamW 1e-3 on every task. "
-            + (
-                "Pass your validation split (val_data=) to score 6 short trials from your "
-                "weights instead (the default when it is given), or "
-                if trials_possible
-                else "Score a few LRs below it on your validation data, or pass "
-            )
-            + "regime='scratch' for the from-scratch rule."
+            f"Pass your validation split ({val_arg}=) to score 6 short trials from your "
+            "weights instead (the default when it is given), or regime='scratch' for the "
+            "from-scratch rule."
         )
         return dataclasses.replace(
             result,
@@ -358,20 +355,42 @@ def apply(
     )
 
 
-def finetune_without_trials(
-    result: FinderResult, *, regime: str, method: str, weights: Sequence[Any]
+def finish(
+    result: FinderResult,
+    *,
+    regime: str,
+    method: str,
+    detection: Detection | None,
+    outcome: TrialOutcome | None = None,
+    notes: tuple[str, ...] = (),
+    val_arg: str = "val_data",
 ) -> FinderResult:
-    """:func:`apply` for a front-end without trials (Keras): detect on ``weights`` (NumPy
-    arrays, read before the range test), apply the fitted-minimum rule, warn its notes."""
+    """:func:`apply`, then issue the notes it added as :class:`~lrkit.errors.LRKitWarning`
+    (for front-ends that warn nothing else themselves: Keras)."""
     import warnings
 
     from lrkit.errors import LRKitWarning
 
-    detection = detect_pretrained(spectra_numpy(weights)) if regime == "auto" else None
     out = apply(
-        result, regime=regime, method=method, detection=detection, outcome=None,
-        trials_possible=False,
+        result, regime=regime, method=method, detection=detection, outcome=outcome,
+        notes=notes, val_arg=val_arg,
     )  # fmt: skip
     for note in out.notes[len(result.notes) :]:
         warnings.warn(note, LRKitWarning, stacklevel=3)
     return out
+
+
+def outcome_of(
+    lrs: np.ndarray, losses: Sequence[float], start: float, trial_steps: int
+) -> TrialOutcome:
+    """The trials' :class:`TrialOutcome`: LRs ascending, the :func:`pick` verdict."""
+    best, interval = pick(lrs, losses)
+    order = np.argsort(lrs)
+    return TrialOutcome(
+        lrs=tuple(float(v) for v in np.asarray(lrs)[order]),
+        val_losses=tuple(float(v) for v in np.asarray(losses)[order]),
+        start_val_loss=float(start),
+        suggestion=best,
+        interval=interval,
+        trial_steps=trial_steps,
+    )

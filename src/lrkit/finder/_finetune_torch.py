@@ -18,14 +18,15 @@ from lrkit.finder._finetune import (
     Detection,
     TrialOutcome,
     candidates,
+    check_regime,
     detect_pretrained,
-    pick,
+    outcome_of,
     run_trials,
 )
 from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
 from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, eval_loss_sum
 
-__all__ = ["detect", "finetune_stage", "finetune_trials", "spectra"]
+__all__ = ["detect", "finetune_rule_applies", "finetune_stage", "finetune_trials", "spectra"]
 
 #: Batches of an iterable ``train_data`` set aside to score the trials when no val_data is given.
 _VAL_BATCHES = 4
@@ -133,15 +134,7 @@ def finetune_trials(
         progress=progress,
     )
     # half a decade below the best trial: short trials favour too high an LR (TRIAL_DIVISOR)
-    best, interval = pick(lrs, losses)
-    outcome = TrialOutcome(
-        lrs=tuple(float(v) for v in np.sort(lrs)),
-        val_losses=tuple(float(v) for v in np.asarray(losses)[np.argsort(lrs)]),
-        start_val_loss=float(start),
-        suggestion=best,
-        interval=interval,
-        trial_steps=trial_steps,
-    )
+    outcome = outcome_of(lrs, losses, start, trial_steps)
     return outcome, (() if note is None else (note,))
 
 
@@ -185,6 +178,15 @@ def finetune_stage(
     lr_min = lrkit_interval(lrs[:n], curve)[1]
     outcome, notes = finetune_trials(lr_min=lr_min, **kw)
     return detection, outcome, notes
+
+
+def finetune_rule_applies(model: Any, options: dict[str, Any]) -> bool:
+    """Whether :func:`lrkit.find_lr` will apply the fine-tuning rule to ``model`` called with
+    ``options`` (its keyword arguments): for callers that fetch validation data only then."""
+    regime = check_regime(options.get("regime", "auto"))
+    if str(options.get("method", "auto")).lower() not in ("auto", "lrkit") or regime == "scratch":
+        return False
+    return regime == "finetune" or detect(model).pretrained
 
 
 def detect(model: Any) -> Detection:

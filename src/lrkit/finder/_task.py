@@ -36,6 +36,7 @@ def find_lr_on_task(
     """
     import torch
 
+    from lrkit.finder._finetune_torch import finetune_rule_applies
     from lrkit.tasks import get_task, make_optimizer
 
     t = get_task(task)
@@ -44,20 +45,9 @@ def find_lr_on_task(
         model = t.make_model()
     opt = make_optimizer(optimizer or t.optimizer, model.parameters(), lr if lr else t.lr)
     kwargs.setdefault("batch_size", t.batch_size)
-    if val and "val_data" not in kwargs and _finetune_rule(model, kwargs):
+    if val and "val_data" not in kwargs and finetune_rule_applies(model, kwargs):
         kwargs["val_data"] = t.val
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore", LRKitWarning)
         return find_lr(model, t.train, loss_fn=t.loss_fn, optimizer=opt, seed=seed, **kwargs)
-
-
-def _finetune_rule(model: Any, kwargs: dict[str, Any]) -> bool:
-    """Whether :func:`find_lr` will apply the fine-tuning rule to ``model`` with ``kwargs``."""
-    from lrkit.finder._finetune import check_regime
-    from lrkit.finder._finetune_torch import detect
-
-    regime = check_regime(kwargs.get("regime", "auto"))
-    if str(kwargs.get("method", "auto")).lower() not in ("auto", "lrkit") or regime == "scratch":
-        return False
-    return regime == "finetune" or detect(model).pretrained

@@ -14,7 +14,18 @@ from lrkit._validate import check_bool, check_int
 from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
 from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
-from lrkit.finder._finetune import check_regime, finetune_without_trials
+from lrkit.finder._finetune import (
+    TrialOutcome,
+    candidates,
+    check_regime,
+    check_trial_steps,
+    default_trial_steps,
+    detect_pretrained,
+    finish,
+    outcome_of,
+    run_trials,
+    spectra_numpy,
+)
 
 __all__ = ["find_lr"]
 
@@ -34,17 +45,36 @@ class _State:
         self.python = random.getstate()
         self.numpy = np.random.get_state()
 
+    def assign(self) -> None:
+        """The variables' and RNGs' values only (between trials: the sweep's LR stays)."""
+        for var, value in (*self.model_vars, *self.opt_vars):
+            var.assign(value)
+        random.setstate(self.python)
+        np.random.set_state(self.numpy)
+
     def restore(self) -> None:
         opt = self.model.optimizer
         if opt._learning_rate is not self.lr:
             object.__setattr__(opt, "_learning_rate", self.lr)
-        for var, value in (*self.model_vars, *self.opt_vars):
-            var.assign(value)
+        self.assign()
         self.model.reset_metrics()
         # the compiled train step may hold the sweep's LR variable: rebuild it
         self.model.make_train_function(force=True)
-        random.setstate(self.python)
-        np.random.set_state(self.numpy)
+
+
+class _Order:
+    """Batch indices: shuffled passes over ``n`` samples (``shuffle``), from ``rng``."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> None:
+        self.n, self.batch_size, self.shuffle, self.rng = n, batch_size, shuffle, rng
+        self.left: list[int] = []
+
+    def next(self) -> np.ndarray:
+        if len(self.left) < self.batch_size and len(self.left) < self.n:
+            fresh = self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+            self.left = [*self.left, *fresh.tolist()]
+        take, self.left = self.left[: self.batch_size], self.left[self.batch_size :]
+        return np.asarray(take)
 
 
 def _sweep_variable(opt: Any) -> Any:
@@ -86,6 +116,9 @@ def find_lr(
     seed: int | None = None,
     progress: bool = False,
     regime: str = "auto",
+    validation_data: Any = None,
+    val_data: Any = None,
+    trial_steps: int | None = None,
     **options: Any,
 ) -> FinderResult:
     """LR range test on a compiled Keras 3 model, with its own loss and optimizer.
@@ -101,15 +134,29 @@ def find_lr(
     the call raises; the metrics are reset. The sweep, smoothing, divergence stop, suggestion
     rule and notes are lrkit's range-test core (:func:`lrkit.finder.range_test`), which also
     gives the keyword arguments ``start_lr``, ``end_lr``, ``steps``, ``mode``, ``smoothing``,
-    ``diverge`` and ``method`` and their defaults. ``regime`` as in :func:`lrkit.find_lr`:
-    a pretrained model (read off its trainable weights) gets the fitted minimum / 10, with a
-    note (no validation-scored trials here yet).
+    ``diverge`` and ``method`` and their defaults.
+
+    ``regime`` as in :func:`lrkit.find_lr`: a pretrained model (read off its trainable
+    weights) or ``regime="finetune"`` gets the fine-tuning rule. With ``validation_data=(x_val,
+    y_val)`` (``val_data`` is the same argument under :func:`lrkit.find_lr`'s name) that is 6
+    trials of ``trial_steps`` (default 40) updates at LRs below the range test's fitted
+    minimum, each from the model's exact starting state (variables, optimizer variables,
+    ``iterations``, RNGs) and on the same batches, scored by ``model.evaluate`` (the compiled
+    loss) on the validation data; the suggestion is half a decade below the best trial
+    (``result.trials``). Without it: the fitted minimum / 10, with a note. From scratch the
+    validation data is not used. ``trial_steps=0``: no trials.
     """
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model must be a keras.Model, but got model={model!r}")
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
         raise ConfigError("model must be compiled with a loss and an optimizer: model.compile(...)")
     batch_size, regime = check_int("find_lr", "batch_size", batch_size), check_regime(regime)
+    trial_steps = check_trial_steps(trial_steps)
+    val = _validation(validation_data, val_data)
+    if trial_steps and val is None:
+        raise ConfigError(
+            f"trial_steps={trial_steps} needs validation_data=(x_val, y_val) to score the trials"
+        )
     shuffle = check_bool("find_lr", "shuffle", shuffle)
     plan = check_sweep("find_lr", **{**SWEEP_DEFAULTS, **options})
     n = _length(x)
@@ -121,17 +168,18 @@ def find_lr(
     if not opt.built:
         opt.build(model.trainable_variables)  # an unbuilt optimizer is a zero state
     _sync(model)
+    detection = None
+    if regime == "auto":  # the weights as given
+        weights = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+        detection = detect_pretrained(spectra_numpy(weights))
+    tuning = regime == "finetune" or (detection is not None and detection.pretrained)
+    ft_rule = tuning and plan.method.lower() in ("auto", "lrkit")
+    if trial_steps is None:
+        trial_steps = default_trial_steps(ft_rule, val is not None)
     state = _State(model)
     rng = np.random.default_rng(seed)
-    order: list[int] = []
-
-    def next_index() -> np.ndarray:
-        nonlocal order
-        if len(order) < batch_size and len(order) < n:
-            fresh = rng.permutation(n) if shuffle else np.arange(n)
-            order = [*order, *fresh.tolist()]
-        take, order = order[:batch_size], order[batch_size:]
-        return np.asarray(take)
+    feed = _Order(n, batch_size, shuffle, rng)
+    outcome: TrialOutcome | None = None
 
     bar = ProgressBar("range test", plan.steps, enabled=progress)
 
@@ -149,21 +197,71 @@ def find_lr(
 
         def step_fn(lr: float) -> float:
             set_lr(lr)
-            idx = next_index()
+            idx = feed.next()
             xb = _take(x, idx)
             yb = None if y is None else _take(y, idx)
             logs = model.train_on_batch(xb, yb, return_dict=True)
             return float(logs["loss"])
 
         result = plan.test(step_fn, sweep_progress(bar))
+        if ft_rule and trial_steps > 0 and val is not None:
+            # the same batches in every trial (common random numbers): a fixed order seed
+            trial_seed = int(rng.integers(2**62))
+
+            def start_trial() -> None:
+                nonlocal feed
+                feed = _Order(n, batch_size, shuffle, np.random.default_rng(trial_seed))
+
+            def val_loss() -> float:
+                logs = model.evaluate(
+                    val[0], val[1], batch_size=batch_size, verbose=0, return_dict=True
+                )
+                return float(logs["loss"])
+
+            lrs = candidates(result.interval[1])  # below the range test's fitted minimum
+            losses, start = run_trials(
+                lrs,
+                start_trial=start_trial,
+                train_step=step_fn,
+                val_loss=val_loss,
+                restore=state.assign,
+                trial_steps=trial_steps,
+            )
+            outcome = outcome_of(lrs, losses, start, trial_steps)
     finally:
         bar.close()
         _sync(model)
         if swapped is not None:
             _drop_sweep_variable(opt, swapped)
         state.restore()
-    weights = [ops.convert_to_numpy(w) for w in model.trainable_weights]  # restored: as given
-    return finetune_without_trials(result, regime=regime, method=plan.method, weights=weights)
+    return finish(
+        result, regime=regime, method=plan.method, detection=detection, outcome=outcome,
+        val_arg="validation_data",
+    )  # fmt: skip
+
+
+def _validation(validation_data: Any, val_data: Any) -> tuple[Any, Any] | None:
+    """``(x_val, y_val)`` from either argument, checked; ``None`` when neither is given."""
+    if validation_data is not None and val_data is not None:
+        raise ConfigError("pass validation_data or val_data to find_lr, not both (the same thing)")
+    val = validation_data if validation_data is not None else val_data
+    if val is None:
+        return None
+    if not isinstance(val, tuple | list) or len(val) != 2:
+        got = f"{type(val).__name__}" + (
+            f" of length {len(val)}" if hasattr(val, "__len__") else ""
+        )
+        raise ConfigError(f"validation_data must be a pair (x_val, y_val), but got a {got}")
+    xv, yv = val
+    n = _length(xv)
+    if n == 0:
+        raise ConfigError("validation_data is empty: got 0 samples")
+    if yv is not None and _length(yv) != n:
+        raise ConfigError(
+            f"validation_data's x_val and y_val must have the same length, but got {n} and "
+            f"{_length(yv)}"
+        )
+    return xv, yv
 
 
 def _length(data: Any) -> int:

@@ -13,7 +13,7 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lrkit._distributed import is_active
 from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
-from lrkit.integrations.torch._frontend import find_lr_with
+from lrkit.integrations.torch._frontend import Chain, ValSource, find_lr_with
 
 __all__ = ["find_lr"]
 
@@ -43,12 +43,15 @@ def _training_loss(out: Any) -> Any:
     return out
 
 
-def _loader(
+def _loaders(
     trainer: pl.Trainer,
     model: pl.LightningModule,
     datamodule: pl.LightningDataModule | None,
     train_dataloaders: Any,
-) -> Any:
+    val_dataloaders: Any,
+) -> tuple[Any, ValSource]:
+    """The training loader, and where ``fit`` would take its validation loaders from:
+    ``val_dataloaders``, else the datamodule's ``val_dataloader``, else the model's."""
     if train_dataloaders is not None and datamodule is not None:
         raise ConfigError("pass train_dataloaders or datamodule to find_lr, not both")
     if isinstance(train_dataloaders, pl.LightningDataModule):
@@ -61,9 +64,30 @@ def _loader(
         loader = train_dataloaders
     else:
         loader = model.train_dataloader()
-    if is_active() and trainer._accelerator_connector.use_distributed_sampler:
+    sharded = is_active() and trainer._accelerator_connector.use_distributed_sampler
+    if sharded:
         loader = _shard(trainer, loader)
-    return loader
+
+    def val_source() -> tuple[Any, str] | None:
+        from lightning.pytorch.utilities.model_helpers import is_overridden
+
+        if val_dataloaders is not None:
+            found, where = val_dataloaders, "val_dataloaders"
+        elif datamodule is not None and is_overridden("val_dataloader", datamodule):
+            found, where = datamodule.val_dataloader(), "datamodule.val_dataloader()"
+        elif is_overridden("val_dataloader", model):
+            found, where = model.val_dataloader(), "model.val_dataloader()"
+        else:
+            return None
+        many = list(found.values()) if isinstance(found, dict) else found
+        many = list(many) if isinstance(many, list | tuple) else [many]
+        if sharded:  # each rank scores its shard, as fit's validation does
+            many = [_shard(trainer, v) for v in many]
+        if len(many) > 1:
+            where += f", {len(many)} loaders"
+        return Chain(many), where
+
+    return loader, val_source
 
 
 def _shard(trainer: pl.Trainer, loader: Any) -> Any:
@@ -126,6 +150,7 @@ def find_lr(
     *,
     datamodule: pl.LightningDataModule | None = None,
     train_dataloaders: Any = None,
+    val_dataloaders: Any = None,
     **options: Any,
 ) -> FinderResult:
     """lrkit's range test on a ``LightningModule``: a drop-in for ``Tuner(trainer).lr_find``.
@@ -134,7 +159,16 @@ def find_lr(
     ``train_dataloaders``, the ``datamodule``, or the model's ``train_dataloader``) and one
     update of the optimizer from ``model.configure_optimizers()``, accumulating
     ``trainer.accumulate_grad_batches`` batches per update. ``options`` are those of
-    :func:`lrkit.finder.find_lr` (``start_lr``, ``end_lr``, ``steps``, ``method``, ...).
+    :func:`lrkit.finder.find_lr` (``start_lr``, ``end_lr``, ``steps``, ``method``, ``regime``,
+    ``val_data``, ...).
+
+    Fine-tuning (a pretrained model, or ``regime="finetune"``): the trials are scored on
+    ``val_data`` (batches in the loaders' format) or, without it, on the validation loaders
+    ``fit`` would use: ``val_dataloaders``, else ``datamodule.val_dataloader()``, else the
+    model's ``val_dataloader()`` (all of them, one after the other, when it returns several);
+    ``result.notes`` says which. Validation batches are scored by ``training_step`` in eval
+    mode without gradients, as the training batches' loss is read; validation data is not used
+    from scratch.
 
     The sweep runs outside ``trainer.fit``: the trainer's progress, loops and callbacks are
     never touched, so ``trainer.fit`` afterwards starts fresh; the module's parameters,
@@ -145,7 +179,8 @@ def find_lr(
     other ranks are started here, as ``fit`` would, re-running the script, and ``fit`` later
     reuses them) or under ``torchrun``: the process group is set up here, batches are sharded
     with a ``DistributedSampler`` as ``fit`` would, the loss is averaged over the ranks, every
-    rank stops at the same step and returns the same :class:`~lrkit.finder.FinderResult`.
+    rank stops at the same step and returns the same :class:`~lrkit.finder.FinderResult`;
+    validation loaders are sharded too and the trials' validation loss is the mean over ranks.
     ``ddp_spawn`` / ``ddp_notebook`` create their processes inside ``fit`` only: a
     :class:`~lrkit.errors.ConfigError` says so.
     """
@@ -153,6 +188,8 @@ def find_lr(
         raise ConfigError(f"trainer must be a lightning Trainer, but got trainer={trainer!r}")
     if not isinstance(model, pl.LightningModule):
         raise ConfigError(f"model must be a LightningModule, but got model={model!r}")
+    if val_dataloaders is not None and options.get("val_data") is not None:
+        raise ConfigError("pass val_dataloaders or val_data to find_lr, not both")
     if trainer.world_size > 1 and not torch.distributed.is_initialized():
         _launch(trainer)
         trainer.strategy.setup_environment()  # joins the process group; fit reuses it
@@ -168,5 +205,5 @@ def find_lr(
             warnings.filterwarnings("ignore", message=".*self.log.*")
             return _training_loss(module.training_step(batch, next(counter)))
 
-    loader = _loader(trainer, model, datamodule, train_dataloaders)
-    return find_lr_with(model, loss_of, loader, optimizer, **options)
+    loader, val_source = _loaders(trainer, model, datamodule, train_dataloaders, val_dataloaders)
+    return find_lr_with(model, loss_of, loader, optimizer, val_source=val_source, **options)

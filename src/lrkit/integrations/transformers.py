@@ -38,7 +38,7 @@ import transformers  # noqa: E402
 from lrkit.finder import FinderResult  # noqa: E402
 from lrkit.integrations._hf_guard import GuardCallback  # noqa: E402
 from lrkit.integrations.torch import Scheduler  # noqa: E402
-from lrkit.integrations.torch._frontend import find_lr_with  # noqa: E402
+from lrkit.integrations.torch._frontend import Chain, find_lr_with  # noqa: E402
 from lrkit.integrations.torch._schedulefree import (  # noqa: E402
     evaluation_weights,
     is_schedule_free,
@@ -168,9 +168,17 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
     The optimizer is the Trainer's (created with ``create_optimizer`` and dropped again
     afterwards when the Trainer had none, so ``train()`` builds it as usual); gradient
     accumulation defaults to ``args.gradient_accumulation_steps``. ``options`` are those of
-    :func:`lrkit.finder.find_lr` (``start_lr``, ``end_lr``, ``steps``, ``method``, ...). The
-    model, the optimizer state and the RNGs are restored exactly; under ``torch.distributed``
-    every rank averages the loss and returns the same :class:`~lrkit.finder.FinderResult`.
+    :func:`lrkit.finder.find_lr` (``start_lr``, ``end_lr``, ``steps``, ``method``, ``regime``,
+    ``val_data``, ...). The model, the optimizer state and the RNGs are restored exactly;
+    under ``torch.distributed`` every rank averages the loss and returns the same
+    :class:`~lrkit.finder.FinderResult`.
+
+    Fine-tuning (a pretrained model, or ``regime="finetune"``): the trials are scored on
+    ``val_data`` (batches in the Trainer's format) or, without it, on
+    ``trainer.get_eval_dataloader()`` when ``trainer.eval_dataset`` is set (every dataset of a
+    dict, one after the other), through ``compute_loss`` like the training batches; under
+    ``torch.distributed`` each rank scores its shard and the loss is the mean over ranks.
+    ``result.notes`` says which data was used. From scratch the eval dataset is not used.
     """
     if not isinstance(trainer, transformers.Trainer):
         raise ConfigError(f"trainer must be a transformers.Trainer, but got trainer={trainer!r}")
@@ -183,8 +191,19 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
     def loss_of(module: torch.nn.Module, batch: Any) -> Any:
         return trainer.compute_loss(module, trainer._prepare_inputs(batch))
 
+    def val_source() -> tuple[Any, str] | None:
+        data = trainer.eval_dataset
+        if data is None:
+            return None
+        if isinstance(data, dict):
+            loaders = [trainer.get_eval_dataloader(name) for name in data]
+            return Chain(loaders), f"trainer.get_eval_dataloader() for {', '.join(map(str, data))}"
+        return trainer.get_eval_dataloader(), "trainer.get_eval_dataloader(), trainer.eval_dataset"
+
     try:
-        return find_lr_with(model, loss_of, trainer.get_train_dataloader(), inner, **options)
+        return find_lr_with(
+            model, loss_of, trainer.get_train_dataloader(), inner, val_source=val_source, **options
+        )
     finally:
         if created:
             trainer.optimizer = None
