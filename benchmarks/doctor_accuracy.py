@@ -360,7 +360,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     # The eye check (doctor_corpus/synthetic_eye.json): verdicts an engineer could defend from
     # the curve alone; a run it does not list accepts only the grid's label.
     eye = json.loads((Path(__file__).parent / "doctor_corpus" / "synthetic_eye.json").read_text())
-    checked = {**eye["runs"], **eye.get("heldout_runs", {})}  # run folders name their family
+    # run folders name their family, so the three lists never clash
+    checked = {**eye["runs"], **eye.get("heldout_runs", {}), **eye.get("heldout2_runs", {})}
     for row in res["runs"]:
         row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
             "acceptable", [row["label"]]

@@ -26,7 +26,10 @@ best val loss) / (initial − grid-best val loss), the fraction of the achievabl
 
 Held out: ``lstm_cls`` (LSTM sequence classifier, Adam), ``autoencoder`` (MLP, MSE, RMSprop),
 ``logreg`` (softmax regression, plain SGD), 1200 steps each — named before the doctor ever ran
-on them and never used to choose a rule (``--families lstm_cls,autoencoder,logreg``).
+on them and never used to choose a rule (``--families lstm_cls,autoencoder,logreg``). A second fresh
+draw, after one more rule change: ``conv1d`` (1-D CNN on synthetic waveforms, SGD + Nesterov),
+``embbag`` (bag-of-tokens classifier, Adagrad), ``dropout_reg`` (dropout MLP, Huber loss, AdamW),
+600 steps each (``--families conv1d,embbag,dropout_reg``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -56,9 +59,15 @@ FAMILIES = ["regression", "tabular", "cnn", "batchnorm", "gru_lm", "transformer_
 # each trained 4x longer (1200 steps, so per-step logs hold 1200 points).
 HELDOUT_FAMILIES = ["lstm_cls", "autoencoder", "logreg"]
 LONG_STEPS = 1200
+# A second fresh draw (session 5, named here after the rules were frozen and before the doctor ran
+# on them): a 1-D CNN on synthetic waveforms (SGD + Nesterov momentum), a bag-of-tokens
+# classifier (EmbeddingBag, Adagrad), a dropout MLP regressor (Huber loss, AdamW); 600 steps.
+HELDOUT2_FAMILIES = ["conv1d", "embbag", "dropout_reg"]
+MID_STEPS = 600
+ALL_FAMILIES = FAMILIES + HELDOUT_FAMILIES + HELDOUT2_FAMILIES
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
-SGD_FAMILIES = ("tabular", "cnn", "logreg")
+SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d")
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -111,6 +120,23 @@ def _data(family: str) -> dict[str, Any]:
     elif family in ("gru_lm", "transformer_lm"):
         s = _markov_text(11 if family == "gru_lm" else 12, N_TRAIN + 300)
         d = {"x": s[:, :-1], "y": s[:, 1:]}
+    elif family == "conv1d":
+        t = np.linspace(0, 1, 48, dtype=np.float32)
+        k = g.integers(0, 4, N_TRAIN + 1000)
+        freq = np.array([3.0, 5.0, 7.0, 9.0], dtype=np.float32)[k] * g.uniform(0.9, 1.1, len(k))
+        phase = g.uniform(0, 2 * np.pi, len(k))
+        x = np.sin(2 * np.pi * freq[:, None] * t[None] + phase[:, None]) + 0.8 * g.normal(
+            size=(len(k), 48)
+        )
+        d = {"x": torch.tensor(x, dtype=torch.float32)[:, None], "y": torch.tensor(k)}
+    elif family == "embbag":
+        x = torch.tensor(g.integers(0, 50, (N_TRAIN + 1000, 15)))
+        w = torch.tensor(g.normal(size=(50, 4)), dtype=torch.float32)
+        d = {"x": x, "y": w[x].sum(1).argmax(1)}
+    elif family == "dropout_reg":
+        x = g.normal(size=(N_TRAIN + 1000, 12)).astype(np.float32)
+        y = np.tanh(x[:, :4].sum(1)) * 3 + 0.5 * x[:, 4] * x[:, 5] + 0.3 * g.standard_t(3, len(x))
+        d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
     elif family == "lstm_cls":
         x = torch.tensor(g.integers(0, 8, (N_TRAIN + 300, 20)))
         counts = torch.stack([(x == t).sum(1) for t in range(3)], 1)
@@ -164,6 +190,15 @@ def _model(family: str, seed: int) -> Any:
         return _GRULM()
     if family == "lstm_cls":
         return _LSTMCls()
+    if family == "conv1d":
+        return nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+                             nn.Conv1d(8, 16, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(4),
+                             nn.Flatten(), nn.Linear(64, 4))  # fmt: skip
+    if family == "embbag":
+        return _EmbBag()
+    if family == "dropout_reg":
+        return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
+                             nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
     if family == "autoencoder":
         return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.ReLU(),
                              nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))  # fmt: skip
@@ -221,6 +256,22 @@ class _GRULM:  # built lazily so that importing this script needs no torch
         return GRULM()
 
 
+class _EmbBag:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class EmbBag(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bag = nn.EmbeddingBag(50, 16, mode="mean")
+                self.out = nn.Linear(16, 4)
+
+            def forward(self, x: Any) -> Any:
+                return self.out(self.bag(x))
+
+        return EmbBag()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -265,6 +316,8 @@ def _loss(family: str, out: Any, y: Any) -> Any:
 
     if family in ("regression", "autoencoder"):
         return F.mse_loss(out, y)
+    if family == "dropout_reg":
+        return F.huber_loss(out, y)
     if family in ("gru_lm", "transformer_lm"):
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     return F.cross_entropy(out, y)
@@ -281,6 +334,12 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.AdamW(params, lr, weight_decay=0.01)
     if family == "autoencoder":
         return torch.optim.RMSprop(params, lr)
+    if family == "conv1d":
+        return torch.optim.SGD(params, lr, momentum=0.9, nesterov=True)
+    if family == "embbag":
+        return torch.optim.Adagrad(params, lr)
+    if family == "dropout_reg":
+        return torch.optim.AdamW(params, lr, weight_decay=0.05)
     return torch.optim.Adam(params, lr)
 
 
@@ -591,7 +650,9 @@ def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
 
 
 def _steps(family: str) -> dict[str, int]:
-    return {"steps": LONG_STEPS} if family in HELDOUT_FAMILIES else {}
+    if family in HELDOUT_FAMILIES:
+        return {"steps": LONG_STEPS}
+    return {"steps": MID_STEPS} if family in HELDOUT2_FAMILIES else {}
 
 
 def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
@@ -616,7 +677,7 @@ def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
             b = best[f][0]
             for i, factor in enumerate(FACTORS):
                 jobs.append((f, b * factor, 1, {"decay_check": True, **_steps(f)}))
-                sched = SCHEDULES[(i + (FAMILIES + HELDOUT_FAMILIES).index(f)) % len(SCHEDULES)]
+                sched = SCHEDULES[(i + ALL_FAMILIES.index(f)) % len(SCHEDULES)]
                 jobs.append((f, b * factor, 2, {"schedule": sched, **_steps(f)}))
             if f not in ("gru_lm", "transformer_lm"):  # generated text has no small data set
                 n = 2 * _steps(f).get("steps", STEPS)
@@ -655,7 +716,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--families", default=",".join(FAMILIES),
-                    help=f"comma-separated; the held-out ones: {','.join(HELDOUT_FAMILIES)}")  # fmt: skip
+                    help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)} and "
+                         f"{','.join(HELDOUT2_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
