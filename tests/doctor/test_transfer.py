@@ -230,3 +230,18 @@ def test_isolated_inf_grad_norms_of_a_loss_scaler_are_not_a_divergence(tmp_path:
     grad[[0, 1, 3]] = np.inf
     d = diagnose(_hf_file(tmp_path, loss, grad))
     assert d.verdict != "diverged", d.explain()
+
+
+@pytest.mark.parametrize("first", [0, 49])
+def test_hardly_moved_from_a_late_first_log_is_weaker_evidence(first: int) -> None:
+    # A loss flat from its first logged value: from step 0 the LR is the limit (x10); from
+    # step 49 on, a fall before the log began would not show, so x3 and "check the first steps".
+    rng = np.random.default_rng(0)
+    steps = np.arange(first, first + 50 * 200, 50, dtype=float)
+    loss = (7.68 - 0.02 * (steps - first) / steps[-1]) * _noise(rng, 200, 0.004)
+    d = diagnose({"step": steps, "loss": loss})
+    assert d.verdict == "lr_too_low", d.explain()
+    late = first > 0
+    assert d.prescription.lr_factor == (3.0 if late else 10.0)
+    assert ("starts at step 49" in d.explain()) is late
+    assert ("first steps" in d.prescription.text) is late

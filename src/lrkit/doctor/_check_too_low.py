@@ -26,6 +26,21 @@ def _thirds(c: Curve) -> tuple[Trend, Trend]:
     return trend(c.xb[:k], c.yb[:k]), trend(c.xb[-k:], c.yb[-k:])
 
 
+def _late_start(log: Log, c: Curve) -> str:
+    """The caveat for "hardly moves" when the log does not show the run's start: a loss that fell
+    before the first logged value and then stalled looks the same as one that never moved."""
+    x0 = float(c.x[0])
+    if log.x_name == "epoch" or x0 >= 2:  # not the loss before (or at) the first update
+        c.features["late_start"] = x0
+        first = "the end of the first epoch" if log.x_name == "epoch" else f"{log.x_name} {x0:g}"
+        return (
+            f"; the log starts at {first}, so a fall before it would not show — if the loss had "
+            "already dropped to this level there, the run stalled (too high an LR, or a bug) "
+            "instead: check the loss of the first steps before raising the LR"
+        )
+    return ""
+
+
 def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     """Evidence that the LR itself is too small: the loss hardly moves and never spikes, or it
     falls at least linearly to the end of a run whose LR was never decayed.
@@ -45,7 +60,8 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 "lr_too_low",
                 "progress",
                 c.progress,
-                f"the loss hardly moves ({100 * c.progress:.1f}% progress) and never spikes",
+                f"the loss hardly moves ({100 * c.progress:.1f}% progress) and never spikes"
+                + _late_start(log, c),
             )
         ]
     i = int(0.6 * n)
@@ -82,7 +98,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 "progress",
                 c.progress,
                 f"the loss barely moves ({100 * c.progress:.1f}% progress in the whole run), "
-                "quietly and without a spike",
+                "quietly and without a spike" + _late_start(log, c),
             )
         ]
     if not first.slope < 0:

@@ -122,11 +122,16 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
     if verdict == "lr_too_low":
         # ×10 only with strong evidence that the LR itself is the limit (the loss hardly
         # moved, or fell in a straight line under a known constant LR); ×3 otherwise.
-        strong = any(f.statistic == "progress" for f in mine) or (
+        # A log that starts after the first updates cannot show whether the loss fell and then
+        # stalled: "hardly moved" is weaker evidence there (×3, and look at the first steps).
+        late = "late_start" in c.features
+        strong = (any(f.statistic == "progress" for f in mine) and not late) or (
             c.lr is not None and c.lr.constant and c.features.get("slope_ratio", 0.0) >= 0.8
         )
         k = 10.0 if strong else 3.0
         lr, text = _scaled(log, k)
+        if late and any(f.statistic == "progress" for f in mine):
+            text += ", after checking that the loss of the first steps was not already this low"
         return Prescription(text, lr, k)
     if verdict == "plateau":
         at = mine[0].steps[0]
