@@ -26,19 +26,23 @@ def _thirds(c: Curve) -> tuple[Trend, Trend]:
     return trend(c.xb[:k], c.yb[:k]), trend(c.xb[-k:], c.yb[-k:])
 
 
+def starts_late(log: Log, c: Curve) -> bool:
+    """Whether the log's first loss comes after the first updates (an epoch average, a
+    ``log_every_n_steps`` point): a fall before it would not show."""
+    return log.x_name == "epoch" or float(c.x[0]) >= 2
+
+
 def _late_start(log: Log, c: Curve) -> str:
     """The caveat for "hardly moves" when the log does not show the run's start: a loss that fell
     before the first logged value and then stalled looks the same as one that never moved."""
-    x0 = float(c.x[0])
-    if log.x_name == "epoch" or x0 >= 2:  # not the loss before (or at) the first update
-        c.features["late_start"] = x0
-        first = "the end of the first epoch" if log.x_name == "epoch" else f"{log.x_name} {x0:g}"
-        return (
-            f"; the log starts at {first}, so a fall before it would not show — if the loss had "
-            "already dropped to this level there, the run stalled (too high an LR, or a bug) "
-            "instead: check the loss of the first steps before raising the LR"
-        )
-    return ""
+    if not starts_late(log, c):
+        return ""
+    first = "the end of the first epoch" if log.x_name == "epoch" else f"{log.x_name} {c.x[0]:g}"
+    return (
+        f"; the log starts at {first}, so a fall before it would not show — if the loss had "
+        "already dropped to this level there, the run stalled (too high an LR, or a bug) "
+        "instead: check the loss of the first steps before raising the LR"
+    )
 
 
 def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:

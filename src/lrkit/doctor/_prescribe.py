@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from lrkit.doctor._check_too_low import starts_late
 from lrkit.doctor._checks import Curve
 from lrkit.doctor._diagnosis import Finding, Prescription
 from lrkit.doctor._log import Log
@@ -124,13 +125,14 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         # moved, or fell in a straight line under a known constant LR); ×3 otherwise.
         # A log that starts after the first updates cannot show whether the loss fell and then
         # stalled: "hardly moved" is weaker evidence there (×3, and look at the first steps).
-        late = "late_start" in c.features
-        strong = (any(f.statistic == "progress" for f in mine) and not late) or (
+        moved_little = any(f.statistic == "progress" for f in mine)
+        late = moved_little and starts_late(log, c)
+        strong = (moved_little and not late) or (
             c.lr is not None and c.lr.constant and c.features.get("slope_ratio", 0.0) >= 0.8
         )
         k = 10.0 if strong else 3.0
         lr, text = _scaled(log, k)
-        if late and any(f.statistic == "progress" for f in mine):
+        if late:
             text += ", after checking that the loss of the first steps was not already this low"
         return Prescription(text, lr, k)
     if verdict == "plateau":

@@ -46,6 +46,7 @@ __all__ = [
     "finish",
     "outcome_of",
     "pick",
+    "rule_applies",
     "run_trials",
     "spectra_numpy",
 ]
@@ -99,6 +100,13 @@ def check_trial_steps(trial_steps: Any) -> int | None:
     if trial_steps is None:
         return None
     return check_int("find_lr", "trial_steps", trial_steps, low=0)
+
+
+def rule_applies(regime: str, method: str, detection: Detection | None) -> bool:
+    """Whether the fine-tuning rule replaces the range-test rule: ``regime="finetune"`` or a
+    detected pretrained start, and the suggestion method is lrkit's own (``auto``/``lrkit``)."""
+    tuning = regime == "finetune" or (detection is not None and detection.pretrained)
+    return tuning and method.lower() in ("auto", "lrkit")
 
 
 def default_trial_steps(finetune_rule: bool, has_val_data: bool) -> int:

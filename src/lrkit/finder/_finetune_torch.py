@@ -21,6 +21,7 @@ from lrkit.finder._finetune import (
     check_regime,
     detect_pretrained,
     outcome_of,
+    rule_applies,
     run_trials,
 )
 from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
@@ -184,9 +185,10 @@ def finetune_rule_applies(model: Any, options: dict[str, Any]) -> bool:
     """Whether :func:`lrkit.find_lr` will apply the fine-tuning rule to ``model`` called with
     ``options`` (its keyword arguments): for callers that fetch validation data only then."""
     regime = check_regime(options.get("regime", "auto"))
-    if str(options.get("method", "auto")).lower() not in ("auto", "lrkit") or regime == "scratch":
-        return False
-    return regime == "finetune" or detect(model).pretrained
+    method = str(options.get("method", "auto"))
+    if regime == "scratch" or not rule_applies("finetune", method, None):
+        return False  # decided without reading the weights
+    return rule_applies(regime, method, detect(model) if regime == "auto" else None)
 
 
 def detect(model: Any) -> Detection:

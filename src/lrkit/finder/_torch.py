@@ -15,7 +15,12 @@ from lrkit._validate import check_int
 from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import Sweep, check_sweep, run_sweep, sweep_progress
 from lrkit.finder._finetune import apply as apply_finetune
-from lrkit.finder._finetune import check_regime, check_trial_steps, default_trial_steps
+from lrkit.finder._finetune import (
+    check_regime,
+    check_trial_steps,
+    default_trial_steps,
+    rule_applies,
+)
 from lrkit.finder._result import FinderResult
 from lrkit.finder._state import RNGState, TrainingState
 from lrkit.finder._suggest import plain_sgd_interval, suggest
@@ -137,8 +142,7 @@ def find_lr(
 
         detection = detect(model)
     # With the fine-tuning rule, val_data scores the trials; the range test reads training loss.
-    tuning = regime == "finetune" or (detection is not None and detection.pretrained)
-    ft_rule = tuning and method.lower() in ("auto", "lrkit")
+    ft_rule = rule_applies(regime, method, detection)
     if trial_steps is None:
         trial_steps = default_trial_steps(ft_rule, val_data is not None)
     range_val = None if ft_rule else val_data

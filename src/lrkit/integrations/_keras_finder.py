@@ -23,6 +23,7 @@ from lrkit.finder._finetune import (
     detect_pretrained,
     finish,
     outcome_of,
+    rule_applies,
     run_trials,
     spectra_numpy,
 )
@@ -172,8 +173,7 @@ def find_lr(
     if regime == "auto":  # the weights as given
         weights = [ops.convert_to_numpy(w) for w in model.trainable_weights]
         detection = detect_pretrained(spectra_numpy(weights))
-    tuning = regime == "finetune" or (detection is not None and detection.pretrained)
-    ft_rule = tuning and plan.method.lower() in ("auto", "lrkit")
+    ft_rule = rule_applies(regime, plan.method, detection)
     if trial_steps is None:
         trial_steps = default_trial_steps(ft_rule, val is not None)
     state = _State(model)
