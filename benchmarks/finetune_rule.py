@@ -29,18 +29,40 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from finetune_tasks import CHOOSE  # noqa: E402
+from finetune_tasks import CHOOSE, HELDOUT  # noqa: E402
 
 OUT = HERE / "results" / "finetune_rule_trials.json"
 GRIDS = [
     HERE / "results" / "finder_regret_finetune_choose.json",
     HERE / "results" / "finder_regret_finetune_heldout.json",  # session 4's held-out pair
+    HERE / "results" / "finder_regret_finetune_fresh.json",  # session 5's fresh pair, now seen
 ]
+#: Tasks a rule may be chosen on: the four choose tasks and session 5's fresh pair (scored once
+#: with the session-5 rule, then used to choose the validation cap and the no-val_data default).
+SEEN = (*CHOOSE, *HELDOUT)
 SEEDS = (0, 1, 2, 3, 4)
 LENGTHS = (20, 40, 80)
 
 
-def collect(tasks: list[str], path: Path = OUT) -> None:
+def _mode_val(task: Any, mode: str, seed: int) -> Any:
+    """The ``val_data`` a collect mode passes: the task's split, none, or a seeded subset."""
+    import torch
+
+    if mode == "val":
+        return task.val
+    if mode == "noval":
+        return None
+    cap = int(mode.removeprefix("cap"))
+    x, y = task.val
+    if len(x) <= cap:
+        return task.val
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:cap]
+    return x[idx], y[idx]
+
+
+def collect(
+    tasks: list[str], path: Path = OUT, mode: str = "val", lengths: tuple[int, ...] = LENGTHS
+) -> None:
     import finetune_tasks
     import torch
 
@@ -58,7 +80,7 @@ def collect(tasks: list[str], path: Path = OUT) -> None:
             if key in out:
                 continue
             rec: dict[str, Any] = {}
-            for n in LENGTHS:
+            for n in lengths:
                 t0 = time.perf_counter()
                 torch.manual_seed(seed)
                 model = task.make_model()
@@ -70,7 +92,7 @@ def collect(tasks: list[str], path: Path = OUT) -> None:
                     optimizer=opt,
                     batch_size=task.batch_size,
                     seed=seed,
-                    val_data=task.val,
+                    val_data=_mode_val(task, mode, seed),
                     trial_steps=n,
                 )
                 assert r.trials is not None
@@ -83,7 +105,7 @@ def collect(tasks: list[str], path: Path = OUT) -> None:
                 rec[f"wall_{n}"] = time.perf_counter() - t0
             out[key] = rec
             path.write_text(json.dumps(out, indent=1))
-            print(key, f"lr_min {rec['lr_min']:.3g}", {n: rec[f"wall_{n}"] for n in LENGTHS})
+            print(key, f"lr_min {rec['lr_min']:.3g}", {n: rec[f"wall_{n}"] for n in lengths})
 
 
 def grids() -> dict[str, dict[float, float]]:
@@ -121,18 +143,19 @@ def analyse(paths: list[Path]) -> None:
     for p in paths:
         data.update(json.loads(p.read_text()))
     g = grids()
-    print("grid best per task:", {t: max(g[t], key=g[t].get) for t in CHOOSE})
-    for n in LENGTHS:
+    tasks = [t for t in SEEN if any(k.startswith(f"{t}|") for k in data)]
+    print("grid best per task:", {t: max(g[t], key=g[t].get) for t in tasks})
+    for n in [n for n in LENGTHS if any(f"val_{n}" in r for r in data.values())]:
         for divisor in (1.0, 10**0.25, 10**0.5, 10**0.75, 10.0):
             for tol in (0.0, 0.01, 0.02, 0.05):
                 cells, runs, holds, widths = [], [], [], []
-                for t in CHOOSE:
+                for t in tasks:
                     best_lr = max(g[t], key=g[t].get)
                     best = g[t][best_lr]
                     regs = []
                     for s in SEEDS:
                         rec = data.get(f"{t}|{s}")
-                        if rec is None:
+                        if rec is None or f"val_{n}" not in rec:
                             continue
                         sug, (lo, hi) = rule(rec["lrs"], rec[f"val_{n}"], divisor, tol)
                         regs.append(100 * (best - metric_at(g[t], sug)))
@@ -158,12 +181,19 @@ def main() -> None:
     ap.add_argument(
         "--out", nargs="+", type=Path, default=[OUT], help="trial files (collect: first)"
     )
+    ap.add_argument(
+        "--mode",
+        default="val",
+        help="val_data of the trials: val (the task's split), noval (none: the library holds out "
+        "training samples), capN (a seeded subset of N validation samples)",
+    )
+    ap.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
     args = ap.parse_args()
     if args.collect is not None:
-        bad = [t for t in args.collect if t not in CHOOSE]
+        bad = [t for t in args.collect if t not in SEEN]
         if bad:
-            raise SystemExit(f"not a choose task: {bad} (choose: {CHOOSE})")
-        collect(args.collect or list(CHOOSE), args.out[0])
+            raise SystemExit(f"not a seen task: {bad} (seen: {SEEN})")
+        collect(args.collect or list(CHOOSE), args.out[0], args.mode, tuple(args.lengths))
     if args.analyse:
         analyse(args.out)
 

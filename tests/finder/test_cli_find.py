@@ -93,16 +93,16 @@ def task():
 """
     )
     spec = f"{task_file}:task"
-    for regime, val in (
-        ("auto", "--val-data"),
-        ("finetune", "--val-data"),
-        ("auto", "--no-val-data"),
+    for regime, val, trials in (
+        ("auto", "--val-data", "10"),
+        ("finetune", "--val-data", "10"),
+        ("auto", "--no-val-data", "10"),
+        ("auto", "--val-data", "0"),
     ):
         res = CliRunner().invoke(
             cli,
             ["find", spec, "--out", str(tmp_path), "--steps", "40", "--repeats", "1",
-             "--no-plot", "--regime", regime, val,
-             *(["--trial-steps", "10"] if val == "--val-data" else [])],
+             "--no-plot", "--regime", regime, val, "--trial-steps", trials],
         )  # fmt: skip
         assert res.exit_code == 0, res.output
         data = json.loads((tmp_path / "find-ft-adamw.json").read_text())
@@ -110,11 +110,13 @@ def task():
         assert (data["detection"] is not None) == (regime == "auto")
         low, high = data["interval"]
         assert low < data["suggestion"] < high
-        if val == "--val-data":  # trials scored on the task's validation split (not training data)
-            assert data["trials"]["trial_steps"] == 10 and len(data["trials"]["lrs"]) == 6
-            assert "trials of 10 updates" in res.output and "held-out" not in res.output
+        if trials == "0":  # no trials: the fitted minimum / 10, pointing to the trials
+            assert data["trials"] is None and "/ 10" in res.output
         else:
-            assert data["trials"] is None and "/ 10" in res.output and "--val-data" in res.output
+            assert data["trials"]["trial_steps"] == 10 and len(data["trials"]["lrs"]) == 6
+            assert "trials of 10 updates" in res.output
+            # --val-data: the task's validation split; --no-val-data: 80 held-out training samples
+            assert ("80 held-out training samples" in res.output) == (val == "--no-val-data")
 
 
 def test_find_rejects_a_bad_regime(tmp_path) -> None:

@@ -183,7 +183,7 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     assert len(d["trials"]["val_losses"]) == 6
 
 
-def test_default_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrained: dict) -> None:
+def test_no_trials_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrained: dict) -> None:
     model = pretrained_model(pretrained)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     r = run(model, opt, trial_steps=0)
@@ -195,6 +195,97 @@ def test_default_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrain
     assert r.interval == pytest.approx((lr_min / 10**1.5, lr_min / 10**0.5))
     assert any("looks like fine-tuning" in n and "/ 10" in n for n in r.notes)
     assert r.to_dict()["trials"] is None
+
+
+def test_default_without_val_data_scores_trials_on_held_out_training_samples(
+    pretrained: dict,
+) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    r = run(model, opt, trial_steps=None)  # the default trial length, no val_data
+    assert r.trials is not None and r.trials.trial_steps == TRIAL_STEPS
+    # a fifth of the 384 training samples scores the trials, never trained on by them
+    assert any("76 held-out training samples" in n for n in r.notes)
+
+
+class _Recorder(nn.Module):
+    """The test MLP that records which samples (column 0 holds their index) it trained on."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.net = pretrained_model(state)
+        self.seen: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and torch.is_grad_enabled():
+            self.seen.extend(int(v) for v in x[:, 0])
+        return self.net(torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:]], dim=1))
+
+
+def test_an_iterable_without_val_data_holds_out_batches_of_the_same_pass(
+    pretrained: dict,
+) -> None:
+    x, y = data(3, n=320, shift=0.5)
+    x = torch.cat([torch.arange(len(x), dtype=x.dtype)[:, None], x[:, 1:]], dim=1)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    held: list[int] = []
+    real_split = __import__("lrkit.finder._finetune_torch", fromlist=["_split"])._split
+
+    def spy(*a: object, **k: object):  # type: ignore[no-untyped-def]
+        model.seen.clear()  # the range test is over: from here on, the trials' training
+        out = real_split(*a, **k)
+        held.extend(int(v) for xb, _ in out[1] for v in xb[:, 0])
+        return out
+
+    model = _Recorder(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("lrkit.finder._finetune_torch._split", spy)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LRKitWarning)
+            r = find_lr(model, loader, loss_fn=nn.functional.cross_entropy, optimizer=opt,
+                        regime="finetune", steps=20, trial_steps=6, seed=0)  # fmt: skip
+    assert r.trials is not None
+    assert len(held) == 64  # a fifth of the loader's 10 batches
+    trained = set(model.seen)
+    assert len(trained) >= 6 * 32 and not trained & set(held)
+    assert any("first 2 training batches" in n for n in r.notes)
+
+
+def test_large_val_data_is_capped_at_a_random_subset(pretrained: dict) -> None:
+    from lrkit.finder._finetune import MAX_VAL_SAMPLES
+
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    val = data(7, n=MAX_VAL_SAMPLES + 200, shift=0.5)
+    scored: list[torch.Tensor] = []
+    real_split = __import__("lrkit.finder._finetune_torch", fromlist=["_split"])._split
+
+    def spy(*a: object, **k: object):  # type: ignore[no-untyped-def]
+        out = real_split(*a, **k)
+        scored.extend(xb for xb, _ in out[1])
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("lrkit.finder._finetune_torch._split", spy)
+        r = run(model, opt, val_data=val, trial_steps=4)
+    assert r.trials is not None
+    assert any(f"random {MAX_VAL_SAMPLES} of the {MAX_VAL_SAMPLES + 200}" in n for n in r.notes)
+    # the trials were scored on MAX_VAL_SAMPLES distinct rows of val_data
+    rows = torch.cat(scored)
+    assert len(rows) == MAX_VAL_SAMPLES == len(torch.unique(rows, dim=0))
+    index = {tuple(v.tolist()): i for i, v in enumerate(val[0])}
+    keep = torch.tensor([index[tuple(v.tolist())] for v in rows])
+    model.eval()
+    with torch.no_grad():
+        sub = float(nn.functional.cross_entropy(model(val[0][keep]), val[1][keep]))
+        whole = float(nn.functional.cross_entropy(model(val[0]), val[1]))
+    model.train()
+    assert r.trials.start_val_loss == pytest.approx(sub, rel=1e-5)
+    assert abs(sub - whole) > 1e-6
 
 
 def test_default_with_val_data_runs_validation_scored_trials(pretrained: dict) -> None:

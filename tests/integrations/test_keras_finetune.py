@@ -83,10 +83,38 @@ def test_pretrained_keras_model_gets_the_finetune_rule_and_a_note(pretrained) ->
         np.testing.assert_array_equal(u, v)
     assert r.regime == "finetune" and r.method == "finetune" and r.detection.pretrained
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
-    assert r.suggestion == pytest.approx(lr_min / 10)
+    # the default without validation_data: trials scored on a fifth of x, held out from them
+    assert r.trials is not None and r.trials.trial_steps == 40
+    assert any("76 held-out training samples" in n for n in r.notes)
+    assert any("validation_data=" in n for n in r.notes)  # Keras' name for the split
+    best = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
+    assert r.suggestion == pytest.approx(best / 10**0.5)
     assert r.suggestions["lrkit"] == pytest.approx(lr_min / 3)
-    assert any("(validation_data=)" in n for n in r.notes)  # Keras' name for the split
+    # no trials: the fitted minimum / 10
+    none = run(model, trial_steps=0)
+    assert none.trials is None and none.suggestion == pytest.approx(lr_min / 10)
+    assert any("(validation_data=)" in n for n in none.notes)
     assert run(model, regime="scratch").suggestion == pytest.approx(lr_min / 3)
+
+
+def test_keras_trials_without_validation_data_never_train_on_what_scores_them(pretrained) -> None:
+    from lrkit.integrations._keras_finder import _Order, _trial_split
+
+    x, y = data(384, shift=0.5)
+    pool, scored, notes = _trial_split(x, y, None, np.random.default_rng(0))
+    assert len(scored[0]) == 76 and len(pool) == 384 - 76
+    held = {tuple(row) for row in scored[0]}
+    order = _Order(len(pool), 32, True, np.random.default_rng(1), pool)
+    drawn = np.concatenate([order.next() for _ in range(40)])
+    assert set(drawn.tolist()) == set(pool.tolist())  # every trial batch comes from the pool
+    assert not held & {tuple(row) for row in x[drawn]}
+    # a large validation split is capped at a random MAX_VAL_SAMPLES
+    from lrkit.finder._finetune import MAX_VAL_SAMPLES
+
+    xv, yv = data(MAX_VAL_SAMPLES + 100)
+    pool, scored, notes = _trial_split(x, y, (xv, yv), np.random.default_rng(0))
+    assert len(pool) == 384 and len(scored[0]) == MAX_VAL_SAMPLES == len(scored[1])
+    assert any(f"random {MAX_VAL_SAMPLES} of the {MAX_VAL_SAMPLES + 100}" in n for n in notes)
 
 
 def val_split() -> tuple[np.ndarray, np.ndarray]:
@@ -176,8 +204,6 @@ def test_keras_trials_can_be_turned_off_and_bad_validation_data_is_named(pretrai
         find_lr(model, x, y, validation_data=(x, y[:10]))
     with pytest.raises(ConfigError, match="not both"):
         find_lr(model, x, y, validation_data=(x, y), val_data=(x, y))
-    with pytest.raises(ConfigError, match="trial_steps=5 needs validation_data"):
-        find_lr(model, x, y, trial_steps=5)
     with pytest.raises(ConfigError, match="trial_steps"):
         find_lr(model, x, y, validation_data=(x, y), trial_steps=-1)
 

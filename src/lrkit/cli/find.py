@@ -48,9 +48,9 @@ def cli_note(note: str) -> str:
               "fine-tuning rule; finetune: always; scratch: never.")  # fmt: skip
 @click.option("--val-data/--no-val-data", "val", default=True, show_default=True,
               help="Fine-tuning rule: score short trials on the task's validation split "
-              "(--no-val-data: the range test's fitted minimum / 10, weaker).")  # fmt: skip
+              "(--no-val-data: on held-out training samples, weaker).")  # fmt: skip
 @click.option("--trial-steps", type=int, default=None,
-              help="Updates per fine-tuning trial (default 40 with --val-data; 0: none).")  # fmt: skip
+              help="Updates per fine-tuning trial (default 40; 0: none, the fitted minimum / 10).")  # fmt: skip
 @no_plot_option
 def command(
     task: str,

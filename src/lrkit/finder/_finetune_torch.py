@@ -14,6 +14,7 @@ import numpy as np
 
 from lrkit._distributed import agreed_value
 from lrkit.finder._finetune import (
+    MAX_VAL_SAMPLES,
     MIN_SIDE,
     Detection,
     TrialOutcome,
@@ -29,46 +30,91 @@ from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, eval_lo
 
 __all__ = ["detect", "finetune_rule_applies", "finetune_stage", "finetune_trials", "spectra"]
 
-#: Batches of an iterable ``train_data`` set aside to score the trials when no val_data is given.
-_VAL_BATCHES = 4
+#: An iterable ``train_data`` without ``len()`` gives at most this many batches to score the
+#: trials when no val_data is given (with ``len()``: at most a fifth of its batches).
+_VAL_BATCHES = 8
 
 
 def _split(
-    train_data: Any, val_data: Any, batch_size: int, seed: int
+    train_data: Any, val_data: Any, batch_size: int, seed: int, per_trial: int
 ) -> tuple[Any, list[Any], str | None]:
     """``(train part, validation batches, note)``.
 
-    Without ``val_data`` a fifth of a tensor pair (at most 2000 samples) is held out, or the
-    first batches of an iterable; the trials never train on what scores them.
+    ``val_data`` is capped at :data:`MAX_VAL_SAMPLES` (a seeded subset of a tensor pair, the
+    first batches of an iterable). Without it a fifth of a tensor pair (at most
+    MAX_VAL_SAMPLES) is held out, or the first batches of an iterable (at most a fifth of
+    them: the train part is then the rest of that same pass, at most ``per_trial`` batches);
+    the trials never train on what scores them.
     """
     import torch
+
+    gen = torch.Generator().manual_seed(seed % 2**62)
 
     def cut(x: Any, y: Any) -> list[Any]:
         return [
             (x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)
         ]
 
+    def head(batches: Iterator[Any], max_batches: int) -> list[Any]:
+        out: list[Any] = []
+        n = 0
+        while n < MAX_VAL_SAMPLES and len(out) < max_batches:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            out.append(batch)
+            n += len(batch[0]) if isinstance(batch, tuple | list) and batch else 1
+        return out
+
     if val_data is not None:
-        return train_data, (cut(*val_data) if _is_tensor_pair(val_data) else list(val_data)), None
+        if not _is_tensor_pair(val_data):
+            return train_data, head(iter(val_data), 2**62), None
+        x, y = val_data
+        if len(x) <= MAX_VAL_SAMPLES:
+            return train_data, cut(x, y), None
+        keep = torch.randperm(len(x), generator=gen)[:MAX_VAL_SAMPLES].to(x.device)
+        note = (
+            f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {len(x)} validation "
+            "samples (their 7 passes over all of them would cost more than the trials' training)"
+        )
+        return train_data, cut(x[keep], y[keep]), note
     if _is_tensor_pair(train_data):
         x, y = train_data
-        n_val = min(max(1, len(x) // 5), 2000)
+        n_val = min(max(1, len(x) // 5), MAX_VAL_SAMPLES)
         if len(x) - n_val < 1:
             return train_data, cut(x, y), "with one sample the trials are scored on it"
-        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed % 2**62))
+        perm = torch.randperm(len(x), generator=gen)
         v, t = perm[:n_val].to(x.device), perm[n_val:].to(x.device)
         note = (
-            f"no val_data was given: the trials were scored on {n_val} held-out training samples; "
-            "pass val_data= (your validation split) for a sharper choice"
+            f"no val_data was given: the trials were scored on {n_val} held-out training samples "
+            "(left out of their training); pass val_data= (your validation split) for a sharper "
+            "choice"
         )
         return (x[t], y[t]), cut(x[v], y[v]), note
-    it = iter(train_data)
-    val = list(itertools.islice(it, _VAL_BATCHES))
+    try:
+        limit = max(1, len(train_data) // 5)
+    except TypeError:
+        limit = _VAL_BATCHES
+    # One pass: the held-out batches first, the trials train on what follows in the same pass
+    # (a shuffling loader's next pass would mix the held-out samples back in). A pass that ends
+    # early (no len()) gives up at most a fifth of its batches.
+    buf = list(itertools.islice(iter(train_data), limit + per_trial))
+    if len(buf) < limit + per_trial:
+        limit = min(limit, max(1, len(buf) // 5))
+    val = head(iter(buf), limit)
+    rest = buf[len(val) :]
+    if not rest:
+        return _Batches(val), val, "with one training batch the trials are scored on it"
     note = (
         f"no val_data was given: the trials were scored on the first {len(val)} training batches, "
-        "held out from the trials' training; pass val_data= (your validation split)"
+        "held out from their training; pass val_data= (your validation split) for a sharper "
+        "choice"
     )
-    return train_data, val, note
+    return _Batches(rest), val, note
+
+
+class _Batches(list):  # type: ignore[type-arg]
+    """The training batches of the pass that gave the held-out ones (the trials cycle them)."""
 
 
 def finetune_trials(
@@ -92,19 +138,19 @@ def finetune_trials(
     """Short trainings from the caller's start at LRs below ``lr_min``, scored on held-out data."""
     import torch
 
-    train_part, val_batches, note = _split(train_data, val_data, batch_size, seed)
+    per_trial = trial_steps * accumulation_steps
+    train_part, val_batches, note = _split(train_data, val_data, batch_size, seed, per_trial)
     if not val_batches:
         from lrkit.errors import ConfigError
 
         raise ConfigError("val_data is empty: it yielded no batch")
-    per_trial = trial_steps * accumulation_steps
     cached: list[Any] | None = None
     if not _is_tensor_pair(train_part):
         # An iterable: the same batches for every trial, read once (skipping the held-out ones).
-        it = _batches(train_part, batch_size, seed)
-        if val_data is None:
-            it = itertools.islice(it, _VAL_BATCHES, None)
-        cached = list(itertools.islice(it, per_trial))
+        if isinstance(train_part, _Batches):  # the rest of the pass that gave the held-out ones
+            cached = list(itertools.islice(itertools.cycle(train_part), per_trial))
+        else:
+            cached = list(itertools.islice(_batches(train_part, batch_size, seed), per_trial))
 
     feed = _Feed()
 

@@ -100,13 +100,13 @@ def find_lr(
             matrices whose top singular value stands above a random matrix's) and, when it
             finds one, applies the fine-tuning rule (see :mod:`lrkit.finder._finetune`; the
             reason is in ``result.notes``); ``"finetune"`` always applies it; ``"scratch"``
-            never does. The rule, with ``val_data``: 6 trials of 40 updates from the model's
-            weights at LRs below the range test's fitted minimum, scored on ``val_data``; the
-            suggestion is half a decade below the best trial. Without ``val_data``: the
-            fitted minimum / 10 instead of / 3 (weaker evidence; a note says so).
-        trial_steps: the trials' length in updates; ``None`` (default): 40 with ``val_data``,
-            none without; ``0``: never (the fitted minimum / 10); ``N > 0`` without
-            ``val_data`` scores them on held-out training data.
+            never does. The rule: 6 trials of 40 updates from the model's weights at LRs below
+            the range test's fitted minimum, scored on ``val_data`` (at most 512 samples of
+            it) or, without it, on training samples held out from the trials (a fifth, at
+            most 512; weaker: pass your validation split); the suggestion is half a decade
+            below the best trial.
+        trial_steps: the trials' length in updates; ``None`` (default): 40; ``0``: no trials
+            (the fitted minimum / 10 instead of / 3: weaker evidence; a note says so).
     """
     torch = require("torch", "torch")
     import torch as _torch
@@ -144,7 +144,7 @@ def find_lr(
     # With the fine-tuning rule, val_data scores the trials; the range test reads training loss.
     ft_rule = rule_applies(regime, method, detection)
     if trial_steps is None:
-        trial_steps = default_trial_steps(ft_rule, val_data is not None)
+        trial_steps = default_trial_steps(ft_rule)
     range_val = None if ft_rule else val_data
 
     def restore() -> None:  # the starting state, on the sweep's device

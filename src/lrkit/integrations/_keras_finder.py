@@ -15,6 +15,7 @@ from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
 from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
 from lrkit.finder._finetune import (
+    MAX_VAL_SAMPLES,
     TrialOutcome,
     candidates,
     check_regime,
@@ -64,10 +65,19 @@ class _State:
 
 
 class _Order:
-    """Batch indices: shuffled passes over ``n`` samples (``shuffle``), from ``rng``."""
+    """Batch indices: shuffled passes over ``n`` samples (``shuffle``), from ``rng``; with
+    ``pool``, those samples' indices into the data."""
 
-    def __init__(self, n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        shuffle: bool,
+        rng: np.random.Generator,
+        pool: np.ndarray | None = None,
+    ) -> None:
         self.n, self.batch_size, self.shuffle, self.rng = n, batch_size, shuffle, rng
+        self.pool = pool  # the indices the batches are drawn from (default: 0 .. n-1)
         self.left: list[int] = []
 
     def next(self) -> np.ndarray:
@@ -75,7 +85,7 @@ class _Order:
             fresh = self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
             self.left = [*self.left, *fresh.tolist()]
         take, self.left = self.left[: self.batch_size], self.left[self.batch_size :]
-        return np.asarray(take)
+        return np.asarray(take) if self.pool is None else self.pool[np.asarray(take, dtype=int)]
 
 
 def _sweep_variable(opt: Any) -> Any:
@@ -143,9 +153,11 @@ def find_lr(
     trials of ``trial_steps`` (default 40) updates at LRs below the range test's fitted
     minimum, each from the model's exact starting state (variables, optimizer variables,
     ``iterations``, RNGs) and on the same batches, scored by ``model.evaluate`` (the compiled
-    loss) on the validation data; the suggestion is half a decade below the best trial
-    (``result.trials``). Without it: the fitted minimum / 10, with a note. From scratch the
-    validation data is not used. ``trial_steps=0``: no trials.
+    loss) on the validation data (a random 512 samples of a larger one); the suggestion is
+    half a decade below the best trial (``result.trials``). Without it the trials are scored on
+    training samples held out from them (a fifth of ``x``, at most 512), with a note.
+    ``trial_steps=0``: no trials (the fitted minimum / 10, with a note). From scratch the
+    validation data is not used.
     """
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model must be a keras.Model, but got model={model!r}")
@@ -154,10 +166,6 @@ def find_lr(
     batch_size, regime = check_int("find_lr", "batch_size", batch_size), check_regime(regime)
     trial_steps = check_trial_steps(trial_steps)
     val = _validation(validation_data, val_data)
-    if trial_steps and val is None:
-        raise ConfigError(
-            f"trial_steps={trial_steps} needs validation_data=(x_val, y_val) to score the trials"
-        )
     shuffle = check_bool("find_lr", "shuffle", shuffle)
     plan = check_sweep("find_lr", **{**SWEEP_DEFAULTS, **options})
     n = _length(x)
@@ -175,11 +183,12 @@ def find_lr(
         detection = detect_pretrained(spectra_numpy(weights))
     ft_rule = rule_applies(regime, plan.method, detection)
     if trial_steps is None:
-        trial_steps = default_trial_steps(ft_rule, val is not None)
+        trial_steps = default_trial_steps(ft_rule)
     state = _State(model)
     rng = np.random.default_rng(seed)
     feed = _Order(n, batch_size, shuffle, rng)
     outcome: TrialOutcome | None = None
+    notes: tuple[str, ...] = ()
 
     bar = ProgressBar("range test", plan.steps, enabled=progress)
 
@@ -204,17 +213,19 @@ def find_lr(
             return float(logs["loss"])
 
         result = plan.test(step_fn, sweep_progress(bar))
-        if ft_rule and trial_steps > 0 and val is not None:
+        if ft_rule and trial_steps > 0:
             # the same batches in every trial (common random numbers): a fixed order seed
             trial_seed = int(rng.integers(2**62))
+            pool, scored, notes = _trial_split(x, y, val, np.random.default_rng(trial_seed))
 
             def start_trial() -> None:
                 nonlocal feed
-                feed = _Order(n, batch_size, shuffle, np.random.default_rng(trial_seed))
+                rng_t = np.random.default_rng(trial_seed)
+                feed = _Order(len(pool), batch_size, shuffle, rng_t, pool)
 
             def val_loss() -> float:
                 logs = model.evaluate(
-                    val[0], val[1], batch_size=batch_size, verbose=0, return_dict=True
+                    scored[0], scored[1], batch_size=batch_size, verbose=0, return_dict=True
                 )
                 return float(logs["loss"])
 
@@ -236,7 +247,39 @@ def find_lr(
         state.restore()
     return finish(
         result, regime=regime, method=plan.method, detection=detection, outcome=outcome,
-        val_arg="validation_data",
+        notes=notes, val_arg="validation_data",
+    )  # fmt: skip
+
+
+def _trial_split(
+    x: Any, y: Any, val: tuple[Any, Any] | None, rng: np.random.Generator
+) -> tuple[np.ndarray, tuple[Any, Any], tuple[str, ...]]:
+    """``(indices of x the trials train on, (x, y) that scores them, notes)``.
+
+    The validation data, at most :data:`MAX_VAL_SAMPLES` of it (a random subset); without it a
+    fifth of ``x`` (at most MAX_VAL_SAMPLES) held out from the trials' training.
+    """
+    n = _length(x)
+    if val is not None:
+        n_val = _length(val[0])
+        if n_val <= MAX_VAL_SAMPLES:
+            return np.arange(n), val, ()
+        keep = np.sort(rng.permutation(n_val)[:MAX_VAL_SAMPLES])
+        scored = (_take(val[0], keep), None if val[1] is None else _take(val[1], keep))
+        return np.arange(n), scored, (
+            f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {n_val} validation "
+            "samples (their 7 passes over all of them would cost more than the trials' training)",
+        )  # fmt: skip
+    held = min(max(1, n // 5), MAX_VAL_SAMPLES)
+    if n - held < 1:
+        return np.arange(n), (x, y), ("with one sample the trials are scored on it",)
+    perm = rng.permutation(n)
+    v = np.sort(perm[:held])
+    scored = (_take(x, v), None if y is None else _take(y, v))
+    return np.sort(perm[held:]), scored, (
+        f"no validation_data was given: the trials were scored on {held} held-out training "
+        "samples (left out of their training); pass validation_data= (your validation split) "
+        "for a sharper choice",
     )  # fmt: skip
 
 
