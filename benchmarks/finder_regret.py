@@ -18,11 +18,13 @@ MNIST-1D; session 3: a residual LayerNorm MLP on digits, a tanh/dropout MLP on s
 data) were added afterwards and are reported apart as held out. One set of tasks can be run on
 its own with ``--tasks`` (built-in names or ``benchmarks/heldout_tasks.py:NAME``).
 
-``--finetune choose|heldout|all`` runs the fine-tuning family instead (benchmarks/finetune_tasks.py:
-pretrained models, AdamW, grid 1e-6..10^-0.5; ``heldout`` is the fresh pair): lrkit's default
-given the task's validation split (the validation-scored trials), the default without it
-(``cand:fitmin/10``, read off the same range test), the range-test rule (``lrkit:lrkit``), the
-anchors and the fixed default.
+``--finetune choose|heldout|fresh2|all`` runs the fine-tuning family instead
+(benchmarks/finetune_tasks.py: pretrained models, AdamW, grid 1e-6..10^-0.5; ``heldout`` is
+session 5's pair, ``fresh2`` session 6's): lrkit's default given the task's validation split
+(``lrkit:default``, the validation-scored trials), the default without it (``lrkit-noval:default``,
+trials scored on held-out training samples), the rule without trials (``cand:fitmin/10``, read
+off the same range test), the range-test rule (``lrkit:lrkit``), the anchors and the fixed
+default.
 
     python benchmarks/finder_regret.py            # full
     python benchmarks/finder_regret.py --quick    # 1 task, 5 epochs, coarse grid
@@ -62,6 +64,9 @@ FINETUNE_CHOOSE = [
     for name in ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 ]
 FINETUNE_HELDOUT = [f"{FINETUNE_FILE}:{name}" for name in ("gru_code", "bn_resmlp_newclasses")]
+# Session 6's fresh pair (finetune_tasks.FRESH2), named before any finder ran on it; session 5's
+# pair above was then used too, to choose the validation cap and the no-val_data default.
+FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "conv1d_sines")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -124,7 +129,8 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
             extra: dict[str, Any] = {}
             if which.startswith("lrkit-t"):  # rule design: another trial length
                 extra["trial_steps"] = int(which[len("lrkit-t") :])
-            if "finetune_tasks.py:" in name:  # a fine-tuning user has a validation split
+            # a fine-tuning user has a validation split ("lrkit-noval": one who passes none)
+            if "finetune_tasks.py:" in name and which != "lrkit-noval":
                 extra["val_data"] = task.val
             model, optim = _model_opt(task, opt, seed, 1e-3)
             res = find_lr(
@@ -224,6 +230,8 @@ def _short(task: str) -> str:
     if "heldout_tasks.py:" in task:
         return f"heldout:{name}"
     if "finetune_tasks.py:" in task:
+        if task in FINETUNE_FRESH2:
+            return f"finetune-fresh2:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -266,6 +274,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_heldout_plain_sgd": ("heldout", ("sgd",)),
     "summary_finetune": ("finetune", None),
     "summary_finetune_heldout": ("finetune-heldout", None),
+    "summary_finetune_fresh2": ("finetune-fresh2", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -276,7 +285,8 @@ TITLES = {
     "summary_builtin_plain_sgd": "built-in tasks, plain SGD",
     "summary_heldout_plain_sgd": "held-out tasks, plain SGD",
     "summary_finetune": "fine-tuning tasks the fine-tune rule was chosen on",
-    "summary_finetune_heldout": "fine-tuning tasks held out",
+    "summary_finetune_heldout": "fine-tuning tasks held out (session 5's pair)",
+    "summary_finetune_fresh2": "fine-tuning tasks held out (session 6's fresh pair)",
 }
 
 
@@ -338,6 +348,11 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"\nlrkit interval holds the grid-best LR in {100 * result['interval_holds_grid_best']:.0f}% of runs"
     )
+    if "interval_holds_grid_best_noval" in result:
+        print(
+            "lrkit interval without val_data holds the grid-best LR in "
+            f"{100 * result['interval_holds_grid_best_noval']:.0f}% of runs"
+        )
 
 
 def main() -> None:
@@ -359,7 +374,7 @@ def main() -> None:
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
         "--finetune",
-        choices=("choose", "heldout", "all"),
+        choices=("choose", "heldout", "fresh2", "all"),
         default=None,
         help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
     )
@@ -394,7 +409,8 @@ def main() -> None:
             tasks = {
                 "choose": FINETUNE_CHOOSE,
                 "heldout": FINETUNE_HELDOUT,
-                "all": FINETUNE_CHOOSE + FINETUNE_HELDOUT,
+                "fresh2": FINETUNE_FRESH2,
+                "all": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2,
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -403,7 +419,11 @@ def main() -> None:
         _task(t, None)
     # The fine-tuning family (CPU-bound transformer trainings) scores the default, the range-test
     # rule it replaces, the anchors, the fixed default and the rule candidates only.
-    finders = ["lrkit", *args.anchors] if args.finetune else ["lrkit", "lrkit-r3", *args.anchors]
+    finders = (
+        ["lrkit", "lrkit-noval", *args.anchors]
+        if args.finetune
+        else ["lrkit", "lrkit-r3", *args.anchors]
+    )
     lrkit_methods = ("lrkit",) if args.finetune else LRKIT_METHODS
     t_start = time.perf_counter()
 
@@ -438,6 +458,9 @@ def main() -> None:
                     for m in lrkit_methods:
                         v = lk.get("suggestions", {}).get(m)
                         sugg.setdefault((t, o, f"lrkit:{m}"), []).append(v)
+                    if "lrkit-noval" in finders:  # the default without val_data
+                        nv = find_res[(t, o, s, "lrkit-noval")].get("suggestion")
+                        sugg.setdefault((t, o, "lrkit-noval:default"), []).append(nv)
                     if "lrkit-r3" in finders:
                         r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestion")
                         sugg.setdefault((t, o, "lrkit-r3:default"), []).append(r3)
@@ -451,7 +474,7 @@ def main() -> None:
 
                         fit = fit_curve(lk["lrs"], lk["losses"])
                         lr_min = lk["lrs"][int(np.argmin(fit))]
-                        # fine-tuning: fitmin/10 is the default without val_data (the range
+                        # fine-tuning: fitmin/10 is the rule with trial_steps=0 (the range
                         # test reads the training loss either way, so it is the same test)
                         divisors = (10,) if args.finetune else (3, 5, 10, 20, 30)
                         for c in divisors:
@@ -502,16 +525,19 @@ def main() -> None:
                 "grid_wall_s": grid_wall,
                 "methods": {},
             }
-            inside = [
-                find_res[(t, o, s, "lrkit")]["interval"][0] <= float(best_key) * 1.0001
-                and float(best_key) <= find_res[(t, o, s, "lrkit")]["interval"][1] * 1.0001
-                for s in finder_seeds
-                if "interval" in find_res[(t, o, s, "lrkit")]
-            ]
-            cell["interval_holds_grid_best"] = sum(inside) / max(1, len(inside))
-            cell["lrkit_intervals"] = [
-                find_res[(t, o, s, "lrkit")].get("interval") for s in finder_seeds
-            ]
+            for f, suffix in (("lrkit", ""), ("lrkit-noval", "_noval")):
+                if f not in finders:
+                    continue
+                inside = [
+                    find_res[(t, o, s, f)]["interval"][0] <= float(best_key) * 1.0001
+                    and float(best_key) <= find_res[(t, o, s, f)]["interval"][1] * 1.0001
+                    for s in finder_seeds
+                    if "interval" in find_res[(t, o, s, f)]
+                ]
+                cell[f"interval_holds_grid_best{suffix}"] = sum(inside) / max(1, len(inside))
+                cell[f"lrkit_intervals{suffix}"] = [
+                    find_res[(t, o, s, f)].get("interval") for s in finder_seeds
+                ]
             for (tt, oo, m), lrs in sugg.items():
                 if (tt, oo) != (t, o):
                     continue
@@ -563,8 +589,12 @@ def main() -> None:
     import torch
 
     coverage = statistics.fmean(c["interval_holds_grid_best"] for c in cells)
+    noval = [
+        c["interval_holds_grid_best_noval"] for c in cells if "interval_holds_grid_best_noval" in c
+    ]
     result = {
         "interval_holds_grid_best": coverage,
+        **({"interval_holds_grid_best_noval": statistics.fmean(noval)} if noval else {}),
         "command": "python " + " ".join(sys.argv),
         "config": {
             "tasks": tasks,
@@ -579,6 +609,7 @@ def main() -> None:
             "heldout": [_short(t) for t in HELDOUT],
             "finetune_choose": [_short(t) for t in FINETUNE_CHOOSE],
             "finetune_heldout": [_short(t) for t in FINETUNE_HELDOUT],
+            "finetune_fresh2": [_short(t) for t in FINETUNE_FRESH2],
         },
         "machine": {
             "platform": platform.platform(),
@@ -600,6 +631,11 @@ def main() -> None:
             }
             for (t, o, s, f), r in find_res.items()
             if f == "lrkit"
+        },
+        "curves_noval": {
+            f"{_short(t)}|{o}|{s}": {"trials": r.get("trials"), "interval": r.get("interval")}
+            for (t, o, s, f), r in find_res.items()
+            if f == "lrkit-noval"
         },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -60,18 +60,33 @@ def _mode_val(task: Any, mode: str, seed: int) -> Any:
     return x[idx], y[idx]
 
 
+#: Candidate design: ``(first k, count)``, trials at lr_min * 10**(-k/2) (library: (1, 6)).
+CANDS = (1, 6)
+
+
+def set_cands(value: list[int]) -> None:
+    global CANDS
+    CANDS = (value[0], value[1])
+
+
+def _cands(lr_min: float) -> Any:
+    first, count = CANDS
+    return lr_min * 10.0 ** (-np.arange(first, first + count) / 2.0)
+
+
 def collect(
     tasks: list[str], path: Path = OUT, mode: str = "val", lengths: tuple[int, ...] = LENGTHS
 ) -> None:
     import finetune_tasks
     import torch
 
+    import lrkit.finder._finetune_torch as glue
     from lrkit.finder import find_lr
-    from lrkit.finder._finetune import candidates
     from lrkit.tasks import make_optimizer
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
+    glue.candidates = lambda lr_min, n=0: _cands(lr_min)  # type: ignore[assignment]
     out = json.loads(path.read_text()) if path.exists() else {}
     for name in tasks:
         task = getattr(finetune_tasks, name)()
@@ -97,7 +112,7 @@ def collect(
                 )
                 assert r.trials is not None
                 lr_min = float(r.lrs[int(np.argmin(r.fitted))])
-                assert np.allclose(np.sort(candidates(lr_min)), r.trials.lrs)
+                assert np.allclose(np.sort(_cands(lr_min)), r.trials.lrs)
                 rec["lr_min"] = lr_min
                 rec["lrs"] = list(r.trials.lrs)
                 rec["start"] = r.trials.start_val_loss
@@ -188,7 +203,12 @@ def main() -> None:
         "training samples), capN (a seeded subset of N validation samples)",
     )
     ap.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
+    ap.add_argument(
+        "--cands", nargs=2, type=int, default=[1, 6], metavar=("FIRST_K", "COUNT"),
+        help="trial LRs: the fitted minimum * 10**(-k/2), k = FIRST_K .. FIRST_K+COUNT-1",
+    )  # fmt: skip
     args = ap.parse_args()
+    set_cands(args.cands)
     if args.collect is not None:
         bad = [t for t in args.collect if t not in SEEN]
         if bad:

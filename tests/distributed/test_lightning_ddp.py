@@ -52,5 +52,5 @@ def test_find_lr_agrees_across_ranks_and_matches_one_process(ranks: list[dict]) 
 def test_finetune_trials_on_the_validation_loaders_agree_across_ranks(ranks: list[dict]) -> None:
     r0, r1 = (r["tuned"] for r in ranks)
     assert r0 == r1  # each rank scored its shard; the loss is the mean over both
-    assert r0["trials"] is not None and len(r0["trials"]["val_losses"]) == 6
+    assert r0["trials"] is not None and 4 <= len(r0["trials"]["val_losses"]) <= 8
     assert any("(val_dataloaders)" in n for n in r0["notes"])

@@ -32,7 +32,7 @@ def test_find_lr_is_the_same_on_both_ranks(ranks: list[dict]) -> None:
 def test_finetune_trials_on_the_eval_dataset_agree_across_ranks(ranks: list[dict]) -> None:
     r0, r1 = (r["tuned"] for r in ranks)
     assert r0 == r1  # each rank scored its shard; the loss is the mean over both
-    assert r0["trials"] is not None and len(r0["trials"]["val_losses"]) == 6
+    assert r0["trials"] is not None and 4 <= len(r0["trials"]["val_losses"]) <= 8
     assert any("trainer.get_eval_dataloader()" in n for n in r0["notes"])
 
 

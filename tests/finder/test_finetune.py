@@ -168,7 +168,9 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
         )
     assert r.regime == "finetune" and r.method == "finetune"
     assert r.detection is not None and r.detection.pretrained
-    assert r.trials is not None and len(r.trials.lrs) == 6 and r.trials.trial_steps == 10
+    assert r.trials is not None and 4 <= len(r.trials.lrs) <= 8 and r.trials.trial_steps == 10
+    # more than 4 trials only while the lowest LR was the best
+    assert len(r.trials.lrs) == 4 or np.argmin(r.trials.val_losses) == 1 or len(r.trials.lrs) == 8
     # half a decade below the best trial (40-step trials favour too high an LR)
     best_trial = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
     assert r.suggestion == pytest.approx(best_trial / 10**0.5)
@@ -180,7 +182,7 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     assert any("held-out training samples" in n for n in r.notes)  # no val_data was given
     d = r.to_dict()
     assert d["regime"] == "finetune" and d["detection"]["pretrained"] is True
-    assert len(d["trials"]["val_losses"]) == 6
+    assert len(d["trials"]["val_losses"]) == len(r.trials.lrs)
 
 
 def test_no_trials_on_a_pretrained_model_divides_the_fitted_minimum_by_10(pretrained: dict) -> None:
@@ -459,9 +461,10 @@ def test_pick_divides_the_best_trial_and_spans_the_near_ones() -> None:
     assert best == pytest.approx(1e-3 / 10**0.5) and low < best < high
 
 
-def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -> None:
-    log: list[str] = []
+def trials(target: float, log: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """run_trials on a toy: two updates of ``w += lr`` (a blow-up above lr 2), val (w - target)^2."""
     w = {"v": 0.0}
+    log = [] if log is None else log
 
     def restore() -> None:
         log.append("restore")
@@ -469,19 +472,41 @@ def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -
 
     def step(lr: float) -> float:
         w["v"] += lr
-        return math.inf if lr > 1.0 else 1.0
+        return math.inf if lr > 2.0 else 1.0
 
-    losses, start = run_trials(
-        np.array([0.1, 0.5, 2.0]),
+    return run_trials(
+        10.0,  # candidates 10 * 10**(-k/2): 3.16 (blows up), 1, 0.316, 0.1, then lower
         start_trial=lambda: log.append("start"),
         train_step=step,
-        val_loss=lambda: (w["v"] - 1.0) ** 2,
+        val_loss=lambda: (w["v"] - target) ** 2,
         restore=restore,
         trial_steps=2,
     )
-    assert start == 1.0
-    assert losses[:2] == pytest.approx([0.64, 0.0]) and losses[2] == math.inf
-    assert log == ["restore", *["restore", "start"] * 3, "restore"]
+
+
+def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -> None:
+    from lrkit.finder._finetune import FIRST_CANDIDATES
+
+    log: list[str] = []
+    lrs, losses, start = trials(2 * 10**-0.5, log)  # best at the third candidate
+    assert start == pytest.approx(0.4)
+    assert len(lrs) == FIRST_CANDIDATES == 4  # bracketed: no more trials
+    assert np.allclose(np.log10(lrs), [-1.0, -0.5, 0.0, 0.5])  # ascending
+    assert losses[-1] == math.inf and losses[1] == pytest.approx(0.0, abs=1e-12)
+    assert losses[0] == pytest.approx((0.2 - 2 * 10**-0.5) ** 2)
+    assert log == ["restore", *["restore", "start"] * 4, "restore"]
+
+
+def test_run_trials_go_lower_while_the_lowest_lr_is_best() -> None:
+    from lrkit.finder._finetune import MAX_CANDIDATES
+
+    lrs, losses, _ = trials(2 * 10**-1.5)  # best at k = 5: one more (k = 6) brackets it
+    assert len(lrs) == 6 and np.argmin(losses) == 1
+    lrs, losses, _ = trials(0.0)  # lower is always better: it stops at MAX_CANDIDATES
+    assert len(lrs) == MAX_CANDIDATES and lrs[0] == pytest.approx(
+        10.0 * 10 ** (-MAX_CANDIDATES / 2)
+    )
+    assert np.argmin(losses) == 0
 
 
 # --- plain SGD: the interval holds the best LR -----------------------------------------------

@@ -147,12 +147,13 @@ def test_pretrained_keras_model_with_validation_data_runs_the_trials(pretrained)
     assert int(ops.convert_to_numpy(model.optimizer.iterations)) == 7
     assert r.regime == "finetune" and r.method == "finetune" and r.detection.pretrained
     assert r.trials is not None and r.trials.trial_steps == 40
-    assert len(r.trials.val_losses) == 6 and all(np.isfinite(r.trials.val_losses))
-    assert len(set(r.trials.val_losses)) == 6  # six different LRs, six different results
+    n = len(r.trials.val_losses)
+    assert 4 <= n <= 8 and all(np.isfinite(r.trials.val_losses))
+    assert len(set(r.trials.val_losses)) == n  # different LRs, different results
     assert r.trials.start_val_loss == pytest.approx(start, rel=1e-6)
     # the trial LRs: the fitted minimum * 10**(-k/2); the suggestion: best / 10**0.5
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
-    assert r.trials.lrs == pytest.approx(sorted(lr_min * 10 ** (-np.arange(1, 7) / 2)))
+    assert r.trials.lrs == pytest.approx(sorted(lr_min * 10 ** (-np.arange(1, n + 1) / 2)))
     best = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
     assert (
         r.suggestion == pytest.approx(best / 10**0.5) and r.suggestions["finetune"] == r.suggestion

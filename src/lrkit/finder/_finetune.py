@@ -4,8 +4,9 @@ A range test reads the training loss, which falls fastest at LRs that overwrite 
 pretrained model knows; its fitted minimum sits 10-100x above the best fine-tuning LR
 (huggingface/transformers#16013; lrkit's own ``benchmarks/finder_regret.py`` fine-tuning
 family). :func:`detect_pretrained` reads a pretrained start off the weights' spectra. The
-fine-tuning rule (the default, ``trial_steps=None``) runs 6 short trials from the caller's
-exact weights at LRs below the range test's fitted minimum, scores them on the validation data
+fine-tuning rule (the default, ``trial_steps=None``) runs short trials from the caller's exact
+weights at LRs below the range test's fitted minimum (:func:`run_trials`: 4, then lower while
+the lowest is the best), scores them on the validation data
 (at most :data:`MAX_VAL_SAMPLES`; without ``val_data``, on training samples held out from the
 trials) and suggests half a decade below the best (short trials favour too high an LR); the
 interval covers every trial within :data:`NEAR` of the best (:func:`pick`). With
@@ -79,8 +80,8 @@ TRIAL_DIVISOR = 10**0.5
 #: runs (17/20 with only the best trial, 0.02: 17/20), median width one decade.
 NEAR = 0.05
 #: The trials are scored on at most this many validation samples (a seeded random subset of a
-#: larger tensor split; the first batches of an iterable, until this many samples): 7 passes over
-#: a large split cost more than the trials' training (tabular_drift: 5.6% of the grid's wall
+#: larger tensor split; the first batches of an iterable, until this many samples): a pass per
+#: trial over a large split costs more than the trials' training (tabular_drift: 5.6% of the grid's wall
 #: time with 1700 samples, 3.1% in optimizer steps). On the seen tasks (benchmarks/
 #: finetune_rule.py --mode capN, regret read off the grids) 512 left every cell's regret as with
 #: the whole split (cnn_newhead 0.23, mlp_shift 0.27, tabular_drift 0.28 points); 256 did not
@@ -88,8 +89,15 @@ NEAR = 0.05
 #: fifth of them, fewer when small): median 0.49 points, worst cell 0.83, interval 87% over the
 #: six seen tasks, against the fitted minimum / 10: 0.81, 2.18, 70% on the fresh pair alone.
 MAX_VAL_SAMPLES = 512
-#: Trials at the range test's fitted minimum times 10**(-k/2), k = 1 .. N_CANDIDATES.
-N_CANDIDATES = 6
+#: Trials at the range test's fitted minimum times 10**(-k/2), k = 1 .. FIRST_CANDIDATES, then
+#: one more half decade below while the lowest LR tried is the best (up to k = MAX_CANDIDATES).
+#: With validation data the best trial was k = 1 or 2 in all 30 runs on the six seen tasks, and
+#: the rule's suggestions and intervals were the same from 3 or 4 first trials as from 6 fixed
+#: ones (benchmarks/finetune_rule.py, regret read off the grids; without val_data the best was
+#: once at k = 4); a trial at the fitted minimum itself (k = 0) won 40-update trials on mlp_shift
+#: but lost the full fine-tuning (worst cell 0.27 -> 1.84 points): none is run.
+FIRST_CANDIDATES = 4
+MAX_CANDIDATES = 8
 # A weight matrix "looks trained" when its top singular value exceeds the edge of a random
 # matrix with the same entry scale, sigma * (sqrt(rows) + sqrt(cols)) (Marchenko-Pastur), by this
 # factor. Fresh PyTorch initialisations of every built-in and held-out task of
@@ -201,7 +209,7 @@ def spectra_numpy(weights: Sequence[Any], iters: int = 30) -> list[tuple[int, in
     return out
 
 
-def candidates(lr_min: float, n: int = N_CANDIDATES) -> np.ndarray:
+def candidates(lr_min: float, n: int = FIRST_CANDIDATES) -> np.ndarray:
     """Trial LRs: ``lr_min * 10**(-k/2)`` for k = 1..n (half-decade steps below the minimum)."""
     return lr_min * 10.0 ** (-np.arange(1, n + 1) / 2.0)
 
@@ -243,7 +251,7 @@ def pick(
 
 
 def run_trials(
-    lrs: np.ndarray,
+    lr_min: float,
     *,
     start_trial: Callable[[], None],
     train_step: Callable[[float], float],
@@ -251,26 +259,34 @@ def run_trials(
     restore: Callable[[], None],
     trial_steps: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[float], float]:
-    """Train ``trial_steps`` updates at each LR from the restored start; return val losses.
+) -> tuple[np.ndarray, list[float], float]:
+    """Train ``trial_steps`` updates at each candidate LR from the restored start.
 
-    ``restore()`` puts the starting weights and optimizer state back; ``start_trial()`` rewinds
-    the batches so that every trial sees the same ones (common random numbers: the trials
-    differ only in their LR); ``train_step(lr)`` takes one update and returns its training
-    loss (``StopIteration`` when the data ran out). Returns the validation loss after each
-    trial (``inf`` for a trial whose loss became non-finite) and the one at the start.
+    The candidates are :func:`candidates` of ``lr_min`` (the range test's fitted minimum),
+    highest first, then one more half decade below while the lowest LR tried scored best (up
+    to :data:`MAX_CANDIDATES`; distributed callers agree on every validation loss, so every
+    rank tries the same LRs). ``restore()`` puts the starting weights and optimizer state back;
+    ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
+    numbers: the trials differ only in their LR); ``train_step(lr)`` takes one update and
+    returns its training loss (``StopIteration`` when the data ran out). Returns the LRs tried
+    (ascending), the validation loss after each (``inf`` for a trial whose loss became
+    non-finite) and the one at the start.
     """
     restore()
     start = val_loss()
+    lrs: list[float] = []
     out: list[float] = []
     done = 0
-    for lr in lrs:
+    while len(lrs) < MAX_CANDIDATES and (
+        len(lrs) < FIRST_CANDIDATES or out[-1] <= min(out)  # the lowest LR is the best so far
+    ):
+        lr = float(lr_min) * 10.0 ** (-(len(lrs) + 1) / 2.0)
         restore()
         start_trial()
         value: float | None = None
         for _ in range(trial_steps):
             try:
-                loss = train_step(float(lr))
+                loss = train_step(lr)
             except StopIteration:
                 break
             done += 1
@@ -281,9 +297,10 @@ def run_trials(
                 break
         if value is None:
             value = val_loss()
+        lrs.append(lr)
         out.append(value if math.isfinite(value) else math.inf)
     restore()
-    return out, start
+    return np.asarray(lrs[::-1]), out[::-1], start
 
 
 def apply(
@@ -348,7 +365,7 @@ def apply(
             "benchmark the best fine-tuning LR lay 10-100x below that minimum, so also search "
             "below the interval). This rule is the weaker one: on lrkit's fine-tuning "
             "benchmark it did not beat a fixed AdamW 1e-3 on every task. "
-            "Leave trial_steps at its default to score 6 short trials from your weights on "
+            "Leave trial_steps at its default to score short trials from your weights on "
             f"your validation split ({val_arg}=) or held-out training samples instead, or pass "
             "regime='scratch' for the from-scratch rule."
         )

@@ -18,7 +18,6 @@ from lrkit.finder._finetune import (
     MIN_SIDE,
     Detection,
     TrialOutcome,
-    candidates,
     check_regime,
     detect_pretrained,
     outcome_of,
@@ -75,7 +74,7 @@ def _split(
         keep = torch.randperm(len(x), generator=gen)[:MAX_VAL_SAMPLES].to(x.device)
         note = (
             f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {len(x)} validation "
-            "samples (their 7 passes over all of them would cost more than the trials' training)"
+            "samples (a pass per trial over all of them would cost more than the trials' training)"
         )
         return train_data, cut(x[keep], y[keep]), note
     if _is_tensor_pair(train_data):
@@ -170,9 +169,8 @@ def finetune_trials(
         # distributed: the mean over ranks, so every rank picks the same trial
         return agreed_value(local, "find_lr")[1]
 
-    lrs = candidates(lr_min)
-    losses, start = run_trials(
-        lrs,
+    lrs, losses, start = run_trials(
+        lr_min,
         start_trial=start_trial,
         train_step=step,
         val_loss=val_loss,

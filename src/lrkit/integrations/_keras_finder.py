@@ -17,7 +17,6 @@ from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
 from lrkit.finder._finetune import (
     MAX_VAL_SAMPLES,
     TrialOutcome,
-    candidates,
     check_regime,
     check_trial_steps,
     default_trial_steps,
@@ -229,9 +228,8 @@ def find_lr(
                 )
                 return float(logs["loss"])
 
-            lrs = candidates(result.interval[1])  # below the range test's fitted minimum
-            losses, start = run_trials(
-                lrs,
+            lrs, losses, start = run_trials(
+                result.interval[1],  # below the range test's fitted minimum
                 start_trial=start_trial,
                 train_step=step_fn,
                 val_loss=val_loss,
@@ -268,7 +266,7 @@ def _trial_split(
         scored = (_take(val[0], keep), None if val[1] is None else _take(val[1], keep))
         return np.arange(n), scored, (
             f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {n_val} validation "
-            "samples (their 7 passes over all of them would cost more than the trials' training)",
+            "samples (a pass per trial over all of them would cost more than the trials' training)",
         )  # fmt: skip
     held = min(max(1, n // 5), MAX_VAL_SAMPLES)
     if n - held < 1:
