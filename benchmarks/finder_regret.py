@@ -66,7 +66,7 @@ FINETUNE_CHOOSE = [
 FINETUNE_HELDOUT = [f"{FINETUNE_FILE}:{name}" for name in ("gru_code", "bn_resmlp_newclasses")]
 # Session 6's fresh pair (finetune_tasks.FRESH2), named before any finder ran on it; session 5's
 # pair above was then used too, to choose the validation cap and the no-val_data default.
-FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "conv1d_sines")]
+FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "conv1d_bands")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
