@@ -81,13 +81,14 @@ TRIAL_DIVISOR = 10**0.5
 NEAR = 0.05
 #: The trials are scored on at most this many validation samples (a seeded random subset of a
 #: larger tensor split; the first batches of an iterable, until this many samples): a pass per
-#: trial over a large split costs more than the trials' training (tabular_drift: 5.6% of the grid's wall
-#: time with 1700 samples, 3.1% in optimizer steps). On the seen tasks (benchmarks/
-#: finetune_rule.py --mode capN, regret read off the grids) 512 left every cell's regret as with
-#: the whole split (cnn_newhead 0.23, mlp_shift 0.27, tabular_drift 0.28 points); 256 did not
-#: (0.45, 0.45, 0.28). Without val_data at most this many training samples are held out (a
-#: fifth of them, fewer when small): median 0.49 points, worst cell 0.83, interval 87% over the
-#: six seen tasks, against the fitted minimum / 10: 0.81, 2.18, 70% on the fresh pair alone.
+#: trial over a large split costs more than the trials' training (tabular_drift: 5.6% of the
+#: grid's wall time with 1700 samples, 3.1% in optimizer steps). On the seen tasks
+#: (benchmarks/finetune_rule.py --mode capN, regret read off the grids) 512 left every cell's
+#: regret as with the whole split (cnn_newhead 0.23, mlp_shift 0.27, tabular_drift 0.28
+#: points); 256 did not (0.45, 0.45, 0.28). Without val_data a fifth of the training samples
+#: (at most this many) is held out to score the trials: median 0.49 points, worst cell 0.83,
+#: interval 87% over the six seen tasks (the same proxy), where the fitted minimum / 10 had
+#: median 0.81 and worst cell 2.18 (measured trainings).
 MAX_VAL_SAMPLES = 512
 #: Trials at the range test's fitted minimum times 10**(-k/2), k = 1 .. FIRST_CANDIDATES, then
 #: one more half decade below while the lowest LR tried is the best (up to k = MAX_CANDIDATES).
@@ -280,7 +281,7 @@ def run_trials(
     while len(lrs) < MAX_CANDIDATES and (
         len(lrs) < FIRST_CANDIDATES or out[-1] <= min(out)  # the lowest LR is the best so far
     ):
-        lr = float(lr_min) * 10.0 ** (-(len(lrs) + 1) / 2.0)
+        lr = float(candidates(lr_min, len(lrs) + 1)[-1])
         restore()
         start_trial()
         value: float | None = None
