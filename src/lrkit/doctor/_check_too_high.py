@@ -77,6 +77,8 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             )
     out += _first_period_explosion(c, t)
     out += _dead_at_chance(c, t)
+    if not out:
+        out += _worse_than_start(c, t)
     out += _rise_after_peak(log, c, t)
     half = len(c.xb) // 2
     tr = trend(c.xb[half:], c.yb[half:])
@@ -113,6 +115,32 @@ def _first_period_explosion(c: Curve, t: Thresholds) -> list[Finding]:
             float(c.y[0] / nxt),
             f"the first logged loss ({c.y[0]:.4g}) is {c.y[0] / nxt:.0f}× the next ones: the "
             "loss exploded in the first logging period",
+        )
+    ]
+
+
+def _worse_than_start(c: Curve, t: Thresholds) -> list[Finding]:
+    """The training loss ends clearly above where it started, without exploding: a step size
+    that only makes the loss worse (a too-small one moves it down, however slowly)."""
+    n = len(c.y)
+    if c.l0 <= 0 or n < 10:
+        return []
+    m = max(3, n // 5)
+    end = float(np.median(c.y[-m:]))
+    noise, _ = _tail_noise(c, n - m)
+    rise = end - c.l0
+    if rise < t.worse_than_start * c.l0 or rise < 3 * noise:
+        return []
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            _span(c.x, n - m, -1),
+            "end_over_start",
+            end / c.l0,
+            f"the training loss ends {end / c.l0 - 1:.0%} above where it started "
+            f"({end:.4g} over the last {m} values against {c.l0:.4g}; minibatch noise "
+            f"±{noise:.2g}) without exploding: the steps make it worse, not better",
         )
     ]
 
