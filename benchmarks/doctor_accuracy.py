@@ -282,10 +282,12 @@ LOFO_GRID: dict[str, list[Any]] = {
     "quiet_progress": [0.0, 0.3],
     "plateau_drop_noise": [2.0, 4.0],
     "rebound": [0.3, 0.5],
-    # session 6: the weak "still falling, slowing" too-low band (0.5 = off) and "ends above its
-    # start" (a rise of 20% or 5%)
+    # session 6: the weak "still falling, slowing" too-low band (0.5 = off), "ends above its
+    # start" (a rise of 20% or 5%) ...
     "weak_ratio": [0.5, 0.3, 0.2],
     "worse_than_start": [0.2, 0.05],
+    # ... and the validation loss's jitter against its gain (1e9 = off)
+    "val_jitter": [1e9, 0.3, 0.2],
 }
 
 

@@ -251,3 +251,30 @@ def test_loss_ending_above_its_start_is_lr_too_high(seed: int) -> None:
     noisy = np.r_[1.4, np.full(29, 1.44)] * (1 + 0.1 * rng.standard_normal(30))
     d = diagnose({"epoch": e, "loss": noisy, "lr": np.full(30, 0.1)})
     assert not any(f.statistic == "end_over_start" for f in d.findings), d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_validation_loss_jumping_by_much_of_its_gain_is_lr_too_high(seed: int) -> None:
+    # Training stalls at 2/3 of its start (33% progress, quiet: no other rule fires); the
+    # validation loss gained 0.3 and then jumps by ~0.1 between evaluations.
+    rng = np.random.default_rng(seed)
+    k = np.arange(600, dtype=float)
+    loss = (2.0 + 1.0 * np.exp(-k / 30)) * (1 + 0.01 * rng.standard_normal(600))
+    ev = np.arange(19, 600, 20, dtype=float)
+    val = 2.1 + 0.15 * rng.choice([-1.0, 1.0], len(ev))
+    val[0] = 2.55
+    log = {"step": k, "train_loss": loss, "lr": np.full(600, 0.1)}
+    d = diagnose({**log, "val_loss": _at(k, ev, val)})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert any(f.statistic == "val_jitter_over_gain" for f in d.findings)
+    # The same validation loss falling smoothly: no finding from it.
+    smooth = 2.55 - 0.45 * (1 - np.exp(-ev / 200))
+    d = diagnose({**log, "val_loss": _at(k, ev, smooth)})
+    assert not any(f.statistic == "val_jitter_over_gain" for f in d.findings), d.explain()
+
+
+def _at(k: np.ndarray, ev: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``v`` at the steps ``ev`` of ``k``, NaN (not logged) elsewhere."""
+    out = np.full(len(k), np.nan)
+    out[np.searchsorted(k, ev)] = v
+    return out

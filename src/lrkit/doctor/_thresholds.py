@@ -101,5 +101,10 @@ class Thresholds:
     #: lr_too_high: the training loss ends (median of the last 20%) this fraction above where
     #: it started, by more than three times its minibatch noise: training made it worse.
     worse_than_start: float = 0.05
+    #: lr_too_high: over the second half of the evaluations, the validation loss jumps between
+    #: consecutive ones (robust spread of its changes around their median) by at least this
+    #: fraction of everything it gained (first value − best), while the training loss made less
+    #: than blowup_progress: the steps move the model more than it learns from them.
+    val_jitter: float = 0.2
     #: no evidence: minibatch noise at least this × the level, and no significant trend.
     noisy_level: float = 0.2
