@@ -47,6 +47,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -291,6 +292,11 @@ LOFO_GRID: dict[str, list[Any]] = {
 }
 
 
+#: Stands in for the diagnosis of a log the doctor cannot read (a miss, with no prescription).
+_UNREADABLE = SimpleNamespace(verdict="unreadable",
+                              prescription=SimpleNamespace(lr=None, lr_factor=None))  # fmt: skip
+
+
 def _toward(rec: dict[str, Any], d: Any) -> bool:
     p = d.prescription
     new = p.lr if p.lr is not None else (rec["lr"] * p.lr_factor if p.lr_factor else None)
@@ -324,11 +330,19 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
         recs += [{**r, "root": str(root)} for r in index["runs"]]
         best.update(index["best"])
         dropped += index["dropped"]
-    logs = [read_log(Path(r["root"]) / r["log"]) for r in recs]
+    from lrkit.errors import LRKitError
+
+    logs: list[Any] = []
+    for r in recs:
+        try:
+            logs.append(read_log(Path(r["root"]) / r["log"]))
+        except LRKitError as exc:  # scored as the verdict "unreadable" (a miss)
+            print(f"unreadable: {r['log']}: {exc}")
+            logs.append(None)
     families = sorted({r["family"] for r in recs}, key=[r["family"] for r in recs].index)
 
     def run(t: Any) -> list[Any]:
-        return [diagnose(log, thresholds=t) for log in logs]
+        return [_UNREADABLE if log is None else diagnose(log, thresholds=t) for log in logs]
 
     default = run(None)
     res: dict[str, Any] = {"families": families, "n": len(recs), "grid_best": best,
