@@ -47,6 +47,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -282,7 +283,18 @@ LOFO_GRID: dict[str, list[Any]] = {
     "quiet_progress": [0.0, 0.3],
     "plateau_drop_noise": [2.0, 4.0],
     "rebound": [0.3, 0.5],
+    # session 6: the weak "still falling, slowing" too-low band (0.5 = off), "ends above its
+    # start" (a rise of 20% or 5%) ...
+    "weak_ratio": [0.5, 0.3, 0.2],
+    "worse_than_start": [0.2, 0.05],
+    # ... and the validation loss's jitter against its gain (1e9 = off)
+    "val_jitter": [1e9, 0.3, 0.2],
 }
+
+
+#: Stands in for the diagnosis of a log the doctor cannot read (a miss, with no prescription).
+_UNREADABLE = SimpleNamespace(verdict="unreadable",
+                              prescription=SimpleNamespace(lr=None, lr_factor=None))  # fmt: skip
 
 
 def _toward(rec: dict[str, Any], d: Any) -> bool:
@@ -310,18 +322,31 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).parent))
     from doctor_families import relabel
 
-    root = Path(families_dir)
-    index = relabel(json.loads((root / "index.json").read_text()))
-    recs = index["runs"]
-    logs = [read_log(root / r["log"]) for r in recs]
+    # Several corpus folders (comma-separated) are pooled: their family names never clash.
+    recs, best, dropped = [], {}, 0
+    for folder in families_dir.split(","):
+        root = Path(folder)
+        index = relabel(json.loads((root / "index.json").read_text()))
+        recs += [{**r, "root": str(root)} for r in index["runs"]]
+        best.update(index["best"])
+        dropped += index["dropped"]
+    from lrkit.errors import LRKitError
+
+    logs: list[Any] = []
+    for r in recs:
+        try:
+            logs.append(read_log(Path(r["root"]) / r["log"]))
+        except LRKitError as exc:  # scored as the verdict "unreadable" (a miss)
+            print(f"unreadable: {r['log']}: {exc}")
+            logs.append(None)
     families = sorted({r["family"] for r in recs}, key=[r["family"] for r in recs].index)
 
     def run(t: Any) -> list[Any]:
-        return [diagnose(log, thresholds=t) for log in logs]
+        return [_UNREADABLE if log is None else diagnose(log, thresholds=t) for log in logs]
 
     default = run(None)
-    res: dict[str, Any] = {"families": families, "n": len(recs), "grid_best": index["best"],
-                           "dropped_by_labelling": index["dropped"]}  # fmt: skip
+    res: dict[str, Any] = {"families": families, "n": len(recs), "grid_best": best,
+                           "dropped_by_labelling": dropped}  # fmt: skip
     verdicts = [d.verdict for d in default]
     res["default_rules"] = _score(recs, verdicts)
     lr_cases = [i for i, r in enumerate(recs) if r["label"] in LR_LABELS]
@@ -361,7 +386,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     # the curve alone; a run it does not list accepts only the grid's label.
     eye = json.loads((Path(__file__).parent / "doctor_corpus" / "synthetic_eye.json").read_text())
     # run folders name their family, so the three lists never clash
-    checked = {**eye["runs"], **eye.get("heldout_runs", {}), **eye.get("heldout2_runs", {})}
+    checked = {**eye["runs"], **eye.get("heldout_runs", {}), **eye.get("heldout2_runs", {}),
+               **eye.get("heldout3_runs", {})}  # fmt: skip
     for row in res["runs"]:
         row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
             "acceptable", [row["label"]]
@@ -380,6 +406,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
         {k: row.get(k) for k in ("log", "repo", "path", "commit", "label", "verdict", "acceptable")}
         for row in real["rows"]
     ]
+    real2 = evaluate(Path(__file__).parent / "doctor_corpus" / "real2", verbose=False)
+    res["real2_logs"] = {k: real2[k] for k in ("n", "readable", "acceptable", "confusion")}
     for name in ("default_rules", "lofo"):
         s = res[name]
         print(f"[{name}] n={s['n']} macro-F1={s['macro_f1']:.3f} accuracy={s['accuracy']:.3f} "
@@ -390,8 +418,9 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
                   f"  -> {s['confusion'][lab]}")  # fmt: skip
     print("per family (default rules):", {f: round(v, 2) for f, v in
                                           res["default_rules"]["per_family"].items()})  # fmt: skip
-    print(f"real logs: readable {real['readable']}/{real['n']}, acceptable "
-          f"{real['acceptable']}/{real['n']}")  # fmt: skip
+    for name, r in (("real", real), ("real2", real2)):
+        print(f"{name} logs: readable {r['readable']}/{r['n']}, acceptable "
+              f"{r['acceptable']}/{r['n']}")  # fmt: skip
     res["machine"] = (
         f"{platform.machine()}, {os.cpu_count()} cores (shared), {platform.python_version()}"
     )
@@ -409,8 +438,9 @@ def main() -> None:
     ap.add_argument("--heldout-seed", type=int, default=200, help="first seed of held-out runs")
     ap.add_argument("--keep-logs", default=None, help="directory to keep the corpus logs in")
     ap.add_argument("--families", default=None, metavar="DIR",
-                    help="evaluate the doctor on a corpus from doctor_families.py (issue #17): "
-                         "default rules, leave-one-family-out, and the real logs")  # fmt: skip
+                    help="evaluate the doctor on a corpus from doctor_families.py (issue #17; "
+                         "several folders, comma-separated, are pooled): default rules, "
+                         "leave-one-family-out, and the real logs")  # fmt: skip
     ap.add_argument("--rediagnose", default=None, metavar="JSON",
                     help="re-run only the doctor on the kept logs of an earlier result")  # fmt: skip
     args = ap.parse_args()

@@ -29,7 +29,11 @@ Held out: ``lstm_cls`` (LSTM sequence classifier, Adam), ``autoencoder`` (MLP, M
 on them and never used to choose a rule (``--families lstm_cls,autoencoder,logreg``). A second fresh
 draw, after one more rule change: ``conv1d`` (1-D CNN on synthetic waveforms, SGD + Nesterov),
 ``embbag`` (bag-of-tokens classifier, Adagrad), ``dropout_reg`` (dropout MLP, Huber loss, AdamW),
-600 steps each (``--families conv1d,embbag,dropout_reg``).
+600 steps each (``--families conv1d,embbag,dropout_reg``). A third fresh draw (session 6, named
+here before it was generated): ``gn_cnn`` (conv net with GroupNorm on 8x8 digits, SGD + momentum),
+``multilabel`` (MLP with 5 independent sigmoid outputs, BCE loss, RMSprop), ``poisson`` (MLP for
+counts, Poisson negative log-likelihood on a log-rate output, Adam), 600 steps each
+(``--families gn_cnn,multilabel,poisson``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -64,10 +68,14 @@ LONG_STEPS = 1200
 # classifier (EmbeddingBag, Adagrad), a dropout MLP regressor (Huber loss, AdamW); 600 steps.
 HELDOUT2_FAMILIES = ["conv1d", "embbag", "dropout_reg"]
 MID_STEPS = 600
-ALL_FAMILIES = FAMILIES + HELDOUT_FAMILIES + HELDOUT2_FAMILIES
+# A third fresh draw (session 6, named here before it was generated; the doctor runs on it once,
+# with the rules frozen): a conv net with GroupNorm on 8x8 digits (SGD + momentum), a multi-label
+# MLP (5 sigmoid outputs, BCE, RMSprop), a count regression MLP (Poisson NLL, Adam); 600 steps.
+HELDOUT3_FAMILIES = ["gn_cnn", "multilabel", "poisson"]
+ALL_FAMILIES = FAMILIES + HELDOUT_FAMILIES + HELDOUT2_FAMILIES + HELDOUT3_FAMILIES
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
-SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d")
+SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn")
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -108,7 +116,7 @@ def _data(family: str) -> dict[str, Any]:
         x, y = make_classification(N_TRAIN + 1000, 20, n_informative=10, n_classes=k,
                                    class_sep=1.0, flip_y=0.05, random_state=3)  # fmt: skip
         d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
-    elif family in ("cnn", "finetune"):
+    elif family in ("cnn", "finetune", "gn_cnn"):
         dg = load_digits()
         x = torch.tensor(dg.images / 16.0, dtype=torch.float32)[:, None]
         y = torch.tensor(dg.target)
@@ -137,6 +145,15 @@ def _data(family: str) -> dict[str, Any]:
         x = g.normal(size=(N_TRAIN + 1000, 12)).astype(np.float32)
         y = np.tanh(x[:, :4].sum(1)) * 3 + 0.5 * x[:, 4] * x[:, 5] + 0.3 * g.standard_t(3, len(x))
         d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "multilabel":
+        x = g.normal(size=(N_TRAIN + 1000, 16)).astype(np.float32)
+        w = g.normal(size=(16, 5)) / 2
+        logits = x @ w + 0.5 * np.sin(2 * x[:, :5]) + 0.5 * g.logistic(size=(len(x), 5))
+        d = {"x": torch.tensor(x), "y": torch.tensor((logits > 0.3).astype(np.float32))}
+    elif family == "poisson":
+        x = g.normal(size=(N_TRAIN + 1000, 10)).astype(np.float32)
+        rate = np.exp(0.6 * np.tanh(x[:, :3].sum(1)) + 0.4 * x[:, 3] * x[:, 4] / 2 + 1.0)
+        d = {"x": torch.tensor(x), "y": torch.tensor(g.poisson(rate).astype(np.float32))[:, None]}
     elif family == "lstm_cls":
         x = torch.tensor(g.integers(0, 8, (N_TRAIN + 300, 20)))
         counts = torch.stack([(x == t).sum(1) for t in range(3)], 1)
@@ -196,6 +213,15 @@ def _model(family: str, seed: int) -> Any:
                              nn.Flatten(), nn.Linear(64, 4))  # fmt: skip
     if family == "embbag":
         return _EmbBag()
+    if family == "gn_cnn":
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.ReLU(),
+                             nn.Conv2d(8, 16, 3, padding=1), nn.GroupNorm(4, 16), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 16, 10))  # fmt: skip
+    if family == "multilabel":
+        return nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 5))  # fmt: skip
+    if family == "poisson":
+        return nn.Sequential(nn.Linear(10, 64), nn.Tanh(), nn.Linear(64, 1))
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -318,6 +344,10 @@ def _loss(family: str, out: Any, y: Any) -> Any:
         return F.mse_loss(out, y)
     if family == "dropout_reg":
         return F.huber_loss(out, y)
+    if family == "multilabel":
+        return F.binary_cross_entropy_with_logits(out, y)
+    if family == "poisson":
+        return F.poisson_nll_loss(out, y, log_input=True, full=True)
     if family in ("gru_lm", "transformer_lm"):
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     return F.cross_entropy(out, y)
@@ -340,6 +370,10 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.Adagrad(params, lr)
     if family == "dropout_reg":
         return torch.optim.AdamW(params, lr, weight_decay=0.05)
+    if family == "gn_cnn":
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    if family == "multilabel":
+        return torch.optim.RMSprop(params, lr)
     return torch.optim.Adam(params, lr)
 
 
@@ -652,7 +686,7 @@ def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
 def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
-    return {"steps": MID_STEPS} if family in HELDOUT2_FAMILIES else {}
+    return {"steps": MID_STEPS} if family in HELDOUT2_FAMILIES + HELDOUT3_FAMILIES else {}
 
 
 def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
@@ -716,8 +750,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--families", default=",".join(FAMILIES),
-                    help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)} and "
-                         f"{','.join(HELDOUT2_FAMILIES)}")  # fmt: skip
+                    help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
+                         f"{','.join(HELDOUT2_FAMILIES)} and {','.join(HELDOUT3_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)

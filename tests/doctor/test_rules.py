@@ -198,3 +198,83 @@ def test_wording_for_a_run_that_ends_above_its_start_and_diverges_at_once(tmp_pa
     assert "add 1 warmup epoch and" in dead.prescription.text
     later = diagnose({"epoch": list(range(10)), "train_loss": [2.0, 1.9, 1.8, 1.7] + [nan] * 6})
     assert later.prescription.text.endswith("restart from a checkpoint before epoch 4")
+
+
+def _slowing(tau: float, seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """A quiet loss falling as 1 + e^(-k/tau): the last third's rate is e^(-200/tau) of the
+    first third's."""
+    rng = np.random.default_rng(seed)
+    k = np.arange(n, dtype=float)
+    return k, (1.0 + np.exp(-k / tau)) * (1 + 0.01 * rng.standard_normal(n))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_still_falling_but_slowing_under_a_constant_lr_is_weak_evidence_of_a_low_lr(
+    seed: int,
+) -> None:
+    # The last third still falls at ~40% of the first third's rate, 37% progress, constant LR.
+    k, loss = _slowing(218.0, seed)
+    d = diagnose({"step": k, "train_loss": loss, "lr": np.full(len(k), 1e-4)})
+    assert d.verdict == "lr_too_low", d.explain()
+    assert d.evidence == "weak" and d.to_dict()["evidence"] == "weak"
+    assert "weak evidence" in d.explain() and "slowing" in d.explain()
+    # x3 (never x10 on weak evidence), as a short trial
+    assert d.prescription.lr == pytest.approx(3e-4) and "trial run" in d.prescription.text
+    # The same curve under a decaying LR is the schedule working, not a small LR.
+    cos = 1e-4 * 0.5 * (1 + np.cos(np.pi * k / len(k)))
+    assert diagnose({"step": k, "train_loss": loss, "lr": cos}).verdict == "healthy"
+    # Slowing to a tenth of its early rate: converging, no evidence against the LR.
+    k, fast = _slowing(87.0, seed)
+    d = diagnose({"step": k, "train_loss": fast, "lr": np.full(len(k), 1e-4)})
+    assert d.verdict != "lr_too_low", d.explain()
+
+
+def test_strong_lr_too_low_evidence_is_graded_strong() -> None:
+    d = diagnose(curves.lr_too_low(seed=0))
+    assert d.verdict == "lr_too_low" and d.evidence == "strong"
+    assert diagnose(curves.healthy(seed=0)).evidence == "strong"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_loss_ending_above_its_start_is_lr_too_high(seed: int) -> None:
+    # Per epoch: the first epoch's average 1.4, then flat at ~1.7 (20% worse) to the end,
+    # quietly: no blow-up (< 1.5x), no rise in the second half, just worse than at the start.
+    rng = np.random.default_rng(seed)
+    e = np.arange(30, dtype=float)
+    loss = np.r_[1.4, np.full(29, 1.7)] * (1 + 0.01 * rng.standard_normal(30))
+    d = diagnose({"epoch": e, "loss": loss, "lr": np.full(30, 0.1)})
+    assert d.verdict == "lr_too_high", d.explain()
+    f = next(f for f in d.findings if f.kind == "lr_too_high")
+    assert f.statistic == "end_over_start" and f.value == pytest.approx(1.7 / 1.4, rel=0.03)
+    assert "above where it started" in f.message
+    # 3% above the start within minibatch noise of 10%: no evidence of anything.
+    noisy = np.r_[1.4, np.full(29, 1.44)] * (1 + 0.1 * rng.standard_normal(30))
+    d = diagnose({"epoch": e, "loss": noisy, "lr": np.full(30, 0.1)})
+    assert not any(f.statistic == "end_over_start" for f in d.findings), d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_validation_loss_jumping_by_much_of_its_gain_is_lr_too_high(seed: int) -> None:
+    # Training stalls at 2/3 of its start (33% progress, quiet: no other rule fires); the
+    # validation loss gained 0.3 and then jumps by ~0.1 between evaluations.
+    rng = np.random.default_rng(seed)
+    k = np.arange(600, dtype=float)
+    loss = (2.0 + 1.0 * np.exp(-k / 30)) * (1 + 0.01 * rng.standard_normal(600))
+    ev = np.arange(19, 600, 20, dtype=float)
+    val = 2.1 + 0.15 * rng.choice([-1.0, 1.0], len(ev))
+    val[0] = 2.55
+    log = {"step": k, "train_loss": loss, "lr": np.full(600, 0.1)}
+    d = diagnose({**log, "val_loss": _at(k, ev, val)})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert any(f.statistic == "val_jitter_over_gain" for f in d.findings)
+    # The same validation loss falling smoothly: no finding from it.
+    smooth = 2.55 - 0.45 * (1 - np.exp(-ev / 200))
+    d = diagnose({**log, "val_loss": _at(k, ev, smooth)})
+    assert not any(f.statistic == "val_jitter_over_gain" for f in d.findings), d.explain()
+
+
+def _at(k: np.ndarray, ev: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``v`` at the steps ``ev`` of ``k``, NaN (not logged) elsewhere."""
+    out = np.full(len(k), np.nan)
+    out[np.searchsorted(k, ev)] = v
+    return out

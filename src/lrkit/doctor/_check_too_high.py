@@ -77,6 +77,10 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             )
     out += _first_period_explosion(c, t)
     out += _dead_at_chance(c, t)
+    if not out:
+        out += _worse_than_start(c, t)
+    if not out and poor:
+        out += _val_jitter(log, t)
     out += _rise_after_peak(log, c, t)
     half = len(c.xb) // 2
     tr = trend(c.xb[half:], c.yb[half:])
@@ -113,6 +117,62 @@ def _first_period_explosion(c: Curve, t: Thresholds) -> list[Finding]:
             float(c.y[0] / nxt),
             f"the first logged loss ({c.y[0]:.4g}) is {c.y[0] / nxt:.0f}× the next ones: the "
             "loss exploded in the first logging period",
+        )
+    ]
+
+
+def _worse_than_start(c: Curve, t: Thresholds) -> list[Finding]:
+    """The training loss ends clearly above where it started, without exploding: a step size
+    that only makes the loss worse (a too-small one moves it down, however slowly)."""
+    n = len(c.y)
+    if c.l0 <= 0 or n < 10:
+        return []
+    m = max(3, n // 5)
+    end = float(np.median(c.y[-m:]))
+    noise, _ = _tail_noise(c, n - m)
+    rise = end - c.l0
+    if rise < t.worse_than_start * c.l0 or rise < 3 * noise:
+        return []
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            _span(c.x, n - m, -1),
+            "end_over_start",
+            end / c.l0,
+            f"the training loss ends {end / c.l0 - 1:.0%} above where it started "
+            f"({end:.4g} over the last {m} values against {c.l0:.4g}; minibatch noise "
+            f"±{noise:.2g}) without exploding: the steps make it worse, not better",
+        )
+    ]
+
+
+def _val_jitter(log: Log, t: Thresholds) -> list[Finding]:
+    """The validation loss jumps up and down between evaluations by a large part of all it
+    has gained: each stretch of training moves the model more than it learns from it (a
+    small LR moves it smoothly; overfitting moves it steadily up)."""
+    if log.val_loss is None:
+        return []
+    v = log.val_loss.finite()
+    if len(v) < 8:
+        return []
+    h = len(v) // 2
+    d = np.diff(v.values[h:])
+    jitter = float(np.median(np.abs(d - np.median(d))))
+    gain = float(v.values[0] - v.values.min())
+    if gain <= 0 or jitter < t.val_jitter * gain:
+        return []
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            (float(v.steps[h]), float(v.steps[-1])),
+            "val_jitter_over_gain",
+            jitter / gain,
+            f"over the second half the validation loss jumps by ±{jitter:.3g} between "
+            f"evaluations, {jitter / gain:.0%} of all it gained ({gain:.3g} from its first "
+            "value to its best), while the training loss made little progress: the steps move "
+            "the model more than it learns from them",
         )
     ]
 

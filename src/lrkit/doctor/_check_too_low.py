@@ -66,6 +66,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 c.progress,
                 f"the loss hardly moves ({100 * c.progress:.1f}% progress) and never spikes"
                 + _late_start(log, c),
+                evidence="weak" if starts_late(log, c) else "strong",
             )
         ]
     i = int(0.6 * n)
@@ -103,6 +104,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 c.progress,
                 f"the loss barely moves ({100 * c.progress:.1f}% progress in the whole run), "
                 "quietly and without a spike" + _late_start(log, c),
+                evidence="weak" if starts_late(log, c) else "strong",
             )
         ]
     if not first.slope < 0:
@@ -124,6 +126,24 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 ratio,
                 f"the loss falls slowly and steadily: {100 * c.progress:.0f}% progress, and "
                 f"the last third still falls at {ratio:.0%} of the first third's rate",
+            )
+        ]
+    # Slowing down, but its last third still falls significantly under an LR never decayed:
+    # weak evidence (a larger LR would likely get there sooner; so might more steps).
+    slowing = t.weak_ratio <= ratio < t.linear_ratio and c.progress < t.low_progress
+    constant = c.lr is not None and c.lr.constant
+    if slowing and constant and last.high < 0 and last.p_value < t.low_p and calm and not early:
+        return [
+            _whole_run(
+                c,
+                "lr_too_low",
+                "slope_ratio_last_first",
+                ratio,
+                f"the loss is still falling at the end of a constant-LR run "
+                f"({100 * c.progress:.0f}% progress; the last third at {ratio:.0%} of the first "
+                "third's rate). Weak evidence: the fall is slowing, so more steps at this LR "
+                "might also get there",
+                evidence="weak",
             )
         ]
     c.features["still_falling"] = 1.0

@@ -97,9 +97,12 @@ def _span(x: np.ndarray, i: int, j: int) -> tuple[float, float]:
     return float(x[i]), float(x[j])
 
 
-def _whole_run(c: Curve, kind: str, statistic: str, value: float, message: str) -> Finding:
+def _whole_run(
+    c: Curve, kind: str, statistic: str, value: float, message: str, evidence: str = "strong"
+) -> Finding:
     """An ``error`` finding whose evidence is the whole (finite) curve."""
-    return Finding(kind, "error", (float(c.x[0]), float(c.x[-1])), statistic, value, message)
+    span = (float(c.x[0]), float(c.x[-1]))
+    return Finding(kind, "error", span, statistic, value, message, evidence)
 
 
 def _blowup(c: Curve, t: Thresholds) -> tuple[int, int, float] | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from lrkit.doctor._checks import _WEAK, Thresholds, run_checks
-from lrkit.doctor._diagnosis import VERDICTS, Diagnosis, Finding
+from lrkit.doctor._diagnosis import VERDICTS, Diagnosis
 from lrkit.doctor._log import Log
 from lrkit.doctor._prescribe import prescribe
 from lrkit.doctor._readers import ReadOptions, read_log
@@ -53,10 +54,7 @@ def diagnose(
     verdict = next((v for v in VERDICTS if v in kinds), "healthy")
     ranked = sorted(findings, key=lambda f: (VERDICTS.index(f.kind), f.steps[0]))
     final = tuple(
-        f
-        if f.kind == verdict
-        else Finding(f.kind, "warning", f.steps, f.statistic, f.value, f.message)
-        for f in ranked
+        f if f.kind == verdict else dataclasses.replace(f, severity="warning") for f in ranked
     )
     return Diagnosis(
         verdict=verdict,

@@ -55,6 +55,9 @@ class Finding:
         statistic: what was measured (``"first_nonfinite"``, ``"theil_sen_slope"``, ...).
         value: the measured value.
         message: one sentence in plain English.
+        evidence: ``"strong"``, or ``"weak"`` when the curve fits the verdict but could also
+            come from something else (the message says what): act on it with a short trial
+            run, not a full retraining.
     """
 
     kind: str
@@ -63,6 +66,7 @@ class Finding:
     statistic: str
     value: float
     message: str
+    evidence: str = "strong"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +76,7 @@ class Finding:
             "statistic": self.statistic,
             "value": _num(self.value),
             "message": self.message,
+            "evidence": self.evidence,
         }
 
 
@@ -111,10 +116,18 @@ class Diagnosis:
     def healthy(self) -> bool:
         return self.verdict == "healthy"
 
+    @property
+    def evidence(self) -> str:
+        """``"weak"`` when every finding behind the verdict is weak evidence (see
+        :class:`Finding`), else ``"strong"`` (also for ``healthy``: nothing was found)."""
+        mine = [f for f in self.findings if f.kind == self.verdict and f.severity == "error"]
+        return "weak" if mine and all(f.evidence == "weak" for f in mine) else "strong"
+
     def explain(self) -> str:
         """A plain-English account: verdict, evidence, what to do."""
         x = self.log.x_name
-        lines = [f"Verdict: {_PLAIN[self.verdict]} ({self.verdict})."]
+        grade = ", weak evidence" if self.evidence == "weak" else ""
+        lines = [f"Verdict: {_PLAIN[self.verdict]} ({self.verdict}{grade})."]
         cols = ", ".join(f"{k}={v!r}" for k, v in self.log.columns.items() if v is not None)
         lines.append(f"Read {len(self.log.loss)} loss values from {self.log.source} ({cols}).")
         lines.extend(f"Note: {n}." for n in self.log.notes)
@@ -129,6 +142,7 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
+            "evidence": self.evidence,
             "findings": [f.to_dict() for f in self.findings],
             "prescription": self.prescription.to_dict(),
             "log": {

@@ -134,6 +134,11 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         lr, text = _scaled(log, k)
         if late:
             text += ", after checking that the loss of the first steps was not already this low"
+        elif mine and all(f.evidence == "weak" for f in mine):
+            text += (
+                " for a short trial run first (weak evidence): keep it if the loss falls faster "
+                "over the same steps, else keep this LR and train longer"
+            )
         return Prescription(text, lr, k)
     if verdict == "plateau":
         at = mine[0].steps[0]

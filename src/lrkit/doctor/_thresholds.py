@@ -85,6 +85,10 @@ class Thresholds:
     #: lr_too_low needs the loss to fall at least linearly: the last third's slope at least
     #: linear_ratio × the first third's (Theil–Sen, block medians).
     linear_ratio: float = 0.5
+    #: ... a last third still falling significantly at weak_ratio × the first third's rate (or
+    #: more, but below linear_ratio) under a constant LR is weak evidence of a too-low LR: the
+    #: fall is slowing, so the run may also simply need more steps (off: = linear_ratio).
+    weak_ratio: float = 0.3
     #: the LR counts as decayed (a schedule annealed it) when it ends below this × its peak.
     lr_decayed: float = 0.3
     #: rebound: after its best, the training loss climbs back by this fraction of its range.
@@ -94,5 +98,13 @@ class Thresholds:
     #: dead network: the loss ends within this relative distance of ln(k) (uniform predictions
     #: over k classes: chance level) and stays flat.
     chance_tol: float = 0.02
+    #: lr_too_high: the training loss ends (median of the last 20%) this fraction above where
+    #: it started, by more than three times its minibatch noise: training made it worse.
+    worse_than_start: float = 0.05
+    #: lr_too_high: over the second half of the evaluations, the validation loss jumps between
+    #: consecutive ones (robust spread of its changes around their median) by at least this
+    #: fraction of everything it gained (first value − best), while the training loss made less
+    #: than blowup_progress: the steps move the model more than it learns from them.
+    val_jitter: float = 0.2
     #: no evidence: minibatch noise at least this × the level, and no significant trend.
     noisy_level: float = 0.2
