@@ -172,6 +172,22 @@ def test_transformers_trainer_state(tmp_path: Path) -> None:
     assert log.val_loss is not None and log.val_loss.steps.tolist() == [30]
 
 
+def test_trainer_state_of_a_run_that_diverged_before_its_first_logging_step(
+    tmp_path: Path,
+) -> None:
+    # transformers writes only the summary; its mean loss is inf (json.dumps writes Infinity)
+    summary = {"epoch": 0.0, "step": 3, "train_loss": math.inf, "train_runtime": 1.0,
+               "train_samples_per_second": 1.0, "total_flos": 1.0}  # fmt: skip
+    path = write(tmp_path / "trainer_state.json", json.dumps({"log_history": [summary]}))
+    d = diagnose(path)
+    assert d.verdict == "diverged" and d.findings[0].steps[0] == 3
+    # a finite summary alone is still no curve
+    summary["train_loss"] = 2.5
+    path.write_text(json.dumps({"log_history": [summary]}))
+    with pytest.raises(LogFormatError, match="no per-step records"):
+        read_log(path)
+
+
 def test_dict_of_lists_and_log_passthrough() -> None:
     d = {"epoch": [0, 1, 2, 3], "loss": [1.0, 0.8, 0.7, 0.65]}
     log = read_log(d)

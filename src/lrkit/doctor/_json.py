@@ -4,6 +4,7 @@ lists) and Hugging Face ``trainer_state.json``."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,14 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             # the run's mean loss: one number, not a point of the curve.
             rows = [r for r in log_history if not _HF_SUMMARY.intersection(r)]
             if not rows:
+                # A run that ended before its first logging step: only its summary is left.
+                # A non-finite mean loss there is the one point worth reading (it diverged).
+                rows = [
+                    {"step": r.get("step", 0), "loss": r["train_loss"]}
+                    for r in log_history
+                    if _is_nonfinite(r.get("train_loss"))
+                ]
+            if not rows:
                 raise LogFormatError(f"{source}: log_history holds no per-step records")
             return _table_from_records(rows), "huggingface"
         if doc and all(isinstance(v, list) for v in doc.values()):
@@ -69,6 +78,10 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
 
 
 _HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
+
+
+def _is_nonfinite(v: Any) -> bool:
+    return isinstance(v, int | float) and not math.isfinite(v)
 
 
 def _looks_like_keras(d: Mapping[str, Any]) -> bool:
