@@ -101,12 +101,16 @@ FIRST_CANDIDATES = 4
 MAX_CANDIDATES = 8
 # A weight matrix "looks trained" when its top singular value exceeds the edge of a random
 # matrix with the same entry scale, sigma * (sqrt(rows) + sqrt(cols)) (Marchenko-Pastur), by this
-# factor. Fresh PyTorch initialisations of every built-in and held-out task of
-# benchmarks/finder_regret.py and of the fine-tuning tasks' architectures: 0.92-1.00; the two
-# pretrained models the rule was chosen on (lm_licence, cnn_newhead): up to 1.9-3.8.
-_SPIKE = 1.25
+# factor. Fresh PyTorch initialisations (benchmarks/detection_margin.py: every task of
+# benchmarks/finder_regret.py, the fine-tuning tasks' architectures, common layers and inits,
+# 3 seeds each): at most 1.03. It was 1.25 until session 6's fresh fine-tuning pair, where a
+# small transformer classifier pretrained on 7k windows sat at 1.06-1.24 in 7 of its 9 matrices
+# and was missed (the range-test rule ran: regret 1.40 points, interval 0/5); 1.1 keeps 7% above
+# every fresh initialisation measured. Pretrained models elsewhere: up to 1.7-3.8.
+_SPIKE = 1.1
 # ... and the model is "pretrained" when at least this share of its matrix weights looks trained
-# (lm_licence: 73%, cnn_newhead: 98%; every fresh initialisation: 0%).
+# (every pretrained fine-tuning task: 73-100% at 1.25, more at 1.1; every fresh
+# initialisation: 0%).
 _TRAINED_SHARE = 0.2
 #: Matrices smaller than this on either side are skipped (their spectrum says little).
 MIN_SIDE = 8
