@@ -65,8 +65,10 @@ FINETUNE_CHOOSE = [
 ]
 FINETUNE_HELDOUT = [f"{FINETUNE_FILE}:{name}" for name in ("gru_code", "bn_resmlp_newclasses")]
 # Session 6's fresh pair (finetune_tasks.FRESH2), named before any finder ran on it; session 5's
-# pair above was then used too, to choose the validation cap and the no-val_data default.
+# pair above was then used too, to choose the validation cap and the no-val_data default. Then a
+# third fresh set (finetune_tasks.FRESH3), after the detection change that FRESH2's first look led to.
 FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "conv1d_bands")]
+FINETUNE_FRESH3: list[str] = []  # finetune_tasks.FRESH3, resolved in main()
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -232,6 +234,8 @@ def _short(task: str) -> str:
     if "finetune_tasks.py:" in task:
         if task in FINETUNE_FRESH2:
             return f"finetune-fresh2:{name}"
+        if task in FINETUNE_FRESH3:
+            return f"finetune-fresh3:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -275,6 +279,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune": ("finetune", None),
     "summary_finetune_heldout": ("finetune-heldout", None),
     "summary_finetune_fresh2": ("finetune-fresh2", None),
+    "summary_finetune_fresh3": ("finetune-fresh3", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -287,6 +292,7 @@ TITLES = {
     "summary_finetune": "fine-tuning tasks the fine-tune rule was chosen on",
     "summary_finetune_heldout": "fine-tuning tasks held out (session 5's pair)",
     "summary_finetune_fresh2": "fine-tuning tasks held out (session 6's fresh pair)",
+    "summary_finetune_fresh3": "fine-tuning tasks held out (session 6's third fresh set)",
 }
 
 
@@ -355,6 +361,20 @@ def report(result: dict[str, Any]) -> None:
         )
 
 
+def _resolve_fresh3() -> None:
+    """FINETUNE_FRESH3 from finetune_tasks.FRESH3 (read from the file, so workers agree)."""
+    import ast
+
+    tree = ast.parse(FINETUNE_FILE.read_text())
+    names: tuple[str, ...] = ()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "FRESH3" for t in node.targets
+        ):
+            names = tuple(ast.literal_eval(node.value))
+    FINETUNE_FRESH3[:] = [f"{FINETUNE_FILE}:{name}" for name in names]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 task, 5 epochs, coarse grid, 2 seeds")
@@ -374,7 +394,7 @@ def main() -> None:
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
         "--finetune",
-        choices=("choose", "heldout", "fresh2", "all"),
+        choices=("choose", "heldout", "fresh2", "fresh3", "all"),
         default=None,
         help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
     )
@@ -385,6 +405,7 @@ def main() -> None:
     )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "finder_regret.json"))
     args = ap.parse_args()
+    _resolve_fresh3()
     if args.summarize:
         path = Path(args.summarize)
         result = json.loads(path.read_text())
@@ -410,7 +431,8 @@ def main() -> None:
                 "choose": FINETUNE_CHOOSE,
                 "heldout": FINETUNE_HELDOUT,
                 "fresh2": FINETUNE_FRESH2,
-                "all": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2,
+                "fresh3": FINETUNE_FRESH3,
+                "all": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -610,6 +632,7 @@ def main() -> None:
             "finetune_choose": [_short(t) for t in FINETUNE_CHOOSE],
             "finetune_heldout": [_short(t) for t in FINETUNE_HELDOUT],
             "finetune_fresh2": [_short(t) for t in FINETUNE_FRESH2],
+            "finetune_fresh3": [_short(t) for t in FINETUNE_FRESH3],
         },
         "machine": {
             "platform": platform.platform(),
