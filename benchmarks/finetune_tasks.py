@@ -15,6 +15,8 @@ Roles (see docs/benchmarks.md):
   finder ran on them: never used to choose anything;
 - ``tfm_cls_newlabels`` and ``conv1d_bands`` (``FRESH2``) are a second fresh pair, named here
   before any finder ran on them, to measure the chosen rule once.
+- ``lstm_markov`` and ``wide_ln_mlp`` (``FRESH3``) are a third fresh pair, named here before
+  any finder ran on them.
 """
 
 from __future__ import annotations
@@ -634,13 +636,148 @@ def conv1d_bands() -> Task:
     return _task("ft-conv1d-bands", model, train, val, 16, 15)
 
 
+# --- 9. an LSTM sequence classifier: which Markov chain -> which of four other chains -------
+
+_MK_VOCAB = 12
+_MK_LEN = 32
+
+
+def _markov_chains(k: int, seed: int) -> np.ndarray:
+    """``k`` transition matrices over ``_MK_VOCAB`` tokens that share one base matrix: each is
+    0.4 of a common base (seed 100) plus 0.6 of its own (Dirichlet rows, concentration 0.3)."""
+    base = np.random.default_rng(100).dirichlet(np.full(_MK_VOCAB, 0.5), _MK_VOCAB)
+    rng = np.random.default_rng(seed)
+    own = rng.dirichlet(np.full(_MK_VOCAB, 0.3), (k, _MK_VOCAB))
+    return 0.4 * base + 0.6 * own
+
+
+def _markov_sequences(chains: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` token sequences of length ``_MK_LEN``, each drawn from one of ``chains`` (uniform
+    start token); the label is the chain's index."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(chains), n)
+    cum = np.cumsum(chains, axis=2)
+    x = np.empty((n, _MK_LEN), dtype=np.int64)
+    x[:, 0] = rng.integers(0, _MK_VOCAB, n)
+    u = rng.random((n, _MK_LEN))
+    for t in range(1, _MK_LEN):
+        row = cum[y, x[:, t - 1]]
+        x[:, t] = np.minimum((row < u[:, t, None]).sum(1), _MK_VOCAB - 1)
+    return x, y.astype(np.int64)
+
+
+def _lstm_cls(n_out: int) -> Any:
+    from torch import nn
+
+    class LstmCls(nn.Module):
+        """Embedding 16 -> 1-layer LSTM, 64 hidden -> linear head on the last hidden state."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_MK_VOCAB, 16)
+            self.rnn = nn.LSTM(16, 64, batch_first=True)
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            _, (h, _) = self.rnn(self.emb(x))
+            return self.head(h[-1])
+
+    return LstmCls()
+
+
+def lstm_markov() -> Task:
+    """An LSTM sequence classifier (embedding 16, one LSTM layer of 64, last hidden state)
+    pretrained to tell which of eight Markov chains (12 tokens, sharing a base transition
+    matrix) generated a length-32 token sequence (8000 seeded-numpy sequences), its head
+    replaced by a fresh one and fine-tuned to tell apart four other chains of the same kind:
+    128 sequences, validated on 1000 more; AdamW, batch 16, 30 epochs (240 updates).
+    Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _markov_sequences(_markov_chains(8, 0), 8000, 0))
+    state = _pretrained(
+        "lstm-markov8",
+        lambda: _lstm_cls(8),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=3e-3, bs=64),
+    )
+    new = _markov_chains(4, 1)
+    train = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 128, 2))
+    val = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 1000, 3))
+    body = {k: v for k, v in state.items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = _lstm_cls(4)  # the head keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-lstm-markov", model, train, val, 16, 30)
+
+
+# --- 10. a wide LayerNorm SiLU MLP: eight tabular classes -> four unseen ones (fresh) --------
+
+
+def _wide_ln_mlp(n_out: int) -> Any:
+    from torch import nn
+
+    def block(a: int, b: int) -> list[Any]:
+        return [nn.Linear(a, b), nn.LayerNorm(b), nn.SiLU()]
+
+    return nn.Sequential(*block(60, 512), *block(512, 512), *block(512, 256), nn.Linear(256, n_out))
+
+
+def wide_ln_mlp() -> Task:
+    """scikit-learn ``make_classification`` (12 classes, 60 features of which 10 informative and
+    10 redundant, 24000 samples): a wide MLP (60-512-512-256, LayerNorm, SiLU; 0.43 M
+    parameters) pretrained on the ~16000 samples of classes 0-7, its last layer replaced by a
+    fresh head for classes 8-11, fine-tuned on 240 of their samples, validated on 1500 others;
+    AdamW, batch 16, 15 epochs (225 updates). Metric: accuracy."""
+    import torch
+    from sklearn.datasets import make_classification
+
+    xa, ya = make_classification(
+        n_samples=24000,
+        n_features=60,
+        n_informative=10,
+        n_redundant=10,
+        n_classes=12,
+        n_clusters_per_class=2,
+        class_sep=1.0,
+        flip_y=0.01,
+        random_state=12,
+    )
+    old = ya < 8
+    mean, std = xa[old].mean(0), xa[old].std(0) + 1e-8
+    xa = ((xa - mean) / std).astype(np.float32)
+    ya = ya.astype(np.int64)
+    xt, yt = torch.from_numpy(xa[old]), torch.from_numpy(ya[old])
+    state = _pretrained(
+        "wide-ln-mlp-tab8",
+        lambda: _wide_ln_mlp(8),
+        lambda m: _fit(m, xt, yt, cross_entropy, steps=1500, lr=1e-3, bs=128),
+    )
+    pick = np.random.default_rng(10).permutation(np.flatnonzero(~old))
+    tr, va = pick[:240], pick[240:1740]
+    train = (torch.from_numpy(xa[tr]), torch.from_numpy(ya[tr] - 8))
+    val = (torch.from_numpy(xa[va]), torch.from_numpy(ya[va] - 8))
+    body = {k: v for k, v in state.items() if not k.startswith("9.")}
+
+    def model() -> Any:
+        m = _wide_ln_mlp(4)  # the head (layer 9) keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-wide-ln-mlp", model, train, val, 16, 15)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
 # Named before any finder ran on them.
 FRESH2 = ("tfm_cls_newlabels", "conv1d_bands")
+# Named before any finder ran on them.
+FRESH3 = ("lstm_markov", "wide_ln_mlp")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
-    for name in (*CHOOSE, *HELDOUT, *FRESH2) if len(sys.argv) < 2 else sys.argv[1:]:
+    for name in (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3) if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
         print(name, len(t.train[0]), "train", len(t.val[0]), "val", flush=True)
