@@ -68,7 +68,7 @@ FINETUNE_HELDOUT = [f"{FINETUNE_FILE}:{name}" for name in ("gru_code", "bn_resml
 # pair above was then used too, to choose the validation cap and the no-val_data default. Then a
 # third fresh set (finetune_tasks.FRESH3), after the detection change that FRESH2's first look led to.
 FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "conv1d_bands")]
-FINETUNE_FRESH3: list[str] = []  # finetune_tasks.FRESH3, resolved in main()
+FINETUNE_FRESH3 = [f"{FINETUNE_FILE}:{name}" for name in ("lstm_markov", "wide_ln_mlp")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -361,20 +361,6 @@ def report(result: dict[str, Any]) -> None:
         )
 
 
-def _resolve_fresh3() -> None:
-    """FINETUNE_FRESH3 from finetune_tasks.FRESH3 (read from the file, so workers agree)."""
-    import ast
-
-    tree = ast.parse(FINETUNE_FILE.read_text())
-    names: tuple[str, ...] = ()
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "FRESH3" for t in node.targets
-        ):
-            names = tuple(ast.literal_eval(node.value))
-    FINETUNE_FRESH3[:] = [f"{FINETUNE_FILE}:{name}" for name in names]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 task, 5 epochs, coarse grid, 2 seeds")
@@ -405,7 +391,6 @@ def main() -> None:
     )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "finder_regret.json"))
     args = ap.parse_args()
-    _resolve_fresh3()
     if args.summarize:
         path = Path(args.summarize)
         result = json.loads(path.read_text())

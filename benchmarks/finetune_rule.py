@@ -80,13 +80,19 @@ def collect(
     import finetune_tasks
     import torch
 
-    import lrkit.finder._finetune_torch as glue
+    import lrkit.finder._finetune as rule_mod
     from lrkit.finder import find_lr
     from lrkit.tasks import make_optimizer
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    glue.candidates = lambda lr_min, n=0: _cands(lr_min)  # type: ignore[assignment]
+    # exactly COUNT trials at the fitted minimum * 10**(-k/2), k = FIRST_K ..: run_trials reads
+    # candidates() and its trial counts from the module at call time
+    first, count = CANDS
+    rule_mod.candidates = lambda lr_min, n=count: (  # type: ignore[assignment]
+        lr_min * 10.0 ** (-np.arange(first, first + n) / 2.0)
+    )
+    rule_mod.FIRST_CANDIDATES = rule_mod.MAX_CANDIDATES = count  # type: ignore[misc]
     out = json.loads(path.read_text()) if path.exists() else {}
     for name in tasks:
         task = getattr(finetune_tasks, name)()
