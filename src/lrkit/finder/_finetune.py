@@ -44,11 +44,14 @@ __all__ = [
     "TrialOutcome",
     "apply",
     "candidates",
+    "capped_note",
     "check_regime",
     "check_trial_steps",
     "default_trial_steps",
     "detect_pretrained",
     "finish",
+    "held_out_count",
+    "held_out_note",
     "outcome_of",
     "pick",
     "rule_applies",
@@ -114,6 +117,28 @@ _SPIKE = 1.1
 _TRAINED_SHARE = 0.2
 #: Matrices smaller than this on either side are skipped (their spectrum says little).
 MIN_SIDE = 8
+
+
+def held_out_count(n: int) -> int:
+    """Training samples (of ``n``) held out to score the trials when no validation data is
+    given: a fifth, at least 1, at most :data:`MAX_VAL_SAMPLES`."""
+    return min(max(1, n // 5), MAX_VAL_SAMPLES)
+
+
+def capped_note(n_val: int) -> str:
+    """The note for validation data cut to :data:`MAX_VAL_SAMPLES` of its ``n_val`` samples."""
+    return (
+        f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {n_val} validation "
+        "samples (a pass per trial over all of them would cost more than the trials' training)"
+    )
+
+
+def held_out_note(scored: str, val_arg: str) -> str:
+    """The note for trials scored on held-out training data (``scored`` says which)."""
+    return (
+        f"no {val_arg} was given: the trials were scored on {scored}; pass {val_arg}= (your "
+        "validation split) for a sharper choice"
+    )
 
 
 def check_regime(regime: Any) -> str:

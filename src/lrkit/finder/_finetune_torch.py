@@ -18,8 +18,11 @@ from lrkit.finder._finetune import (
     MIN_SIDE,
     Detection,
     TrialOutcome,
+    capped_note,
     check_regime,
     detect_pretrained,
+    held_out_count,
+    held_out_note,
     outcome_of,
     rule_applies,
     run_trials,
@@ -72,22 +75,16 @@ def _split(
         if len(x) <= MAX_VAL_SAMPLES:
             return train_data, cut(x, y), None
         keep = torch.randperm(len(x), generator=gen)[:MAX_VAL_SAMPLES].to(x.device)
-        note = (
-            f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {len(x)} validation "
-            "samples (a pass per trial over all of them would cost more than the trials' training)"
-        )
-        return train_data, cut(x[keep], y[keep]), note
+        return train_data, cut(x[keep], y[keep]), capped_note(len(x))
     if _is_tensor_pair(train_data):
         x, y = train_data
-        n_val = min(max(1, len(x) // 5), MAX_VAL_SAMPLES)
+        n_val = held_out_count(len(x))
         if len(x) - n_val < 1:
             return train_data, cut(x, y), "with one sample the trials are scored on it"
         perm = torch.randperm(len(x), generator=gen)
         v, t = perm[:n_val].to(x.device), perm[n_val:].to(x.device)
-        note = (
-            f"no val_data was given: the trials were scored on {n_val} held-out training samples "
-            "(left out of their training); pass val_data= (your validation split) for a sharper "
-            "choice"
+        note = held_out_note(
+            f"{n_val} held-out training samples (left out of their training)", "val_data"
         )
         return (x[t], y[t]), cut(x[v], y[v]), note
     try:
@@ -104,12 +101,8 @@ def _split(
     rest = buf[len(val) :]
     if not rest:
         return _Batches(val), val, "with one training batch the trials are scored on it"
-    note = (
-        f"no val_data was given: the trials were scored on the first {len(val)} training batches, "
-        "held out from their training; pass val_data= (your validation split) for a sharper "
-        "choice"
-    )
-    return _Batches(rest), val, note
+    scored = f"the first {len(val)} training batches, held out from their training"
+    return _Batches(rest), val, held_out_note(scored, "val_data")
 
 
 class _Batches(list):  # type: ignore[type-arg]

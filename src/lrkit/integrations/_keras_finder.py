@@ -17,11 +17,14 @@ from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
 from lrkit.finder._finetune import (
     MAX_VAL_SAMPLES,
     TrialOutcome,
+    capped_note,
     check_regime,
     check_trial_steps,
     default_trial_steps,
     detect_pretrained,
     finish,
+    held_out_count,
+    held_out_note,
     outcome_of,
     rule_applies,
     run_trials,
@@ -264,21 +267,17 @@ def _trial_split(
             return np.arange(n), val, ()
         keep = np.sort(rng.permutation(n_val)[:MAX_VAL_SAMPLES])
         scored = (_take(val[0], keep), None if val[1] is None else _take(val[1], keep))
-        return np.arange(n), scored, (
-            f"the trials were scored on a random {MAX_VAL_SAMPLES} of the {n_val} validation "
-            "samples (a pass per trial over all of them would cost more than the trials' training)",
-        )  # fmt: skip
-    held = min(max(1, n // 5), MAX_VAL_SAMPLES)
+        return np.arange(n), scored, (capped_note(n_val),)
+    held = held_out_count(n)
     if n - held < 1:
         return np.arange(n), (x, y), ("with one sample the trials are scored on it",)
     perm = rng.permutation(n)
     v = np.sort(perm[:held])
     scored = (_take(x, v), None if y is None else _take(y, v))
-    return np.sort(perm[held:]), scored, (
-        f"no validation_data was given: the trials were scored on {held} held-out training "
-        "samples (left out of their training); pass validation_data= (your validation split) "
-        "for a sharper choice",
-    )  # fmt: skip
+    note = held_out_note(
+        f"{held} held-out training samples (left out of their training)", "validation_data"
+    )
+    return np.sort(perm[held:]), scored, (note,)
 
 
 def _validation(validation_data: Any, val_data: Any) -> tuple[Any, Any] | None:
