@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-from lrkit.doctor._check_too_low import starts_late
 from lrkit.doctor._checks import Curve
 from lrkit.doctor._diagnosis import Finding, Prescription
 from lrkit.doctor._log import Log
@@ -124,9 +123,10 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         # ×10 only with strong evidence that the LR itself is the limit (the loss hardly
         # moved, or fell in a straight line under a known constant LR); ×3 otherwise.
         # A log that starts after the first updates cannot show whether the loss fell and then
-        # stalled: "hardly moved" is weaker evidence there (×3, and look at the first steps).
-        moved_little = any(f.statistic == "progress" for f in mine)
-        late = moved_little and starts_late(log, c)
+        # stalled: its "hardly moved" finding is graded weak (×3, and look at the first steps).
+        little = [f for f in mine if f.statistic == "progress"]
+        moved_little = bool(little)
+        late = moved_little and all(f.evidence == "weak" for f in little)
         strong = (moved_little and not late) or (
             c.lr is not None and c.lr.constant and c.features.get("slope_ratio", 0.0) >= 0.8
         )
