@@ -17,6 +17,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them, to measure the chosen rule once.
 - ``lstm_markov`` and ``wide_ln_mlp`` (``FRESH3``) are a third fresh pair, named here before
   any finder ran on them.
+- ``gru_lm_to_cls`` and ``dwsep_cnn_shapes`` (``FRESH4``) are a fourth fresh pair, named here
+  before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -769,6 +771,195 @@ def wide_ln_mlp() -> Task:
     return _task("ft-wide-ln-mlp", model, train, val, 16, 15)
 
 
+# --- 11. ULMFiT-style: a GRU char LM on Python source -> which stdlib module (fresh) ---------
+
+_LM_SOURCES = (
+    "typing.py",
+    "inspect.py",
+    "subprocess.py",
+    "logging/__init__.py",
+    "dataclasses.py",
+    "enum.py",
+)
+_CLS_SOURCES = ("ftplib.py", "imaplib.py", "smtplib.py", "tarfile.py")
+
+
+def _stdlib_codes(name: str) -> np.ndarray:
+    return _encode((Path(os.__file__).parent / name).read_text(encoding="utf-8", errors="replace"))
+
+
+def _gru_lm_cls(n_out: int | None) -> Any:
+    from torch import nn
+
+    class GruLmCls(nn.Module):
+        """Embedding 32 -> 1-layer GRU, 128 hidden; ``n_out=None``: a next-character head on
+        every position (the LM), else a linear head on the last hidden state (a classifier)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_VOCAB, 32)
+            self.rnn = nn.GRU(32, 128, batch_first=True)
+            self.lm = n_out is None
+            self.head = nn.Linear(128, _VOCAB if n_out is None else n_out)
+
+        def forward(self, x: Any) -> Any:
+            h, _ = self.rnn(self.emb(x))
+            return self.head(h if self.lm else h[:, -1])
+
+    return GruLmCls()
+
+
+def gru_lm_to_cls() -> Task:
+    """ULMFiT-style transfer: a GRU (embedding 32, one GRU layer of 128) pretrained as a
+    next-character LM on 64-char windows of six stdlib modules (typing, inspect, subprocess,
+    logging, dataclasses, enum: ~560k characters; ~1 min on one core), its LM head replaced by
+    a fresh linear head on the last hidden state and fine-tuned to tell which of four other
+    stdlib modules (ftplib, imaplib, smtplib, tarfile) a 48-char window comes from: 80
+    non-overlapping windows per module (320), validated on 125 other, disjoint windows per
+    module (500); AdamW, batch 16, 10 epochs (200 updates). Metric: accuracy."""
+    import torch
+
+    x_pre, y_pre = _windows(np.concatenate([_stdlib_codes(f) for f in _LM_SOURCES]))
+    state = _pretrained(
+        "gru128-lm-stdlib6",
+        lambda: _gru_lm_cls(None),
+        lambda m: _fit(m, x_pre, y_pre, _lm_loss, steps=1500, lr=3e-3, bs=32),
+    )
+    rng = np.random.default_rng(11)
+    tr: list[np.ndarray] = []
+    va: list[np.ndarray] = []
+    for f in _CLS_SOURCES:
+        codes = _stdlib_codes(f)
+        n = len(codes) // 48
+        chunks = codes[: n * 48].reshape(n, 48)
+        pick = rng.permutation(n)
+        tr.append(chunks[pick[:80]])
+        va.append(chunks[pick[80:205]])
+    labels = np.arange(len(_CLS_SOURCES))
+    train = (torch.from_numpy(np.concatenate(tr)), torch.from_numpy(np.repeat(labels, 80)))
+    val = (torch.from_numpy(np.concatenate(va)), torch.from_numpy(np.repeat(labels, 125)))
+    body = {k: v for k, v in state.items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = _gru_lm_cls(len(_CLS_SOURCES))  # the head keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-gru-lm-to-cls", model, train, val, 16, 10)
+
+
+# --- 12. a MobileNet-style CNN: six synthetic shape classes -> four unseen ones (fresh) -----
+
+_YY, _XX = np.mgrid[0:16, 0:16].astype(np.float64)
+
+
+def _shape_mask(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One 16x16 binary pattern of ``kind`` at a random position, size and phase."""
+    cx, cy = rng.uniform(5.0, 11.0, 2)
+    r = rng.uniform(2.5, 4.5)
+    dx, dy = _XX - cx, _YY - cy
+    period, phase = rng.uniform(3.0, 6.0), rng.uniform(0.0, 2 * np.pi)
+
+    def stripes(u: np.ndarray) -> np.ndarray:
+        return np.sin(2 * np.pi * u / period + phase) > 0
+
+    if kind == "square":
+        return (np.abs(dx) <= r) & (np.abs(dy) <= r)
+    if kind == "disk":
+        return dx**2 + dy**2 <= r**2
+    if kind == "ring":
+        d = np.sqrt(dx**2 + dy**2)
+        return (d <= r + 0.5) & (d >= r - 1.0)
+    if kind == "hstripes":
+        return stripes(_YY)
+    if kind == "vstripes":
+        return stripes(_XX)
+    if kind == "checker":
+        s = int(rng.integers(2, 5))
+        return ((np.floor((_XX + cx) / s) + np.floor((_YY + cy) / s)) % 2) == 1
+    if kind == "triangle":
+        return (dy <= r) & (dy >= -r) & (np.abs(dx) <= (dy + r) / 2)
+    if kind == "plus":
+        return ((np.abs(dx) <= 1) & (np.abs(dy) <= r)) | ((np.abs(dy) <= 1) & (np.abs(dx) <= r))
+    if kind == "diag":
+        return stripes((_XX + _YY) / np.sqrt(2))
+    if kind == "antidiag":
+        return stripes((_XX - _YY) / np.sqrt(2))
+    raise ValueError(kind)
+
+
+_OLD_SHAPES = ("square", "disk", "ring", "hstripes", "vstripes", "checker")
+_NEW_SHAPES = ("triangle", "plus", "diag", "antidiag")
+
+
+def _shape_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 16x16 images (flattened to 256), a balanced random mix of ``kinds``: a
+    pattern of random contrast on a random background level plus Gaussian noise (sigma 0.5)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(kinds))
+    x = np.empty((n, 256), dtype=np.float32)
+    for i, c in enumerate(y):
+        mask = _shape_mask(kinds[c], rng).astype(np.float64)
+        img = rng.uniform(-0.5, 0.5) + rng.uniform(0.6, 1.4) * mask
+        x[i] = (img + 0.5 * rng.normal(size=(16, 16))).reshape(-1)
+    return x, y.astype(np.int64)
+
+
+def _dwsep_cnn(n_out: int) -> Any:
+    from torch import nn
+
+    def dwsep(a: int, b: int, stride: int) -> list[Any]:
+        return [
+            nn.Conv2d(a, a, 3, stride=stride, padding=1, groups=a, bias=False),
+            nn.BatchNorm2d(a),
+            nn.ReLU6(),
+            nn.Conv2d(a, b, 1, bias=False),
+            nn.BatchNorm2d(b),
+            nn.ReLU6(),
+        ]
+
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 16, 16)),
+        nn.Conv2d(1, 16, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU6(),
+        *dwsep(16, 32, 1),
+        *dwsep(32, 64, 2),
+        *dwsep(64, 96, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(96, n_out),
+    )
+
+
+def dwsep_cnn_shapes() -> Task:
+    """A MobileNet-style 2-D CNN (a stride-2 3x3 stem, three depthwise-separable blocks 16-32-64-96
+    channels, BatchNorm, ReLU6, global average pooling) pretrained on 6000 seeded synthetic
+    16x16 images (square, disk, ring, horizontal stripes, vertical stripes, checkerboard; random
+    position, size, contrast, Gaussian noise; ~1 min on one core), its last layer replaced by a
+    fresh head and fine-tuned on 96 images of four unseen classes (triangle, plus, diagonal and
+    anti-diagonal stripes; 24 per class), validated on 500 more; AdamW, batch 8, 20 epochs
+    (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _shape_images(_OLD_SHAPES, 6000, 0))
+    state = _pretrained(
+        "dwsep-cnn-shapes6",
+        lambda: _dwsep_cnn(len(_OLD_SHAPES)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1200, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _shape_images(_NEW_SHAPES, 96, 1))
+    val = tuple(torch.from_numpy(a) for a in _shape_images(_NEW_SHAPES, 500, 2))
+    body = {k: v for k, v in state.items() if not k.startswith("24.")}
+
+    def model() -> Any:
+        m = _dwsep_cnn(len(_NEW_SHAPES))  # the head (layer 24) keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-dwsep-cnn-shapes", model, train, val, 8, 20)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -776,8 +967,11 @@ HELDOUT = ("gru_code", "bn_resmlp_newclasses")
 FRESH2 = ("tfm_cls_newlabels", "conv1d_bands")
 # Named before any finder ran on them.
 FRESH3 = ("lstm_markov", "wide_ln_mlp")
+# Named before any finder ran on them.
+FRESH4 = ("gru_lm_to_cls", "dwsep_cnn_shapes")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
-    for name in (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3) if len(sys.argv) < 2 else sys.argv[1:]:
+    every = (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3, *FRESH4)
+    for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
         print(name, len(t.train[0]), "train", len(t.val[0]), "val", flush=True)
