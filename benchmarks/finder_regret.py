@@ -69,6 +69,8 @@ FINETUNE_HELDOUT = [f"{FINETUNE_FILE}:{name}" for name in ("gru_code", "bn_resml
 # third fresh set (finetune_tasks.FRESH3), after the detection change that FRESH2's first look led to.
 FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "conv1d_bands")]
 FINETUNE_FRESH3 = [f"{FINETUNE_FILE}:{name}" for name in ("lstm_markov", "wide_ln_mlp")]
+# Session 7's fresh pair (finetune_tasks.FRESH4), named before any finder ran on it.
+FINETUNE_FRESH4 = [f"{FINETUNE_FILE}:{name}" for name in ("gru_lm_to_cls", "dwsep_cnn_shapes")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -131,9 +133,12 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
             extra: dict[str, Any] = {}
             if which.startswith("lrkit-t"):  # rule design: another trial length
                 extra["trial_steps"] = int(which[len("lrkit-t") :])
-            # a fine-tuning user has a validation split ("lrkit-noval": one who passes none)
+            # a fine-tuning user has a validation split ("lrkit-noval": one who passes none;
+            # "lrkit-metric": one who also passes the metric the run is judged by)
             if "finetune_tasks.py:" in name and which != "lrkit-noval":
                 extra["val_data"] = task.val
+            if which == "lrkit-metric":
+                extra["val_metric"] = task.metric
             model, optim = _model_opt(task, opt, seed, 1e-3)
             res = find_lr(
                 model,
@@ -221,6 +226,15 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
     return out
 
 
+def _saved_grids(paths: list[str]) -> dict[str, dict[str, Any]]:
+    """Per task (display name): the cell of a saved result (its grid means and wall time)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for c in json.loads(Path(path).read_text())["cells"]:
+            out[c["task"]] = c
+    return out
+
+
 def _rel_key(lr: float) -> str:
     return f"{lr:.4g}"
 
@@ -236,6 +250,8 @@ def _short(task: str) -> str:
             return f"finetune-fresh2:{name}"
         if task in FINETUNE_FRESH3:
             return f"finetune-fresh3:{name}"
+        if task in FINETUNE_FRESH4:
+            return f"finetune-fresh4:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -280,6 +296,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_heldout": ("finetune-heldout", None),
     "summary_finetune_fresh2": ("finetune-fresh2", None),
     "summary_finetune_fresh3": ("finetune-fresh3", None),
+    "summary_finetune_fresh4": ("finetune-fresh4", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -293,6 +310,7 @@ TITLES = {
     "summary_finetune_heldout": "fine-tuning tasks held out (session 5's pair)",
     "summary_finetune_fresh2": "fine-tuning tasks held out (session 6's fresh pair)",
     "summary_finetune_fresh3": "fine-tuning tasks held out (session 6's third fresh set)",
+    "summary_finetune_fresh4": "fine-tuning tasks held out (session 7's fresh pair)",
 }
 
 
@@ -351,14 +369,12 @@ def report(result: dict[str, Any]) -> None:
                 f"{f(s['median_seed_spread']):>12} {f(s['max_seed_spread']):>12} "
                 f"{100 * s['median_cost_fraction_wall']:9.2f}% {100 * s['median_cost_fraction_steps']:10.3f}% {s['failures']:>5}"
             )
-    print(
-        f"\nlrkit interval holds the grid-best LR in {100 * result['interval_holds_grid_best']:.0f}% of runs"
-    )
-    if "interval_holds_grid_best_noval" in result:
-        print(
-            "lrkit interval without val_data holds the grid-best LR in "
-            f"{100 * result['interval_holds_grid_best_noval']:.0f}% of runs"
-        )
+    for suffix, who in (("", ""), ("_noval", " without val_data"), ("_metric", " with val_metric")):
+        if f"interval_holds_grid_best{suffix}" in result:
+            print(
+                f"lrkit interval{who} holds the grid-best LR in "
+                f"{100 * result[f'interval_holds_grid_best{suffix}']:.0f}% of runs"
+            )
 
 
 def main() -> None:
@@ -380,9 +396,23 @@ def main() -> None:
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
         "--finetune",
-        choices=("choose", "heldout", "fresh2", "fresh3", "all"),
+        choices=("choose", "heldout", "fresh2", "fresh3", "fresh4", "all"),
         default=None,
         help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
+    )
+    ap.add_argument(
+        "--finders",
+        nargs="*",
+        default=None,
+        help="only these finders (fine-tuning default: lrkit lrkit-noval lrkit-metric + anchors)",
+    )
+    ap.add_argument(
+        "--grid-from",
+        nargs="*",
+        default=None,
+        metavar="RESULT_JSON",
+        help="reuse the grids of saved results (same tasks, grid and seeds) instead of training "
+        "them; the grid's steps are then the tasks' planned updates (an upper bound)",
     )
     ap.add_argument(
         "--summarize",
@@ -417,7 +447,12 @@ def main() -> None:
                 "heldout": FINETUNE_HELDOUT,
                 "fresh2": FINETUNE_FRESH2,
                 "fresh3": FINETUNE_FRESH3,
-                "all": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
+                "fresh4": FINETUNE_FRESH4,
+                "all": FINETUNE_CHOOSE
+                + FINETUNE_HELDOUT
+                + FINETUNE_FRESH2
+                + FINETUNE_FRESH3
+                + FINETUNE_FRESH4,
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -427,10 +462,14 @@ def main() -> None:
     # The fine-tuning family (CPU-bound transformer trainings) scores the default, the range-test
     # rule it replaces, the anchors, the fixed default and the rule candidates only.
     finders = (
-        ["lrkit", "lrkit-noval", *args.anchors]
+        ["lrkit", "lrkit-noval", "lrkit-metric", *args.anchors]
         if args.finetune
         else ["lrkit", "lrkit-r3", *args.anchors]
     )
+    if args.finders is not None:
+        finders = list(args.finders)
+    anchors = [f for f in args.anchors if f in finders]
+    saved = _saved_grids(args.grid_from) if args.grid_from else None
     lrkit_methods = ("lrkit",) if args.finetune else LRKIT_METHODS
     t_start = time.perf_counter()
 
@@ -442,6 +481,7 @@ def main() -> None:
             for o in args.optimizers
             for lr in grid
             for s in grid_seeds
+            if saved is None
         }
         find_jobs = {
             (t, o, s, f): pool.submit(job_find, t, epochs, o, s, f)
@@ -459,23 +499,28 @@ def main() -> None:
         for t in tasks:
             for o in args.optimizers:
                 for s in finder_seeds:
-                    lk = find_res[(t, o, s, "lrkit")]
-                    # the default (the range-test rule, or the fine-tuning trials' pick)
-                    sugg.setdefault((t, o, "lrkit:default"), []).append(lk.get("suggestion"))
-                    for m in lrkit_methods:
-                        v = lk.get("suggestions", {}).get(m)
-                        sugg.setdefault((t, o, f"lrkit:{m}"), []).append(v)
+                    lk = find_res.get((t, o, s, "lrkit"), {})
+                    if "lrkit" in finders:
+                        # the default (the range-test rule, or the fine-tuning trials' pick)
+                        sugg.setdefault((t, o, "lrkit:default"), []).append(lk.get("suggestion"))
+                        for m in lrkit_methods:
+                            v = lk.get("suggestions", {}).get(m)
+                            sugg.setdefault((t, o, f"lrkit:{m}"), []).append(v)
+                    if "lrkit-metric" in finders:  # the default with val_metric= (accuracy)
+                        mv = find_res[(t, o, s, "lrkit-metric")].get("suggestion")
+                        sugg.setdefault((t, o, "lrkit-metric:default"), []).append(mv)
                     if "lrkit-noval" in finders:  # the default without val_data
                         nv = find_res[(t, o, s, "lrkit-noval")].get("suggestion")
                         sugg.setdefault((t, o, "lrkit-noval:default"), []).append(nv)
                     if "lrkit-r3" in finders:
                         r3 = find_res[(t, o, s, "lrkit-r3")].get("suggestion")
                         sugg.setdefault((t, o, "lrkit-r3:default"), []).append(r3)
-                    for f in args.anchors:
+                    for f in anchors:
                         sugg.setdefault((t, o, f), []).append(
                             find_res[(t, o, s, f)].get("suggestion")
                         )
-                    sugg.setdefault((t, o, "fixed default"), []).append(FIXED[o])
+                    if saved is None:
+                        sugg.setdefault((t, o, "fixed default"), []).append(FIXED[o])
                     if (args.candidates or args.finetune) and lk.get("lrs"):
                         from lrkit.finder import fit_curve
 
@@ -499,6 +544,8 @@ def main() -> None:
                         key = (t, o, _rel_key(lr), es)
                         if key in grid_jobs:  # the suggestion is a grid point: reuse it
                             continue
+                        if saved is not None and _rel_key(lr) in saved[_short(t)]["grid"]:
+                            continue  # a grid point of the saved grid: its mean is known
                         if key not in eval_jobs:
                             eval_jobs[key] = pool.submit(job_train, t, epochs, o, float(lr), es)
         eval_res = {k: v.result() for k, v in eval_jobs.items()}
@@ -509,20 +556,28 @@ def main() -> None:
     cells: list[dict[str, Any]] = []
     for t in tasks:
         for o in args.optimizers:
-            means = {
-                _rel_key(lr): statistics.fmean(
-                    grid_res[(t, o, _rel_key(lr), s)]["final"] for s in grid_seeds
+            if saved is None:
+                means = {
+                    _rel_key(lr): statistics.fmean(
+                        grid_res[(t, o, _rel_key(lr), s)]["final"] for s in grid_seeds
+                    )
+                    for lr in grid
+                }
+                grid_wall = sum(
+                    grid_res[(t, o, _rel_key(lr), s)]["wall"] for lr in grid for s in grid_seeds
                 )
-                for lr in grid
-            }
+                grid_steps = sum(
+                    grid_res[(t, o, _rel_key(lr), s)]["steps"] for lr in grid for s in grid_seeds
+                )
+            else:
+                old = saved[_short(t)]
+                means = {k: float(v) for k, v in old["grid"].items()}
+                grid_wall = old["grid_wall_s"]
+                task_obj = _task(t, epochs)
+                per_run = task_obj.epochs * math.ceil(len(task_obj.train[0]) / task_obj.batch_size)
+                grid_steps = old.get("grid_steps") or per_run * len(means) * len(grid_seeds)
             best_key = max(means, key=lambda k: means[k])
             best = means[best_key]
-            grid_wall = sum(
-                grid_res[(t, o, _rel_key(lr), s)]["wall"] for lr in grid for s in grid_seeds
-            )
-            grid_steps = sum(
-                grid_res[(t, o, _rel_key(lr), s)]["steps"] for lr in grid for s in grid_seeds
-            )
             cell: dict[str, Any] = {
                 "task": t,
                 "optimizer": o,
@@ -530,9 +585,15 @@ def main() -> None:
                 "grid_best_lr": float(best_key),
                 "grid_best": best,
                 "grid_wall_s": grid_wall,
+                "grid_steps": grid_steps,
+                **({"grid_from": args.grid_from} if saved is not None else {}),
                 "methods": {},
             }
-            for f, suffix in (("lrkit", ""), ("lrkit-noval", "_noval")):
+            for f, suffix in (
+                ("lrkit", ""),
+                ("lrkit-noval", "_noval"),
+                ("lrkit-metric", "_metric"),
+            ):
                 if f not in finders:
                     continue
                 inside = [
@@ -552,6 +613,8 @@ def main() -> None:
                 for s, lr in zip(finder_seeds, lrs):
                     if lr is None or not (math.isfinite(lr) and lr > 0):
                         metrics.append(None)
+                    elif saved is not None and _rel_key(lr) in means:
+                        metrics.append(means[_rel_key(lr)])
                     else:
                         metrics.append(
                             statistics.fmean(
@@ -595,13 +658,15 @@ def main() -> None:
     tasks = [_short(t) for t in tasks]
     import torch
 
-    coverage = statistics.fmean(c["interval_holds_grid_best"] for c in cells)
-    noval = [
-        c["interval_holds_grid_best_noval"] for c in cells if "interval_holds_grid_best_noval" in c
-    ]
+    holds = {
+        f"interval_holds_grid_best{suffix}": statistics.fmean(
+            c[f"interval_holds_grid_best{suffix}"] for c in cells
+        )
+        for suffix in ("", "_noval", "_metric")
+        if all(f"interval_holds_grid_best{suffix}" in c for c in cells)
+    }
     result = {
-        "interval_holds_grid_best": coverage,
-        **({"interval_holds_grid_best_noval": statistics.fmean(noval)} if noval else {}),
+        **holds,
         "command": "python " + " ".join(sys.argv),
         "config": {
             "tasks": tasks,
@@ -618,6 +683,7 @@ def main() -> None:
             "finetune_heldout": [_short(t) for t in FINETUNE_HELDOUT],
             "finetune_fresh2": [_short(t) for t in FINETUNE_FRESH2],
             "finetune_fresh3": [_short(t) for t in FINETUNE_FRESH3],
+            "finetune_fresh4": [_short(t) for t in FINETUNE_FRESH4],
         },
         "machine": {
             "platform": platform.platform(),
@@ -640,10 +706,14 @@ def main() -> None:
             for (t, o, s, f), r in find_res.items()
             if f == "lrkit"
         },
-        "curves_noval": {
-            f"{_short(t)}|{o}|{s}": {"trials": r.get("trials"), "interval": r.get("interval")}
-            for (t, o, s, f), r in find_res.items()
-            if f == "lrkit-noval"
+        **{
+            f"curves_{f.split('-')[1]}": {
+                f"{_short(t)}|{o}|{s}": {"trials": r.get("trials"), "interval": r.get("interval")}
+                for (t, o, s, ff), r in find_res.items()
+                if ff == f
+            }
+            for f in ("lrkit-noval", "lrkit-metric")
+            if f in finders
         },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from lrkit.finder._finetune import (  # noqa: E402
     candidates,
     check_regime,
     detect_pretrained,
+    outcome_of,
     pick,
     run_trials,
 )
@@ -474,7 +475,7 @@ def trials(target: float, log: list[str] | None = None):  # type: ignore[no-unty
         w["v"] += lr
         return math.inf if lr > 2.0 else 1.0
 
-    return run_trials(
+    lrs, losses, start, metrics, start_metric = run_trials(
         10.0,  # candidates 10 * 10**(-k/2): 3.16 (blows up), 1, 0.316, 0.1, then lower
         start_trial=lambda: log.append("start"),
         train_step=step,
@@ -482,6 +483,8 @@ def trials(target: float, log: list[str] | None = None):  # type: ignore[no-unty
         restore=restore,
         trial_steps=2,
     )
+    assert metrics is None and start_metric is None
+    return lrs, losses, start
 
 
 def test_run_trials_restores_before_each_trial_and_scores_a_blow_up_as_worst() -> None:
@@ -507,6 +510,108 @@ def test_run_trials_go_lower_while_the_lowest_lr_is_best() -> None:
         10.0 * 10 ** (-MAX_CANDIDATES / 2)
     )
     assert np.argmin(losses) == 0
+
+
+def test_run_trials_score_on_the_metric_when_given() -> None:
+    """The metric (not the loss) picks the trials and drives the extension; a blown-up trial
+    gets the worst metric; ``min`` mode reads it the other way round."""
+    w = {"v": 0.0}
+
+    def restore() -> None:
+        w["v"] = 0.0
+
+    def step(lr: float) -> float:
+        w["v"] += lr
+        return math.inf if lr > 2.0 else 1.0
+
+    def go(mode: str):  # type: ignore[no-untyped-def]
+        # loss best at the third candidate (w = 2 * 0.316), metric best at the lowest LRs
+        return run_trials(
+            10.0,
+            start_trial=lambda: None,
+            train_step=step,
+            val_loss=lambda: (w["v"] - 2 * 10**-0.5) ** 2,
+            restore=restore,
+            trial_steps=2,
+            val_metric=lambda: -w["v"] if mode == "max" else w["v"],
+            metric_mode=mode,
+        )
+
+    for mode in ("max", "min"):
+        lrs, losses, start, metrics, start_metric = go(mode)
+        assert start_metric == 0.0 and metrics is not None
+        # the lowest LR kept scoring best on the metric: more trials below, up to the cap
+        from lrkit.finder._finetune import MAX_CANDIDATES
+
+        assert len(lrs) == MAX_CANDIDATES
+        assert metrics[-1] == (-math.inf if mode == "max" else math.inf)  # the blow-up
+        assert np.argmin(losses) == MAX_CANDIDATES - 3  # the loss alone would pick another
+        outcome = outcome_of(lrs, losses, start, 2, metrics, start_metric, mode)
+        assert outcome.metric_mode == mode and outcome.val_metrics == tuple(metrics)
+        # every trial within 5% of the best metric (|0.001 * 2| ...): the lowest of them
+        assert outcome.suggestion == pytest.approx(lrs[0])
+
+
+def test_pick_lowest_near_takes_the_lowest_lr_within_near_of_the_best() -> None:
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1]
+    scores = [-0.60, -0.70, -0.72, -0.50]  # a metric to maximise, negated
+    best, (low, high) = pick(lrs, scores, divisor=1, lowest_near=True)
+    assert best == pytest.approx(1e-3)  # -0.70 is within 5% of -0.72; -0.60 is not
+    assert (low, high) == pytest.approx((1e-4, 1e-1))  # the near ones, one step wider
+    best, _ = pick(lrs, scores, divisor=1, near=0.0, lowest_near=True)
+    assert best == pytest.approx(1e-2)  # only the best itself
+
+
+def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    val = data(7, n=256, shift=0.5)
+
+    def accuracy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (out.argmax(1) == y).float().mean()
+
+    r = run(model, opt, val_data=val, val_metric=accuracy)
+    after = model.state_dict()
+    assert all(torch.equal(state[k], after[k]) for k in state)
+    t = r.trials
+    assert t is not None and t.val_metrics is not None and t.metric_mode == "max"
+    assert len(t.val_metrics) == len(t.val_losses) == len(t.lrs)
+    model.eval()
+    with torch.no_grad():
+        start = float(accuracy(model(val[0]), val[1]))
+    model.train()
+    assert t.start_val_metric == pytest.approx(start, abs=1e-6)
+    m = np.asarray(t.val_metrics)
+    near = np.asarray(t.lrs)[m >= m.max() - 0.05 * abs(m.max())]
+    assert r.suggestion == pytest.approx(near.min())  # the lowest LR within 5% of the best
+    assert any("val_metric is within 5%" in n for n in r.notes)
+    # the losses are still recorded: the same as a loss-scored call on the same trials
+    plain = run(model, opt, val_data=val)
+    assert plain.trials is not None and plain.trials.val_metrics is None
+    assert plain.trials.val_losses == pytest.approx(t.val_losses, rel=1e-6)
+    assert any("Pass val_metric=" in n for n in plain.notes)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"val_metric": "accuracy"}, "val_metric must be a callable"),
+        ({"val_metric_mode": "maximize"}, "val_metric_mode must be one of"),
+    ],
+)
+def test_bad_val_metric_is_named(kw: dict, match: str) -> None:
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with pytest.raises(ConfigError, match=match):
+        find_lr(model, data(0), loss_fn=nn.functional.cross_entropy, optimizer=opt, **kw)
+
+
+def test_a_metric_that_returns_no_number_is_named(pretrained: dict) -> None:
+    model = pretrained_model(pretrained)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with pytest.raises(ConfigError, match="val_metric must return a number"):
+        run(model, opt, val_data=data(7, n=64), val_metric=lambda out, y: out.argmax(1))
 
 
 # --- plain SGD: the interval holds the best LR -----------------------------------------------

@@ -209,6 +209,37 @@ def test_keras_trials_can_be_turned_off_and_bad_validation_data_is_named(pretrai
         find_lr(model, x, y, validation_data=(x, y), trial_steps=-1)
 
 
+def test_keras_val_metric_scores_the_trials_on_a_compiled_metric(pretrained) -> None:
+    model = make_model()
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.set_weights(pretrained)
+    model.optimizer.build(model.trainable_variables)
+    before = snapshot(model)
+    xv, yv = val_split()
+    start = model.evaluate(xv, yv, batch_size=32, verbose=0, return_dict=True)["accuracy"]
+    r = run(model, validation_data=(xv, yv), trial_steps=10, val_metric="accuracy")
+    for u, v in zip(before, snapshot(model), strict=True):
+        np.testing.assert_array_equal(u, v)
+    t = r.trials
+    assert t is not None and t.val_metrics is not None and t.metric_mode == "max"
+    assert t.start_val_metric == pytest.approx(start, abs=1e-6)
+    m = np.asarray(t.val_metrics)
+    assert np.all((m >= 0) & (m <= 1)) and len(m) == len(t.val_losses)
+    near = np.asarray(t.lrs)[m >= m.max() - 0.05 * m.max()]
+    assert r.suggestion == pytest.approx(near.min())
+    x, y = data(64)
+    with pytest.raises(ConfigError, match=r"val_metric='f1' is not a compiled metric.*accuracy"):
+        find_lr(model, x, y, validation_data=(xv, yv), val_metric="f1", **OPTS)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="name of a compiled metric"):
+        find_lr(model, x, y, validation_data=(xv, yv), val_metric=len)
+    with pytest.raises(ConfigError, match="val_metric_mode"):
+        find_lr(model, x, y, validation_data=(xv, yv), val_metric_mode="up")
+
+
 def test_spectra_numpy_match_the_exact_top_singular_value() -> None:
     w = np.random.default_rng(3).normal(size=(3, 3, 8, 16))  # a Keras conv kernel
     ((rows, cols, top, fro),) = spectra_numpy([w, np.ones(16), np.ones((4, 4))])

@@ -39,12 +39,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_VAL_SAMPLES",
+    "METRIC_MODES",
     "REGIMES",
     "Detection",
     "TrialOutcome",
     "apply",
     "candidates",
     "capped_note",
+    "check_metric",
     "check_regime",
     "check_trial_steps",
     "default_trial_steps",
@@ -82,6 +84,13 @@ TRIAL_DIVISOR = 10**0.5
 #: one trial step wider on each side, / TRIAL_DIVISOR: it held the grid's best LR in 19/20 choose
 #: runs (17/20 with only the best trial, 0.02: 17/20), median width one decade.
 NEAR = 0.05
+#: With ``val_metric=`` the trials are scored on the caller's metric and the suggestion is the
+#: lowest trial LR whose metric is within NEAR (relative) of the best trial's, with no divisor:
+#: the validation loss and the metric disagree where the loss overfits (rises) while the metric
+#: still improves, and a constant divisor of the best trial could not serve every seen task
+#: (benchmarks/finetune_curves.py: whole constant-LR fine-tunings of the 10 seen tasks,
+#: replayed as 40-update trials; see docs/benchmarks.md).
+METRIC_MODES: tuple[str, ...] = ("max", "min")
 #: The trials are scored on at most this many validation samples (a seeded random subset of a
 #: larger tensor split; the first batches of an iterable, until this many samples): a pass per
 #: trial over a large split costs more than the trials' training (tabular_drift: 5.6% of the
@@ -144,6 +153,19 @@ def held_out_note(scored: str, val_arg: str) -> str:
 def check_regime(regime: Any) -> str:
     """``regime`` lower-cased, or :class:`~lrkit.errors.ConfigError` naming it."""
     return check_choice("find_lr", "regime", regime, REGIMES)
+
+
+def check_metric(val_metric: Any, mode: Any) -> str:
+    """``mode`` lower-cased once ``val_metric`` is ``None`` or callable, else
+    :class:`~lrkit.errors.ConfigError` naming the bad value."""
+    if val_metric is not None and not callable(val_metric):
+        from lrkit.errors import ConfigError
+
+        raise ConfigError(
+            "find_lr: val_metric must be a callable (outputs, targets) -> number, but got "
+            f"{type(val_metric).__name__} {val_metric!r}"
+        )
+    return check_choice("find_lr", "val_metric_mode", mode, METRIC_MODES)
 
 
 def check_trial_steps(trial_steps: Any) -> int | None:
@@ -246,7 +268,11 @@ def candidates(lr_min: float, n: int = FIRST_CANDIDATES) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """The trials' LRs, their validation losses, the pick and its interval."""
+    """The trials' LRs, their validation losses (and metric), the pick and its interval.
+
+    ``val_metrics`` / ``start_val_metric`` / ``metric_mode`` are set when the trials were
+    scored on the caller's validation metric (``val_metric=``); the pick then reads them.
+    """
 
     lrs: tuple[float, ...]
     val_losses: tuple[float, ...]
@@ -254,20 +280,29 @@ class TrialOutcome:
     suggestion: float
     interval: tuple[float, float]
     trial_steps: int
+    val_metrics: tuple[float, ...] | None = None
+    start_val_metric: float | None = None
+    metric_mode: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return to_json_dict(self)
 
 
 def pick(
-    lrs: Any, val_losses: Any, *, near: float = NEAR, divisor: float = TRIAL_DIVISOR
+    lrs: Any,
+    val_losses: Any,
+    *,
+    near: float = NEAR,
+    divisor: float = TRIAL_DIVISOR,
+    lowest_near: bool = False,
 ) -> tuple[float, tuple[float, float]]:
     """The trials' verdict: ``(suggestion, interval)``.
 
-    The suggestion is the LR with the lowest validation loss / ``divisor`` (short trials favour
-    too high an LR); the interval spans every trial within ``near`` (relative) of that loss,
-    widened by one step of the LR grid on each side, / ``divisor``. A non-finite loss counts
-    as worst.
+    ``val_losses`` are scores, lower is better. The suggestion is the LR with the lowest score
+    / ``divisor`` (short trials favour too high an LR), or with ``lowest_near`` the lowest LR
+    whose score is within ``near`` (relative) of the best / ``divisor``; the interval spans
+    every trial within ``near`` of the best, widened by one step of the LR grid on each side,
+    / ``divisor``. A non-finite score counts as worst.
     """
     lr = np.asarray(lrs, dtype=float)
     v = np.asarray(val_losses, dtype=float)
@@ -277,7 +312,8 @@ def pick(
     step = float(lr[1] / lr[0]) if len(lr) > 1 else math.sqrt(10.0)  # the grid's step
     close = lr[v <= v[b] + near * abs(v[b])] if math.isfinite(v[b]) else lr[b : b + 1]
     low, high = float(close.min()) / step, float(close.max()) * step
-    return float(lr[b]) / divisor, (low / divisor, high / divisor)
+    best = float(close.min()) if lowest_near else float(lr[b])
+    return best / divisor, (low / divisor, high / divisor)
 
 
 def run_trials(
@@ -289,26 +325,35 @@ def run_trials(
     restore: Callable[[], None],
     trial_steps: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, list[float], float]:
+    val_metric: Callable[[], float] | None = None,
+    metric_mode: str = "max",
+) -> tuple[np.ndarray, list[float], float, list[float] | None, float | None]:
     """Train ``trial_steps`` updates at each candidate LR from the restored start.
 
     The candidates are :func:`candidates` of ``lr_min`` (the range test's fitted minimum),
     highest first, then one more half decade below while the lowest LR tried scored best (up
-    to :data:`MAX_CANDIDATES`; distributed callers agree on every validation loss, so every
+    to :data:`MAX_CANDIDATES`; distributed callers agree on every validation value, so every
     rank tries the same LRs). ``restore()`` puts the starting weights and optimizer state back;
     ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
     numbers: the trials differ only in their LR); ``train_step(lr)`` takes one update and
-    returns its training loss (``StopIteration`` when the data ran out). Returns the LRs tried
-    (ascending), the validation loss after each (``inf`` for a trial whose loss became
-    non-finite) and the one at the start.
+    returns its training loss (``StopIteration`` when the data ran out). ``val_metric()``
+    (optional) is called right after ``val_loss()`` and scores the trials instead of the loss
+    (``metric_mode``: ``"max"`` or ``"min"``). Returns the LRs tried (ascending), the
+    validation loss after each (``inf`` for a trial whose loss became non-finite), the one at
+    the start, and the metric after each (the worst value for a non-finite trial) and at the
+    start (``None`` without ``val_metric``).
     """
+    worst = -math.inf if metric_mode == "max" else math.inf
     restore()
     start = val_loss()
+    start_metric = None if val_metric is None else val_metric()
     lrs: list[float] = []
     out: list[float] = []
+    metrics: list[float] = []
+    scores: list[float] = []  # lower is better
     done = 0
     while len(lrs) < MAX_CANDIDATES and (
-        len(lrs) < FIRST_CANDIDATES or out[-1] <= min(out)  # the lowest LR is the best so far
+        len(lrs) < FIRST_CANDIDATES or scores[-1] <= min(scores)  # the lowest LR is the best so far
     ):
         lr = float(candidates(lr_min, len(lrs) + 1)[-1])
         restore()
@@ -325,12 +370,28 @@ def run_trials(
             if not math.isfinite(loss):
                 value = math.inf
                 break
+        metric = worst
         if value is None:
             value = val_loss()
+            if val_metric is not None:
+                metric = val_metric()
+        value = value if math.isfinite(value) else math.inf
+        metric = metric if math.isfinite(metric) else worst
         lrs.append(lr)
-        out.append(value if math.isfinite(value) else math.inf)
+        out.append(value)
+        metrics.append(metric)
+        scores.append(value if val_metric is None else _score(metric, metric_mode))
     restore()
-    return np.asarray(lrs[::-1]), out[::-1], start
+    if val_metric is None:
+        return np.asarray(lrs[::-1]), out[::-1], start, None, None
+    return np.asarray(lrs[::-1]), out[::-1], start, metrics[::-1], start_metric
+
+
+def _score(metric: float, mode: str) -> float:
+    """A metric as a score where lower is better (``-inf``/NaN-safe)."""
+    if not math.isfinite(metric):
+        return math.inf
+    return -metric if mode == "max" else metric
 
 
 def apply(
@@ -356,15 +417,28 @@ def apply(
             if detection is None
             else f"this looks like fine-tuning a pretrained model ({detection.reason})"
         )
+        if outcome.val_metrics is None:
+            how = (
+                f"is half a decade below the best of {len(outcome.lrs)} trials of "
+                f"{outcome.trial_steps} updates from your weights, scored on validation loss "
+                "(short trials favour too high an LR)"
+            )
+            within = f"within {100 * NEAR:.0f}% of the best validation loss"
+            tip = " Pass val_metric= (e.g. accuracy) to score the trials on what you judge by."
+        else:
+            how = (
+                f"is the lowest LR of {len(outcome.lrs)} trials of {outcome.trial_steps} updates "
+                f"from your weights whose val_metric is within {100 * NEAR:.0f}% of the best "
+                "trial's (short trials favour too high an LR)"
+            )
+            within = f"within {100 * NEAR:.0f}% of the best val_metric"
+            tip = ""
         extra.append(
-            f"{why}: the suggestion {outcome.suggestion:.3g} is half a decade below the best of "
-            f"{len(outcome.lrs)} trials of {outcome.trial_steps} updates from your weights, "
-            "scored on validation loss (short trials favour too high an LR), not the range "
+            f"{why}: the suggestion {outcome.suggestion:.3g} {how}, not the range "
             f"test's (its fitted minimum {lr_min:.3g} is where the training loss falls fastest, "
             "which overwrites what a pretrained model knows); the interval holds the trials "
-            f"within {100 * NEAR:.0f}% of the best validation loss. The correction was measured "
-            "for fine-tuning runs of 200-300 updates. Pass regime='scratch' for the "
-            "range-test rule."
+            f"{within}. The rule was measured for fine-tuning runs of 200-300 updates.{tip} "
+            "Pass regime='scratch' for the range-test rule."
         )
         extra.extend(notes)
         suggestions = {**result.suggestions, "finetune": outcome.suggestion}
@@ -451,10 +525,21 @@ def finish(
 
 
 def outcome_of(
-    lrs: np.ndarray, losses: Sequence[float], start: float, trial_steps: int
+    lrs: np.ndarray,
+    losses: Sequence[float],
+    start: float,
+    trial_steps: int,
+    metrics: Sequence[float] | None = None,
+    start_metric: float | None = None,
+    metric_mode: str = "max",
 ) -> TrialOutcome:
-    """The trials' :class:`TrialOutcome`: LRs ascending, the :func:`pick` verdict."""
-    best, interval = pick(lrs, losses)
+    """The trials' :class:`TrialOutcome`: LRs ascending, the :func:`pick` verdict (on the
+    metric when ``metrics`` is given, else on the validation loss)."""
+    if metrics is None:
+        best, interval = pick(lrs, losses)
+    else:
+        scores = [_score(float(m), metric_mode) for m in metrics]
+        best, interval = pick(lrs, scores, divisor=1.0, lowest_near=True)
     order = np.argsort(lrs)
     return TrialOutcome(
         lrs=tuple(float(v) for v in np.asarray(lrs)[order]),
@@ -463,4 +548,9 @@ def outcome_of(
         suggestion=best,
         interval=interval,
         trial_steps=trial_steps,
+        val_metrics=None
+        if metrics is None
+        else tuple(float(v) for v in np.asarray(metrics)[order]),
+        start_val_metric=None if start_metric is None else float(start_metric),
+        metric_mode=None if metrics is None else metric_mode,
     )

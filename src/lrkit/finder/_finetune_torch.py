@@ -126,8 +126,11 @@ def finetune_trials(
     seed: int,
     trial_steps: int,
     progress: Callable[[int], None] | None = None,
+    val_metric: Callable[[Any, Any], Any] | None = None,
+    metric_mode: str = "max",
 ) -> tuple[TrialOutcome, tuple[str, ...]]:
-    """Short trainings from the caller's start at LRs below ``lr_min``, scored on held-out data."""
+    """Short trainings from the caller's start at LRs below ``lr_min``, scored on held-out data
+    (on ``val_metric(outputs, targets)``, averaged over samples, when given)."""
     import torch
 
     per_trial = trial_steps * accumulation_steps
@@ -154,15 +157,20 @@ def finetune_trials(
         model, optimizer, loss_fn, feed, ratios, device, accumulation_steps, amp, None, batch_size
     )
 
+    last_metric = [math.nan]
+
     def val_loss() -> float:
-        def local() -> tuple[None, float]:
-            total, count = eval_loss_sum(model, loss_fn, val_batches, device, amp)
-            return None, total / count if count else math.nan
+        def local() -> tuple[float, float]:
+            total, metric, count = _eval_sums(model, loss_fn, val_metric, val_batches, device, amp)
+            return (metric / count if count else math.nan), (total / count if count else math.nan)
 
         # distributed: the mean over ranks, so every rank picks the same trial
-        return agreed_value(local, "find_lr")[1]
+        metric, loss = agreed_value(local, "find_lr")
+        if val_metric is not None:
+            last_metric[0] = agreed_value(lambda: (None, metric), "find_lr")[1]
+        return loss
 
-    lrs, losses, start = run_trials(
+    lrs, losses, start, metrics, start_metric = run_trials(
         lr_min,
         start_trial=start_trial,
         train_step=step,
@@ -170,10 +178,56 @@ def finetune_trials(
         restore=restore,
         trial_steps=trial_steps,
         progress=progress,
+        val_metric=None if val_metric is None else (lambda: last_metric[0]),
+        metric_mode=metric_mode,
     )
-    # half a decade below the best trial: short trials favour too high an LR (TRIAL_DIVISOR)
-    outcome = outcome_of(lrs, losses, start, trial_steps)
+    outcome = outcome_of(lrs, losses, start, trial_steps, metrics, start_metric, metric_mode)
     return outcome, (() if note is None else (note,))
+
+
+def _eval_sums(
+    model: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    metric_fn: Callable[[Any, Any], Any] | None,
+    batches: list[Any],
+    device: Any,
+    amp: bool,
+) -> tuple[float, float, int]:
+    """``(sum of per-sample losses, of per-sample metric values, samples)`` over ``batches``
+    (eval mode, no gradients; each batch's mean counts its size). Without ``metric_fn`` this is
+    :func:`eval_loss_sum` (the metric sum is 0)."""
+    if metric_fn is None:
+        total, count = eval_loss_sum(model, loss_fn, batches, device, amp)
+        return total, 0.0, count
+    import torch
+
+    from lrkit.finder._torch_step import _to
+
+    model.eval()
+    total, metric, count = 0.0, 0.0, 0
+    with torch.no_grad(), torch.autocast(device.type, enabled=amp):
+        for batch in batches:
+            x, y = _to(batch, device)
+            out = model(x)
+            n = len(x)
+            total += float(loss_fn(out, y).float().item()) * n
+            metric += _as_float(metric_fn(out, y)) * n
+            count += n
+    model.train()
+    return total, metric, count
+
+
+def _as_float(value: Any) -> float:
+    """A metric's value (a number or a one-element tensor) as a float, or a ConfigError."""
+    try:
+        return float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        from lrkit.errors import ConfigError
+
+        raise ConfigError(
+            f"val_metric must return a number (or a one-element tensor), but got "
+            f"{type(value).__name__}: {exc}"
+        ) from None
 
 
 class _Feed:

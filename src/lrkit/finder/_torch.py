@@ -16,6 +16,7 @@ from lrkit.errors import ConfigError, FinderError, LRKitWarning, require
 from lrkit.finder._core import Sweep, check_sweep, run_sweep, sweep_progress
 from lrkit.finder._finetune import apply as apply_finetune
 from lrkit.finder._finetune import (
+    check_metric,
     check_regime,
     check_trial_steps,
     default_trial_steps,
@@ -59,6 +60,8 @@ def find_lr(
     progress: bool = False,
     regime: str = "auto",
     trial_steps: int | None = None,
+    val_metric: Callable[[Any, Any], Any] | None = None,
+    val_metric_mode: str = "max",
 ) -> FinderResult:
     """LR range test on a PyTorch model; the model and optimizer are left untouched.
 
@@ -108,12 +111,19 @@ def find_lr(
             best trial.
         trial_steps: the trials' length in updates; ``None`` (default): 40; ``0``: no trials
             (the fitted minimum / 10 instead of / 3: weaker evidence; a note says so).
+        val_metric: ``val_metric(model(x), y) -> number`` (accuracy, F1, ...; a batch's value
+            counts its size), what you will judge the fine-tuning by: the trials are scored on
+            it instead of the validation loss, and the suggestion is the lowest trial LR
+            within 5% of the best trial's metric (the loss can rise from overconfidence while
+            the metric still improves). Used only by the fine-tuning trials.
+        val_metric_mode: ``"max"`` (default: higher is better) or ``"min"``.
     """
     torch = require("torch", "torch")
     import torch as _torch
 
     sweep = check_sweep("find_lr", start_lr, end_lr, steps, mode, smoothing, diverge, method)
     regime, trial_steps = check_regime(regime), check_trial_steps(trial_steps)
+    val_metric_mode = check_metric(val_metric, val_metric_mode)
     accumulation_steps = check_int("find_lr", "accumulation_steps", accumulation_steps)
     repeats = check_int("find_lr", "repeats", repeats)
     batch_size = check_int("find_lr", "batch_size", batch_size)
@@ -214,6 +224,8 @@ def find_lr(
             batch_size=batch_size,
             seed=base,
             trial_steps=trial_steps,
+            val_metric=val_metric,
+            metric_mode=val_metric_mode,
         )
     finally:
         bar.close()

@@ -10,12 +10,13 @@ import numpy as np
 from keras import ops
 
 from lrkit._progress import ProgressBar
-from lrkit._validate import check_bool, check_int
+from lrkit._validate import check_bool, check_choice, check_int
 from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
 from lrkit.finder._core import SWEEP_DEFAULTS, check_sweep, sweep_progress
 from lrkit.finder._finetune import (
     MAX_VAL_SAMPLES,
+    METRIC_MODES,
     TrialOutcome,
     capped_note,
     check_regime,
@@ -132,6 +133,8 @@ def find_lr(
     validation_data: Any = None,
     val_data: Any = None,
     trial_steps: int | None = None,
+    val_metric: str | None = None,
+    val_metric_mode: str = "max",
     **options: Any,
 ) -> FinderResult:
     """LR range test on a compiled Keras 3 model, with its own loss and optimizer.
@@ -159,7 +162,10 @@ def find_lr(
     half a decade below the best trial (``result.trials``). Without it the trials are scored on
     training samples held out from them (a fifth of ``x``, at most 512), with a note.
     ``trial_steps=0``: no trials (the fitted minimum / 10, with a note). From scratch the
-    validation data is not used.
+    validation data is not used. ``val_metric``: the name of a compiled metric (``"accuracy"``,
+    as ``model.evaluate(return_dict=True)`` names it) to score the trials on instead of the
+    loss, with ``val_metric_mode`` ``"max"`` (default) or ``"min"``; the suggestion is then the
+    lowest trial LR within 5% of the best trial's metric, as in :func:`lrkit.find_lr`.
     """
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model must be a keras.Model, but got model={model!r}")
@@ -167,6 +173,12 @@ def find_lr(
         raise ConfigError("model must be compiled with a loss and an optimizer: model.compile(...)")
     batch_size, regime = check_int("find_lr", "batch_size", batch_size), check_regime(regime)
     trial_steps = check_trial_steps(trial_steps)
+    if val_metric is not None and not isinstance(val_metric, str):
+        raise ConfigError(
+            "find_lr: val_metric must be the name of a compiled metric (e.g. 'accuracy'), "
+            f"but got val_metric={val_metric!r}"
+        )
+    val_metric_mode = check_choice("find_lr", "val_metric_mode", val_metric_mode, METRIC_MODES)
     val = _validation(validation_data, val_data)
     shuffle = check_bool("find_lr", "shuffle", shuffle)
     plan = check_sweep("find_lr", **{**SWEEP_DEFAULTS, **options})
@@ -225,21 +237,34 @@ def find_lr(
                 rng_t = np.random.default_rng(trial_seed)
                 feed = _Order(len(pool), batch_size, shuffle, rng_t, pool)
 
+            last_metric = [float("nan")]
+
             def val_loss() -> float:
                 logs = model.evaluate(
                     scored[0], scored[1], batch_size=batch_size, verbose=0, return_dict=True
                 )
+                if val_metric is not None:
+                    if val_metric not in logs:
+                        raise ConfigError(
+                            f"find_lr: val_metric={val_metric!r} is not a compiled metric of "
+                            f"this model; model.evaluate() gives {sorted(logs)}"
+                        )
+                    last_metric[0] = float(logs[val_metric])
                 return float(logs["loss"])
 
-            lrs, losses, start = run_trials(
+            lrs, losses, start, metrics, start_metric = run_trials(
                 result.interval[1],  # below the range test's fitted minimum
                 start_trial=start_trial,
                 train_step=step_fn,
                 val_loss=val_loss,
                 restore=state.assign,
                 trial_steps=trial_steps,
+                val_metric=None if val_metric is None else (lambda: last_metric[0]),
+                metric_mode=val_metric_mode,
             )
-            outcome = outcome_of(lrs, losses, start, trial_steps)
+            outcome = outcome_of(
+                lrs, losses, start, trial_steps, metrics, start_metric, val_metric_mode
+            )
     finally:
         bar.close()
         _sync(model)
