@@ -396,7 +396,7 @@ def main() -> None:
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
         "--finetune",
-        choices=("choose", "heldout", "fresh2", "fresh3", "fresh4", "all"),
+        choices=("choose", "heldout", "fresh2", "fresh3", "fresh4", "seen10", "all"),
         default=None,
         help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
     )
@@ -448,6 +448,7 @@ def main() -> None:
                 "fresh2": FINETUNE_FRESH2,
                 "fresh3": FINETUNE_FRESH3,
                 "fresh4": FINETUNE_FRESH4,
+                "seen10": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
                 "all": FINETUNE_CHOOSE
                 + FINETUNE_HELDOUT
                 + FINETUNE_FRESH2

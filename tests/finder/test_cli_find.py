@@ -93,16 +93,17 @@ def task():
 """
     )
     spec = f"{task_file}:task"
-    for regime, val, trials in (
-        ("auto", "--val-data", "10"),
-        ("finetune", "--val-data", "10"),
-        ("auto", "--no-val-data", "10"),
-        ("auto", "--val-data", "0"),
+    for regime, val, trials, metric in (
+        ("auto", "--val-data", "10", "--metric"),
+        ("finetune", "--val-data", "10", "--metric"),
+        ("auto", "--no-val-data", "10", "--metric"),
+        ("auto", "--val-data", "10", "--no-metric"),
+        ("auto", "--val-data", "0", "--metric"),
     ):
         res = CliRunner().invoke(
             cli,
             ["find", spec, "--out", str(tmp_path), "--steps", "40", "--repeats", "1",
-             "--no-plot", "--regime", regime, val, "--trial-steps", trials],
+             "--no-plot", "--regime", regime, val, "--trial-steps", trials, metric],
         )  # fmt: skip
         assert res.exit_code == 0, res.output
         data = json.loads((tmp_path / "find-ft-adamw.json").read_text())
@@ -117,6 +118,13 @@ def task():
             assert "trials of 10 updates" in res.output
             # --val-data: the task's validation split; --no-val-data: 80 held-out training samples
             assert ("80 held-out training samples" in res.output) == (val == "--no-val-data")
+            # --metric (the default): the trials are scored on the task's accuracy
+            scored = data["trials"]["val_metrics"]
+            assert (scored is not None) == (metric == "--metric")
+            if scored is not None:
+                assert (
+                    all(0.0 <= v <= 1.0 for v in scored) and data["trials"]["metric_mode"] == "max"
+                )
 
 
 def test_find_rejects_a_bad_regime(tmp_path) -> None:

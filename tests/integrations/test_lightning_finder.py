@@ -107,6 +107,8 @@ def test_bad_arguments_fail_before_any_work() -> None:
         find_lr(trainer(), Net(), datamodule=pl.LightningDataModule(), train_dataloaders=loader())
     with pytest.raises(ConfigError, match="steps"):
         find_lr(trainer(), Net(), train_dataloaders=loader(), steps=2)
+    with pytest.raises(ConfigError, match=r"val_metric is taken by lrkit\.find_lr"):
+        find_lr(trainer(), Net(), train_dataloaders=loader(), val_metric=lambda o, y: 1.0)
 
 
 def test_ddp_spawn_is_refused_with_a_one_line_error_naming_the_strategy(monkeypatch) -> None:

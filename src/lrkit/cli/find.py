@@ -49,6 +49,9 @@ def cli_note(note: str) -> str:
 @click.option("--val-data/--no-val-data", "val", default=True, show_default=True,
               help="Fine-tuning rule: score short trials on the task's validation split "
               "(--no-val-data: on held-out training samples, weaker).")  # fmt: skip
+@click.option("--metric/--no-metric", "metric", default=True, show_default=True,
+              help="Fine-tuning rule: score the trials on the task's metric (e.g. accuracy) "
+              "instead of its validation loss.")  # fmt: skip
 @click.option("--trial-steps", type=int, default=None,
               help="Updates per fine-tuning trial (default 40; 0: none, the fitted minimum / 10).")  # fmt: skip
 @no_plot_option
@@ -65,6 +68,7 @@ def command(
     seed: int,
     regime: str,
     val: bool,
+    metric: bool,
     trial_steps: int | None,
     no_plot: bool,
 ) -> None:
@@ -84,7 +88,7 @@ def command(
     opt_name = optimizer or t.optimizer
     result = find_lr_on_task(t, opt_name, seed=seed, quiet=True, start_lr=start_lr, end_lr=end_lr,
                              steps=steps, mode=mode, method=method, repeats=repeats,
-                             progress=True, regime=regime, val=val,
+                             progress=True, regime=regime, val=val, metric=metric,
                              trial_steps=trial_steps)  # fmt: skip
 
     console = Console()

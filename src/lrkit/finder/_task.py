@@ -20,6 +20,7 @@ def find_lr_on_task(
     seed: int = 0,
     quiet: bool = False,
     val: bool = False,
+    metric: bool = False,
     **kwargs: Any,
 ) -> FinderResult:
     """Run :func:`find_lr` on a fresh model of ``task`` (a :class:`lrkit.tasks.Task` or its name).
@@ -33,6 +34,8 @@ def find_lr_on_task(
     show ``result.notes`` themselves. ``val=True`` passes the task's validation split as
     ``val_data`` when the fine-tuning rule applies (a pretrained model, or
     ``regime="finetune"``), where it scores the trials; from scratch nothing changes.
+    ``metric=True`` also scores the trials on the task's metric (``val_metric``, in the
+    direction of ``task.higher_is_better``) instead of its validation loss.
     """
     import torch
 
@@ -47,6 +50,9 @@ def find_lr_on_task(
     kwargs.setdefault("batch_size", t.batch_size)
     if val and "val_data" not in kwargs and finetune_rule_applies(model, kwargs):
         kwargs["val_data"] = t.val
+    if metric and "val_metric" not in kwargs and finetune_rule_applies(model, kwargs):
+        kwargs["val_metric"] = t.metric
+        kwargs["val_metric_mode"] = "max" if t.higher_is_better else "min"
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore", LRKitWarning)

@@ -85,8 +85,17 @@ def find_lr_with(
     run its trials (a pretrained ``inner`` or ``regime="finetune"``), ``val_source()`` supplies
     the trainer's own validation data and a note in ``result.notes`` names it. Under
     ``torch.distributed`` each rank scores its shard and the trials' validation loss is the
-    mean over the ranks (every rank picks the same trial).
+    mean over the ranks (every rank picks the same trial). ``val_metric`` is not taken here
+    (these front-ends see the trainer's loss, not the model's outputs): a clear error.
     """
+    if options.get("val_metric") is not None:
+        from lrkit.errors import ConfigError
+
+        raise ConfigError(
+            "find_lr: val_metric is taken by lrkit.find_lr (PyTorch) and the Keras find_lr, not "
+            "yet by the trainer front-ends (they see the trainer's loss, not the model's "
+            f"outputs); got val_metric={options['val_metric']!r}"
+        )
     where = None
     if (
         val_source is not None
