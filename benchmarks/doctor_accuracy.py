@@ -282,13 +282,14 @@ def summarise(records: list[dict[str, Any]], result: dict[str, Any]) -> dict[str
 LOFO_GRID: dict[str, list[Any]] = {
     "quiet_progress": [0.0, 0.3],
     "plateau_drop_noise": [2.0, 4.0],
-    "rebound": [0.3, 0.5],
-    # session 6: the weak "still falling, slowing" too-low band (0.5 = off), "ends above its
-    # start" (a rise of 20% or 5%) ...
-    "weak_ratio": [0.5, 0.3, 0.2],
+    # session 6: "ends above its start" (a rise of 20% or 5%) and the validation loss's
+    # jitter against its gain (1e9 = off); session 6's rebound {0.3, 0.5} and weak_ratio
+    # {0.5, 0.3, 0.2} were chosen at their defaults in every fold over 14 families and are
+    # fixed now (the grid's size is the benchmark's run time)
     "worse_than_start": [0.2, 0.05],
-    # ... and the validation loss's jitter against its gain (1e9 = off)
     "val_jitter": [1e9, 0.3, 0.2],
+    # session 7: the slow, significant fall with little progress (0 = off)
+    "slow_progress": [0.0, 0.35],
 }
 
 
@@ -387,7 +388,7 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     eye = json.loads((Path(__file__).parent / "doctor_corpus" / "synthetic_eye.json").read_text())
     # run folders name their family, so the three lists never clash
     checked = {**eye["runs"], **eye.get("heldout_runs", {}), **eye.get("heldout2_runs", {}),
-               **eye.get("heldout3_runs", {})}  # fmt: skip
+               **eye.get("heldout3_runs", {}), **eye.get("heldout4_runs", {})}  # fmt: skip
     for row in res["runs"]:
         row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
             "acceptable", [row["label"]]

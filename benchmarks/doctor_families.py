@@ -33,7 +33,11 @@ draw, after one more rule change: ``conv1d`` (1-D CNN on synthetic waveforms, SG
 here before it was generated): ``gn_cnn`` (conv net with GroupNorm on 8x8 digits, SGD + momentum),
 ``multilabel`` (MLP with 5 independent sigmoid outputs, BCE loss, RMSprop), ``poisson`` (MLP for
 counts, Poisson negative log-likelihood on a log-rate output, Adam), 600 steps each
-(``--families gn_cnn,multilabel,poisson``).
+(``--families gn_cnn,multilabel,poisson``). A fourth fresh draw (session 7, named here and
+committed before it was generated): ``deep_tanh`` (6-layer tanh MLP regressor, MSE, Adamax),
+``resnet_bn`` (small residual conv net with BatchNorm on 8x8 digits, SGD + Nesterov momentum),
+``smooth_ce`` (MLP classifier, cross-entropy with label smoothing 0.1, AdamW), 600 steps each
+(``--families deep_tanh,resnet_bn,smooth_ce``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -72,10 +76,17 @@ MID_STEPS = 600
 # with the rules frozen): a conv net with GroupNorm on 8x8 digits (SGD + momentum), a multi-label
 # MLP (5 sigmoid outputs, BCE, RMSprop), a count regression MLP (Poisson NLL, Adam); 600 steps.
 HELDOUT3_FAMILIES = ["gn_cnn", "multilabel", "poisson"]
-ALL_FAMILIES = FAMILIES + HELDOUT_FAMILIES + HELDOUT2_FAMILIES + HELDOUT3_FAMILIES
+# A fourth fresh draw (session 7, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): a deep tanh MLP regressor (6 layers, MSE, Adamax), a
+# small residual conv net with BatchNorm on 8x8 digits (SGD + Nesterov), an MLP classifier
+# trained with label-smoothed cross-entropy (0.1, AdamW); 600 steps.
+HELDOUT4_FAMILIES = ["deep_tanh", "resnet_bn", "smooth_ce"]
+ALL_FAMILIES = (
+    FAMILIES + HELDOUT_FAMILIES + HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES
+)
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
-SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn")
+SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn")
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -116,7 +127,7 @@ def _data(family: str) -> dict[str, Any]:
         x, y = make_classification(N_TRAIN + 1000, 20, n_informative=10, n_classes=k,
                                    class_sep=1.0, flip_y=0.05, random_state=3)  # fmt: skip
         d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
-    elif family in ("cnn", "finetune", "gn_cnn"):
+    elif family in ("cnn", "finetune", "gn_cnn", "resnet_bn"):
         dg = load_digits()
         x = torch.tensor(dg.images / 16.0, dtype=torch.float32)[:, None]
         y = torch.tensor(dg.target)
@@ -154,6 +165,16 @@ def _data(family: str) -> dict[str, Any]:
         x = g.normal(size=(N_TRAIN + 1000, 10)).astype(np.float32)
         rate = np.exp(0.6 * np.tanh(x[:, :3].sum(1)) + 0.4 * x[:, 3] * x[:, 4] / 2 + 1.0)
         d = {"x": torch.tensor(x), "y": torch.tensor(g.poisson(rate).astype(np.float32))[:, None]}
+    elif family == "deep_tanh":
+        x = g.uniform(-2, 2, size=(N_TRAIN + 1000, 6)).astype(np.float32)
+        y = np.cos(x[:, 0] * x[:, 1]) + np.abs(x[:, 2]) - 0.5 * x[:, 3] * x[:, 4] + 0.2 * x[:, 5]
+        y = y + 0.2 * g.normal(size=len(x))
+        d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "smooth_ce":
+        x, y = make_classification(N_TRAIN + 1000, 24, n_informative=8, n_redundant=4,
+                                   n_classes=7, n_clusters_per_class=1, class_sep=1.2,
+                                   flip_y=0.03, random_state=17)  # fmt: skip
+        d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
     elif family == "lstm_cls":
         x = torch.tensor(g.integers(0, 8, (N_TRAIN + 300, 20)))
         counts = torch.stack([(x == t).sum(1) for t in range(3)], 1)
@@ -222,6 +243,16 @@ def _model(family: str, seed: int) -> Any:
                              nn.Linear(64, 5))  # fmt: skip
     if family == "poisson":
         return nn.Sequential(nn.Linear(10, 64), nn.Tanh(), nn.Linear(64, 1))
+    if family == "deep_tanh":
+        layers: list[Any] = [nn.Linear(6, 32), nn.Tanh()]
+        for _ in range(4):
+            layers += [nn.Linear(32, 32), nn.Tanh()]
+        return nn.Sequential(*layers, nn.Linear(32, 1))
+    if family == "resnet_bn":
+        return _ResNetBN()
+    if family == "smooth_ce":
+        return nn.Sequential(nn.Linear(24, 96), nn.ReLU(), nn.Linear(96, 48), nn.ReLU(),
+                             nn.Linear(48, 7))  # fmt: skip
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -298,6 +329,27 @@ class _EmbBag:
         return EmbBag()
 
 
+class _ResNetBN:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class Block(nn.Module):
+            def __init__(self, c: int) -> None:
+                super().__init__()
+                self.f = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False),
+                                       nn.BatchNorm2d(c), nn.ReLU(),
+                                       nn.Conv2d(c, c, 3, padding=1, bias=False),
+                                       nn.BatchNorm2d(c))  # fmt: skip
+                self.act = nn.ReLU()
+
+            def forward(self, x: Any) -> Any:
+                return self.act(x + self.f(x))
+
+        return nn.Sequential(nn.Conv2d(1, 12, 3, padding=1, bias=False), nn.BatchNorm2d(12),
+                             nn.ReLU(), Block(12), nn.MaxPool2d(2), Block(12),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 10))  # fmt: skip
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -348,6 +400,10 @@ def _loss(family: str, out: Any, y: Any) -> Any:
         return F.binary_cross_entropy_with_logits(out, y)
     if family == "poisson":
         return F.poisson_nll_loss(out, y, log_input=True, full=True)
+    if family == "deep_tanh":
+        return F.mse_loss(out, y)
+    if family == "smooth_ce":
+        return F.cross_entropy(out, y, label_smoothing=0.1)
     if family in ("gru_lm", "transformer_lm"):
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     return F.cross_entropy(out, y)
@@ -374,6 +430,12 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr, momentum=0.9)
     if family == "multilabel":
         return torch.optim.RMSprop(params, lr)
+    if family == "deep_tanh":
+        return torch.optim.Adamax(params, lr)
+    if family == "resnet_bn":
+        return torch.optim.SGD(params, lr, momentum=0.9, nesterov=True)
+    if family == "smooth_ce":
+        return torch.optim.AdamW(params, lr, weight_decay=0.01)
     return torch.optim.Adam(params, lr)
 
 
@@ -686,7 +748,8 @@ def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
 def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
-    return {"steps": MID_STEPS} if family in HELDOUT2_FAMILIES + HELDOUT3_FAMILIES else {}
+    mid = HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES
+    return {"steps": MID_STEPS} if family in mid else {}
 
 
 def build(out: Path, workers: int, families: list[str]) -> dict[str, Any]:
@@ -751,7 +814,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--families", default=",".join(FAMILIES),
                     help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
-                         f"{','.join(HELDOUT2_FAMILIES)} and {','.join(HELDOUT3_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)} and "
+                         f"{','.join(HELDOUT4_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)

@@ -80,7 +80,7 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     if not out:
         out += _worse_than_start(c, t)
     if not out and poor:
-        out += _val_jitter(log, t)
+        out += _val_jitter(log, c, t)
     out += _rise_after_peak(log, c, t)
     half = len(c.xb) // 2
     tr = trend(c.xb[half:], c.yb[half:])
@@ -147,7 +147,7 @@ def _worse_than_start(c: Curve, t: Thresholds) -> list[Finding]:
     ]
 
 
-def _val_jitter(log: Log, t: Thresholds) -> list[Finding]:
+def _val_jitter(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     """The validation loss jumps up and down between evaluations by a large part of all it
     has gained: each stretch of training moves the model more than it learns from it (a
     small LR moves it smoothly; overfitting moves it steadily up)."""
@@ -159,7 +159,10 @@ def _val_jitter(log: Log, t: Thresholds) -> list[Finding]:
     h = len(v) // 2
     d = np.diff(v.values[h:])
     jitter = float(np.median(np.abs(d - np.median(d))))
-    gain = float(v.values[0] - v.values.min())
+    # All it gained: from the run's start — the training loss's first values, when they lie
+    # above the first evaluation (which may come after most of the fall) — to its best.
+    start = max(float(v.values[0]), c.l0) if c.l0 > 0 else float(v.values[0])
+    gain = start - float(v.values.min())
     if gain <= 0 or jitter < t.val_jitter * gain:
         return []
     return [
@@ -170,8 +173,8 @@ def _val_jitter(log: Log, t: Thresholds) -> list[Finding]:
             "val_jitter_over_gain",
             jitter / gain,
             f"over the second half the validation loss jumps by ±{jitter:.3g} between "
-            f"evaluations, {jitter / gain:.0%} of all it gained ({gain:.3g} from its first "
-            "value to its best), while the training loss made little progress: the steps move "
+            f"evaluations, {jitter / gain:.0%} of all it gained ({gain:.3g} from the start of "
+            "the run to its best), while the training loss made little progress: the steps move "
             "the model more than it learns from them",
         )
     ]
@@ -191,7 +194,12 @@ def _chance_level(v: float, tol: float) -> int | None:
 
 def _dead_at_chance(c: Curve, t: Thresholds) -> list[Finding]:
     """A classifier whose loss sits flat at ln(C) — uniform predictions — after a large LR
-    (an excursion above it, or a start below it): the network died."""
+    (an excursion above it, a start below it, or a fall from well above it onto it): the
+    network died.
+
+    Uniform predictions give the same loss on every minibatch, so a dead network's loss has
+    next to no minibatch noise (``chance_noise`` × the level); a loss of another kind that
+    happens to sit near some ln(k) (a Poisson or regression loss) keeps its noise."""
     n = len(c.y)
     if n < 10:
         return []
@@ -200,17 +208,35 @@ def _dead_at_chance(c: Curve, t: Thresholds) -> list[Finding]:
     k = _chance_level(level, t.chance_tol)
     if k is None:
         return []
-    tr = trend(*block_medians(c.x[h:], c.y[h:]))
+    xb, yb = block_medians(c.x[h:], c.y[h:])
+    tr = trend(xb, yb)
     noise, _ = _tail_noise(c, h)
-    flat = (tr.flat or tr.p_value > 0.05) and noise < 0.05 * level
-    # Learnt something first and then lost it, or spiked: not a slow start at chance.
+    # No trend, or a drift over the second half smaller than the tolerance itself (a noiseless
+    # per-epoch curve makes even that drift "significant").
+    drift = abs(tr.slope) * float(xb[-1] - xb[0]) if len(xb) > 1 else 0.0
+    still = tr.flat or tr.p_value > 0.05 or drift < t.chance_tol * level
+    flat = still and noise < t.chance_noise * level
+    # Learnt something first and then lost it, or spiked, or came down from well above
+    # chance and froze on it: not a slow start at chance (that starts at chance). The last
+    # only where ln(k) is far enough from ln(k ± 1) for the match to say something (k ≤ 10
+    # at a 2% tolerance: above that, every loss is near some ln(k)).
     went_below = float(c.smooth[: h + 1].min()) < 0.9 * level
     spiked = float(c.y.max()) > 1.5 * level
-    if not (flat and (went_below or spiked)):
+    telling = np.log((k + 1) / k) > 2 * t.chance_tol * np.log(k)
+    frozen = noise < t.chance_frozen * level
+    from_above = telling and frozen and c.l0 > t.chance_from_above * level
+    if not (flat and (went_below or spiked or from_above)):
         return []
+    how = (
+        "learning something first"
+        if went_below
+        else "a spike"
+        if spiked
+        else f"falling onto it from {c.l0:.4g}"
+    )
     message = (
         f"the loss sits flat at {level:.4g} ≈ ln({k}), the loss of uniform predictions over "
-        f"{k} classes, after {'learning something first' if went_below else 'a spike'}: "
+        f"{k} classes, with next to no minibatch noise (±{noise:.2g}), after {how}: "
         "the network died"
     )
     return [Finding("lr_too_high", "error", _span(c.x, h, -1), "loss_at_chance", level, message)]

@@ -107,6 +107,19 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 evidence="weak" if starts_late(log, c) else "strong",
             )
         ]
+    falling = _still_falling(log, c, t, first, last, whole, calm and not early)
+    if falling:
+        return falling
+    slow = _slow_fall(log, c, t, whole, calm and not early)
+    return [] if slow is None else [slow]
+
+
+def _still_falling(
+    log: Log, c: Curve, t: Thresholds, first: Trend, last: Trend, whole: Trend, calm: bool
+) -> list[Finding]:
+    """The loss still falls at the end: linearly under an LR never decayed (too low), or
+    slowing under a constant LR (too low, weak evidence); otherwise only noted."""
+    annealed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
     if not first.slope < 0:
         return []
     ratio = last.slope / first.slope
@@ -117,7 +130,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         return []
     c.features["slope_ratio"] = ratio
     linear = ratio >= t.linear_ratio and c.progress < t.low_progress
-    if linear and calm and not early and not annealed:
+    if linear and calm and not annealed:
         return [
             _whole_run(
                 c,
@@ -132,7 +145,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     # weak evidence (a larger LR would likely get there sooner; so might more steps).
     slowing = t.weak_ratio <= ratio < t.linear_ratio and c.progress < t.low_progress
     constant = c.lr is not None and c.lr.constant
-    if slowing and constant and last.high < 0 and last.p_value < t.low_p and calm and not early:
+    if slowing and constant and last.high < 0 and last.p_value < t.low_p and calm:
         return [
             _whole_run(
                 c,
@@ -148,6 +161,41 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         ]
     c.features["still_falling"] = 1.0
     return []
+
+
+def _slow_fall(log: Log, c: Curve, t: Thresholds, whole: Trend, calm: bool) -> Finding | None:
+    """A loss that made little progress (``barely`` to ``slow_progress`` of its start) by a
+    fall that is significant over the whole run and still significant over its second half,
+    without a fast start or a spike: steps too small to get far, under any schedule. Weak
+    evidence (a loss whose floor lies close above zero falls like this too), so the
+    prescription is a trial run, not a ×10."""
+    if not (calm and t.barely <= c.progress < t.slow_progress):
+        return None
+    if not (whole.slope < 0 and whole.p_value < t.low_p):
+        return None
+    h = len(c.xb) // 2
+    second = trend(c.xb[h:], c.yb[h:])
+    if not (second.slope < 0 and second.p_value < t.low_p):
+        return None
+    # A small LR improves the validation loss to the end as well: its best comes late. (A
+    # validation loss that peaked early while training crawls down is something else.)
+    if log.val_loss is not None:
+        v = log.val_loss.finite().values
+        if len(v) >= 5 and int(np.argmin(v)) < t.slow_val_best * (len(v) - 1):
+            return None
+    decayed = c.lr is not None and c.lr.end < 0.7 * c.lr.peak
+    return _whole_run(
+        c,
+        "lr_too_low",
+        "slow_fall_progress",
+        c.progress,
+        f"the loss falls slowly all run long: {100 * c.progress:.0f}% below its start at the "
+        f"end, its second half still falling (Mann–Kendall p = {second.p_value:.1g})"
+        + (" although the LR was decayed" if decayed else "")
+        + ", with no fast start and no spike. Weak evidence: a loss whose floor lies close to "
+        "its start falls like this too",
+        evidence="weak",
+    )
 
 
 def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:

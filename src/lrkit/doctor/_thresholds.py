@@ -57,6 +57,13 @@ class Thresholds:
     #: (off by default: on the built-in tasks such quiet stalls came from too-high LRs that
     #: a decay fixed; the leave-one-family-out benchmark may switch it on, see docs).
     quiet_progress: float = 0.0
+    #: ... or, calm and without a fast start, it ends between barely and slow_progress below
+    #: its start while falling significantly over the whole run and over its second half (any
+    #: schedule; weak evidence; 0 = off).
+    slow_progress: float = 0.35
+    #: ... and a validation loss, when logged, at its best in the last part of the run (its
+    #: minimum at or after this fraction of the evaluations).
+    slow_val_best: float = 0.7
     quiet_noise: float = 0.05
     #: plateau: progress at least plateau_progress; over the last ≥ 30% either the minibatch
     #: noise (robust SD around the running median) is ≥ plateau_noise × the level (a noise
@@ -98,12 +105,22 @@ class Thresholds:
     #: dead network: the loss ends within this relative distance of ln(k) (uniform predictions
     #: over k classes: chance level) and stays flat.
     chance_tol: float = 0.02
+    #: ... with minibatch noise below this × the level (uniform predictions score every batch
+    #: the same; a loss of another kind near ln(k) by accident keeps its noise) ...
+    chance_noise: float = 0.01
+    #: ... after learning, a spike, or a fall onto it from above this × the level.
+    chance_from_above: float = 1.05
+    #: ... the last only when the loss is frozen there: noise below this × the level (every
+    #: batch, or every epoch's average, scores the same; a logger's average over many steps
+    #: of a live network still moves more).
+    chance_frozen: float = 0.002
     #: lr_too_high: the training loss ends (median of the last 20%) this fraction above where
     #: it started, by more than three times its minibatch noise: training made it worse.
     worse_than_start: float = 0.05
     #: lr_too_high: over the second half of the evaluations, the validation loss jumps between
     #: consecutive ones (robust spread of its changes around their median) by at least this
-    #: fraction of everything it gained (first value − best), while the training loss made less
+    #: fraction of everything it gained (from the run's start — the larger of the first
+    #: validation value and the training loss's L0 — to its best), while the training loss made less
     #: than blowup_progress: the steps move the model more than it learns from them.
     val_jitter: float = 0.2
     #: no evidence: minibatch noise at least this × the level, and no significant trend.
