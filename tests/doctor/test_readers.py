@@ -140,6 +140,53 @@ def test_jsonl(tmp_path: Path) -> None:
     assert log.val_loss is not None and log.val_loss.steps.tolist() == [6.0]
 
 
+def test_jsonl_config_record_before_the_first_step(tmp_path: Path) -> None:
+    # Research code often writes its config as the first record: numbers with no step (here
+    # an ``lr`` that is also an LR alias) must neither break the read nor become the LR curve.
+    config = {"event": "config", "lr": 1e-3, "num_steps": 40, "batch_size": 128}
+    steps = [
+        {"event": "step", "step": i, "train/loss": 2.0 - 0.03 * i, "train/lr": 1e-3 * (1 - i / 40)}
+        for i in range(40)
+    ]
+    path = write(tmp_path / "log.jsonl", "\n".join(json.dumps(r) for r in [config, *steps]))
+    log = read_log(path)
+    assert log.columns == {"loss": "train/loss", "val_loss": None, "lr": "train/lr"}
+    assert len(log.loss) == 40 and log.lr is not None and len(log.lr) == 40
+    assert "num_steps" not in log.metrics and "batch_size" not in log.metrics
+
+
+def test_lr_is_the_densest_lr_column(tmp_path: Path) -> None:
+    # A once-logged ``lr`` (a summary row) must not win over the per-step ``learning_rate``.
+    rows = [{"step": i, "loss": 2.0 - 0.05 * i, "learning_rate": 0.01} for i in range(20)]
+    rows.append({"step": 19, "lr": 0.01, "summary": 1})
+    log = read_log(write(tmp_path / "log.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    assert log.columns["lr"] == "learning_rate" and log.lr is not None and len(log.lr) == 20
+
+
+def test_yolo_tensorboard_file_reads_like_results_csv(tmp_path: Path) -> None:
+    # Ultralytics writes the results.csv columns to TensorBoard too (same tags, step = epoch):
+    # the loss is the sum of the components and the LR that of a weight group, as in the CSV.
+    pytest.importorskip("tensorboard")
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    w = tb.SummaryWriter(log_dir=str(tmp_path / "train"))
+    for e in range(30):
+        warm = min(1.0, (e + 1) / 3)
+        for group, lr in (("pg0", 0.1 * (1 - warm) + 0.01 * warm), ("pg1", 0.01 * warm)):
+            w.add_scalar(f"lr/{group}", lr, e)
+        for side, scale in (("train", 1.0), ("val", 1.1)):
+            for i, part in enumerate(("box_loss", "cls_loss", "dfl_loss")):
+                w.add_scalar(f"{side}/{part}", scale * (i + 1) * (0.5 + np.exp(-e / 8)), e)
+        w.add_scalar("metrics/mAP50(B)", 1 - np.exp(-e / 8), e)
+    w.close()
+    log = read_log(tmp_path / "train")
+    assert log.format == "tensorboard"
+    assert log.loss.name.startswith("train/loss (sum of") and len(log.loss) == 30
+    np.testing.assert_allclose(log.loss.values, 6 * (0.5 + np.exp(-np.arange(30) / 8)), rtol=1e-6)
+    assert log.val_loss is not None and log.val_loss.name.startswith("val/loss (sum of")
+    assert log.columns["lr"] == "lr/pg1"
+    assert any("sum of the 3" in n for n in log.notes)
+
+
 def test_keras_history_json_and_object(tmp_path: Path) -> None:
     hist = {
         "loss": [2.0, 1.2, 0.9, 0.7, 0.6],

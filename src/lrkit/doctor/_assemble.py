@@ -10,14 +10,14 @@ from lrkit.doctor._columns import (
     pick_epoch,
     pick_loss,
     pick_losses,
-    pick_lr,
+    pick_lrs,
     pick_step,
     pick_val_loss,
 )
 from lrkit.doctor._log import Log, Series
 from lrkit.doctor._runs import _split_runs
 from lrkit.doctor._table import _Table
-from lrkit.doctor._yolo import _looks_like_yolo, _yolo
+from lrkit.doctor._yolo import _looks_like_yolo, _yolo, _yolo_from_series, _yolo_names
 from lrkit.errors import ConfigError, LogFormatError
 
 
@@ -88,7 +88,7 @@ def _from_table(
     if val_as_loss:
         val_col = None
     lr_col = _resolve(names["lr"], available, "lr", source) or (
-        yolo_lr if yolo else pick_lr(available)
+        yolo_lr if yolo else _densest(table, pick_lrs(available))
     )
 
     loss_rows = table.present[loss_col]
@@ -126,10 +126,16 @@ def _from_table(
                 for r in np.flatnonzero(rows & ~ok):
                     before = idx[idx < r]
                     if before.size == 0:
-                        raise LogFormatError(
-                            f"{source}: column {col!r} has a value at row {r + 1} where "
-                            f"{x_col!r} is empty"
-                        )
+                        if col in (loss_col, val_col):
+                            raise LogFormatError(
+                                f"{source}: column {col!r} has a value at row {r + 1} where "
+                                f"{x_col!r} is empty"
+                            )
+                        # A header record (the run's config, logged before its first step)
+                        # has no position on the curve: its numbers are not a metric's points.
+                        rows = rows.copy()
+                        rows[r] = False
+                        continue
                     xs_all[r] = xs_all[before[-1]]
                 if col in (loss_col, val_col):
                     notes.append(
@@ -141,11 +147,12 @@ def _from_table(
 
     taken = {loss_col, val_col, lr_col, step_col, epoch_col}
     metrics = {c: series(c) for c in available if c not in taken and table.present[c].any()}
+    lr_series = series(lr_col) if lr_col and table.present[lr_col].any() else None
     return _finish(
         series(loss_col),
         series(val_col) if val_col and table.present[val_col].any() else None,
-        series(lr_col) if lr_col and table.present[lr_col].any() else None,
-        metrics,
+        lr_series if lr_series is not None and len(lr_series) else None,
+        {c: m for c, m in metrics.items() if len(m)},
         x_name,
         source,
         fmt,
@@ -168,16 +175,30 @@ def _from_series(
     names: dict[str, str | None],
     notes: list[str] | None = None,
 ) -> Log:
+    notes = [] if notes is None else notes
+    found = dict(found)
     available = list(found)
-    loss_col = _resolve(names["loss"], available, "loss", source) or max(
-        pick_losses(available), key=lambda k: len(found[k]), default=None
-    )
+    yolo_val: str | None = None
+    yolo_lr: str | None = None
+    loss_col: str | None
+    yolo = names["loss"] is None and _yolo_names(available)
+    if yolo:
+        loss_s, val_s, yolo_lr = _yolo_from_series(found, notes)
+        loss_col, found[loss_s.name] = loss_s.name, loss_s
+        if val_s is not None:
+            yolo_val, found[val_s.name] = val_s.name, val_s
+    else:
+        loss_col = _resolve(names["loss"], available, "loss", source) or max(
+            pick_losses(available), key=lambda k: len(found[k]), default=None
+        )
     if loss_col is None:
         raise LogFormatError(f"{source}: no loss tag (tags: {', '.join(available) or 'none'})")
-    val_col = _resolve(names["val_loss"], available, "val_loss", source) or pick_val_loss(
-        [a for a in available if a != loss_col]
+    val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
+        yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
     )
-    lr_col = _resolve(names["lr"], available, "lr", source) or pick_lr(available)
+    lr_col = _resolve(names["lr"], available, "lr", source) or (
+        yolo_lr if yolo else max(pick_lrs(available), key=lambda k: len(found[k]), default=None)
+    )
     taken = {loss_col, val_col, lr_col}
     metrics = {k: v for k, v in found.items() if k not in taken}
     return _finish(

@@ -16,6 +16,7 @@ __all__ = [
     "pick_loss",
     "pick_losses",
     "pick_lr",
+    "pick_lrs",
     "pick_step",
     "pick_val_loss",
 ]
@@ -108,12 +109,21 @@ def pick_val_loss(names: Iterable[str]) -> str | None:
 
 
 def pick_lr(names: Iterable[str]) -> str | None:
+    lrs = pick_lrs(names)
+    return lrs[0] if lrs else None
+
+
+def pick_lrs(names: Iterable[str]) -> list[str]:
+    """Every LR column by alias order, then loose matches (the reader keeps the most densely
+    logged: a config record's single ``lr`` must not win over a per-step ``train/lr``)."""
     names = list(names)
-    hit = _exact(names, _LR)
-    if hit is not None:
-        return hit
+    by_norm: dict[str, str] = {}
+    for n in names:
+        by_norm.setdefault(normalise(n), n)
+    hits = [by_norm[a] for a in _LR if a in by_norm]
     for n in names:
         k = normalise(n)
-        if k.startswith("lr_") or k.endswith("_lr") or "learning_rate" in k or "_lr_" in k:
-            return n
-    return None
+        loose = k.startswith("lr_") or k.endswith("_lr") or "learning_rate" in k or "_lr_" in k
+        if loose and n not in hits:
+            hits.append(n)
+    return hits

@@ -1,20 +1,48 @@
-"""Ultralytics YOLO ``results.csv`` (YOLOv5/v8): summed loss components, the weights' LR."""
+"""Ultralytics YOLO ``results.csv`` (YOLOv5/v8) and its TensorBoard twin: summed loss
+components, the weights' LR."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from lrkit.doctor._columns import normalise
+from lrkit.doctor._log import Series
 from lrkit.doctor._table import _Table
 
 
 def _looks_like_yolo(table: _Table) -> bool:
-    keys = {normalise(n) for n in table.values}
-    return (
-        "epoch" in keys
-        and any(k.startswith("train_") and k.endswith("_loss") for k in keys)
-        and (any(k.startswith(("lr_pg", "x_lr")) for k in keys))
+    return "epoch" in {normalise(n) for n in table.values} and _yolo_names(table.values)
+
+
+def _yolo_names(names: Iterable[str]) -> bool:
+    """Ultralytics' layout: per-component ``train/*_loss`` and per-group ``lr/pg*``, whether
+    in ``results.csv`` or in the TensorBoard file it writes beside it (same tags, no epoch)."""
+    keys = {normalise(n) for n in names}
+    return any(k.startswith("train_") and k.endswith("_loss") for k in keys) and any(
+        k.startswith(("lr_pg", "x_lr")) for k in keys
     )
+
+
+def _yolo_from_series(
+    found: Mapping[str, Series], notes: list[str]
+) -> tuple[Series, Series | None, str | None]:
+    """:func:`_yolo` for tagged series (TensorBoard): align the tags on their steps first."""
+    steps = np.unique(np.concatenate([s.steps for s in found.values()]))
+    table = _Table(len(steps))
+    for name, s in found.items():
+        at = np.searchsorted(steps, s.steps)
+        table.values[name] = np.full(len(steps), np.nan)
+        table.present[name] = np.zeros(len(steps), dtype=bool)
+        table.values[name][at], table.present[name][at] = s.values, True
+    loss, val, lr = _yolo(table, notes)
+
+    def series(name: str) -> Series:
+        p = table.present[name]
+        return Series(name, steps[p], table.values[name][p])
+
+    return series(loss), (series(val) if val is not None else None), lr
 
 
 def _yolo(table: _Table, notes: list[str]) -> tuple[str, str | None, str | None]:
