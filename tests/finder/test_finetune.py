@@ -586,6 +586,9 @@ def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict
     near = np.asarray(t.lrs)[m >= m.max() - 0.05 * abs(m.max())]
     assert r.suggestion == pytest.approx(near.min())  # the lowest LR within 5% of the best
     assert any("val_metric is within 5%" in n for n in r.notes)
+    # val_metric="accuracy": the same top-1 accuracy, built in
+    named = run(model, opt, val_data=val, val_metric="accuracy")
+    assert named.trials is not None and named.trials.val_metrics == t.val_metrics
     # the losses are still recorded: the same as a loss-scored call on the same trials
     plain = run(model, opt, val_data=val)
     assert plain.trials is not None and plain.trials.val_metrics is None
@@ -596,7 +599,7 @@ def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"val_metric": "accuracy"}, "val_metric must be a callable"),
+        ({"val_metric": "f1"}, "val_metric must be a callable"),
         ({"val_metric_mode": "maximize"}, "val_metric_mode must be one of"),
     ],
 )

@@ -156,14 +156,14 @@ def check_regime(regime: Any) -> str:
 
 
 def check_metric(val_metric: Any, mode: Any) -> str:
-    """``mode`` lower-cased once ``val_metric`` is ``None`` or callable, else
+    """``mode`` once ``val_metric`` is ``None``, a callable or ``"accuracy"``, else
     :class:`~lrkit.errors.ConfigError` naming the bad value."""
-    if val_metric is not None and not callable(val_metric):
+    if val_metric is not None and not callable(val_metric) and val_metric != "accuracy":
         from lrkit.errors import ConfigError
 
         raise ConfigError(
-            "find_lr: val_metric must be a callable (outputs, targets) -> number, but got "
-            f"{type(val_metric).__name__} {val_metric!r}"
+            "find_lr: val_metric must be a callable (outputs, targets) -> number or 'accuracy', "
+            f"but got {type(val_metric).__name__} {val_metric!r}"
         )
     return check_choice("find_lr", "val_metric_mode", mode, METRIC_MODES)
 

@@ -112,10 +112,11 @@ def find_lr(
         trial_steps: the trials' length in updates; ``None`` (default): 40; ``0``: no trials
             (the fitted minimum / 10 instead of / 3: weaker evidence; a note says so).
         val_metric: ``val_metric(model(x), y) -> number`` (accuracy, F1, ...; a batch's value
-            counts its size), what you will judge the fine-tuning by: the trials are scored on
-            it instead of the validation loss, and the suggestion is the lowest trial LR
-            within 5% of the best trial's metric (the loss can rise from overconfidence while
-            the metric still improves). Used only by the fine-tuning trials.
+            counts its size) or ``"accuracy"`` (top-1 over the outputs' last axis), what you
+            will judge the fine-tuning by: the trials are scored on it instead of the
+            validation loss, and the suggestion is the lowest trial LR within 5% of the best
+            trial's metric (the loss can rise from overconfidence while the metric still
+            improves). Used only by the fine-tuning trials.
         val_metric_mode: ``"max"`` (default: higher is better) or ``"min"``.
     """
     torch = require("torch", "torch")
@@ -124,6 +125,8 @@ def find_lr(
     sweep = check_sweep("find_lr", start_lr, end_lr, steps, mode, smoothing, diverge, method)
     regime, trial_steps = check_regime(regime), check_trial_steps(trial_steps)
     val_metric_mode = check_metric(val_metric, val_metric_mode)
+    if val_metric == "accuracy":
+        val_metric = _top1_accuracy
     accumulation_steps = check_int("find_lr", "accumulation_steps", accumulation_steps)
     repeats = check_int("find_lr", "repeats", repeats)
     batch_size = check_int("find_lr", "batch_size", batch_size)
@@ -303,3 +306,9 @@ def _combine(
         repeats=len(curves),
         repeat_suggestions=tuple(per_repeat),
     )
+
+
+def _top1_accuracy(outputs: Any, targets: Any) -> Any:
+    """``val_metric="accuracy"``: the share of rows whose arg-max over the last axis is the
+    target (integer class labels)."""
+    return (outputs.argmax(dim=-1) == targets).float().mean()
