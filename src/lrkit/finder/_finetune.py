@@ -14,11 +14,15 @@ interval covers every trial within :data:`NEAR` of the best (:func:`pick`). With
 evidence is weaker. Every trial starts from the caller's weights and optimizer state, restored
 bit for bit.
 
-The rule was chosen on four fine-tuning tasks of ``benchmarks/finetune_tasks.py``
+With ``val_metric`` the trials are scored on the caller's metric instead and the suggestion is
+the lowest trial LR within :data:`NEAR` of the best trial's metric (no divisor).
+
+The loss rule was chosen on four fine-tuning tasks of ``benchmarks/finetune_tasks.py``
 (``lm_licence``, ``cnn_newhead``, ``mlp_shift``, ``tabular_drift``; ``benchmarks/finetune_rule.py``);
 session 5's fresh pair (``gru_code``, ``bn_resmlp_newclasses``) was scored once and then joined
-them to choose the validation cap and the no-``val_data`` default; session 6's fresh pair is
-held out (docs/benchmarks.md, with what does not hold there).
+them to choose the validation cap and the no-``val_data`` default. The metric rule was chosen on
+whole-run curves of the 10 tasks seen by session 7 (``benchmarks/finetune_curves.py``) and
+measured once on a fresh pair (docs/benchmarks.md, with what does not hold where).
 """
 
 from __future__ import annotations
