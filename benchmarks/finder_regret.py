@@ -71,6 +71,8 @@ FINETUNE_FRESH2 = [f"{FINETUNE_FILE}:{name}" for name in ("tfm_cls_newlabels", "
 FINETUNE_FRESH3 = [f"{FINETUNE_FILE}:{name}" for name in ("lstm_markov", "wide_ln_mlp")]
 # Session 7's fresh pair (finetune_tasks.FRESH4), named before any finder ran on it.
 FINETUNE_FRESH4 = [f"{FINETUNE_FILE}:{name}" for name in ("gru_lm_to_cls", "dwsep_cnn_shapes")]
+# ... and its second (finetune_tasks.FRESH5), named before any finder ran on it.
+FINETUNE_FRESH5 = [f"{FINETUNE_FILE}:{name}" for name in ("vit_patches", "mlp_mixer_shapes")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -252,6 +254,8 @@ def _short(task: str) -> str:
             return f"finetune-fresh3:{name}"
         if task in FINETUNE_FRESH4:
             return f"finetune-fresh4:{name}"
+        if task in FINETUNE_FRESH5:
+            return f"finetune-fresh5:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -297,6 +301,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh2": ("finetune-fresh2", None),
     "summary_finetune_fresh3": ("finetune-fresh3", None),
     "summary_finetune_fresh4": ("finetune-fresh4", None),
+    "summary_finetune_fresh5": ("finetune-fresh5", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -311,6 +316,7 @@ TITLES = {
     "summary_finetune_fresh2": "fine-tuning tasks held out (session 6's fresh pair)",
     "summary_finetune_fresh3": "fine-tuning tasks held out (session 6's third fresh set)",
     "summary_finetune_fresh4": "fine-tuning tasks held out (session 7's fresh pair)",
+    "summary_finetune_fresh5": "fine-tuning tasks held out (session 7's second fresh pair)",
 }
 
 
@@ -396,7 +402,7 @@ def main() -> None:
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
         "--finetune",
-        choices=("choose", "heldout", "fresh2", "fresh3", "fresh4", "seen10", "all"),
+        choices=("choose", "heldout", "fresh2", "fresh3", "fresh4", "fresh5", "seen10", "all"),
         default=None,
         help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
     )
@@ -448,12 +454,14 @@ def main() -> None:
                 "fresh2": FINETUNE_FRESH2,
                 "fresh3": FINETUNE_FRESH3,
                 "fresh4": FINETUNE_FRESH4,
+                "fresh5": FINETUNE_FRESH5,
                 "seen10": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
                 "all": FINETUNE_CHOOSE
                 + FINETUNE_HELDOUT
                 + FINETUNE_FRESH2
                 + FINETUNE_FRESH3
-                + FINETUNE_FRESH4,
+                + FINETUNE_FRESH4
+                + FINETUNE_FRESH5,
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -685,6 +693,7 @@ def main() -> None:
             "finetune_fresh2": [_short(t) for t in FINETUNE_FRESH2],
             "finetune_fresh3": [_short(t) for t in FINETUNE_FRESH3],
             "finetune_fresh4": [_short(t) for t in FINETUNE_FRESH4],
+            "finetune_fresh5": [_short(t) for t in FINETUNE_FRESH5],
         },
         "machine": {
             "platform": platform.platform(),
