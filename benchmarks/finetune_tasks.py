@@ -1061,7 +1061,7 @@ def vit_patches() -> Task:
     bar, L corner, X cross, square frame, two dots, half-plane ramp, speckle; random position,
     size, stroke, contrast, Gaussian noise; well under a minute on one core), its head replaced
     by a fresh one and fine-tuned on 96 images of four unseen glyphs (T, diamond outline, ellipse
-    outline, zigzag; 24 per class), validated on 500 more; AdamW, batch 8, 20 epochs (240
+    outline, zigzag; 24 per class), validated on 500 more; AdamW, batch 8, 17 epochs (204
     updates). Metric: accuracy."""
     import torch
 
@@ -1080,7 +1080,7 @@ def vit_patches() -> Task:
         m.load_state_dict(body, strict=False)
         return m
 
-    return _task("ft-vit-patches", model, train, val, 8, 20)
+    return _task("ft-vit-patches", model, train, val, 8, 17)
 
 
 # --- 14. an MLP-Mixer: the same glyphs, split the other way (fresh) ---------------------------
@@ -1125,7 +1125,7 @@ def mlp_mixer_shapes() -> Task:
     horizontal bar, square frame, two dots, speckle; the generator of ``vit_patches``; well
     under a minute on one core), its head replaced by a fresh one and fine-tuned on 96 images
     of four unseen glyphs (vertical bar, L corner, X cross, half-plane ramp; 24 per class),
-    validated on 500 more; AdamW, batch 8, 20 epochs (240 updates). Metric: accuracy."""
+    validated on 500 more; AdamW, batch 8, 17 epochs (204 updates). Metric: accuracy."""
     import torch
 
     xp, yp = (torch.from_numpy(a) for a in _glyph_images(_MIX_OLD, 6000, 3))
@@ -1143,7 +1143,7 @@ def mlp_mixer_shapes() -> Task:
         m.load_state_dict(body, strict=False)
         return m
 
-    return _task("ft-mlp-mixer-shapes", model, train, val, 8, 20)
+    return _task("ft-mlp-mixer-shapes", model, train, val, 8, 17)
 
 
 # Named before any finder ran on the fresh pair (see the module docstring).
