@@ -596,6 +596,36 @@ def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict
     assert any("Pass val_metric=" in n for n in plain.notes)
 
 
+def test_trials_that_improve_nothing_fall_back_to_the_fitted_minimum_over_10() -> None:
+    """Trials that all leave the validation score at or above its start cannot rank the LRs
+    (a tiny held-out set): the suggestion is the fitted minimum / 10, the trials are kept."""
+    from lrkit.finder._finetune import apply, improved
+
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    plain = run(model, opt, regime="scratch")  # a range-test result to apply the rule to
+    lr_min = plain.interval[1]
+    lrs = candidates(lr_min)[::-1]
+    flat = outcome_of(lrs, [1.51, 1.52, 1.58, 1.85], 1.507, 40)  # all at or above the start
+    assert not improved(flat)
+    r = apply(plain, regime="finetune", method="auto", detection=None, outcome=flat)
+    assert r.suggestion == pytest.approx(lr_min / 10) and r.trials == flat
+    assert r.interval[0] < r.suggestion < r.interval[1]
+    assert any(
+        "none of the 4 fine-tuning trials improved the validation loss" in n for n in r.notes
+    )
+    # one trial below the start: the trials' rule as usual
+    ok = outcome_of(lrs, [1.40, 1.52, 1.58, 1.85], 1.507, 40)
+    assert improved(ok)
+    assert apply(
+        plain, regime="finetune", method="auto", detection=None, outcome=ok
+    ).suggestion == (pytest.approx(ok.suggestion))
+    # the metric's direction: no trial above the starting accuracy is no improvement either
+    acc = outcome_of(lrs, [1.0] * 4, 1.0, 40, [0.30, 0.31, 0.29, 0.2], 0.31, "max")
+    assert not improved(acc)
+    assert improved(outcome_of(lrs, [1.0] * 4, 1.0, 40, [0.30, 0.35, 0.29, 0.2], 0.31, "max"))
+
+
 @pytest.mark.parametrize(
     ("kw", "match"),
     [

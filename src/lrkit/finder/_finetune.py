@@ -58,6 +58,7 @@ __all__ = [
     "finish",
     "held_out_count",
     "held_out_note",
+    "improved",
     "outcome_of",
     "pick",
     "rule_applies",
@@ -415,6 +416,29 @@ def apply(
     """
     lr_min = result.interval[1]
     extra: list[str] = []
+    if outcome is not None and not improved(outcome):
+        scored = "val_metric" if outcome.val_metrics is not None else "validation loss"
+        best = lr_min / FINETUNE_DIVISOR
+        extra.append(
+            f"none of the {len(outcome.lrs)} fine-tuning trials improved the {scored} over its "
+            "value at the start, so they cannot rank the LRs (too few held-out samples, or "
+            f"samples unlike the training data): the suggestion {best:.3g} is the range test's "
+            f"fitted minimum {lr_min:.3g} / {FINETUNE_DIVISOR:g} instead, the weaker rule "
+            f"(result.trials keeps the trials); pass your validation split ({val_arg}=)"
+        )
+        extra.extend(notes)
+        return dataclasses.replace(
+            result,
+            suggestion=best,
+            interval=(best / 10**0.5, best * 10**0.5),
+            method="finetune",
+            suggestions={**result.suggestions, "finetune": best},
+            notes=(*result.notes, *extra),
+            regime="finetune",
+            detection=detection,
+            trials=outcome,
+            search_range=None,
+        )
     if outcome is not None:
         why = (
             "regime='finetune' was asked for"
@@ -501,6 +525,15 @@ def apply(
         regime="finetune" if detection is None and regime == "finetune" else "scratch",
         detection=detection,
     )
+
+
+def improved(outcome: TrialOutcome) -> bool:
+    """Whether the best trial scored better than the start: trials that all left the score
+    where it was (or worse) cannot tell the LRs apart."""
+    if outcome.val_metrics is not None and outcome.start_val_metric is not None:
+        start = _score(outcome.start_val_metric, outcome.metric_mode or "max")
+        return min(_score(m, outcome.metric_mode or "max") for m in outcome.val_metrics) < start
+    return min(outcome.val_losses) < outcome.start_val_loss
 
 
 def finish(
