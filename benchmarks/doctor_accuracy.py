@@ -388,7 +388,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     eye = json.loads((Path(__file__).parent / "doctor_corpus" / "synthetic_eye.json").read_text())
     # run folders name their family, so the three lists never clash
     checked = {**eye["runs"], **eye.get("heldout_runs", {}), **eye.get("heldout2_runs", {}),
-               **eye.get("heldout3_runs", {}), **eye.get("heldout4_runs", {})}  # fmt: skip
+               **eye.get("heldout3_runs", {}), **eye.get("heldout4_runs", {}),
+               **eye.get("heldout5_runs", {})}  # fmt: skip
     for row in res["runs"]:
         row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
             "acceptable", [row["label"]]
@@ -409,6 +410,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     ]
     real2 = evaluate(Path(__file__).parent / "doctor_corpus" / "real2", verbose=False)
     res["real2_logs"] = {k: real2[k] for k in ("n", "readable", "acceptable", "confusion")}
+    real3 = evaluate(Path(__file__).parent / "doctor_corpus" / "real3", verbose=False)
+    res["real3_logs"] = {k: real3[k] for k in ("n", "readable", "acceptable", "confusion")}
     for name in ("default_rules", "lofo"):
         s = res[name]
         print(f"[{name}] n={s['n']} macro-F1={s['macro_f1']:.3f} accuracy={s['accuracy']:.3f} "
@@ -419,7 +422,7 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
                   f"  -> {s['confusion'][lab]}")  # fmt: skip
     print("per family (default rules):", {f: round(v, 2) for f, v in
                                           res["default_rules"]["per_family"].items()})  # fmt: skip
-    for name, r in (("real", real), ("real2", real2)):
+    for name, r in (("real", real), ("real2", real2), ("real3", real3)):
         print(f"{name} logs: readable {r['readable']}/{r['n']}, acceptable "
               f"{r['acceptable']}/{r['n']}")  # fmt: skip
     res["machine"] = (

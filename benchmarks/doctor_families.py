@@ -37,7 +37,12 @@ counts, Poisson negative log-likelihood on a log-rate output, Adam), 600 steps e
 committed before it was generated): ``deep_tanh`` (6-layer tanh MLP regressor, MSE, Adamax),
 ``resnet_bn`` (small residual conv net with BatchNorm on 8x8 digits, SGD + Nesterov momentum),
 ``smooth_ce`` (MLP classifier, cross-entropy with label smoothing 0.1, AdamW), 600 steps each
-(``--families deep_tanh,resnet_bn,smooth_ce``).
+(``--families deep_tanh,resnet_bn,smooth_ce``). A fifth fresh draw (session 8, named here and
+committed before it was generated): ``quantile`` (MLP regressor on heteroscedastic data, pinball
+loss at the 0.8 quantile, SGD + momentum), ``elman_rnn`` (vanilla tanh RNN regressing a decaying
+weighted sum of a noisy sequence, MSE, RAdam), ``ln_mixer`` (residual MLP with LayerNorm and GELU
+on flattened 8x8 digits, cross-entropy, NAdam), 600 steps each
+(``--families quantile,elman_rnn,ln_mixer``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -81,12 +86,22 @@ HELDOUT3_FAMILIES = ["gn_cnn", "multilabel", "poisson"]
 # small residual conv net with BatchNorm on 8x8 digits (SGD + Nesterov), an MLP classifier
 # trained with label-smoothed cross-entropy (0.1, AdamW); 600 steps.
 HELDOUT4_FAMILIES = ["deep_tanh", "resnet_bn", "smooth_ce"]
+# A fifth fresh draw (session 8, named and committed here before it was generated; the doctor runs
+# on it once, with the rules frozen): an MLP regressor with the pinball (0.8-quantile) loss
+# (SGD + momentum), a vanilla tanh RNN sequence regressor (MSE, RAdam), a residual LayerNorm/GELU
+# MLP classifier on flattened digits (NAdam); 600 steps.
+HELDOUT5_FAMILIES = ["quantile", "elman_rnn", "ln_mixer"]
 ALL_FAMILIES = (
-    FAMILIES + HELDOUT_FAMILIES + HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES
+    FAMILIES
+    + HELDOUT_FAMILIES
+    + HELDOUT2_FAMILIES
+    + HELDOUT3_FAMILIES
+    + HELDOUT4_FAMILIES
+    + HELDOUT5_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
-SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn")
+SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile")
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -175,6 +190,19 @@ def _data(family: str) -> dict[str, Any]:
                                    n_classes=7, n_clusters_per_class=1, class_sep=1.2,
                                    flip_y=0.03, random_state=17)  # fmt: skip
         d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
+    elif family == "quantile":
+        x = g.normal(size=(N_TRAIN + 1000, 8)).astype(np.float32)
+        scale = 0.3 + np.abs(x[:, 1]) + 0.5 * (x[:, 2] > 0)
+        y = np.sin(x[:, 0] * 1.5) + 0.5 * x[:, 3] * x[:, 4] + scale * g.standard_normal(len(x))
+        d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "elman_rnn":
+        x = g.normal(size=(N_TRAIN + 1000, 15)).astype(np.float32)
+        w = 0.8 ** np.arange(15)[::-1]
+        y = np.tanh(x @ w / 2) * 2 + 0.3 * x[:, -1] * x[:, -2] + 0.1 * g.normal(size=len(x))
+        d = {"x": torch.tensor(x)[:, :, None], "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "ln_mixer":
+        dg = load_digits()
+        d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
     elif family == "lstm_cls":
         x = torch.tensor(g.integers(0, 8, (N_TRAIN + 300, 20)))
         counts = torch.stack([(x == t).sum(1) for t in range(3)], 1)
@@ -253,6 +281,13 @@ def _model(family: str, seed: int) -> Any:
     if family == "smooth_ce":
         return nn.Sequential(nn.Linear(24, 96), nn.ReLU(), nn.Linear(96, 48), nn.ReLU(),
                              nn.Linear(48, 7))  # fmt: skip
+    if family == "quantile":
+        return nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 1))  # fmt: skip
+    if family == "elman_rnn":
+        return _ElmanRNN()
+    if family == "ln_mixer":
+        return _LNMixer()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -350,6 +385,39 @@ class _ResNetBN:
                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 10))  # fmt: skip
 
 
+class _ElmanRNN:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class ElmanRNN(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.rnn = nn.RNN(1, 24, batch_first=True, nonlinearity="tanh")
+                self.out = nn.Linear(24, 1)
+
+            def forward(self, x: Any) -> Any:
+                return self.out(self.rnn(x)[0][:, -1])
+
+        return ElmanRNN()
+
+
+class _LNMixer:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class Block(nn.Module):
+            def __init__(self, c: int) -> None:
+                super().__init__()
+                self.f = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, 2 * c), nn.GELU(),
+                                       nn.Linear(2 * c, c))  # fmt: skip
+
+            def forward(self, x: Any) -> Any:
+                return x + self.f(x)
+
+        return nn.Sequential(nn.Linear(64, 48), Block(48), Block(48), nn.LayerNorm(48),
+                             nn.Linear(48, 10))  # fmt: skip
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -392,8 +460,11 @@ class _TinyTransformer:
 def _loss(family: str, out: Any, y: Any) -> Any:
     import torch.nn.functional as F
 
-    if family in ("regression", "autoencoder"):
+    if family in ("regression", "autoencoder", "elman_rnn"):
         return F.mse_loss(out, y)
+    if family == "quantile":
+        err = y - out
+        return (err * (0.8 - (err < 0).float())).mean()
     if family == "dropout_reg":
         return F.huber_loss(out, y)
     if family == "multilabel":
@@ -436,6 +507,12 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr, momentum=0.9, nesterov=True)
     if family == "smooth_ce":
         return torch.optim.AdamW(params, lr, weight_decay=0.01)
+    if family == "quantile":
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    if family == "elman_rnn":
+        return torch.optim.RAdam(params, lr)
+    if family == "ln_mixer":
+        return torch.optim.NAdam(params, lr)
     return torch.optim.Adam(params, lr)
 
 
@@ -748,7 +825,7 @@ def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
 def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
-    mid = HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES
+    mid = HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -814,8 +891,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--families", default=",".join(FAMILIES),
                     help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
-                         f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)} and "
-                         f"{','.join(HELDOUT4_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
+                         f"{','.join(HELDOUT4_FAMILIES)} and "
+                         f"{','.join(HELDOUT5_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)

@@ -245,3 +245,55 @@ def test_hardly_moved_from_a_late_first_log_is_weaker_evidence(first: int) -> No
     assert d.prescription.lr_factor == (3.0 if late else 10.0)
     assert ("starts at step 49" in d.explain()) is late
     assert ("first steps" in d.prescription.text) is late
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_first_epoch_average_over_the_initial_drop_is_not_an_explosion(seed: int) -> None:
+    # Per-epoch means: epoch 1 averages the steep initial drop (27x the next epochs), and the
+    # drop goes on steeply after it — a start-up artefact of the log, not a blow-up.
+    rng = np.random.default_rng(seed)
+    e = np.arange(1, 21, dtype=float)
+    loss = (0.007 + 0.03 * np.exp(-(e - 2) / 1.2)) * _noise(rng, 20, 0.01)
+    loss[0] = 0.5
+    d = diagnose({"epoch": e, "loss": loss})
+    assert d.verdict == "healthy", d.explain()
+    # The same first value followed by a creep down (the loss recovering from an explosion).
+    loss[1:] = 0.02 * np.exp(-(e[1:] - 2) / 40) * _noise(rng, 19, 0.01)
+    assert diagnose({"epoch": e, "loss": loss}).verdict == "lr_too_high"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_explosion_then_flat_noise_is_too_high_not_inconclusive(seed: int) -> None:
+    # Per-step loss: a spike to 10x its start at step 2, then flat minibatch noise (+-30%)
+    # around a level it reached at once: the noise is the blow-up's aftermath.
+    rng = np.random.default_rng(seed)
+    k = np.arange(600, dtype=float)
+    loss = 1.2 * _noise(rng, 600, 0.3)
+    loss[:2], loss[2] = 5.2, 52.0
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(600, 0.1)})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert any(f.statistic == "early_peak_over_level" for f in d.findings)
+    assert d.prescription.lr is not None and d.prescription.lr < 0.1
+    # An explosion inside the first logging period (the first value 10^4 x the rest).
+    loss[:3] = 6e5, 44.0, 44.0
+    loss[3:] = 44 * _noise(rng, 597, 0.3)
+    d = diagnose({"step": k * 5, "loss": loss, "lr": np.full(600, 0.1)})
+    assert d.verdict == "lr_too_high", d.explain()
+    # Without the blow-up the same noise is no evidence at all.
+    flat = 1.2 * _noise(rng, 600, 0.3)
+    assert diagnose({"step": k, "loss": flat, "lr": np.full(600, 0.1)}).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_steep_first_fall_is_not_an_explosion(seed: int) -> None:
+    # Logged every 10 steps: the first value (0.85) is the pretrained model's loss, the next
+    # ones far below it and noisy. Above the median of the first three, it is no blow-up
+    # after which the run sat flat: the early-explosion rule measures from the first value.
+    rng = np.random.default_rng(seed)
+    k = np.arange(10, 1510, 10, dtype=float)
+    loss = (0.02 + 0.25 * np.exp(-k / 300)) * _noise(rng, 150, 0.5)
+    loss[0] = 0.85
+    lr = 5e-5 * np.clip(1 - k / 1500, 0, None)
+    d = diagnose({"step": k, "loss": loss, "lr": lr})
+    assert d.verdict != "lr_too_high", d.explain()
+    assert not any(f.statistic == "early_peak_over_level" for f in d.findings)

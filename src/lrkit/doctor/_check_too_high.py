@@ -75,7 +75,7 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                     f"after jumping to {peak / c.l0:.1f}× it: the network likely died",
                 )
             )
-    out += _first_period_explosion(c, t)
+    out += early_explosion(c, t)
     out += _dead_at_chance(c, t)
     if not out:
         out += _worse_than_start(c, t)
@@ -102,11 +102,19 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
 def _first_period_explosion(c: Curve, t: Thresholds) -> list[Finding]:
     """The first logged value is orders of magnitude above the next ones: the loss exploded
     inside the first logging period (an epoch average, a logging_steps mean) and the curve
-    that follows is recovering from it, not learning from a sane start."""
-    if len(c.y) < 4 or c.y[0] <= 0:
+    that follows is recovering from it, not learning from a sane start.
+
+    Not when it is less than ``first_artefact`` × the next ones and they keep falling steeply
+    (each below the one before, the second at least twice the fourth): that is an average
+    over the run's initial drop (a start-up artefact of a per-period log) followed by the rest
+    of that drop; a curve recovering from an explosion is erratic or creeps down after it."""
+    if len(c.y) < 6 or c.y[0] <= 0:
         return []
     nxt = float(np.median(c.y[1:4]))
     if nxt <= 0 or c.y[0] < t.first_explode * nxt:
+        return []
+    steep = bool(np.all(np.diff(c.y[:6]) < 0)) and c.y[1] >= 2 * c.y[3]
+    if steep and c.y[0] < t.first_artefact * nxt:
         return []
     return [
         Finding(
@@ -117,6 +125,42 @@ def _first_period_explosion(c: Curve, t: Thresholds) -> list[Finding]:
             float(c.y[0] / nxt),
             f"the first logged loss ({c.y[0]:.4g}) is {c.y[0] / nxt:.0f}× the next ones: the "
             "loss exploded in the first logging period",
+        )
+    ]
+
+
+def early_explosion(c: Curve, t: Thresholds) -> list[Finding]:
+    """The loss exploded at the start — in the first logging period, or to
+    ``first_explode`` × the level it then sits at within the first 30% (a single value above
+    ``blowup_raw`` × L0 is enough) — and its second half no longer falls: the flat, noisy
+    tail is what is left after the blow-up, evidence of a too-high LR, not a lack of it."""
+    first = _first_period_explosion(c, t)
+    if first:
+        return first
+    n = len(c.y)
+    if n < 10 or c.l0 <= 0:
+        return []
+    m = max(3, int(0.3 * n))
+    i = int(np.argmax(c.y[:m]))
+    peak = float(c.y[i])
+    level = float(np.median(c.y[n // 2 :]))
+    start = max(c.l0, float(c.y[0]))  # a rise above the first value, not a steep first fall
+    if level <= 0 or peak < t.blowup_raw * start or peak < t.first_explode * level:
+        return []
+    h = len(c.xb) // 2
+    late = trend(c.xb[h:], c.yb[h:])
+    if late.slope < 0 and late.p_value < t.low_p:
+        return []  # still training down after the spike: "unstable" at most
+    return [
+        Finding(
+            "lr_too_high",
+            "error",
+            _span(c.x, i, i),
+            "early_peak_over_level",
+            peak / level,
+            f"the loss jumps to {peak:.4g} at {c.x[i]:g} ({peak / start:.1f}× where it started, "
+            f"{peak / level:.0f}× where it then sits) and its second half no longer falls: the "
+            "LR blew the run up early on",
         )
     ]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from lrkit.doctor._check_divergence import check_diverged, check_unstable
 from lrkit.doctor._check_overfitting import check_overfitting
-from lrkit.doctor._check_too_high import check_lr_too_high
+from lrkit.doctor._check_too_high import check_lr_too_high, early_explosion
 from lrkit.doctor._check_too_low import _no_evidence, check_lr_too_low, check_plateau
 from lrkit.doctor._curve import Curve, LRShape
 from lrkit.doctor._diagnosis import Finding
@@ -54,9 +54,10 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
     n = len(c.y)
     if not findings:
         # Noise without a trend: the single values the other rules compare (the start, the
-        # best, the end) are minibatch luck here.
+        # best, the end) are minibatch luck here — unless the loss exploded at the start: then
+        # the noise is the blow-up's aftermath (check_lr_too_high reports it).
         none = _no_evidence(c, t)
-        if none is not None:
+        if none is not None and not early_explosion(c, t):
             c.features.update(initial_loss=c.l0, final_loss=c.tail, progress=c.progress, n=n)
             return [none], c
     if n >= 4:

@@ -102,6 +102,9 @@ class Thresholds:
     rebound: float = 0.3
     #: explosion in the first logged period: the first value is this many times the next ones.
     first_explode: float = 20.0
+    #: ... unless the values after it keep falling and it is less than this many times them
+    #: (an average over the initial drop: a start-up artefact of a per-period log).
+    first_artefact: float = 100.0
     #: dead network: the loss ends within this relative distance of ln(k) (uniform predictions
     #: over k classes: chance level) and stays flat.
     chance_tol: float = 0.02
