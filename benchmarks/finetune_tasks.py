@@ -507,6 +507,29 @@ def _licence_codes(name: str) -> np.ndarray:
     return _encode(text)
 
 
+def _labelled_windows(
+    texts: list[np.ndarray], width: int, n_train: int, n_val: int, rng: np.random.Generator
+) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """``(train, val)``: non-overlapping ``width``-character windows of each text labelled by
+    the text's index, in a seeded order per text — the first ``n_train`` to train on, the next
+    ``n_val`` (disjoint) to validate on."""
+    import torch
+
+    tr: list[np.ndarray] = []
+    va: list[np.ndarray] = []
+    for codes in texts:
+        n = len(codes) // width
+        chunks = codes[: n * width].reshape(n, width)
+        pick = rng.permutation(n)
+        tr.append(chunks[pick[:n_train]])
+        va.append(chunks[pick[n_train : n_train + n_val]])
+    labels = np.arange(len(texts))
+    return (
+        (torch.from_numpy(np.concatenate(tr)), torch.from_numpy(np.repeat(labels, n_train))),
+        (torch.from_numpy(np.concatenate(va)), torch.from_numpy(np.repeat(labels, n_val))),
+    )
+
+
 def tfm_cls_newlabels() -> Task:
     """A transformer encoder classifier (2 layers, d=64, mean pooling) pretrained to tell which
     of seven licence texts (GPL-3, LGPL-3, MPL-2.0, GFDL-1.3, Apache-2.0, Artistic, CC0-1.0) a
@@ -529,19 +552,8 @@ def tfm_cls_newlabels() -> Task:
         lambda: _tfm_cls(len(_LICENCES)),
         lambda m: _fit(m, x_pre, y_pre, cross_entropy, steps=1200, lr=1e-3, bs=32),
     )
-    rng = np.random.default_rng(7)
-    tr: list[np.ndarray] = []
-    va: list[np.ndarray] = []
-    for f in _OLD_LICENCES:
-        codes = _licence_codes(f)
-        n = len(codes) // _CTX
-        chunks = codes[: n * _CTX].reshape(n, _CTX)
-        pick = rng.permutation(n)
-        tr.append(chunks[pick[:80]])
-        va.append(chunks[pick[80:130]])
-    labels = np.arange(len(_OLD_LICENCES))
-    train = (torch.from_numpy(np.concatenate(tr)), torch.from_numpy(np.repeat(labels, 80)))
-    val = (torch.from_numpy(np.concatenate(va)), torch.from_numpy(np.repeat(labels, 50)))
+    texts = [_licence_codes(f) for f in _OLD_LICENCES]
+    train, val = _labelled_windows(texts, _CTX, 80, 50, np.random.default_rng(7))
     body = {k: v for k, v in state.items() if not k.startswith("head.")}
 
     def model() -> Any:
@@ -820,7 +832,6 @@ def gru_lm_to_cls() -> Task:
     reST documentation in string literals; ``LICENSE.txt``: legal prose; ``encodings/cp1252.py``:
     a codec table): 20 non-overlapping windows per file (80), validated on 125 other, disjoint
     windows per file (500); AdamW, batch 8, 20 epochs (200 updates). Metric: accuracy."""
-    import torch
 
     x_pre, y_pre = _windows(np.concatenate([_stdlib_codes(f) for f in _LM_SOURCES]))
     state = _pretrained(
@@ -828,19 +839,8 @@ def gru_lm_to_cls() -> Task:
         lambda: _gru_lm_cls(None),
         lambda m: _fit(m, x_pre, y_pre, _lm_loss, steps=1500, lr=3e-3, bs=32),
     )
-    rng = np.random.default_rng(11)
-    tr: list[np.ndarray] = []
-    va: list[np.ndarray] = []
-    for f in _CLS_SOURCES:
-        codes = _stdlib_codes(f)
-        n = len(codes) // 32
-        chunks = codes[: n * 32].reshape(n, 32)
-        pick = rng.permutation(n)
-        tr.append(chunks[pick[:20]])
-        va.append(chunks[pick[20:145]])
-    labels = np.arange(len(_CLS_SOURCES))
-    train = (torch.from_numpy(np.concatenate(tr)), torch.from_numpy(np.repeat(labels, 20)))
-    val = (torch.from_numpy(np.concatenate(va)), torch.from_numpy(np.repeat(labels, 125)))
+    texts = [_stdlib_codes(f) for f in _CLS_SOURCES]
+    train, val = _labelled_windows(texts, 32, 20, 125, np.random.default_rng(11))
     body = {k: v for k, v in state.items() if not k.startswith("head.")}
 
     def model() -> Any:
