@@ -1054,6 +1054,38 @@ def _vit(n_out: int) -> Any:
     return ViT()
 
 
+def _glyph_task(
+    name: str,
+    cache: str,
+    build: Callable[[int], Any],
+    old: tuple[str, ...],
+    new: tuple[str, ...],
+    seeds: tuple[int, int, int],
+) -> Task:
+    """A glyph-image fine-tuning task: ``build(len(old))`` pretrained on 6000 images of the
+    ``old`` glyphs (cached as ``cache``), a fresh head fine-tuned on 96 images of the ``new``
+    ones, validated on 500 more (image seeds: pretraining, training, validation); AdamW,
+    batch 8, 17 epochs."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _glyph_images(old, 6000, seeds[0]))
+    state = _pretrained(
+        cache,
+        lambda: build(len(old)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=64),
+    )
+    xt, yt = (torch.from_numpy(a) for a in _glyph_images(new, 96, seeds[1]))
+    xv, yv = (torch.from_numpy(a) for a in _glyph_images(new, 500, seeds[2]))
+    body = {k: v for k, v in state.items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = build(len(new))  # the head keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task(name, model, (xt, yt), (xv, yv), 8, 17)
+
+
 def vit_patches() -> Task:
     """A tiny Vision Transformer (4x4 patches linearly embedded to d=48 plus learned position
     embeddings, two pre-norm encoder layers with 4 heads and a 96-wide feed-forward, mean
@@ -1063,24 +1095,7 @@ def vit_patches() -> Task:
     by a fresh one and fine-tuned on 96 images of four unseen glyphs (T, diamond outline, ellipse
     outline, zigzag; 24 per class), validated on 500 more; AdamW, batch 8, 17 epochs (204
     updates). Metric: accuracy."""
-    import torch
-
-    xp, yp = (torch.from_numpy(a) for a in _glyph_images(_OLD_GLYPHS, 6000, 0))
-    state = _pretrained(
-        "vit-glyphs8",
-        lambda: _vit(len(_OLD_GLYPHS)),
-        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=64),
-    )
-    train = tuple(torch.from_numpy(a) for a in _glyph_images(_NEW_GLYPHS, 96, 1))
-    val = tuple(torch.from_numpy(a) for a in _glyph_images(_NEW_GLYPHS, 500, 2))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = _vit(len(_NEW_GLYPHS))  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
-    return _task("ft-vit-patches", model, train, val, 8, 17)
+    return _glyph_task("ft-vit-patches", "vit-glyphs8", _vit, _OLD_GLYPHS, _NEW_GLYPHS, (0, 1, 2))
 
 
 # --- 14. an MLP-Mixer: the same glyphs, split the other way (fresh) ---------------------------
@@ -1126,24 +1141,9 @@ def mlp_mixer_shapes() -> Task:
     under a minute on one core), its head replaced by a fresh one and fine-tuned on 96 images
     of four unseen glyphs (vertical bar, L corner, X cross, half-plane ramp; 24 per class),
     validated on 500 more; AdamW, batch 8, 17 epochs (204 updates). Metric: accuracy."""
-    import torch
-
-    xp, yp = (torch.from_numpy(a) for a in _glyph_images(_MIX_OLD, 6000, 3))
-    state = _pretrained(
-        "mixer-glyphs8",
-        lambda: _mixer(len(_MIX_OLD)),
-        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=64),
+    return _glyph_task(
+        "ft-mlp-mixer-shapes", "mixer-glyphs8", _mixer, _MIX_OLD, _MIX_NEW, (3, 4, 5)
     )
-    train = tuple(torch.from_numpy(a) for a in _glyph_images(_MIX_NEW, 96, 4))
-    val = tuple(torch.from_numpy(a) for a in _glyph_images(_MIX_NEW, 500, 5))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = _mixer(len(_MIX_NEW))  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
-    return _task("ft-mlp-mixer-shapes", model, train, val, 8, 17)
 
 
 # Named before any finder ran on the fresh pair (see the module docstring).
