@@ -427,18 +427,7 @@ def apply(
             f"(result.trials keeps the trials); pass your validation split ({val_arg}=)"
         )
         extra.extend(notes)
-        return dataclasses.replace(
-            result,
-            suggestion=best,
-            interval=(best / 10**0.5, best * 10**0.5),
-            method="finetune",
-            suggestions={**result.suggestions, "finetune": best},
-            notes=(*result.notes, *extra),
-            regime="finetune",
-            detection=detection,
-            trials=outcome,
-            search_range=None,
-        )
+        return _fitted_minimum_rule(result, best, extra, detection, outcome)
     if outcome is not None:
         why = (
             "regime='finetune' was asked for"
@@ -501,17 +490,7 @@ def apply(
             f"your validation split ({val_arg}=) or held-out training samples instead, or pass "
             "regime='scratch' for the from-scratch rule."
         )
-        return dataclasses.replace(
-            result,
-            suggestion=best,
-            interval=(best / 10**0.5, best * 10**0.5),
-            method="finetune",
-            suggestions={**result.suggestions, "finetune": best},
-            notes=(*result.notes, *extra),
-            regime="finetune",
-            detection=detection,
-            search_range=None,
-        )
+        return _fitted_minimum_rule(result, best, extra, detection, None)
     if finetune:
         extra.append(
             f"the model looks pretrained or regime='finetune' was asked for, but method={method!r} "
@@ -524,6 +503,29 @@ def apply(
         notes=(*result.notes, *extra),
         regime="finetune" if detection is None and regime == "finetune" else "scratch",
         detection=detection,
+    )
+
+
+def _fitted_minimum_rule(
+    result: FinderResult,
+    best: float,
+    notes: list[str],
+    detection: Detection | None,
+    trials: TrialOutcome | None,
+) -> FinderResult:
+    """``result`` with the fitted-minimum fine-tuning suggestion ``best`` (interval half a
+    decade either side), ``notes`` added, and the trials (if any ran) kept."""
+    return dataclasses.replace(
+        result,
+        suggestion=best,
+        interval=(best / 10**0.5, best * 10**0.5),
+        method="finetune",
+        suggestions={**result.suggestions, "finetune": best},
+        notes=(*result.notes, *notes),
+        regime="finetune",
+        detection=detection,
+        trials=trials,
+        search_range=None,
     )
 
 
