@@ -895,17 +895,28 @@ _OLD_SHAPES = ("square", "disk", "ring", "hstripes", "vstripes", "checker")
 _NEW_SHAPES = ("triangle", "plus", "diag", "antidiag")
 
 
-def _shape_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` noisy 16x16 images (flattened to 256), a balanced random mix of ``kinds``: a
-    pattern of random contrast on a random background level plus Gaussian noise (sigma 0.5)."""
+def _noisy_images(
+    mask: Callable[[str, np.random.Generator], np.ndarray],
+    kinds: tuple[str, ...],
+    n: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 16x16 images (flattened to 256), a balanced random mix of ``kinds``: the
+    pattern ``mask(kind, rng)`` of random contrast on a random background level plus Gaussian
+    noise (sigma 0.5)."""
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % len(kinds))
     x = np.empty((n, 256), dtype=np.float32)
     for i, c in enumerate(y):
-        mask = _shape_mask(kinds[c], rng).astype(np.float64)
-        img = rng.uniform(-0.5, 0.5) + rng.uniform(0.6, 1.4) * mask
+        pattern = mask(kinds[c], rng).astype(np.float64)  # drawn first: the RNG's order
+        img = rng.uniform(-0.5, 0.5) + rng.uniform(0.6, 1.4) * pattern
         x[i] = (img + 0.5 * rng.normal(size=(16, 16))).reshape(-1)
     return x, y.astype(np.int64)
+
+
+def _shape_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_noisy_images` of the shapes of :func:`_shape_mask`."""
+    return _noisy_images(_shape_mask, kinds, n, seed)
 
 
 def _dwsep_cnn(n_out: int) -> Any:
@@ -1014,16 +1025,8 @@ _NEW_GLYPHS = ("tee", "diamond", "ellipse", "zigzag")
 
 
 def _glyph_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` noisy 16x16 images (flattened to 256), a balanced random mix of ``kinds``: a glyph
-    of random contrast on a random background level plus Gaussian noise (sigma 0.5)."""
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % len(kinds))
-    x = np.empty((n, 256), dtype=np.float32)
-    for i, c in enumerate(y):
-        mask = _glyph_mask(kinds[c], rng).astype(np.float64)
-        img = rng.uniform(-0.5, 0.5) + rng.uniform(0.6, 1.4) * mask
-        x[i] = (img + 0.5 * rng.normal(size=(16, 16))).reshape(-1)
-    return x, y.astype(np.int64)
+    """:func:`_noisy_images` of the glyphs of :func:`_glyph_mask`."""
+    return _noisy_images(_glyph_mask, kinds, n, seed)
 
 
 def _patches(x: Any) -> Any:
