@@ -37,7 +37,7 @@ counts, Poisson negative log-likelihood on a log-rate output, Adam), 600 steps e
 committed before it was generated): ``deep_tanh`` (6-layer tanh MLP regressor, MSE, Adamax),
 ``resnet_bn`` (small residual conv net with BatchNorm on 8x8 digits, SGD + Nesterov momentum),
 ``smooth_ce`` (MLP classifier, cross-entropy with label smoothing 0.1, AdamW), 600 steps each
-(``--families deep_tanh,resnet_bn,smooth_ce``). A fifth fresh draw (session 8, named here and
+(``--families deep_tanh,resnet_bn,smooth_ce``). A fifth fresh draw (session 7 round 2, named here and
 committed before it was generated): ``quantile`` (MLP regressor on heteroscedastic data, pinball
 loss at the 0.8 quantile, SGD + momentum), ``elman_rnn`` (vanilla tanh RNN regressing a decaying
 weighted sum of a noisy sequence, MSE, RAdam), ``ln_mixer`` (residual MLP with LayerNorm and GELU
@@ -86,7 +86,7 @@ HELDOUT3_FAMILIES = ["gn_cnn", "multilabel", "poisson"]
 # small residual conv net with BatchNorm on 8x8 digits (SGD + Nesterov), an MLP classifier
 # trained with label-smoothed cross-entropy (0.1, AdamW); 600 steps.
 HELDOUT4_FAMILIES = ["deep_tanh", "resnet_bn", "smooth_ce"]
-# A fifth fresh draw (session 8, named and committed here before it was generated; the doctor runs
+# A fifth fresh draw (session 7 round 2, named and committed here before it was generated; the doctor runs
 # on it once, with the rules frozen): an MLP regressor with the pinball (0.8-quantile) loss
 # (SGD + momentum), a vanilla tanh RNN sequence regressor (MSE, RAdam), a residual LayerNorm/GELU
 # MLP classifier on flattened digits (NAdam); 600 steps.
