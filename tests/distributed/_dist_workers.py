@@ -120,7 +120,22 @@ def finder_scenarios(rank: int, world: int) -> dict[str, Any]:
             val_data=shard_batches(rank, world)[-2:],
             trial_steps=4,
         ),
+        # ... and scored on a metric (mean absolute error, lower is better): agreed the same way
+        "finetune_metric": find_lr_ddp(
+            rank,
+            world,
+            regime="finetune",
+            val_data=shard_batches(rank, world)[-2:],
+            trial_steps=4,
+            val_metric=mean_abs_error,
+            val_metric_mode="min",
+        ),
     }
+
+
+def mean_abs_error(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A validation metric for the regression toy (lower is better)."""
+    return (out.reshape(-1) - y.reshape(-1)).abs().mean()
 
 
 def guard_ddp(rank: int, world: int, nan_at: int = 25, spike_at: int = 45) -> dict[str, Any]:

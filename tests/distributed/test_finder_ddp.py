@@ -70,3 +70,14 @@ def test_finetune_trials_agree_across_ranks(runs: dict[str, list[dict]]) -> None
     assert r0["trials"] is not None and 4 <= len(r0["trials"]["val_losses"]) <= 8
     assert r0 == r1  # the same trial losses, suggestion and interval on both ranks
     assert all(r["after"] == r["before"] for r in ranks)
+
+
+def test_metric_scored_finetune_trials_agree_across_ranks(runs: dict[str, list[dict]]) -> None:
+    # each rank's metric on its own shard differs; the mean over ranks scores the trials
+    ranks = runs["finetune_metric"]
+    r0, r1 = (r["result"] for r in ranks)
+    trials = r0["trials"]
+    assert trials is not None and trials["metric_mode"] == "min"
+    assert len(trials["val_metrics"]) == len(trials["val_losses"]) >= 4
+    assert r0 == r1  # the same metric values, suggestion and interval on both ranks
+    assert all(r["after"] == r["before"] for r in ranks)
