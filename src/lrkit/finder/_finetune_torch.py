@@ -161,7 +161,9 @@ def finetune_trials(
 
     def val_loss() -> float:
         def local() -> tuple[float, float]:
-            total, metric, count = _eval_sums(model, loss_fn, val_metric, val_batches, device, amp)
+            total, count, metric = eval_loss_sum(
+                model, loss_fn, val_batches, device, amp, val_metric
+            )
             return (metric / count if count else math.nan), (total / count if count else math.nan)
 
         # distributed: the mean over ranks, so every rank picks the same trial
@@ -183,51 +185,6 @@ def finetune_trials(
     )
     outcome = outcome_of(lrs, losses, start, trial_steps, metrics, start_metric, metric_mode)
     return outcome, (() if note is None else (note,))
-
-
-def _eval_sums(
-    model: Any,
-    loss_fn: Callable[[Any, Any], Any],
-    metric_fn: Callable[[Any, Any], Any] | None,
-    batches: list[Any],
-    device: Any,
-    amp: bool,
-) -> tuple[float, float, int]:
-    """``(sum of per-sample losses, of per-sample metric values, samples)`` over ``batches``
-    (eval mode, no gradients; each batch's mean counts its size). Without ``metric_fn`` this is
-    :func:`eval_loss_sum` (the metric sum is 0)."""
-    if metric_fn is None:
-        total, count = eval_loss_sum(model, loss_fn, batches, device, amp)
-        return total, 0.0, count
-    import torch
-
-    from lrkit.finder._torch_step import _to
-
-    model.eval()
-    total, metric, count = 0.0, 0.0, 0
-    with torch.no_grad(), torch.autocast(device.type, enabled=amp):
-        for batch in batches:
-            x, y = _to(batch, device)
-            out = model(x)
-            n = len(x)
-            total += float(loss_fn(out, y).float().item()) * n
-            metric += _as_float(metric_fn(out, y)) * n
-            count += n
-    model.train()
-    return total, metric, count
-
-
-def _as_float(value: Any) -> float:
-    """A metric's value (a number or a one-element tensor) as a float, or a ConfigError."""
-    try:
-        return float(value.item() if hasattr(value, "item") else value)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        from lrkit.errors import ConfigError
-
-        raise ConfigError(
-            f"val_metric must return a number (or a one-element tensor), but got "
-            f"{type(value).__name__}: {exc}"
-        ) from None
 
 
 class _Feed:

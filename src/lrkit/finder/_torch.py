@@ -126,7 +126,9 @@ def find_lr(
     regime, trial_steps = check_regime(regime), check_trial_steps(trial_steps)
     val_metric_mode = check_metric(val_metric, val_metric_mode)
     if val_metric == "accuracy":
-        val_metric = _top1_accuracy
+        from lrkit.tasks import accuracy
+
+        val_metric = accuracy  # top-1 over the last axis
     accumulation_steps = check_int("find_lr", "accumulation_steps", accumulation_steps)
     repeats = check_int("find_lr", "repeats", repeats)
     batch_size = check_int("find_lr", "batch_size", batch_size)
@@ -306,9 +308,3 @@ def _combine(
         repeats=len(curves),
         repeat_suggestions=tuple(per_repeat),
     )
-
-
-def _top1_accuracy(outputs: Any, targets: Any) -> Any:
-    """``val_metric="accuracy"``: the share of rows whose arg-max over the last axis is the
-    target (integer class labels)."""
-    return (outputs.argmax(dim=-1) == targets).float().mean()

@@ -78,29 +78,52 @@ class _StepFn:
             if _is_tensor_pair(self.val_data)
             else self.val_data
         )
-        total, count = eval_loss_sum(self.model, self.loss_fn, batches, self.device, self.amp)
+        total, count, _ = eval_loss_sum(self.model, self.loss_fn, batches, self.device, self.amp)
         if count == 0:
             raise ConfigError("val_data is empty")
         return total / count
 
 
 def eval_loss_sum(
-    model: Any, loss_fn: Callable[[Any, Any], Any], batches: Iterable[Any], device: Any, amp: bool
-) -> tuple[float, int]:
-    """``(sum of per-sample losses, samples)`` of ``model`` over ``batches``, in eval mode
-    without gradients (train mode again afterwards); each batch's mean loss counts its size."""
+    model: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    batches: Iterable[Any],
+    device: Any,
+    amp: bool,
+    metric_fn: Callable[[Any, Any], Any] | None = None,
+) -> tuple[float, int, float]:
+    """``(sum of per-sample losses, samples, sum of per-sample metric values)`` of ``model``
+    over ``batches``, in eval mode without gradients (train mode again afterwards); each
+    batch's mean loss (and ``metric_fn(outputs, targets)``, when given; else the metric sum is
+    0) counts its size."""
     import torch
 
     model.eval()
-    total, count = 0.0, 0
+    total, count, metric = 0.0, 0, 0.0
     with torch.no_grad(), torch.autocast(device.type, enabled=amp):
         for batch in batches:
             x, y = _to(batch, device)
+            out = model(x)
             n = len(x)
-            total += float(loss_fn(model(x), y).float().item()) * n
+            total += float(loss_fn(out, y).float().item()) * n
+            if metric_fn is not None:
+                metric += _as_float(metric_fn(out, y)) * n
             count += n
     model.train()
-    return total, count
+    return total, count, metric
+
+
+def _as_float(value: Any) -> float:
+    """A metric's value (a number or a one-element tensor) as a float, or a ConfigError."""
+    try:
+        return float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        from lrkit.errors import ConfigError
+
+        raise ConfigError(
+            f"val_metric must return a number (or a one-element tensor), but got "
+            f"{type(value).__name__}: {exc}"
+        ) from None
 
 
 def _is_tensor_pair(data: Any) -> bool:
