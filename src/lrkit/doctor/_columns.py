@@ -15,7 +15,6 @@ __all__ = [
     "pick_epoch",
     "pick_loss",
     "pick_losses",
-    "pick_lr",
     "pick_lrs",
     "pick_step",
     "pick_val_loss",
@@ -106,11 +105,6 @@ def pick_val_loss(names: Iterable[str]) -> str | None:
         return hit
     loose = [n for n in names if "loss" in normalise(n) and _VAL_WORDS.search(normalise(n))]
     return loose[0] if loose else None
-
-
-def pick_lr(names: Iterable[str]) -> str | None:
-    lrs = pick_lrs(names)
-    return lrs[0] if lrs else None
 
 
 def pick_lrs(names: Iterable[str]) -> list[str]:
