@@ -21,6 +21,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them.
 - ``vit_patches`` and ``mlp_mixer_shapes`` (``FRESH5``) are a fifth fresh pair, named here
   before any finder ran on them.
+- ``tcn_sequences`` and ``contrastive_encoder`` (``FRESH6``) are a sixth fresh pair, named here
+  before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -1149,6 +1151,177 @@ def mlp_mixer_shapes() -> Task:
     )
 
 
+# --- 15. a temporal convolutional network: eight Markov chains -> four other ones (fresh) -----
+
+
+def _tcn(n_out: int) -> Any:
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Block(nn.Module):
+        """Two dilated causal convolutions (kernel 3, left padding only), ReLU, a residual."""
+
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.pad = 2 * d
+            self.conv1 = nn.Conv1d(32, 32, 3, dilation=d)
+            self.conv2 = nn.Conv1d(32, 32, 3, dilation=d)
+
+        def forward(self, h: Any) -> Any:
+            f = F.relu(self.conv1(F.pad(h, (self.pad, 0))))
+            return F.relu(h + self.conv2(F.pad(f, (self.pad, 0))))
+
+    class Tcn(nn.Module):
+        """Embedding 32 -> four residual blocks (dilations 1, 2, 4, 8; receptive field 61) ->
+        linear head on the last time step; no normalisation."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_MK_VOCAB, 32)
+            self.blocks = nn.Sequential(*(Block(d) for d in (1, 2, 4, 8)))
+            self.head = nn.Linear(32, n_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.blocks(self.emb(x).transpose(1, 2))
+            return self.head(h[:, :, -1])
+
+    return Tcn()
+
+
+def tcn_sequences() -> Task:
+    """A temporal convolutional network (embedding 32, four residual blocks of two dilated
+    causal convolutions each, 32 channels, kernel 3, dilations 1-2-4-8, ReLU, no normalisation;
+    head on the last time step) pretrained to tell which of eight Markov chains (12 tokens,
+    sharing a base transition matrix; chain seed 20, not ``lstm_markov``'s) generated a
+    length-32 token sequence (8000 seeded-numpy sequences; well under a minute on one core), its
+    head replaced by a fresh one and fine-tuned to tell apart four other chains of the same
+    kind: 128 sequences, validated on 500 more; AdamW, batch 16, 30 epochs (240 updates).
+    Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _markov_sequences(_markov_chains(8, 20), 8000, 20))
+    state = _pretrained(
+        "tcn-markov8",
+        lambda: _tcn(8),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=64),
+    )
+    new = _markov_chains(4, 21)
+    train = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 128, 22))
+    val = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 500, 23))
+    body = {k: v for k, v in state.items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = _tcn(4)  # the head keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-tcn-sequences", model, train, val, 16, 30)
+
+
+# --- 16. a CNN encoder pretrained without labels (SimCLR), fine-tuned on few labels (fresh) ---
+
+
+def _conv_encoder(n_out: int) -> Any:
+    from torch import nn
+
+    class Encoder(nn.Module):
+        """Three 3x3 conv layers (16-32-64 channels, ReLU, 2x2 max pooling after the first two),
+        global average pooling to a 64-d representation, a linear head; no normalisation."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Unflatten(1, (1, 16, 16)),
+                nn.Conv2d(1, 16, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(32, 64, 3, padding=1),
+                nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+            )
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.body(x))
+
+    return Encoder()
+
+
+def _augment(x: Any, gen: Any) -> Any:
+    """A random view of each (batch, 256) image: a cyclic shift of up to 3 pixels each way, a
+    random contrast (x0.6-1.4) and offset (+-0.3), Gaussian noise (sigma 0.3)."""
+    import torch
+
+    n = len(x)
+    img = x.reshape(n, 16, 16)
+    sx, sy = torch.randint(-3, 4, (2, n), generator=gen)
+    rows = (torch.arange(16)[None, :] - sy[:, None]) % 16
+    cols = (torch.arange(16)[None, :] - sx[:, None]) % 16
+    img = img[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    scale = 0.6 + 0.8 * torch.rand(n, 1, 1, generator=gen)
+    offset = 0.6 * torch.rand(n, 1, 1, generator=gen) - 0.3
+    noise = 0.3 * torch.randn(img.shape, generator=gen)
+    return (scale * img + offset + noise).reshape(n, 256)
+
+
+def _simclr(model: Any, x: Any, *, steps: int, lr: float, bs: int, tau: float = 0.2) -> None:
+    """SimCLR pretraining without labels: two augmented views of each image of a seeded batch,
+    NT-Xent loss (temperature ``tau``) on ``model.head``'s projection; Adam, cosine decay to 0."""
+    import torch
+    import torch.nn.functional as F
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(0)
+    target = torch.arange(2 * bs).roll(bs)  # view i's positive is view i + bs (mod 2 bs)
+    eye = torch.eye(2 * bs, dtype=torch.bool)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (bs,), generator=gen)
+        views = torch.cat([_augment(x[idx], gen), _augment(x[idx], gen)])
+        z = F.normalize(model(views), dim=1)
+        sim = (z @ z.T / tau).masked_fill(eye, float("-inf"))
+        loss = F.cross_entropy(sim, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+
+
+def contrastive_encoder() -> Task:
+    """A small 2-D CNN encoder (three 3x3 conv layers 16-32-64, ReLU, max pooling, global average
+    pooling; no normalisation) pretrained WITHOUT labels by SimCLR (two random views per image:
+    cyclic shift, contrast, offset, noise; NT-Xent at temperature 0.2 on a 64-d linear
+    projection; batch 128) on 8000 seeded synthetic 16x16 images of the ten shapes of
+    ``dwsep_cnn_shapes`` (labels dropped; ~1 min on one core), its projection replaced by a
+    fresh classification head and fine-tuned end to end on 100 labelled images (10 per shape),
+    validated on 500 more; AdamW, batch 8, 20 epochs (260 updates). Metric: accuracy."""
+    import torch
+
+    kinds = _OLD_SHAPES + _NEW_SHAPES
+    xp = torch.from_numpy(_shape_images(kinds, 8000, 30)[0])
+    state = _pretrained(
+        "simclr-cnn-shapes10",
+        lambda: _conv_encoder(64),
+        lambda m: _simclr(m, xp, steps=1200, lr=2e-3, bs=128),
+    )
+    train = tuple(torch.from_numpy(a) for a in _shape_images(kinds, 100, 31))
+    val = tuple(torch.from_numpy(a) for a in _shape_images(kinds, 500, 32))
+    body = {k: v for k, v in state.items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = _conv_encoder(len(kinds))  # the head keeps its fresh, caller-seeded init
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return _task("ft-contrastive-encoder", model, train, val, 8, 20)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -1160,9 +1333,11 @@ FRESH3 = ("lstm_markov", "wide_ln_mlp")
 FRESH4 = ("gru_lm_to_cls", "dwsep_cnn_shapes")
 # Named before any finder ran on them.
 FRESH5 = ("vit_patches", "mlp_mixer_shapes")
+# Named before any finder ran on them.
+FRESH6 = ("tcn_sequences", "contrastive_encoder")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
-    every = (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3, *FRESH4, *FRESH5)
+    every = (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3, *FRESH4, *FRESH5, *FRESH6)
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
         print(name, len(t.train[0]), "train", len(t.val[0]), "val", flush=True)
