@@ -73,6 +73,8 @@ FINETUNE_FRESH3 = [f"{FINETUNE_FILE}:{name}" for name in ("lstm_markov", "wide_l
 FINETUNE_FRESH4 = [f"{FINETUNE_FILE}:{name}" for name in ("gru_lm_to_cls", "dwsep_cnn_shapes")]
 # ... and its second (finetune_tasks.FRESH5), named before any finder ran on it.
 FINETUNE_FRESH5 = [f"{FINETUNE_FILE}:{name}" for name in ("vit_patches", "mlp_mixer_shapes")]
+# Session 8's fresh pair (finetune_tasks.FRESH6), named before any finder ran on it.
+FINETUNE_FRESH6 = [f"{FINETUNE_FILE}:{name}" for name in ("tcn_sequences", "contrastive_encoder")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -136,11 +138,14 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
             if which.startswith("lrkit-t"):  # rule design: another trial length
                 extra["trial_steps"] = int(which[len("lrkit-t") :])
             # a fine-tuning user has a validation split ("lrkit-noval": one who passes none;
-            # "lrkit-metric": one who also passes the metric the run is judged by)
+            # "lrkit-metric": one who also passes the metric the run is judged by;
+            # "lrkit-loss": one who asks for the validation loss, val_metric=None)
             if "finetune_tasks.py:" in name and which != "lrkit-noval":
                 extra["val_data"] = task.val
             if which == "lrkit-metric":
                 extra["val_metric"] = task.metric
+            if which == "lrkit-loss":  # the trials scored on the validation loss, not "auto"
+                extra["val_metric"] = None
             model, optim = _model_opt(task, opt, seed, 1e-3)
             res = find_lr(
                 model,
@@ -228,12 +233,13 @@ def job_find(name: str, epochs: int | None, opt: str, seed: int, which: str) -> 
     return out
 
 
-def _saved_grids(paths: list[str]) -> dict[str, dict[str, Any]]:
-    """Per task (display name): the cell of a saved result (its grid means and wall time)."""
-    out: dict[str, dict[str, Any]] = {}
+def _saved_grids(paths: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (task display name, optimizer): the cell of a saved result (its grid means and wall
+    time)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for path in paths:
         for c in json.loads(Path(path).read_text())["cells"]:
-            out[c["task"]] = c
+            out[(c["task"], c["optimizer"])] = c
     return out
 
 
@@ -256,6 +262,8 @@ def _short(task: str) -> str:
             return f"finetune-fresh4:{name}"
         if task in FINETUNE_FRESH5:
             return f"finetune-fresh5:{name}"
+        if task in FINETUNE_FRESH6:
+            return f"finetune-fresh6:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -302,6 +310,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh3": ("finetune-fresh3", None),
     "summary_finetune_fresh4": ("finetune-fresh4", None),
     "summary_finetune_fresh5": ("finetune-fresh5", None),
+    "summary_finetune_fresh6": ("finetune-fresh6", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -317,6 +326,7 @@ TITLES = {
     "summary_finetune_fresh3": "fine-tuning tasks held out (session 6's third fresh set)",
     "summary_finetune_fresh4": "fine-tuning tasks held out (session 7's fresh pair)",
     "summary_finetune_fresh5": "fine-tuning tasks held out (session 7's second fresh pair)",
+    "summary_finetune_fresh6": "fine-tuning tasks held out (session 8's fresh pair)",
 }
 
 
@@ -375,7 +385,12 @@ def report(result: dict[str, Any]) -> None:
                 f"{f(s['median_seed_spread']):>12} {f(s['max_seed_spread']):>12} "
                 f"{100 * s['median_cost_fraction_wall']:9.2f}% {100 * s['median_cost_fraction_steps']:10.3f}% {s['failures']:>5}"
             )
-    for suffix, who in (("", ""), ("_noval", " without val_data"), ("_metric", " with val_metric")):
+    for suffix, who in (
+        ("", ""),
+        ("_noval", " without val_data"),
+        ("_metric", " with val_metric"),
+        ("_loss", " with val_metric=None"),
+    ):
         if f"interval_holds_grid_best{suffix}" in result:
             print(
                 f"lrkit interval{who} holds the grid-best LR in "
@@ -402,7 +417,17 @@ def main() -> None:
     ap.add_argument("--no-heldout", action="store_true", help="skip the held-out tasks")
     ap.add_argument(
         "--finetune",
-        choices=("choose", "heldout", "fresh2", "fresh3", "fresh4", "fresh5", "seen10", "all"),
+        choices=(
+            "choose",
+            "heldout",
+            "fresh2",
+            "fresh3",
+            "fresh4",
+            "fresh5",
+            "fresh6",
+            "seen10",
+            "all",
+        ),
         default=None,
         help="run the fine-tuning family (AdamW, grid 1e-6..10^-0.5) instead of from-scratch tasks",
     )
@@ -410,7 +435,8 @@ def main() -> None:
         "--finders",
         nargs="*",
         default=None,
-        help="only these finders (fine-tuning default: lrkit lrkit-noval lrkit-metric + anchors)",
+        help="only these finders (fine-tuning default: lrkit lrkit-noval lrkit-metric lrkit-loss "
+        "+ anchors)",
     )
     ap.add_argument(
         "--grid-from",
@@ -455,13 +481,15 @@ def main() -> None:
                 "fresh3": FINETUNE_FRESH3,
                 "fresh4": FINETUNE_FRESH4,
                 "fresh5": FINETUNE_FRESH5,
+                "fresh6": FINETUNE_FRESH6,
                 "seen10": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
                 "all": FINETUNE_CHOOSE
                 + FINETUNE_HELDOUT
                 + FINETUNE_FRESH2
                 + FINETUNE_FRESH3
                 + FINETUNE_FRESH4
-                + FINETUNE_FRESH5,
+                + FINETUNE_FRESH5
+                + FINETUNE_FRESH6,
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -471,7 +499,7 @@ def main() -> None:
     # The fine-tuning family (CPU-bound transformer trainings) scores the default, the range-test
     # rule it replaces, the anchors, the fixed default and the rule candidates only.
     finders = (
-        ["lrkit", "lrkit-noval", "lrkit-metric", *args.anchors]
+        ["lrkit", "lrkit-noval", "lrkit-metric", "lrkit-loss", *args.anchors]
         if args.finetune
         else ["lrkit", "lrkit-r3", *args.anchors]
     )
@@ -518,6 +546,9 @@ def main() -> None:
                     if "lrkit-metric" in finders:  # the default with val_metric= (accuracy)
                         mv = find_res[(t, o, s, "lrkit-metric")].get("suggestion")
                         sugg.setdefault((t, o, "lrkit-metric:default"), []).append(mv)
+                    if "lrkit-loss" in finders:  # val_metric=None: the loss-scored trials
+                        lv = find_res[(t, o, s, "lrkit-loss")].get("suggestion")
+                        sugg.setdefault((t, o, "lrkit-loss:default"), []).append(lv)
                     if "lrkit-noval" in finders:  # the default without val_data
                         nv = find_res[(t, o, s, "lrkit-noval")].get("suggestion")
                         sugg.setdefault((t, o, "lrkit-noval:default"), []).append(nv)
@@ -553,7 +584,7 @@ def main() -> None:
                         key = (t, o, _rel_key(lr), es)
                         if key in grid_jobs:  # the suggestion is a grid point: reuse it
                             continue
-                        if saved is not None and _rel_key(lr) in saved[_short(t)]["grid"]:
+                        if saved is not None and _rel_key(lr) in saved[(_short(t), o)]["grid"]:
                             continue  # a grid point of the saved grid: its mean is known
                         if key not in eval_jobs:
                             eval_jobs[key] = pool.submit(job_train, t, epochs, o, float(lr), es)
@@ -579,7 +610,7 @@ def main() -> None:
                     grid_res[(t, o, _rel_key(lr), s)]["steps"] for lr in grid for s in grid_seeds
                 )
             else:
-                old = saved[_short(t)]
+                old = saved[(_short(t), o)]
                 means = {k: float(v) for k, v in old["grid"].items()}
                 grid_wall = old["grid_wall_s"]
                 task_obj = _task(t, epochs)
@@ -602,6 +633,7 @@ def main() -> None:
                 ("lrkit", ""),
                 ("lrkit-noval", "_noval"),
                 ("lrkit-metric", "_metric"),
+                ("lrkit-loss", "_loss"),
             ):
                 if f not in finders:
                     continue
@@ -694,6 +726,7 @@ def main() -> None:
             "finetune_fresh3": [_short(t) for t in FINETUNE_FRESH3],
             "finetune_fresh4": [_short(t) for t in FINETUNE_FRESH4],
             "finetune_fresh5": [_short(t) for t in FINETUNE_FRESH5],
+            "finetune_fresh6": [_short(t) for t in FINETUNE_FRESH6],
         },
         "machine": {
             "platform": platform.platform(),
@@ -722,7 +755,7 @@ def main() -> None:
                 for (t, o, s, ff), r in find_res.items()
                 if ff == f
             }
-            for f in ("lrkit-noval", "lrkit-metric")
+            for f in ("lrkit-noval", "lrkit-metric", "lrkit-loss")
             if f in finders
         },
     }

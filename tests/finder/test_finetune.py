@@ -169,16 +169,23 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
         )
     assert r.regime == "finetune" and r.method == "finetune"
     assert r.detection is not None and r.detection.pretrained
-    assert r.trials is not None and 4 <= len(r.trials.lrs) <= 8 and r.trials.trial_steps == 10
-    # more than 4 trials only while the lowest LR was the best
-    assert len(r.trials.lrs) == 4 or np.argmin(r.trials.val_losses) == 1 or len(r.trials.lrs) == 8
+    t = r.trials
+    assert t is not None and 4 <= len(t.lrs) <= 10 and t.trial_steps == 10
+    # half-decade steps; more than 4 trials only while the lowest (going down) or the highest
+    # (going up) LR tried was the best
+    assert np.allclose(np.diff(np.log10(t.lrs)), 0.5)
+    b = int(np.argmin(t.val_losses))
+    assert len(t.lrs) == 4 or b in (0, 1, len(t.lrs) - 2, len(t.lrs) - 1)
     # half a decade below the best trial (40-step trials favour too high an LR)
-    best_trial = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
-    assert r.suggestion == pytest.approx(best_trial / 10**0.5)
+    assert r.suggestion == pytest.approx(t.lrs[b] / 10**0.5)
     assert r.suggestions["finetune"] == r.suggestion
-    # every trial LR is below the range test's fitted minimum
+    # the first trials start half a decade below the range test's fitted minimum; trials at or
+    # above it only when the climb ran (the highest LR below it was the best)
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
-    assert max(r.trials.lrs) < lr_min
+    below = [lr for lr in t.lrs if lr < lr_min]
+    assert max(below) == pytest.approx(lr_min / 10**0.5, rel=1e-6) and len(below) >= 4
+    if len(below) < len(t.lrs):
+        assert b >= len(below) - 1 and len(t.lrs) - len(below) <= 2
     assert r.interval[0] < r.suggestion < r.interval[1]
     assert any("held-out training samples" in n for n in r.notes)  # no val_data was given
     d = r.to_dict()
@@ -512,6 +519,46 @@ def test_run_trials_go_lower_while_the_lowest_lr_is_best() -> None:
     assert np.argmin(losses) == 0
 
 
+def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
+    """Plain SGD's best fine-tuning LR can sit above the first trials: they climb half a decade
+    at a time while the highest LR tried is strictly the best, at most MAX_ABOVE times, and a
+    trial that blows up ends the climb."""
+    from lrkit.finder._finetune import FIRST_CANDIDATES, MAX_ABOVE
+
+    def go(lr_min: float, target: float, blow_up: float = 2.0):  # type: ignore[no-untyped-def]
+        w = {"v": 0.0}
+
+        def restore() -> None:
+            w["v"] = 0.0
+
+        def step(lr: float) -> float:
+            w["v"] += lr
+            return math.inf if lr > blow_up else 1.0
+
+        lrs, losses, *_ = run_trials(
+            lr_min,
+            start_trial=lambda: None,
+            train_step=step,
+            val_loss=lambda: (w["v"] - target) ** 2,
+            restore=restore,
+            trial_steps=2,
+        )
+        return lrs, losses
+
+    # first trials 0.316 .. 0.01; the best (w = 2 lr = 2) is at lr 1: one climb brackets it,
+    # the second (3.16) blows up and is scored worst
+    lrs, losses = go(1.0, 2.0)
+    assert len(lrs) == FIRST_CANDIDATES + MAX_ABOVE == 6
+    assert np.allclose(np.log10(lrs), np.arange(-2.0, 0.6, 0.5))  # ascending, half decades
+    assert int(np.argmin(losses)) == 4 and losses[-1] == math.inf
+    # the best far above: the climb stops at MAX_ABOVE trials even though the top is still best
+    lrs, losses = go(1e-3, 100.0, blow_up=math.inf)
+    assert len(lrs) == FIRST_CANDIDATES + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
+    # bracketed from the start: no climb
+    lrs, _ = go(1.0, 2 * 0.1)
+    assert len(lrs) == FIRST_CANDIDATES and lrs.max() == pytest.approx(10**-0.5)
+
+
 def test_run_trials_score_on_the_metric_when_given() -> None:
     """The metric (not the loss) picks the trials and drives the extension; a blown-up trial
     gets the worst metric; ``min`` mode reads it the other way round."""
@@ -589,11 +636,57 @@ def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict
     # val_metric="accuracy": the same top-1 accuracy, built in
     named = run(model, opt, val_data=val, val_metric="accuracy")
     assert named.trials is not None and named.trials.val_metrics == t.val_metrics
-    # the losses are still recorded: the same as a loss-scored call on the same trials
-    plain = run(model, opt, val_data=val)
+    # the losses are still recorded: the same as a loss-scored call on the same trial LRs
+    # (the loss may extend the trials elsewhere: compare where both tried)
+    plain = run(model, opt, val_data=val, val_metric=None)
     assert plain.trials is not None and plain.trials.val_metrics is None
-    assert plain.trials.val_losses == pytest.approx(t.val_losses, rel=1e-6)
+    both = [lr for lr in t.lrs if any(math.isclose(lr, q, rel_tol=1e-9) for q in plain.trials.lrs)]
+    assert len(both) >= 4
+    for lr in both:
+        mine = t.val_losses[t.lrs.index(lr)]
+        theirs = plain.trials.val_losses[
+            next(i for i, q in enumerate(plain.trials.lrs) if math.isclose(lr, q, rel_tol=1e-9))
+        ]
+        assert theirs == pytest.approx(mine, rel=1e-6)
     assert any("Pass val_metric=" in n for n in plain.notes)
+    # the default, val_metric="auto": class scores for integer targets -> top-1 accuracy
+    auto = run(model, opt, val_data=val)
+    assert auto.trials is not None and auto.trials.val_metrics == t.val_metrics
+    assert auto.suggestion == r.suggestion and auto.trials.metric_mode == "max"
+    assert any("val_metric='auto'" in n and "over 4 classes" in n for n in auto.notes)
+
+
+def test_auto_metric_reads_the_class_axis_and_leaves_other_outputs_to_the_loss() -> None:
+    from lrkit.finder._finetune_torch import TopOne, auto_metric
+
+    cpu = torch.device("cpu")
+
+    def probe(out: torch.Tensor, y: torch.Tensor):  # type: ignore[no-untyped-def]
+        model = nn.Module()
+        model.forward = lambda x: out  # type: ignore[method-assign]
+        return auto_metric(model, (torch.zeros(len(y)), y), cpu, False)
+
+    g = torch.Generator().manual_seed(0)
+    n, c, t = 6, 5, 4
+    fn, note = probe(torch.randn(n, c, generator=g), torch.randint(0, c, (n,), generator=g))
+    assert isinstance(fn, TopOne) and fn.axis == -1 and note is not None and "5 classes" in note
+    # a language model's (N, T, V) and cross_entropy's (N, C, T)
+    fn, _ = probe(torch.randn(n, t, c, generator=g), torch.randint(0, c, (n, t), generator=g))
+    assert isinstance(fn, TopOne) and fn.axis == -1
+    fn, _ = probe(torch.randn(n, c, t, generator=g), torch.randint(0, c, (n, t), generator=g))
+    assert isinstance(fn, TopOne) and fn.axis == 1
+    # regression, float targets, one output, a multi-label 0/1 float target: the loss
+    for out, y in (
+        (torch.randn(n, 1), torch.randn(n, 1)),
+        (torch.randn(n, c), torch.rand(n, c)),
+        (torch.randn(n, 1), torch.randint(0, 1, (n,))),
+        (torch.randn(n, c), torch.randint(0, 2, (n, c)).bool()),
+    ):
+        assert probe(out, y) == (None, None)
+    # ignore_index=-100 is left out of the accuracy
+    out = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    assert TopOne(-1)(out, torch.tensor([0, 0, -100])) == pytest.approx(0.5)
+    assert TopOne(-1)(out, torch.tensor([-100, -100, -100])) == 0.0
 
 
 def test_trials_that_improve_nothing_fall_back_to_the_fitted_minimum_over_10() -> None:

@@ -148,12 +148,15 @@ def test_pretrained_keras_model_with_validation_data_runs_the_trials(pretrained)
     assert r.regime == "finetune" and r.method == "finetune" and r.detection.pretrained
     assert r.trials is not None and r.trials.trial_steps == 40
     n = len(r.trials.val_losses)
-    assert 4 <= n <= 8 and all(np.isfinite(r.trials.val_losses))
+    assert 4 <= n <= 10 and all(np.isfinite(r.trials.val_losses))
     assert len(set(r.trials.val_losses)) == n  # different LRs, different results
     assert r.trials.start_val_loss == pytest.approx(start, rel=1e-6)
-    # the trial LRs: the fitted minimum * 10**(-k/2); the suggestion: best / 10**0.5
+    # the trial LRs: the fitted minimum * 10**(-k/2), k = 1..4 and consecutive half decades
+    # below (or, climbing, up to two above); the suggestion: best / 10**0.5
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
-    assert r.trials.lrs == pytest.approx(sorted(lr_min * 10 ** (-np.arange(1, n + 1) / 2)))
+    k = -2 * np.log10(np.asarray(r.trials.lrs) / lr_min)
+    assert np.allclose(k, np.round(k), atol=1e-6) and np.allclose(np.diff(k), -1.0)
+    assert set(range(1, 5)) <= set(np.round(k).astype(int)) and k.min() >= -1 - 1e-6
     best = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
     assert (
         r.suggestion == pytest.approx(best / 10**0.5) and r.suggestions["finetune"] == r.suggestion
@@ -231,6 +234,14 @@ def test_keras_val_metric_scores_the_trials_on_a_compiled_metric(pretrained) -> 
     assert np.all((m >= 0) & (m <= 1)) and len(m) == len(t.val_losses)
     near = np.asarray(t.lrs)[m >= m.max() - 0.05 * m.max()]
     assert r.suggestion == pytest.approx(near.min())
+    # the default, val_metric="auto": the compiled accuracy, with a note; None: the loss
+    auto = run(model, validation_data=(xv, yv), trial_steps=10)
+    assert auto.trials is not None and auto.trials.val_metrics == pytest.approx(t.val_metrics)
+    assert auto.suggestion == pytest.approx(r.suggestion)
+    assert any("val_metric='auto'" in n and "'accuracy'" in n for n in auto.notes)
+    plain = run(model, validation_data=(xv, yv), trial_steps=10, val_metric=None)
+    assert plain.trials is not None and plain.trials.val_metrics is None
+    assert not any("val_metric='auto'" in n for n in plain.notes)
     x, y = data(64)
     with pytest.raises(ConfigError, match=r"val_metric='f1' is not a compiled metric.*accuracy"):
         find_lr(model, x, y, validation_data=(xv, yv), val_metric="f1", **OPTS)  # type: ignore[arg-type]

@@ -28,9 +28,17 @@ from lrkit.finder._finetune import (
     run_trials,
 )
 from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
-from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, eval_loss_sum
+from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, _to, eval_loss_sum
 
-__all__ = ["detect", "finetune_rule_applies", "finetune_stage", "finetune_trials", "spectra"]
+__all__ = [
+    "TopOne",
+    "auto_metric",
+    "detect",
+    "finetune_rule_applies",
+    "finetune_stage",
+    "finetune_trials",
+    "spectra",
+]
 
 #: An iterable ``train_data`` without ``len()`` gives at most this many batches to score the
 #: trials when no val_data is given (with ``len()``: at most a fifth of its batches).
@@ -126,7 +134,7 @@ def finetune_trials(
     seed: int,
     trial_steps: int,
     progress: Callable[[int], None] | None = None,
-    val_metric: Callable[[Any, Any], Any] | None = None,
+    val_metric: Callable[[Any, Any], Any] | str | None = None,
     metric_mode: str = "max",
 ) -> tuple[TrialOutcome, tuple[str, ...]]:
     """Short trainings from the caller's start at LRs below ``lr_min``, scored on held-out data
@@ -139,6 +147,11 @@ def finetune_trials(
         from lrkit.errors import ConfigError
 
         raise ConfigError("val_data is empty: it yielded no batch")
+    notes = () if note is None else (note,)
+    if isinstance(val_metric, str):  # "auto": top-1 accuracy where the outputs are class scores
+        val_metric, auto_note = auto_metric(model, next(iter(val_batches)), device, amp)
+        if auto_note is not None:
+            notes, metric_mode = (*notes, auto_note), "max"
     cached: list[Any] | None = None
     if not _is_tensor_pair(train_part):
         # An iterable: the same batches for every trial, read once (skipping the held-out ones).
@@ -184,7 +197,64 @@ def finetune_trials(
         metric_mode=metric_mode,
     )
     outcome = outcome_of(lrs, losses, start, trial_steps, metrics, start_metric, metric_mode)
-    return outcome, (() if note is None else (note,))
+    return outcome, notes
+
+
+class TopOne:
+    """Top-1 accuracy of class scores along ``axis`` against integer targets; targets below 0
+    (``ignore_index=-100``, padding) are left out. A batch with none to score counts 0."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def __call__(self, outputs: Any, targets: Any) -> float:
+        keep = targets >= 0
+        n = int(keep.sum())
+        hits = (outputs.argmax(dim=self.axis) == targets) & keep
+        return float(hits.sum()) / n if n else 0.0
+
+
+def auto_metric(
+    model: Any, batch: Any, device: Any, amp: bool
+) -> tuple[Callable[[Any, Any], Any] | None, str | None]:
+    """``val_metric="auto"``: :class:`TopOne` accuracy when ``model``'s outputs on ``batch``
+    look like class scores for its targets, else ``None`` (the trials are scored on the
+    validation loss), and the note saying which.
+
+    Class scores: floating outputs with one axis more than integer targets, that axis of size
+    >= 2 and either last (``(N, C)``, ``(N, T, C)``) or second (``(N, C, d1, ...)``, the layout
+    ``cross_entropy`` takes), the other axes the targets' shape. Under ``torch.distributed``
+    the ranks agree (accuracy only where every rank reads its batch so).
+    """
+    import torch
+
+    x, y = _to(batch, device)
+    model.eval()
+    with torch.no_grad(), torch.autocast(device.type, enabled=amp):
+        out = model(x)
+    model.train()
+    axis: int | None = None
+    if (
+        isinstance(out, torch.Tensor)
+        and isinstance(y, torch.Tensor)
+        and out.is_floating_point()
+        and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
+        and out.ndim == y.ndim + 1
+    ):
+        if out.shape[-1] >= 2 and out.shape[:-1] == y.shape:
+            axis = -1
+        elif out.ndim >= 3 and out.shape[1] >= 2 and out.shape[:1] + out.shape[2:] == y.shape:
+            axis = 1
+    agreed = agreed_value(lambda: (None, 0.0 if axis is None else 1.0), "find_lr")[1]
+    if axis is None or agreed != 1.0:
+        return None, None
+    classes = out.shape[axis]
+    note = (
+        f"val_metric='auto': the trials were scored on top-1 accuracy, since the model's "
+        f"outputs look like scores over {classes} classes (axis {axis}) for integer targets; "
+        "pass val_metric=None to score them on the validation loss, or your own val_metric="
+    )
+    return TopOne(axis), note
 
 
 class _Feed:

@@ -50,7 +50,9 @@ def find_lr_on_task(
     kwargs.setdefault("batch_size", t.batch_size)
     if val and "val_data" not in kwargs and finetune_rule_applies(model, kwargs):
         kwargs["val_data"] = t.val
-    if metric and "val_metric" not in kwargs and finetune_rule_applies(model, kwargs):
+    if not metric:
+        kwargs.setdefault("val_metric", None)  # the validation loss, not find_lr's "auto"
+    elif "val_metric" not in kwargs and finetune_rule_applies(model, kwargs):
         kwargs["val_metric"] = t.metric
         kwargs["val_metric_mode"] = "max" if t.higher_is_better else "min"
     with warnings.catch_warnings():

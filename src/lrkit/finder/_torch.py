@@ -60,7 +60,7 @@ def find_lr(
     progress: bool = False,
     regime: str = "auto",
     trial_steps: int | None = None,
-    val_metric: Callable[[Any, Any], Any] | None = None,
+    val_metric: Callable[[Any, Any], Any] | str | None = "auto",
     val_metric_mode: str = "max",
 ) -> FinderResult:
     """LR range test on a PyTorch model; the model and optimizer are left untouched.
@@ -116,7 +116,11 @@ def find_lr(
             will judge the fine-tuning by: the trials are scored on it instead of the
             validation loss, and the suggestion is the lowest trial LR within 5% of the best
             trial's metric (the loss can rise from overconfidence while the metric still
-            improves). Used only by the fine-tuning trials.
+            improves). ``"auto"`` (default): top-1 accuracy when the model's outputs on the
+            first validation batch look like class scores for integer targets (``(N, C)``,
+            ``(N, T, C)`` or ``cross_entropy``'s ``(N, C, ...)``; targets < 0 left out), a note
+            says so; else the validation loss. ``None``: the validation loss. Used only by the
+            fine-tuning trials.
         val_metric_mode: ``"max"`` (default: higher is better) or ``"min"``.
     """
     torch = require("torch", "torch")

@@ -133,7 +133,7 @@ def find_lr(
     validation_data: Any = None,
     val_data: Any = None,
     trial_steps: int | None = None,
-    val_metric: str | None = None,
+    val_metric: str | None = "auto",
     val_metric_mode: str = "max",
     **options: Any,
 ) -> FinderResult:
@@ -166,6 +166,8 @@ def find_lr(
     as ``model.evaluate(return_dict=True)`` names it) to score the trials on instead of the
     loss, with ``val_metric_mode`` ``"max"`` (default) or ``"min"``; the suggestion is then the
     lowest trial LR within 5% of the best trial's metric, as in :func:`lrkit.find_lr`.
+    ``"auto"`` (default): the first compiled accuracy metric (:data:`AUTO_METRICS`; a note
+    says which), else the loss; ``None``: the loss.
     """
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model must be a keras.Model, but got model={model!r}")
@@ -238,6 +240,14 @@ def find_lr(
                 feed = _Order(len(pool), batch_size, shuffle, rng_t, pool)
 
             last_metric = [float("nan")]
+            if val_metric == "auto":  # a compiled accuracy, else the loss
+                val_metric, note = _auto_metric(
+                    model.evaluate(
+                        scored[0], scored[1], batch_size=batch_size, verbose=0, return_dict=True
+                    )
+                )
+                if note is not None:
+                    notes, val_metric_mode = (*notes, note), "max"
 
             def val_loss() -> float:
                 logs = model.evaluate(
@@ -275,6 +285,29 @@ def find_lr(
         result, regime=regime, method=plan.method, detection=detection, outcome=outcome,
         notes=notes, val_arg="validation_data",
     )  # fmt: skip
+
+
+#: Compiled metrics that ``val_metric="auto"`` scores the trials on, first found first.
+AUTO_METRICS = (
+    "accuracy",
+    "acc",
+    "sparse_categorical_accuracy",
+    "categorical_accuracy",
+    "binary_accuracy",
+)
+
+
+def _auto_metric(logs: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``val_metric="auto"``: the first compiled accuracy metric in ``model.evaluate``'s
+    ``logs`` (:data:`AUTO_METRICS`) and the note saying so, else ``(None, None)`` (the loss)."""
+    name = next((m for m in AUTO_METRICS if m in logs), None)
+    if name is None:
+        return None, None
+    return name, (
+        f"val_metric='auto': the trials were scored on the compiled metric {name!r} (higher is "
+        "better); pass val_metric=None to score them on the validation loss, or another "
+        "compiled metric's name"
+    )
 
 
 def _trial_split(
