@@ -371,7 +371,9 @@ def test_a_bad_val_metric_fails_in_one_line_before_the_sweep() -> None:
         find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
                 val_metric="accuracy", val_metric_mode="best", **CLS)  # fmt: skip
     Classifier.steps = 0
-    with pytest.raises(ConfigError, match=r"needs \(x, y\) batches.*dict with keys \['x', 'y'\]") as info:
+    with pytest.raises(
+        ConfigError, match=r"needs \(x, y\) batches.*dict with keys \['x', 'y'\]"
+    ) as info:
         find_lr(trainer(), DictBatches(), train_dataloaders=dict_loader(),
                 val_metric="accuracy", **CLS)  # fmt: skip
     assert "\n" not in str(info.value) and Classifier.steps == 0  # before any training_step
