@@ -441,16 +441,18 @@ def test_a_bad_val_metric_fails_in_one_line(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"dict with keys \['x', 'y'\]") as info:
         find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)
     assert "\n" not in str(info.value) and PlainNet.calls == 0
-    # an output without logits (a tuple): said at the first validation batch
+    # an output without logits (a tuple): said at the first validation batch, after the
+    # sweep, and the model still comes back bit for bit
+    tupled = PlainNet(as_tuple=True)
+    before = snapshot(tupled)
     trainer = transformers.Trainer(
-        model=PlainNet(as_tuple=True), args=make_args(tmp_path), train_dataset=ClsData(),
-        eval_dataset=ClsData(1),
-    )  # fmt: skip
+        model=tupled, args=make_args(tmp_path), train_dataset=ClsData(), eval_dataset=ClsData(1)
+    )
     with pytest.raises(
         ConfigError, match=r"reads model\(\*\*batch\)\.logits.*a tuple of 2"
     ) as info:
         find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and same(before, snapshot(tupled))
 
 
 def test_a_causal_lm_is_refused_by_accuracy_before_the_sweep(tmp_path) -> None:
