@@ -61,6 +61,14 @@ class FaultyLoss:
         return loss
 
 
+def start_mae() -> float:
+    """Mean absolute error of the untrained ``model()`` on all of ``data()``: the start of
+    metric-scored trials whose ranks each score half of it."""
+    x, y = data()
+    with torch.no_grad():
+        return float((model()(x) - y).abs().mean())
+
+
 def find_lr_single(**options: Any) -> dict[str, Any]:
     """The reference: one process on the union of the shards (the full batches)."""
     from lrkit.finder import find_lr
@@ -252,6 +260,13 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         val_dataloaders=DataLoader(TensorDataset(x, y), batch_size=16), regime="finetune",
         trial_steps=3, **FINDER,
     )  # fmt: skip
+    # and scored on a metric: each rank's on its shard, the mean over both
+    metric_tuned = find_lr(
+        pl.Trainer(max_steps=20, **common), Net(False), train_dataloaders=loader,
+        val_dataloaders=DataLoader(TensorDataset(x, y), batch_size=16), regime="finetune",
+        trial_steps=3, val_metric=lambda m, b: (m.net(b[0]) - b[1]).abs().mean(),
+        val_metric_mode="min", **FINDER,
+    )  # fmt: skip
     rec = Record()
     pl.Trainer(max_steps=20, accumulate_grad_batches=2, callbacks=[rec], **common).fit(
         Net(False), loader
@@ -265,6 +280,7 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         "finder": found.to_dict(),
         "finder_restored": restored,
         "tuned": tuned.to_dict(),
+        "metric_tuned": metric_tuned.to_dict(),
         "lrs": rec.lrs,
         "expected": [float(schedule(k)) for k in range(len(rec.lrs))],
         "events": [(e.kind, e.step) for e in cb.events],
@@ -393,6 +409,10 @@ def hf_ddp(rank: int, world: int) -> dict[str, Any]:
         )
         opts = {**FINDER, "steps": 20, "regime": "finetune", "trial_steps": 3}
         out["tuned"] = find_lr(tuned, **opts).to_dict()
+        mae = lambda m, b: (m.body(b["x"]) - b["labels"]).abs().mean()  # noqa: E731
+        out["metric_tuned"] = find_lr(
+            tuned, val_metric=mae, val_metric_mode="min", **opts
+        ).to_dict()
         net = Net(nan_at=12)
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         rec = Record()

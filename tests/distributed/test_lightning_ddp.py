@@ -54,3 +54,14 @@ def test_finetune_trials_on_the_validation_loaders_agree_across_ranks(ranks: lis
     assert r0 == r1  # each rank scored its shard; the loss is the mean over both
     assert r0["trials"] is not None and 4 <= len(r0["trials"]["val_losses"]) <= 8
     assert any("(val_dataloaders)" in n for n in r0["notes"])
+
+
+def test_metric_scored_trials_agree_across_ranks_and_average_the_shards(ranks: list[dict]) -> None:
+    r0, r1 = (r["metric_tuned"] for r in ranks)
+    assert r0 == r1  # each rank scored its shard with val_metric; the mean over both
+    trials = r0["trials"]
+    assert trials is not None and trials["metric_mode"] == "min"
+    assert len(trials["val_metrics"]) == len(trials["val_losses"]) >= 4
+    # the start's metric: the two halves' mean is the whole validation set's
+    assert trials["start_val_metric"] == pytest.approx(W.start_mae(), rel=1e-5)
+    assert any("(val_dataloaders)" in n for n in r0["notes"])

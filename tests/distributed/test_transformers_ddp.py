@@ -15,6 +15,7 @@ if not torch.distributed.is_available():
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _dist_harness as H  # noqa: E402
+import _dist_workers as W  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +47,14 @@ def test_guard_acts_on_both_ranks_and_the_lr_follows_applied_updates(ranks: list
     expected = r0["expected"]
     want = [expected[j] if j <= 12 else expected[j - 1] for j in range(30)]
     assert r0["lrs"] == pytest.approx(want, rel=1e-12)
+
+
+def test_metric_scored_trials_agree_across_ranks_and_average_the_shards(ranks: list[dict]) -> None:
+    r0, r1 = (r["metric_tuned"] for r in ranks)
+    assert r0 == r1  # each rank scored its shard with val_metric; the mean over both
+    trials = r0["trials"]
+    assert trials is not None and trials["metric_mode"] == "min"
+    assert len(trials["val_metrics"]) == len(trials["val_losses"]) >= 4
+    # the start's metric: the two halves' mean is the whole validation set's
+    assert trials["start_val_metric"] == pytest.approx(W.start_mae(), rel=1e-5)
+    assert any("trainer.get_eval_dataloader()" in n for n in r0["notes"])

@@ -107,8 +107,9 @@ def test_bad_arguments_fail_before_any_work() -> None:
         find_lr(trainer(), Net(), datamodule=pl.LightningDataModule(), train_dataloaders=loader())
     with pytest.raises(ConfigError, match="steps"):
         find_lr(trainer(), Net(), train_dataloaders=loader(), steps=2)
-    with pytest.raises(ConfigError, match=r"val_metric is taken by lrkit\.find_lr"):
-        find_lr(trainer(), Net(), train_dataloaders=loader(), val_metric=lambda o, y: 1.0)
+    # val_metric is taken now (tests below); a bad one fails before any work, naming it
+    with pytest.raises(ConfigError, match=r"val_metric must be 'accuracy' or a callable .*'f1'"):
+        find_lr(trainer(), Net(), train_dataloaders=loader(), val_metric="f1")
 
 
 def test_ddp_spawn_is_refused_with_a_one_line_error_naming_the_strategy(monkeypatch) -> None:
@@ -231,3 +232,170 @@ def test_auto_regime_takes_validation_data_for_a_pretrained_module_only() -> Non
     # trial_steps=0: no trials, so no validation data either
     off = find_lr(trainer(), Pretrained(), train_dataloaders=loader(), trial_steps=0, **OPTS)
     assert off.trials is None and WithVal.calls == 1
+
+
+# --- val_metric: the fine-tuning trials scored on a metric, as lrkit.find_lr does -------------
+
+
+def class_tensors(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(192, 6, generator=g)
+    w = torch.randn(6, 3, generator=torch.Generator().manual_seed(7))  # the same rule for all
+    return x, (x @ w).argmax(1)
+
+
+def class_loader(seed: int, batch_size: int = 32) -> torch.utils.data.DataLoader:
+    data = torch.utils.data.TensorDataset(*class_tensors(seed))
+    return torch.utils.data.DataLoader(data, batch_size=batch_size)
+
+
+class Classifier(pl.LightningModule):
+    """Three classes; ``forward`` gives the logits, so ``val_metric="accuracy"`` reads them."""
+
+    steps = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+    def training_step(self, batch, batch_idx):
+        Classifier.steps += 1
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=1e-2)
+
+
+CLS = {**OPTS, "regime": "finetune", "trial_steps": 5}
+
+
+def test_val_metric_accuracy_gives_the_torch_finders_trials_and_restores_the_module() -> None:
+    model = Classifier()
+    before = [t.clone() for t in model.state_dict().values()]
+    # a last batch of 16 (80 = 2 x 32 + 16): batches count their samples, as in lrkit.find_lr
+    val = class_loader(1, batch_size=32)
+    val = torch.utils.data.DataLoader(
+        torch.utils.data.Subset(val.dataset, range(80)), batch_size=32
+    )
+    res = find_lr(
+        trainer(), model, train_dataloaders=class_loader(0), val_data=val,
+        val_metric="accuracy", **CLS,
+    )  # fmt: skip
+    trials = res.trials
+    assert res.regime == "finetune" and res.method == "finetune" and trials is not None
+    assert trials.metric_mode == "max" and trials.val_metrics is not None
+    assert len(trials.val_metrics) == len(trials.lrs) >= 4
+    assert all(0.0 <= m <= 1.0 for m in trials.val_metrics)
+    assert any("val_metric" in n for n in res.notes)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+    # the PyTorch front-end on the same network, batches, optimizer and seed
+    ref_model = Classifier()
+    ref = torch_find_lr(
+        ref_model.body,
+        list(class_loader(0)),
+        loss_fn=torch.nn.functional.cross_entropy,
+        optimizer=torch.optim.AdamW(ref_model.parameters(), lr=1e-2),
+        val_data=list(val),
+        val_metric="accuracy",
+        **CLS,
+    )
+    assert ref.trials is not None and ref.trials.val_metrics is not None
+    assert trials.lrs == pytest.approx(ref.trials.lrs, rel=1e-9)
+    assert trials.val_metrics == pytest.approx(ref.trials.val_metrics, abs=1e-9)
+    assert trials.val_losses == pytest.approx(ref.trials.val_losses, rel=1e-5)
+    assert res.suggestion == pytest.approx(ref.suggestion, rel=1e-9)
+    assert res.interval == pytest.approx(ref.interval, rel=1e-9)
+
+
+def test_a_callable_val_metric_with_mode_min_scores_the_same_trials() -> None:
+    seen: list[tuple] = []
+
+    def error_rate(module, batch) -> float:
+        x, y = batch
+        seen.append((module.training, torch.is_grad_enabled(), x.device.type))
+        return float((module(x).argmax(1) != y).float().mean())
+
+    acc = find_lr(
+        trainer(), Classifier(), train_dataloaders=class_loader(0), val_dataloaders=class_loader(1),
+        val_metric="accuracy", **CLS,
+    )  # fmt: skip
+    err = find_lr(
+        trainer(), Classifier(), train_dataloaders=class_loader(0), val_dataloaders=class_loader(1),
+        val_metric=error_rate, val_metric_mode="min", **CLS,
+    )  # fmt: skip
+    assert err.trials is not None and acc.trials is not None
+    assert err.trials.metric_mode == "min" and acc.trials.metric_mode == "max"
+    assert err.trials.val_metrics == pytest.approx([1 - a for a in acc.trials.val_metrics])
+    assert err.trials.start_val_metric == pytest.approx(1 - acc.trials.start_val_metric)
+    assert err.suggestion == acc.suggestion and err.interval == acc.interval
+    assert seen and set(seen) == {(False, False, "cpu")}  # eval mode, no gradients, the device
+    assert any("(val_dataloaders)" in n for n in err.notes)  # the trainer's validation data
+
+
+def test_val_metric_on_the_models_own_validation_loader() -> None:
+    class WithValCls(Classifier):
+        def val_dataloader(self):
+            return class_loader(1)
+
+    res = find_lr(trainer(), WithValCls(), train_dataloaders=class_loader(0),
+                  val_metric="accuracy", **CLS)  # fmt: skip
+    ref = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                  val_data=class_loader(1), val_metric="accuracy", **CLS)  # fmt: skip
+    assert res.trials == ref.trials and res.trials is not None
+    assert res.trials.val_metrics is not None
+
+
+class DictBatches(Classifier):
+    """Trains on ``{"x", "y"}`` batches: ``"accuracy"`` cannot read them."""
+
+    def training_step(self, batch, batch_idx):
+        Classifier.steps += 1
+        return torch.nn.functional.cross_entropy(self(batch["x"]), batch["y"])
+
+
+def dict_loader() -> list[dict]:
+    return [{"x": x, "y": y} for x, y in class_loader(0)]
+
+
+def test_a_bad_val_metric_fails_in_one_line_before_the_sweep() -> None:
+    with pytest.raises(ConfigError, match=r"val_metric must be .* but got int 3$"):
+        find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0), val_metric=3, **CLS)
+    with pytest.raises(ConfigError, match="val_metric_mode"):
+        find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                val_metric="accuracy", val_metric_mode="best", **CLS)  # fmt: skip
+    Classifier.steps = 0
+    with pytest.raises(
+        ConfigError, match=r"needs \(x, y\) batches.*dict with keys \['x', 'y'\]"
+    ) as info:
+        find_lr(trainer(), DictBatches(), train_dataloaders=dict_loader(),
+                val_metric="accuracy", **CLS)  # fmt: skip
+    assert "\n" not in str(info.value) and Classifier.steps == 0  # before any training_step
+    # a module without forward(): no logits to read
+    Classifier.steps = 0
+    with pytest.raises(ConfigError, match="Net has no forward") as info:
+        find_lr(trainer(), Net(), train_dataloaders=loader(), val_metric="accuracy", **CLS)
+    assert "\n" not in str(info.value)
+    # dict batches are fine with a callable that reads them
+    res = find_lr(
+        trainer(), DictBatches(), train_dataloaders=dict_loader(), **CLS,
+        val_metric=lambda m, b: (m(b["x"]).argmax(1) == b["y"]).float().mean(),
+    )  # fmt: skip
+    assert res.trials is not None and res.trials.val_metrics is not None
+
+
+def test_val_metric_is_not_used_without_the_trials() -> None:
+    plain = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0), **OPTS)
+    scored = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                     val_metric="accuracy", **OPTS)  # fmt: skip
+    assert scored.regime == "scratch" and scored.trials is None
+    assert scored.losses == plain.losses and scored.suggestion == plain.suggestion
+    off = find_lr(trainer(), DictBatches(), train_dataloaders=dict_loader(),
+                  val_metric="accuracy", **{**CLS, "trial_steps": 0})  # fmt: skip
+    assert off.trials is None  # no trials: the batches are never read for the metric

@@ -250,3 +250,224 @@ def test_auto_regime_reads_the_eval_dataset_for_a_pretrained_model_only(tmp_path
     )
     assert fresh.trials is None and fresh.regime == "scratch"
     assert fresh.losses == plain.losses and fresh.suggestion == plain.suggestion
+
+
+# --- val_metric: the fine-tuning trials scored on a metric, as lrkit.find_lr does -------------
+
+CLASSES = 3
+
+
+class ClsNet(torch.nn.Module):
+    """A classifier returning ``{"loss", "logits"}`` like a transformers model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(FEATURES, 16), torch.nn.Tanh(), torch.nn.Linear(16, CLASSES)
+        )
+
+    def forward(self, x, labels=None):
+        logits = self.body(x)
+        return {"loss": torch.nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+
+class ClsData(torch.utils.data.Dataset):
+    def __init__(self, seed: int = 0, n: int = N, label_key: str = "labels") -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, FEATURES, generator=g)
+        w = torch.randn(FEATURES, CLASSES, generator=torch.Generator().manual_seed(7))
+        self.y = (self.x @ w).argmax(1)
+        self.key = label_key
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"x": self.x[i], self.key: self.y[i]}
+
+
+def opt_snapshot(opt: torch.optim.Optimizer) -> list:
+    state = opt.state_dict()
+    flat = [v for s in state["state"].values() for v in s.values()]
+    return [t.clone() if isinstance(t, torch.Tensor) else t for t in flat] + [state["param_groups"]]
+
+
+def same(a: list, b: list) -> bool:
+    return all(
+        torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_val_metric_accuracy_gives_the_torch_finders_trials_and_restores_exactly(tmp_path) -> None:
+    model = ClsNet()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01)
+    x = torch.randn(8, FEATURES)  # one update, so the optimizer has moments to restore
+    torch.nn.functional.cross_entropy(model.body(x), torch.zeros(8, dtype=torch.long)).backward()
+    opt.step()
+    opt.zero_grad()
+    # 80 eval samples in batches of 32: the last has 16, and batches count their samples
+    args = make_args(tmp_path, per_device_eval_batch_size=32)  # 256 = 16 training batches
+    trainer = SequentialTrainer(
+        model=model, args=args, train_dataset=ClsData(), eval_dataset=ClsData(1, n=80),
+        optimizers=(opt, None),
+    )  # fmt: skip
+    before, opt_before = snapshot(model), opt_snapshot(opt)
+    ft = {**FT, "regime": "finetune"}
+    res = find_lr(trainer, val_metric="accuracy", **ft)
+    trials = res.trials
+    assert trials is not None and trials.val_metrics is not None and trials.metric_mode == "max"
+    assert len(trials.val_metrics) == len(trials.lrs) >= 4
+    assert len(set(trials.val_metrics)) > 1 and all(0 <= m <= 1 for m in trials.val_metrics)
+    assert any("trainer.get_eval_dataloader()" in n for n in res.notes)
+    assert same(before, snapshot(model)) and same(opt_before, opt_snapshot(opt))
+    # the PyTorch front-end on the same network, batches, optimizer and seed
+    train = [(b["x"], b["labels"]) for b in trainer.get_train_dataloader()]
+    val = [(b["x"], b["labels"]) for b in trainer.get_eval_dataloader()]
+    assert [len(b[0]) for b in val] == [32, 32, 16]
+    ref = torch_find_lr(
+        model.body, train, loss_fn=torch.nn.functional.cross_entropy, optimizer=opt,
+        val_data=val, val_metric="accuracy", **ft,
+    )  # fmt: skip
+    assert ref.trials is not None and ref.trials.val_metrics is not None
+    assert trials.lrs == pytest.approx(ref.trials.lrs, rel=1e-9)
+    assert trials.val_metrics == pytest.approx(ref.trials.val_metrics, abs=1e-9)
+    assert res.suggestion == pytest.approx(ref.suggestion, rel=1e-9)
+    assert res.interval == pytest.approx(ref.interval, rel=1e-9)
+    # a callable (model, batch) -> number, lower is better: the same trials, read as errors
+    seen: list[tuple] = []
+
+    def error_rate(m, batch) -> torch.Tensor:
+        seen.append((m is model, m.training, torch.is_grad_enabled(), tuple(sorted(batch))))
+        return (m(**batch)["logits"].argmax(-1) != batch["labels"]).float().mean()
+
+    err = find_lr(trainer, val_metric=error_rate, val_metric_mode="min", **ft)
+    assert err.trials is not None and err.trials.metric_mode == "min"
+    assert err.trials.val_metrics == pytest.approx([1 - a for a in trials.val_metrics])
+    assert err.suggestion == res.suggestion
+    assert set(seen) == {(True, False, False, ("labels", "x"))}
+    assert same(before, snapshot(model)) and same(opt_before, opt_snapshot(opt))
+
+
+VOCAB, TAGS, LENGTH = 11, 4, 6
+
+
+class Tagger(torch.nn.Module):
+    """Token classification: logits ``(batch, length, tags)``, label -100 ignored."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = torch.nn.Embedding(VOCAB, 16)
+        self.mix = torch.nn.Linear(16, 16)
+        self.head = torch.nn.Linear(16, TAGS)
+
+    def forward(self, input_ids, labels=None):
+        logits = self.head(torch.tanh(self.mix(self.emb(input_ids))))
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, TAGS), labels.reshape(-1), ignore_index=-100
+        )
+        return transformers.modeling_outputs.TokenClassifierOutput(loss=loss, logits=logits)
+
+
+class Tokens(torch.utils.data.Dataset):
+    """Tags ``id % 4``; tokens below 3 (padding, special) are labelled -100."""
+
+    def __init__(self, seed: int, n: int = 128) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(0, VOCAB, (n, LENGTH), generator=g)
+        self.labels = torch.where(self.ids < 3, -100, self.ids % TAGS)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.ids[i], "labels": self.labels[i]}
+
+
+def test_token_labels_minus_100_are_ignored(tmp_path) -> None:
+    model = Tagger()
+    args = make_args(tmp_path, per_device_eval_batch_size=16)
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=Tokens(0), eval_dataset=Tokens(1, n=64)
+    )
+    before = snapshot(model)
+    res = find_lr(trainer, regime="finetune", val_metric="accuracy", **FT)
+    assert res.trials is not None and res.trials.val_metrics is not None
+    assert same(before, snapshot(model))
+    # the start's accuracy, by hand: over labelled tokens, batches weighted by their size
+    masked = unmasked = 0.0
+    with torch.no_grad():
+        model.eval()
+        for b in trainer.get_eval_dataloader():
+            pred = model(**b).logits.argmax(-1)
+            keep = b["labels"] != -100
+            n = len(b["input_ids"])
+            masked += (pred[keep] == b["labels"][keep]).float().mean().item() * n
+            unmasked += (pred == b["labels"]).float().mean().item() * n
+        model.train()
+    assert res.trials.start_val_metric == pytest.approx(masked / 64, abs=1e-9)
+    assert abs(masked - unmasked) / 64 > 0.05  # the -100 positions would have counted
+
+
+class PlainNet(ClsNet):
+    """Takes ``x`` and ``y`` (no ``labels``); optionally returns a tuple."""
+
+    calls = 0
+
+    def __init__(self, as_tuple: bool = False) -> None:
+        super().__init__()
+        self.as_tuple = as_tuple
+
+    def forward(self, x, y=None, labels=None):
+        PlainNet.calls += 1
+        out = super().forward(x, y if labels is None else labels)
+        return (out["loss"], out["logits"]) if self.as_tuple else out
+
+
+def test_a_bad_val_metric_fails_in_one_line(tmp_path) -> None:
+    trainer = transformers.Trainer(
+        model=ClsNet(), args=make_args(tmp_path), train_dataset=ClsData(), eval_dataset=ClsData(1)
+    )
+    with pytest.raises(ConfigError, match=r"val_metric must be .* but got float 0\.5$"):
+        find_lr(trainer, val_metric=0.5, regime="finetune", **FT)
+    # batches without "labels": found before the sweep (no forward pass yet)
+    PlainNet.calls = 0
+    trainer = transformers.Trainer(
+        model=PlainNet(), args=make_args(tmp_path), train_dataset=ClsData(label_key="y"),
+        eval_dataset=ClsData(1, label_key="y"),
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"dict with keys \['x', 'y'\]") as info:
+        find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)
+    assert "\n" not in str(info.value) and PlainNet.calls == 0
+    # an output without logits (a tuple): said at the first validation batch, after the
+    # sweep, and the model still comes back bit for bit
+    tupled = PlainNet(as_tuple=True)
+    before = snapshot(tupled)
+    trainer = transformers.Trainer(
+        model=tupled, args=make_args(tmp_path), train_dataset=ClsData(), eval_dataset=ClsData(1)
+    )
+    with pytest.raises(
+        ConfigError, match=r"reads model\(\*\*batch\)\.logits.*a tuple of 2"
+    ) as info:
+        find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)
+    assert "\n" not in str(info.value) and same(before, snapshot(tupled))
+
+
+def test_a_causal_lm_is_refused_by_accuracy_before_the_sweep(tmp_path) -> None:
+    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=LENGTH, n_embd=8, n_layer=1,
+                                     n_head=2)  # fmt: skip
+    model = transformers.GPT2LMHeadModel(config)
+
+    class LM(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 32
+
+        def __getitem__(self, i: int) -> dict:
+            ids = torch.arange(LENGTH) % VOCAB
+            return {"input_ids": ids, "labels": ids}
+
+    trainer = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=LM())
+    with pytest.raises(ConfigError, match="GPT2LMHeadModel is a causal LM"):
+        find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)

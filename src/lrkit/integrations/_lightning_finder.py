@@ -13,7 +13,13 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lrkit._distributed import is_active
 from lrkit.errors import ConfigError
 from lrkit.finder import FinderResult
-from lrkit.integrations.torch._frontend import Chain, ValSource, find_lr_with
+from lrkit.integrations.torch._frontend import (
+    Chain,
+    MetricReader,
+    ValSource,
+    describe,
+    find_lr_with,
+)
 
 __all__ = ["find_lr"]
 
@@ -41,6 +47,34 @@ def _training_loss(out: Any) -> Any:
             f"but it returned {type(out).__name__}"
         )
     return out
+
+
+def _reader(model: pl.LightningModule, device: torch.device) -> MetricReader:
+    """``val_metric`` on Lightning batches: ``"accuracy"`` is top-1 of ``model(x)`` against
+    ``y`` for ``(x, y)`` batches; a callable gets the batch on the device."""
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    from lrkit.tasks import accuracy
+
+    def unreadable(batch: Any) -> str | None:
+        if not (isinstance(batch, tuple | list) and len(batch) == 2):
+            return f"a batch was {describe(batch)}"
+        if not isinstance(batch[1], torch.Tensor):
+            return f"a batch's y was {type(batch[1]).__name__}"
+        if not is_overridden("forward", model, parent=pl.LightningModule):
+            return f"{type(model).__name__} has no forward() to compute the logits model(x)"
+        return None
+
+    def top1(module: Any, batch: Any) -> float:
+        x, y = move_data_to_device(batch, device)
+        return accuracy(module(x), y)
+
+    return MetricReader(
+        accuracy=top1,
+        unreadable=unreadable,
+        prepare=lambda batch: move_data_to_device(batch, device),
+        batch_form="(x, y) batches (top-1 of model(x) against y)",
+    )
 
 
 def _loaders(
@@ -170,6 +204,22 @@ def find_lr(
     mode without gradients, as the training batches' loss is read; validation data is not used
     from scratch.
 
+    ``val_metric=`` scores the trials on a metric instead, with the same rule as
+    :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric;
+    ``result.trials.val_metrics``): ``"accuracy"`` for ``(x, y)`` (or ``[x, y]``) batches is the
+    top-1 accuracy of ``model(x)`` (the module's ``forward``) against ``y``; a callable
+    ``val_metric(model, batch) -> number`` gets the module and a validation batch on the
+    device, in eval mode without gradients, and returns the batch's mean metric (the trials'
+    metric is the mean over samples, each batch weighted by its size: the leading size of its
+    first tensor; the mean over ranks under DDP). ``val_metric_mode="max"`` (default) or
+    ``"min"``. A batch ``"accuracy"`` cannot read raises a :class:`~lrkit.errors.ConfigError`,
+    checked on the first validation batch before the sweep. Without the trials ``val_metric``
+    is not used, as in :func:`lrkit.find_lr`.
+
+    Example::
+
+        res = find_lr(trainer, model, datamodule=dm, val_metric="accuracy")
+
     The sweep runs outside ``trainer.fit``: the trainer's progress, loops and callbacks are
     never touched, so ``trainer.fit`` afterwards starts fresh; the module's parameters,
     buffers and train/eval flags and the RNGs are restored exactly (the optimizer was built
@@ -206,4 +256,12 @@ def find_lr(
             return _training_loss(module.training_step(batch, next(counter)))
 
     loader, val_source = _loaders(trainer, model, datamodule, train_dataloaders, val_dataloaders)
-    return find_lr_with(model, loss_of, loader, optimizer, val_source=val_source, **options)
+    return find_lr_with(
+        model,
+        loss_of,
+        loader,
+        optimizer,
+        val_source=val_source,
+        reader=_reader(model, device),
+        **options,
+    )

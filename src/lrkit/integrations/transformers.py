@@ -23,6 +23,7 @@ Unlike ``get_scheduler``, the schedule brings its own length: ``num_training_ste
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from lrkit.control import ReduceOnPlateau
@@ -38,7 +39,12 @@ import transformers  # noqa: E402
 from lrkit.finder import FinderResult  # noqa: E402
 from lrkit.integrations._hf_guard import GuardCallback  # noqa: E402
 from lrkit.integrations.torch import Scheduler  # noqa: E402
-from lrkit.integrations.torch._frontend import Chain, find_lr_with  # noqa: E402
+from lrkit.integrations.torch._frontend import (  # noqa: E402
+    Chain,
+    MetricReader,
+    describe,
+    find_lr_with,
+)
 from lrkit.integrations.torch._schedulefree import (  # noqa: E402
     evaluation_weights,
     is_schedule_free,
@@ -179,6 +185,25 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
     dict, one after the other), through ``compute_loss`` like the training batches; under
     ``torch.distributed`` each rank scores its shard and the loss is the mean over ranks.
     ``result.notes`` says which data was used. From scratch the eval dataset is not used.
+
+    ``val_metric=`` scores the trials on a metric instead, with the same rule as
+    :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric;
+    ``result.trials.val_metrics``): ``"accuracy"`` is the top-1 accuracy of
+    ``model(**batch).logits`` (argmax over the last axis) against ``batch["labels"]``, over the
+    positions whose label is not -100 (so token classification works; a causal LM, which
+    shifts its labels inside ``forward``, needs a callable); a callable
+    ``val_metric(model, batch) -> number`` gets ``trainer.model`` and a validation batch as
+    the Trainer prepares it (on the device), in eval mode without gradients, and returns the
+    batch's mean metric (the trials' metric is the mean over sequences, each batch weighted by
+    its size: the leading size of its first tensor; the mean over ranks under several
+    processes). ``val_metric_mode="max"`` (default) or ``"min"``. A batch ``"accuracy"`` cannot
+    read raises a :class:`~lrkit.errors.ConfigError`, checked on the first validation batch
+    before the sweep. Without the trials ``val_metric`` is not used, as in
+    :func:`lrkit.find_lr`.
+
+    Example::
+
+        res = find_lr(trainer, val_metric="accuracy", val_metric_mode="max")
     """
     if not isinstance(trainer, transformers.Trainer):
         raise ConfigError(f"trainer must be a transformers.Trainer, but got trainer={trainer!r}")
@@ -202,11 +227,66 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
 
     try:
         return find_lr_with(
-            model, loss_of, trainer.get_train_dataloader(), inner, val_source=val_source, **options
+            model,
+            loss_of,
+            trainer.get_train_dataloader(),
+            inner,
+            val_source=val_source,
+            reader=_reader(trainer),
+            **options,
         )
     finally:
         if created:
             trainer.optimizer = None
+
+
+def _reader(trainer: transformers.Trainer) -> MetricReader:
+    """``val_metric`` on the Trainer's dict batches: ``"accuracy"`` is top-1 of
+    ``model(**batch).logits`` against ``batch["labels"]`` where the label is not -100."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from lrkit.tasks import accuracy
+
+    causal_lms = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+
+    def unreadable(batch: Any) -> str | None:
+        if not isinstance(batch, Mapping) or "labels" not in batch:
+            return f"a batch was {describe(batch)}"
+        name = type(trainer.model).__name__
+        if name in causal_lms:
+            return f"{name} is a causal LM (it shifts its labels inside forward)"
+        return None
+
+    def top1(model: Any, batch: Any) -> float:
+        inputs = trainer._prepare_inputs(batch)
+        out = model(**inputs)
+        logits = out.get("logits") if isinstance(out, Mapping) else None
+        if not isinstance(logits, torch.Tensor):
+            raise ConfigError(
+                "find_lr: val_metric='accuracy' reads model(**batch).logits, but the model "
+                f"returned {describe(out)}; pass val_metric=fn (model, batch) -> number"
+            )
+        labels = inputs["labels"]
+        if tuple(logits.shape[:-1]) != tuple(labels.shape):
+            raise ConfigError(
+                "find_lr: val_metric='accuracy' needs logits of shape labels.shape + "
+                f"(classes,), but got logits {tuple(logits.shape)} and labels "
+                f"{tuple(labels.shape)}; pass val_metric=fn (model, batch) -> number"
+            )
+        keep = labels != -100
+        if not bool(keep.any()):
+            raise ConfigError(
+                "find_lr: val_metric='accuracy' found a validation batch whose labels are all "
+                "-100 (ignored): it has nothing to score"
+            )
+        return accuracy(logits[keep], labels[keep])
+
+    return MetricReader(
+        accuracy=top1,
+        unreadable=unreadable,
+        prepare=trainer._prepare_inputs,
+        batch_form="dict batches with 'labels' (top-1 of model(**batch).logits against them)",
+    )
 
 
 class ScheduleFreeCallback(transformers.TrainerCallback):  # type: ignore[misc]

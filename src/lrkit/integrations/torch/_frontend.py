@@ -3,29 +3,92 @@
 A trainer computes its loss its own way (``training_step``, ``compute_loss`` on dict batches);
 :class:`LossModule` turns that into a module whose forward pass *is* the loss, so
 :func:`lrkit.finder.find_lr` runs on it unchanged: the same sweep, suggestion rule, notes,
-exact restore and, under ``torch.distributed``, the same collective agreement.
+exact restore and, under ``torch.distributed``, the same collective agreement. Each batch
+travels as a :class:`_Batch` that knows its sample count, so the core counts and weights
+samples (the validation cap, each batch's share of the validation loss and metric) as it does
+for ``(x, y)`` pairs; a :class:`MetricReader` lets ``val_metric`` read the trainer's batches.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from lrkit._distributed import is_active
-from lrkit.errors import LRKitWarning
+from lrkit.errors import ConfigError, LRKitWarning
 from lrkit.finder import FinderResult
 from lrkit.finder import find_lr as _find_lr
 from lrkit.finder._finetune_torch import finetune_rule_applies
 
-__all__ = ["Chain", "LossModule", "ValSource", "find_lr_with"]
+__all__ = ["Chain", "LossModule", "MetricReader", "ValSource", "describe", "find_lr_with"]
 
 #: The trainer's own validation data, fetched only when the fine-tuning trials will use it:
 #: ``() -> (loader, where it came from)``, or ``None`` when the trainer has none.
 ValSource = Callable[[], tuple[Iterable[Any], str] | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricReader:
+    """How a front-end reads ``val_metric`` off its own batches.
+
+    ``accuracy(model, batch)``: the batch's top-1 accuracy (via :func:`lrkit.tasks.accuracy`);
+    ``unreadable(batch)``: why ``accuracy`` cannot read ``batch`` (one line), or ``None``;
+    ``prepare(batch)``: the batch as a ``val_metric`` callable receives it (on the device);
+    ``batch_form``: what a readable batch looks like, for the error message.
+    """
+
+    accuracy: Callable[[Any, Any], Any]
+    unreadable: Callable[[Any], str | None]
+    prepare: Callable[[Any], Any]
+    batch_form: str
+
+
+class _Batch:
+    """A trainer batch and its sample count: ``len()`` is what the core counts and weights."""
+
+    __slots__ = ("batch", "n")
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch
+        self.n = _samples(batch)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _samples(batch: Any) -> int:
+    """The leading size of the first tensor in ``batch`` (depth first), else 1."""
+    n = _leading(batch)
+    return 1 if n is None else n
+
+
+def _leading(batch: Any) -> int | None:
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.ndim else None
+    if isinstance(batch, Mapping):
+        batch = list(batch.values())
+    if isinstance(batch, tuple | list):
+        for item in batch:
+            n = _leading(item)
+            if n is not None:
+                return n
+    return None
+
+
+def describe(batch: Any) -> str:
+    """A batch's shape in a few words, for one-line errors."""
+    if isinstance(batch, torch.Tensor):
+        return f"a tensor of shape {tuple(batch.shape)}"
+    if isinstance(batch, Mapping):
+        return f"{type(batch).__name__} with keys {sorted(map(str, batch))}"
+    if isinstance(batch, tuple | list):
+        kinds = ", ".join(type(b).__name__ for b in batch[:4]) + (", ..." if len(batch) > 4 else "")
+        return f"a {type(batch).__name__} of {len(batch)} ({kinds})"
+    return f"{type(batch).__name__} {batch!r:.80}"
 
 
 class LossModule(torch.nn.Module):
@@ -37,18 +100,20 @@ class LossModule(torch.nn.Module):
         self._loss_of = loss_of
 
     def forward(self, batch: Any) -> Any:
-        return self._loss_of(self.inner, batch)
+        return self._loss_of(self.inner, batch.batch if isinstance(batch, _Batch) else batch)
 
 
 class _Pairs:
-    """Re-iterable ``(batch, None)`` pairs over a loader (find_lr re-iterates when exhausted)."""
+    """Re-iterable ``(batch, batch)`` pairs over a loader (find_lr re-iterates when exhausted):
+    the module reads the first, ``val_metric`` the second (the loss ignores it)."""
 
     def __init__(self, loader: Iterable[Any]) -> None:
         self.loader = loader
 
-    def __iter__(self) -> Iterator[tuple[Any, None]]:
+    def __iter__(self) -> Iterator[tuple[_Batch, _Batch]]:
         for batch in self.loader:
-            yield batch, None
+            wrapped = _Batch(batch)
+            yield wrapped, wrapped
 
 
 class Chain:
@@ -73,6 +138,7 @@ def find_lr_with(
     loader: Iterable[Any],
     optimizer: torch.optim.Optimizer,
     val_source: ValSource | None = None,
+    reader: MetricReader | None = None,
     **options: Any,
 ) -> FinderResult:
     """:func:`lrkit.finder.find_lr` on ``loss_of(inner, batch)`` over ``loader``.
@@ -85,27 +151,42 @@ def find_lr_with(
     run its trials (a pretrained ``inner`` or ``regime="finetune"``), ``val_source()`` supplies
     the trainer's own validation data and a note in ``result.notes`` names it. Under
     ``torch.distributed`` each rank scores its shard and the trials' validation loss is the
-    mean over the ranks (every rank picks the same trial). ``val_metric`` is not taken here
-    (these front-ends see the trainer's loss, not the model's outputs): a clear error.
-    """
-    if options.get("val_metric") is not None:
-        from lrkit.errors import ConfigError
+    mean over the ranks (every rank picks the same trial).
 
+    ``val_metric`` (in ``options``): ``"accuracy"`` (``reader.accuracy``) or a callable
+    ``(inner, batch) -> number`` (``batch`` through ``reader.prepare``), called on each
+    validation batch in eval mode without gradients after its loss; the core averages it over
+    the samples (a batch counts its leading size) and, under ``torch.distributed``, over the
+    ranks. With ``"accuracy"`` the first validation batch is checked (``reader.unreadable``)
+    before the sweep when the trials will run and the data can be read twice.
+    """
+    val_metric = options.pop("val_metric", None)
+    if val_metric is not None and reader is None:
+        raise ConfigError(f"find_lr: this front-end takes no val_metric; got {val_metric!r}")
+    is_accuracy = isinstance(val_metric, str) and val_metric == "accuracy"
+    if val_metric is not None and not is_accuracy and not callable(val_metric):
         raise ConfigError(
-            "find_lr: val_metric is taken by lrkit.find_lr (PyTorch) and the Keras find_lr, not "
-            "yet by the trainer front-ends (they see the trainer's loss, not the model's "
-            f"outputs); got val_metric={options['val_metric']!r}"
+            "find_lr: val_metric must be 'accuracy' or a callable (model, batch) -> number, "
+            f"but got {type(val_metric).__name__} {val_metric!r}"
         )
     where = None
-    if (
-        val_source is not None
-        and options.get("val_data") is None
-        and options.get("trial_steps") != 0
-        and finetune_rule_applies(inner, options)
-    ):
+    trials: bool | None = None  # whether the fine-tuning trials will run, once asked
+
+    def trials_run() -> bool:
+        nonlocal trials
+        if trials is None:
+            trials = options.get("trial_steps") != 0 and finetune_rule_applies(inner, options)
+        return trials
+
+    if val_source is not None and options.get("val_data") is None and trials_run():
         found = val_source()
         if found is not None:
             options["val_data"], where = found
+    if reader is not None and val_metric is not None:
+        if is_accuracy and trials_run():
+            val = options.get("val_data")
+            _check_first(loader if val is None else val, reader)
+        options["val_metric"] = _metric_fn(inner, val_metric, reader)
     module: torch.nn.Module = LossModule(inner, loss_of)
     if is_active() and not isinstance(inner, torch.nn.parallel.DistributedDataParallel):
         first = next(iter(inner.parameters()), None)
@@ -124,3 +205,49 @@ def find_lr_with(
         result = dataclasses.replace(result, notes=(*result.notes, note))
         warnings.warn(note, LRKitWarning, stacklevel=3)
     return result
+
+
+def _metric_fn(inner: torch.nn.Module, val_metric: Any, reader: MetricReader) -> Any:
+    """The core's ``metric_fn(outputs, targets)``: here ``outputs`` is the batch's loss and
+    ``targets`` the :class:`_Batch` that gave it."""
+
+    def accuracy(_loss: Any, wrapped: _Batch) -> Any:
+        why = reader.unreadable(wrapped.batch)
+        if why is not None:
+            raise ConfigError(_unreadable_message(reader, why))
+        return reader.accuracy(inner, wrapped.batch)
+
+    def custom(_loss: Any, wrapped: _Batch) -> Any:
+        return val_metric(inner, reader.prepare(wrapped.batch))
+
+    return accuracy if isinstance(val_metric, str) else custom
+
+
+def _unreadable_message(reader: MetricReader, why: str) -> str:
+    return (
+        f"find_lr: val_metric='accuracy' needs {reader.batch_form}, but {why}; pass "
+        "val_metric=fn (model, batch) -> number to read your batches"
+    )
+
+
+def _check_first(data: Iterable[Any], reader: MetricReader) -> None:
+    """Read the first batch of ``data`` and raise if ``val_metric='accuracy'`` cannot read it;
+    the RNGs are left as they were (a shuffling loader draws a seed). A one-pass iterator is
+    not read here (its first use checks it)."""
+    if isinstance(data, Iterator):
+        return
+    from lrkit.finder._state import RNGState
+
+    rng = RNGState(cuda=False)  # CUDA's RNG only where CUDA is already in use
+    it = iter(data)
+    try:
+        batch = next(it, None)
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+        rng.restore()
+    if batch is not None:
+        why = reader.unreadable(batch)
+        if why is not None:
+            raise ConfigError(_unreadable_message(reader, why))
