@@ -5,7 +5,7 @@ its raw columns *before* the doctor was run on it (``labels.json``: a label, eve
 experienced engineer could defend, and the reason). Reported: how many logs are readable, and
 how many verdicts are acceptable.
 
-    python benchmarks/doctor_real.py [--corpus real2|real3] [OUT.json]
+    python benchmarks/doctor_real.py [--corpus real2|real3|real4] [OUT.json]
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ if __name__ == "__main__":
     ap.add_argument("out", nargs="?", help="write the result as JSON here")
     ap.add_argument("--corpus", default="real",
                     help="folder under doctor_corpus/: real (the logs the rules were developed "
-                         "with), real2 or real3 (fresh sets, each labelled before the doctor "
-                         "ever ran on it)")  # fmt: skip
+                         "with), real2, real3 or real4 (fresh sets, each labelled before the "
+                         "doctor ever ran on it)")  # fmt: skip
     args = ap.parse_args()
     res = evaluate(ROOT.parent / args.corpus)
     if args.out:
