@@ -334,7 +334,16 @@ def test_a_callable_val_metric_with_mode_min_scores_the_same_trials() -> None:
     assert err.trials.metric_mode == "min" and acc.trials.metric_mode == "max"
     assert err.trials.val_metrics == pytest.approx([1 - a for a in acc.trials.val_metrics])
     assert err.trials.start_val_metric == pytest.approx(1 - acc.trials.start_val_metric)
-    assert err.suggestion == acc.suggestion and err.interval == acc.interval
+    # the same trials; the pick reads "within 5% of the best" relative to each metric's own
+    # value (an error rate's 5% is narrower than its accuracy's), in its own direction
+    from lrkit.finder._finetune import pick
+
+    assert err.trials.lrs == acc.trials.lrs
+    for r, sign in ((err, 1.0), (acc, -1.0)):
+        assert r.trials is not None and r.trials.val_metrics is not None
+        scores = [sign * m for m in r.trials.val_metrics]
+        best, interval = pick(r.trials.lrs, scores, divisor=1.0, lowest_near=True)
+        assert r.suggestion == pytest.approx(best) and r.interval == pytest.approx(interval)
     assert seen and set(seen) == {(False, False, "cpu")}  # eval mode, no gradients, the device
     assert any("(val_dataloaders)" in n for n in err.notes)  # the trainer's validation data
 

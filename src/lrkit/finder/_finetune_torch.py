@@ -33,6 +33,7 @@ from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, _to, ev
 __all__ = [
     "TopOne",
     "auto_metric",
+    "class_axis",
     "detect",
     "finetune_rule_applies",
     "finetune_stage",
@@ -214,6 +215,29 @@ class TopOne:
         return float(hits.sum()) / n if n else 0.0
 
 
+def class_axis(outputs: Any, targets: Any) -> int | None:
+    """The axis of ``outputs`` that holds class scores for the integer ``targets`` (``-1``:
+    ``(N, C)``, ``(N, T, C)``; ``1``: ``cross_entropy``'s ``(N, C, d1, ...)``), or ``None`` when
+    they do not look like that (regression, float or boolean targets, one output)."""
+    import torch
+
+    if not (
+        isinstance(outputs, torch.Tensor)
+        and isinstance(targets, torch.Tensor)
+        and outputs.is_floating_point()
+        and not (targets.is_floating_point() or targets.is_complex())
+        and targets.dtype != torch.bool
+        and outputs.ndim == targets.ndim + 1
+    ):
+        return None
+    if outputs.shape[-1] >= 2 and outputs.shape[:-1] == targets.shape:
+        return -1
+    shape = outputs.shape[:1] + outputs.shape[2:]
+    if outputs.ndim >= 3 and outputs.shape[1] >= 2 and shape == targets.shape:
+        return 1
+    return None
+
+
 def auto_metric(
     model: Any, batch: Any, device: Any, amp: bool
 ) -> tuple[Callable[[Any, Any], Any] | None, str | None]:
@@ -233,18 +257,7 @@ def auto_metric(
     with torch.no_grad(), torch.autocast(device.type, enabled=amp):
         out = model(x)
     model.train()
-    axis: int | None = None
-    if (
-        isinstance(out, torch.Tensor)
-        and isinstance(y, torch.Tensor)
-        and out.is_floating_point()
-        and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
-        and out.ndim == y.ndim + 1
-    ):
-        if out.shape[-1] >= 2 and out.shape[:-1] == y.shape:
-            axis = -1
-        elif out.ndim >= 3 and out.shape[1] >= 2 and out.shape[:1] + out.shape[2:] == y.shape:
-            axis = 1
+    axis = class_axis(out, y)
     agreed = agreed_value(lambda: (None, 0.0 if axis is None else 1.0), "find_lr")[1]
     if axis is None or agreed != 1.0:
         return None, None
