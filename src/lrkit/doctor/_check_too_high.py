@@ -320,6 +320,11 @@ def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         and log.lr is not None
         and abs(float(c.x[i]) - lr.peak_step) <= 0.15 * float(c.x[-1] - c.x[0])
     )
+    scale = (
+        f" on a log scale (to {(c.ymin + climb) / c.ymin:.1f}× its best)"
+        if share > climb / c.range
+        else ""
+    )
     what = (
         "just as the LR warm-up reaches its peak"
         if at_peak
@@ -332,8 +337,6 @@ def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             (float(c.x[i]), float(c.x[-1])),
             "warmup_peak_rise" if at_peak else "rebound_over_range",
             share,
-            f"the training loss climbs back up {what}, by {share:.0%} of its range"
-            + (f" on a log scale (to {(c.ymin + climb) / c.ymin:.1f}× its best)"
-               if share > climb / c.range else ""),  # fmt: skip
+            f"the training loss climbs back up {what}, by {share:.0%} of its range{scale}",
         )
     ]
