@@ -277,7 +277,7 @@ def no_learning(c: Curve, t: Thresholds) -> Finding | None:
     return _whole_run(
         c,
         "inconclusive",
-        "mann_kendall_p",
+        "no_trend_p",
         tr.p_value,
         f"the loss shows no trend over the whole run (Mann–Kendall p = {tr.p_value:.2f}; it ends "
         f"{100 * c.progress:.1f}% below its start): nothing shows that this run learns — a "
