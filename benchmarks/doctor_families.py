@@ -42,7 +42,12 @@ committed before it was generated): ``quantile`` (MLP regressor on heteroscedast
 loss at the 0.8 quantile, SGD + momentum), ``elman_rnn`` (vanilla tanh RNN regressing a decaying
 weighted sum of a noisy sequence, MSE, RAdam), ``ln_mixer`` (residual MLP with LayerNorm and GELU
 on flattened 8x8 digits, cross-entropy, NAdam), 600 steps each
-(``--families quantile,elman_rnn,ln_mixer``).
+(``--families quantile,elman_rnn,ln_mixer``). A sixth fresh draw (session 8, named here and
+committed before it was generated): ``lstm_fc`` (LSTM one-step forecaster of a noisy two-tone
+series from a 24-step window, MSE, Adam with AMSGrad), ``drop_cnn`` (2-D conv net with
+Dropout2d and dropout on 8x8 digits, SGD + momentum 0.9 with weight decay 5e-4), ``clip_tf``
+(two-layer pre-LayerNorm transformer sequence classifier, AdamW with weight decay 0.1 and the
+gradient norm clipped at 1.0), 600 steps each (``--families lstm_fc,drop_cnn,clip_tf``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -91,6 +96,11 @@ HELDOUT4_FAMILIES = ["deep_tanh", "resnet_bn", "smooth_ce"]
 # (SGD + momentum), a vanilla tanh RNN sequence regressor (MSE, RAdam), a residual LayerNorm/GELU
 # MLP classifier on flattened digits (NAdam); 600 steps.
 HELDOUT5_FAMILIES = ["quantile", "elman_rnn", "ln_mixer"]
+# A sixth fresh draw (session 8, named and committed here before it was generated; the doctor runs on
+# it once, with the rules frozen): an LSTM forecaster of a noisy series (MSE, Adam + AMSGrad), a
+# conv net with dropout on digits (SGD + momentum, weight decay), a two-layer pre-LN transformer
+# classifier (AdamW, weight decay 0.1, gradient clipping at norm 1.0); 600 steps.
+HELDOUT6_FAMILIES = ["lstm_fc", "drop_cnn", "clip_tf"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -98,10 +108,12 @@ ALL_FAMILIES = (
     + HELDOUT3_FAMILIES
     + HELDOUT4_FAMILIES
     + HELDOUT5_FAMILIES
+    + HELDOUT6_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
-SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile")
+SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
+                "drop_cnn")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -142,7 +154,7 @@ def _data(family: str) -> dict[str, Any]:
         x, y = make_classification(N_TRAIN + 1000, 20, n_informative=10, n_classes=k,
                                    class_sep=1.0, flip_y=0.05, random_state=3)  # fmt: skip
         d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
-    elif family in ("cnn", "finetune", "gn_cnn", "resnet_bn"):
+    elif family in ("cnn", "finetune", "gn_cnn", "resnet_bn", "drop_cnn"):
         dg = load_digits()
         x = torch.tensor(dg.images / 16.0, dtype=torch.float32)[:, None]
         y = torch.tensor(dg.target)
@@ -200,6 +212,18 @@ def _data(family: str) -> dict[str, Any]:
         w = 0.8 ** np.arange(15)[::-1]
         y = np.tanh(x @ w / 2) * 2 + 0.3 * x[:, -1] * x[:, -2] + 0.1 * g.normal(size=len(x))
         d = {"x": torch.tensor(x)[:, :, None], "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "lstm_fc":
+        n, w = N_TRAIN + 1000, 24
+        t0 = g.uniform(0, 200, n)[:, None] + np.arange(w + 1)[None]
+        f1, f2 = g.uniform(0.15, 0.35, (n, 1)), g.uniform(0.6, 0.9, (n, 1))
+        s = np.sin(f1 * t0) + 0.5 * np.sin(f2 * t0 + 1.0) + 0.15 * g.normal(size=t0.shape)
+        x = s[:, :w, None].astype(np.float32)
+        d = {"x": torch.tensor(x), "y": torch.tensor(s[:, w:].astype(np.float32))}
+    elif family == "clip_tf":
+        x = torch.tensor(g.integers(0, 12, (N_TRAIN + 300, 16)))
+        second = x[:, 8:]
+        counts = torch.stack([(second == t).sum(1) for t in range(4)], 1)
+        d = {"x": x, "y": (counts + 0.1 * torch.arange(4)).argmax(1)}
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -288,6 +312,14 @@ def _model(family: str, seed: int) -> Any:
         return _ElmanRNN()
     if family == "ln_mixer":
         return _LNMixer()
+    if family == "lstm_fc":
+        return _LSTMForecast()
+    if family == "drop_cnn":
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Dropout2d(0.1),
+                             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 16, 10))  # fmt: skip
+    if family == "clip_tf":
+        return _PreLNTransformer()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -418,6 +450,44 @@ class _LNMixer:
                              nn.Linear(48, 10))  # fmt: skip
 
 
+class _LSTMForecast:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class LSTMForecast(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.lstm = nn.LSTM(1, 32, batch_first=True)
+                self.out = nn.Linear(32, 1)
+
+            def forward(self, x: Any) -> Any:
+                return self.out(self.lstm(x)[0][:, -1])
+
+        return LSTMForecast()
+
+
+class _PreLNTransformer:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class PreLN(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.emb = nn.Embedding(12, 32)
+                self.pos = nn.Parameter(torch.randn(16, 32) * 0.02)
+                layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True,
+                                                   norm_first=True)  # fmt: skip
+                self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+                self.norm = nn.LayerNorm(32)
+                self.out = nn.Linear(32, 4)
+
+            def forward(self, x: Any) -> Any:
+                h = self.enc(self.emb(x) + self.pos[: x.shape[1]])
+                return self.out(self.norm(h).mean(1))
+
+        return PreLN()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -460,7 +530,7 @@ class _TinyTransformer:
 def _loss(family: str, out: Any, y: Any) -> Any:
     import torch.nn.functional as F
 
-    if family in ("regression", "autoencoder", "elman_rnn"):
+    if family in ("regression", "autoencoder", "elman_rnn", "lstm_fc"):
         return F.mse_loss(out, y)
     if family == "quantile":
         err = y - out
@@ -513,6 +583,12 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.RAdam(params, lr)
     if family == "ln_mixer":
         return torch.optim.NAdam(params, lr)
+    if family == "lstm_fc":
+        return torch.optim.Adam(params, lr, amsgrad=True)
+    if family == "drop_cnn":
+        return torch.optim.SGD(params, lr, momentum=0.9, weight_decay=5e-4)
+    if family == "clip_tf":
+        return torch.optim.AdamW(params, lr, weight_decay=0.1)
     return torch.optim.Adam(params, lr)
 
 
@@ -581,6 +657,7 @@ def train(family: str, lr: float, seed: int, schedule: str = "constant", fractio
         grad = float(
             sum(float(p.grad.norm()) ** 2 for p in model.parameters() if p.grad is not None) ** 0.5
         )
+        _clip(family, model)
         opt.step()
         rows.append((k, k // per_epoch, float(loss.item()), lr_k, grad))  # type: ignore[arg-type]
         if j == per_epoch - 1:
@@ -603,6 +680,13 @@ def train(family: str, lr: float, seed: int, schedule: str = "constant", fractio
     return out
 
 
+def _clip(family: str, model: Any) -> None:
+    if family == "clip_tf":  # the logged grad norm is taken before clipping, as trainers log it
+        import torch
+
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+
+
 def _decay_gain(
     family: str, model: Any, opt: Any, x: Any, y: Any, lr: float, seed: int, steps: int
 ) -> float:
@@ -620,6 +704,7 @@ def _decay_gain(
             loss = _loss(family, m(x[idx]), y[idx])
             o.zero_grad()
             loss.backward()
+            _clip(family, m)
             o.step()
         m.eval()
         with torch.no_grad():
@@ -825,7 +910,8 @@ def write_log(fmt: str, path: Path, run: dict[str, Any]) -> Path:
 def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
-    mid = HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
+    mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
+           + HELDOUT6_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -892,8 +978,8 @@ def main() -> None:
     ap.add_argument("--families", default=",".join(FAMILIES),
                     help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
                          f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
-                         f"{','.join(HELDOUT4_FAMILIES)} and "
-                         f"{','.join(HELDOUT5_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)} and "
+                         f"{','.join(HELDOUT6_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)

@@ -297,3 +297,35 @@ def test_a_steep_first_fall_is_not_an_explosion(seed: int) -> None:
     d = diagnose({"step": k, "loss": loss, "lr": lr})
     assert d.verdict != "lr_too_high", d.explain()
     assert not any(f.statistic == "early_peak_over_level" for f in d.findings)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_flat_noisy_loss_with_no_trend_is_not_healthy(seed: int) -> None:
+    # real2 s35, real3 t18: a fine-tune whose loss is noise around one level from the first
+    # logged value to the last, under a cosine decay: nothing shows that it learns.
+    rng = np.random.default_rng(seed)
+    k = np.arange(10, 1010, 10, dtype=float)
+    lr = 2e-4 * 0.5 * (1 + np.cos(np.pi * k / 1000))
+    d = diagnose({"step": k, "loss": 2.1 * _noise(rng, 100, 0.08), "lr": lr})
+    assert d.verdict == "inconclusive", d.explain()
+    assert any(f.statistic == "no_trend_p" for f in d.findings)
+    assert "first steps" in d.prescription.text and d.prescription.lr is None
+    # the same level reached by a fall that shows in the log is a run that learnt
+    falling = (2.1 + 1.5 * np.exp(-k / 150)) * _noise(rng, 100, 0.04)
+    assert diagnose({"step": k, "loss": falling, "lr": lr}).verdict == "healthy"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_climb_to_many_times_a_low_best_is_too_high(seed: int) -> None:
+    # real2 s13: per-epoch MSE falls 2.6 -> 0.06, then climbs back to 0.55 (9x its best): a
+    # small share of the linear range, half of it on a log scale.
+    rng = np.random.default_rng(seed)
+    e = np.arange(19, dtype=float)
+    loss = np.r_[2.6 * np.exp(-e[:13] / 3.0) + 0.04, 0.06 * 1.5 ** np.arange(1, 7)]
+    loss = loss * _noise(rng, 19, 0.02)
+    d = diagnose({"epoch": e, "loss": loss})
+    assert d.verdict == "lr_too_high", d.explain()
+    assert any(f.statistic == "rebound_over_range" for f in d.findings)
+    # the same climb on a loss whose best sits high is a small bump, not a blow-up
+    high = 2.0 + loss * 0.1
+    assert diagnose({"epoch": e, "loss": high}).verdict != "lr_too_high"

@@ -299,10 +299,19 @@ def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     after = c.smooth[i:]
     climb = float(np.median(c.y[-max(3, n // 10) :])) - c.ymin
     noise, _ = _tail_noise(c, i)
-    if climb < t.rebound * c.range or climb < 3 * noise:
+    share = climb / c.range
+    if t.rebound_log > 0 and c.ymin > 0 and climb > 0:
+        # A loss whose floor lies near zero: 0.06 -> 0.5 is 8x its best, a blow-up, yet a
+        # small share of a range that started at 2.6. On a log scale it is half the range.
+        share = max(share, float(np.log1p(climb / c.ymin) / np.log(c.l0 / c.ymin)))
+        need = min(t.rebound, t.rebound_log)
+    else:
+        need = t.rebound
+    if share < need or climb < 3 * noise:
         return []
     # It must stay up (a rise that the LR decay then undoes is "unstable" at most).
-    if float(np.median(after[len(after) // 2 :])) < c.ymin + 0.5 * t.rebound * c.range:
+    stay = float(np.median(after[len(after) // 2 :]))
+    if stay - c.ymin < 0.5 * need / share * climb:
         return []
     lr = c.lr
     at_peak = (
@@ -310,6 +319,11 @@ def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         and lr.warmup
         and log.lr is not None
         and abs(float(c.x[i]) - lr.peak_step) <= 0.15 * float(c.x[-1] - c.x[0])
+    )
+    scale = (
+        f" on a log scale (to {(c.ymin + climb) / c.ymin:.1f}× its best)"
+        if share > climb / c.range
+        else ""
     )
     what = (
         "just as the LR warm-up reaches its peak"
@@ -322,7 +336,7 @@ def _rise_after_peak(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             "error",
             (float(c.x[i]), float(c.x[-1])),
             "warmup_peak_rise" if at_peak else "rebound_over_range",
-            climb / c.range,
-            f"the training loss climbs back up {what}, by {climb / c.range:.0%} of its range",
+            share,
+            f"the training loss climbs back up {what}, by {share:.0%} of its range{scale}",
         )
     ]

@@ -262,3 +262,24 @@ def _no_evidence(c: Curve, t: Thresholds) -> Finding | None:
         f"the loss shows no trend beyond its minibatch noise (±{noise:.3g} around {level:.3g}, "
         f"Mann–Kendall p = {tr.p_value:.2f}): not enough evidence to judge the LR",
     )
+
+
+def no_learning(c: Curve, t: Thresholds) -> Finding | None:
+    """``inconclusive`` for a run no rule faults but whose loss shows no trend at all: flat from
+    the first logged value to the last, it gives no evidence that the run learns — a fall
+    before the first logged value, a tiny LR and a stall all look like this."""
+    n = len(c.y)
+    if t.learning_p <= 0 or n < 10 or abs(c.progress) >= t.barely:
+        return None
+    tr = trend(c.xb, c.yb)
+    if tr.p_value < t.learning_p:
+        return None
+    return _whole_run(
+        c,
+        "inconclusive",
+        "no_trend_p",
+        tr.p_value,
+        f"the loss shows no trend over the whole run (Mann–Kendall p = {tr.p_value:.2f}; it ends "
+        f"{100 * c.progress:.1f}% below its start): nothing shows that this run learns — a "
+        "fall before the first logged value, a far too small LR and a stall all look like this",
+    )

@@ -20,7 +20,12 @@ from __future__ import annotations
 from lrkit.doctor._check_divergence import check_diverged, check_unstable
 from lrkit.doctor._check_overfitting import check_overfitting
 from lrkit.doctor._check_too_high import check_lr_too_high, early_explosion
-from lrkit.doctor._check_too_low import _no_evidence, check_lr_too_low, check_plateau
+from lrkit.doctor._check_too_low import (
+    _no_evidence,
+    check_lr_too_low,
+    check_plateau,
+    no_learning,
+)
 from lrkit.doctor._curve import Curve, LRShape
 from lrkit.doctor._diagnosis import Finding
 from lrkit.doctor._log import Log
@@ -80,6 +85,11 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
             _too_few(span, n, f"only {n} loss values: not enough to judge the run"),
             *findings,
         ], c
+    if not findings:
+        # Nothing faulted, but "healthy" needs a run that learns: a flat line is no evidence.
+        flat = no_learning(c, t)
+        if flat is not None:
+            return [flat], c
     strong = [f for f in findings if f.kind not in _WEAK]
     if n < t.weak_points and len(strong) < len(findings) and not strong:
         weak = ", ".join(sorted({f.kind for f in findings}))

@@ -72,6 +72,12 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
             )
         return Prescription("nothing to change: keep this learning rate and schedule")
     if verdict == "inconclusive":
+        if any(f.statistic == "no_trend_p" for f in mine):
+            return Prescription(
+                "not enough evidence to change the learning rate: the loss did not move over "
+                "the logged run — look at the loss of the first steps (log from step 0) to tell "
+                "a fall before the log from a run that never learnt, then run the doctor again"
+            )
         return Prescription(
             "not enough evidence to change the learning rate: log the loss more often or train "
             "longer, then run the doctor again"

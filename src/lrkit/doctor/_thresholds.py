@@ -128,3 +128,11 @@ class Thresholds:
     val_jitter: float = 0.2
     #: no evidence: minibatch noise at least this × the level, and no significant trend.
     noisy_level: float = 0.2
+    #: no evidence of learning: a run that no rule faults is not ``healthy`` when its loss shows
+    #: no trend over the whole run (Mann–Kendall p on the block medians at least this) and ends
+    #: less than ``barely`` below its start: nothing shows that it learns (0 = off).
+    learning_p: float = 0.05
+    #: rebound on a log scale: after its best, the training loss climbs back by this fraction
+    #: of its log-range (log(L0 / best)); for a loss whose floor lies near zero a climb to
+    #: several times the best is small next to the linear range (0 = off).
+    rebound_log: float = 0.3
