@@ -501,6 +501,14 @@ def test_auto_scores_a_classifier_on_accuracy_as_val_metric_accuracy_does(tmp_pa
     loss = find_lr(trainer, val_metric=None, **ft)
     assert loss.trials is not None and loss.trials.val_metrics is None and no_auto_note(loss)
     assert same(before, snapshot(model))
+    # no eval dataset: the held-out first batches of the (shuffling) training loader, read the
+    # same way (the first batch was read with the RNGs put back)
+    bare = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=ClsData())
+    held = find_lr(bare, **ft)
+    ref = find_lr(bare, val_metric="accuracy", **ft)
+    assert held.trials is not None and held.trials.val_metrics is not None
+    assert held.trials == ref.trials and held.losses == ref.losses
+    assert not no_auto_note(held) and same(before, snapshot(model))
     # token classification (logits (N, T, tags), labels -100 left out): accuracy as well
     tagger = Tagger()
     tagged = transformers.Trainer(
