@@ -20,6 +20,11 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.tanh(x @ w) + 0.1 * torch.randn(N, 1, generator=g)
 
 
+def classes(x: torch.Tensor) -> torch.Tensor:
+    """Three classes of ``x`` (a fixed linear rule), for the ``val_metric="auto"`` runs."""
+    return (x @ torch.randn(FEATURES, 3, generator=torch.Generator().manual_seed(3))).argmax(1)
+
+
 def model() -> torch.nn.Module:
     torch.manual_seed(1)
     return torch.nn.Sequential(
@@ -267,6 +272,44 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         trial_steps=3, val_metric=lambda m, b: (m.net(b[0]) - b[1]).abs().mean(),
         val_metric_mode="min", **FINDER,
     )  # fmt: skip
+
+    # val_metric="auto" (the default): class scores on every rank -> accuracy; where rank 1's
+    # forward gives no class scores, every rank keeps the validation loss
+    class Cls(pl.LightningModule):
+        def __init__(self, split: bool) -> None:
+            super().__init__()
+            torch.manual_seed(1)
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(FEATURES, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3)
+            )
+            self.split = split
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.net(x)
+            return out[:, :1] if self.split and rank == 1 else out
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            return torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+
+    labels = classes(x)
+
+    def cls_run(split: bool, **kw: Any) -> dict[str, Any]:
+        return find_lr(
+            pl.Trainer(max_steps=20, **common), Cls(split),
+            train_dataloaders=DataLoader(TensorDataset(x, labels), batch_size=BATCH // world),
+            val_dataloaders=DataLoader(TensorDataset(x, labels), batch_size=16),
+            regime="finetune", trial_steps=3, **FINDER, **kw,
+        ).to_dict()  # fmt: skip
+
+    auto = {
+        "cls": cls_run(False),
+        "accuracy": cls_run(False, val_metric="accuracy"),
+        "split": cls_run(True),
+        "loss": cls_run(True, val_metric=None),
+    }
     rec = Record()
     pl.Trainer(max_steps=20, accumulate_grad_batches=2, callbacks=[rec], **common).fit(
         Net(False), loader
@@ -281,6 +324,7 @@ def lightning_ddp(rank: int, world: int) -> dict[str, Any]:
         "finder_restored": restored,
         "tuned": tuned.to_dict(),
         "metric_tuned": metric_tuned.to_dict(),
+        "auto": auto,
         "lrs": rec.lrs,
         "expected": [float(schedule(k)) for k in range(len(rec.lrs))],
         "events": [(e.kind, e.step) for e in cb.events],
@@ -413,6 +457,46 @@ def hf_ddp(rank: int, world: int) -> dict[str, Any]:
         out["metric_tuned"] = find_lr(
             tuned, val_metric=mae, val_metric_mode="min", **opts
         ).to_dict()
+        # val_metric="auto": class scores on every rank -> accuracy; where rank 1's logits are
+        # no class scores, every rank keeps the validation loss
+        labels = classes(x)
+
+        class Cls(torch.nn.Module):
+            def __init__(self, split: bool) -> None:
+                super().__init__()
+                torch.manual_seed(1)
+                self.body = torch.nn.Sequential(
+                    torch.nn.Linear(FEATURES, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3)
+                )
+                self.split = split
+
+            def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+                logits = self.body(x)
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+                return {
+                    "loss": loss,
+                    "logits": logits[:, :1] if self.split and rank == 1 else logits,
+                }
+
+        class ClsData(torch.utils.data.Dataset):
+            def __len__(self) -> int:
+                return N
+
+            def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+                return {"x": x[i], "labels": labels[i]}
+
+        def cls_run(split: bool, **kw: Any) -> dict[str, Any]:
+            t = transformers.Trainer(
+                model=Cls(split), args=args, train_dataset=ClsData(), eval_dataset=ClsData()
+            )
+            return find_lr(t, **opts, **kw).to_dict()
+
+        out["auto"] = {
+            "cls": cls_run(False),
+            "accuracy": cls_run(False, val_metric="accuracy"),
+            "split": cls_run(True),
+            "loss": cls_run(True, val_metric=None),
+        }
         net = Net(nan_at=12)
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         rec = Record()

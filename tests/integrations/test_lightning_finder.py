@@ -408,3 +408,137 @@ def test_val_metric_is_not_used_without_the_trials() -> None:
     off = find_lr(trainer(), DictBatches(), train_dataloaders=dict_loader(),
                   val_metric="accuracy", **{**CLS, "trial_steps": 0})  # fmt: skip
     assert off.trials is None  # no trials: the batches are never read for the metric
+
+
+# --- val_metric="auto" (the default): accuracy for class scores, else the loss -----------------
+
+
+def no_auto_note(res: FinderResult) -> bool:
+    return not any("val_metric='auto'" in n for n in res.notes)
+
+
+def test_auto_scores_a_classifier_on_accuracy_as_val_metric_accuracy_does() -> None:
+    model = Classifier()
+    before = [t.clone() for t in model.state_dict().values()]
+    shuffled = torch.utils.data.DataLoader(class_loader(1).dataset, batch_size=32, shuffle=True)
+    torch.manual_seed(5)
+    rng = torch.get_rng_state()
+    res = find_lr(trainer(), model, train_dataloaders=class_loader(0), val_dataloaders=shuffled,
+                  **CLS)  # fmt: skip
+    assert torch.equal(rng, torch.get_rng_state())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+    assert res.trials is not None and res.trials.val_metrics is not None
+    assert res.trials.metric_mode == "max"
+    note = [n for n in res.notes if "val_metric='auto'" in n]
+    assert len(note) == 1 and "top-1 accuracy" in note[0] and "over 3 classes" in note[0]
+    # the same trials, suggestion and interval as val_metric="accuracy" (the shuffling loader
+    # draws the same seeds: the first batch was read with the RNGs put back)
+    torch.manual_seed(5)
+    acc = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                  val_dataloaders=shuffled, val_metric="accuracy", **CLS)  # fmt: skip
+    assert res.trials == acc.trials and res.suggestion == acc.suggestion
+    assert res.interval == acc.interval and res.losses == acc.losses
+    assert no_auto_note(acc)
+    # val_metric=None: the validation loss, no note
+    loss = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                   val_dataloaders=class_loader(1), val_metric=None, **CLS)  # fmt: skip
+    assert loss.trials is not None and loss.trials.val_metrics is None and no_auto_note(loss)
+    # the held-out training batches (no validation data) are read the same way
+    held = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0), **CLS)
+    ref = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                  val_metric="accuracy", **CLS)  # fmt: skip
+    assert held.trials == ref.trials and held.trials is not None
+    assert held.trials.val_metrics is not None and not no_auto_note(held)
+
+
+def test_auto_leaves_regression_and_unreadable_batches_to_the_loss() -> None:
+    # a regression module (float targets): the loss, no note, no error, weights back
+    model = WithVal()
+    before = [t.clone() for t in model.state_dict().values()]
+    auto = find_lr(trainer(), model, train_dataloaders=loader(), **FT)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+    loss = find_lr(trainer(), WithVal(), train_dataloaders=loader(), val_metric=None, **FT)
+    assert auto.trials is not None and auto.trials.val_metrics is None
+    assert auto.trials == loss.trials and auto.suggestion == loss.suggestion
+    assert no_auto_note(auto)
+    # Net has no forward(), dict batches are not (x, y): the loss, never an error
+    net = find_lr(trainer(), Net(), train_dataloaders=loader(), val_data=val_loader(), **FT)
+    assert net.trials is not None and net.trials.val_metrics is None and no_auto_note(net)
+    dicts = find_lr(trainer(), DictBatches(), train_dataloaders=dict_loader(), **CLS)
+    assert dicts.trials is not None and dicts.trials.val_metrics is None
+    # a one-pass iterator cannot be read twice: the loss
+    once = find_lr(trainer(), Classifier(), train_dataloaders=class_loader(0),
+                   val_data=iter(list(class_loader(1))), **CLS)  # fmt: skip
+    assert once.trials is not None and once.trials.val_metrics is None and no_auto_note(once)
+
+
+class CountedForward(Classifier):
+    """Counts ``forward`` calls in eval mode (``"auto"`` reads the class scores so)."""
+
+    evals = 0
+
+    def forward(self, x):
+        if not self.training:
+            CountedForward.evals += 1
+        return super().forward(x)
+
+
+def test_auto_reads_nothing_without_the_trials() -> None:
+    # from scratch (val_data then gives the sweep's validation loss) and with trial_steps=0:
+    # the same forward passes, results and notes as with val_metric=None
+    counts, results = [], []
+    for metric in ("auto", None):
+        CountedForward.evals = 0
+        for kw in (OPTS, {**CLS, "trial_steps": 0}):
+            results.append(find_lr(trainer(), CountedForward(), train_dataloaders=class_loader(0),
+                                   val_data=class_loader(1), val_metric=metric, **kw))  # fmt: skip
+        counts.append(CountedForward.evals)
+    assert counts[0] == counts[1]
+    for auto, loss in zip(results[:2], results[2:], strict=True):
+        assert auto.trials is None and auto.losses == loss.losses
+        assert auto.suggestion == loss.suggestion and auto.notes == loss.notes
+
+
+class Segmenter(pl.LightningModule):
+    """Per-position classes: scores ``(N, 3, 4)`` for targets ``(N, 4)`` (cross_entropy's
+    layout): ``"auto"`` takes top-1 along axis 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 12)
+        )
+
+    def forward(self, x):
+        return self.body(x).reshape(-1, 3, 4)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=1e-2)
+
+
+def seg_loader(seed: int) -> torch.utils.data.DataLoader:
+    x, y = class_tensors(seed)
+    targets = torch.stack([(y + k) % 3 for k in range(4)], dim=1)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, targets), batch_size=32)
+
+
+def test_auto_reads_class_scores_on_the_second_axis() -> None:
+    res = find_lr(trainer(), Segmenter(), train_dataloaders=seg_loader(0),
+                  val_data=seg_loader(1), **CLS)  # fmt: skip
+
+    def top1(module, batch) -> float:
+        x, y = batch
+        return float((module(x).argmax(1) == y).float().mean())
+
+    ref = find_lr(trainer(), Segmenter(), train_dataloaders=seg_loader(0),
+                  val_data=seg_loader(1), val_metric=top1, **CLS)  # fmt: skip
+    assert res.trials is not None and ref.trials is not None
+    assert res.trials.val_metrics is not None and res.trials.metric_mode == "max"
+    assert any("over 3 classes (axis 1)" in n for n in res.notes)
+    assert res.trials.val_metrics == pytest.approx(ref.trials.val_metrics, abs=1e-9)
+    assert res.suggestion == pytest.approx(ref.suggestion, rel=1e-12)

@@ -471,3 +471,124 @@ def test_a_causal_lm_is_refused_by_accuracy_before_the_sweep(tmp_path) -> None:
     trainer = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=LM())
     with pytest.raises(ConfigError, match="GPT2LMHeadModel is a causal LM"):
         find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)
+
+
+# --- val_metric="auto" (the default): accuracy for class scores, else the loss -----------------
+
+
+def no_auto_note(res: FinderResult) -> bool:
+    return not any("val_metric='auto'" in n for n in res.notes)
+
+
+def test_auto_scores_a_classifier_on_accuracy_as_val_metric_accuracy_does(tmp_path) -> None:
+    model = ClsNet()
+    args = make_args(tmp_path, per_device_eval_batch_size=32)
+    trainer = SequentialTrainer(
+        model=model, args=args, train_dataset=ClsData(), eval_dataset=ClsData(1, n=80)
+    )
+    before = snapshot(model)
+    ft = {**FT, "regime": "finetune"}
+    res = find_lr(trainer, **ft)
+    assert same(before, snapshot(model)) and trainer.optimizer is None
+    assert res.trials is not None and res.trials.val_metrics is not None
+    assert res.trials.metric_mode == "max"
+    note = [n for n in res.notes if "val_metric='auto'" in n]
+    assert len(note) == 1 and "top-1 accuracy" in note[0] and f"over {CLASSES} classes" in note[0]
+    acc = find_lr(trainer, val_metric="accuracy", **ft)
+    assert res.trials == acc.trials and res.suggestion == acc.suggestion
+    assert res.interval == acc.interval and res.losses == acc.losses and no_auto_note(acc)
+    # val_metric=None: the validation loss, no note
+    loss = find_lr(trainer, val_metric=None, **ft)
+    assert loss.trials is not None and loss.trials.val_metrics is None and no_auto_note(loss)
+    assert same(before, snapshot(model))
+    # no eval dataset: the held-out first batches of the (shuffling) training loader, read the
+    # same way (the first batch was read with the RNGs put back)
+    bare = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=ClsData())
+    held = find_lr(bare, **ft)
+    ref = find_lr(bare, val_metric="accuracy", **ft)
+    assert held.trials is not None and held.trials.val_metrics is not None
+    assert held.trials == ref.trials and held.losses == ref.losses
+    assert not no_auto_note(held) and same(before, snapshot(model))
+    # token classification (logits (N, T, tags), labels -100 left out): accuracy as well
+    tagger = Tagger()
+    tagged = transformers.Trainer(
+        model=tagger, args=make_args(tmp_path, per_device_eval_batch_size=16),
+        train_dataset=Tokens(0), eval_dataset=Tokens(1, n=64),
+    )  # fmt: skip
+    auto = find_lr(tagged, regime="finetune", **FT)
+    ref = find_lr(tagged, regime="finetune", val_metric="accuracy", **FT)
+    assert auto.trials is not None and auto.trials == ref.trials
+    assert any(f"over {TAGS} classes" in n for n in auto.notes)
+
+
+def test_auto_leaves_a_regression_head_and_a_causal_lm_to_the_loss(tmp_path) -> None:
+    # float labels (the test Net, then a real BERT regression head): the loss, no note
+    trainer = transformers.Trainer(
+        model=Net(), args=make_args(tmp_path), train_dataset=Data(), eval_dataset=ValData()
+    )
+    auto = find_lr(trainer, regime="finetune", **FT)
+    loss = find_lr(trainer, regime="finetune", val_metric=None, **FT)
+    assert auto.trials is not None and auto.trials.val_metrics is None and no_auto_note(auto)
+    assert auto.trials == loss.trials and auto.suggestion == loss.suggestion
+
+    config = transformers.BertConfig(
+        vocab_size=VOCAB, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=16, max_position_embeddings=LENGTH, num_labels=1,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    bert = transformers.BertForSequenceClassification(config)
+
+    class Scores(torch.utils.data.Dataset):
+        def __init__(self, seed: int) -> None:
+            g = torch.Generator().manual_seed(seed)
+            self.ids = torch.randint(0, VOCAB, (32, LENGTH), generator=g)
+
+        def __len__(self) -> int:
+            return len(self.ids)
+
+        def __getitem__(self, i: int) -> dict:
+            return {"input_ids": self.ids[i], "labels": self.ids[i].float().mean() / VOCAB}
+
+    before = snapshot(bert)
+    trainer = transformers.Trainer(
+        model=bert, args=make_args(tmp_path), train_dataset=Scores(0), eval_dataset=Scores(1)
+    )
+    auto = find_lr(trainer, regime="finetune", **FT)
+    assert auto.trials is not None and auto.trials.val_metrics is None and no_auto_note(auto)
+    assert same(before, snapshot(bert))
+
+    # a causal LM (it shifts its labels inside forward): the loss, never an error
+    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=LENGTH, n_embd=8, n_layer=1,
+                                     n_head=2)  # fmt: skip
+    lm = transformers.GPT2LMHeadModel(config)
+
+    class LM(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 32
+
+        def __getitem__(self, i: int) -> dict:
+            ids = (torch.arange(LENGTH) + i) % VOCAB
+            return {"input_ids": ids, "labels": ids}
+
+    before = snapshot(lm)
+    trainer = transformers.Trainer(
+        model=lm, args=make_args(tmp_path), train_dataset=LM(), eval_dataset=LM()
+    )
+    auto = find_lr(trainer, regime="finetune", **FT)
+    loss = find_lr(trainer, regime="finetune", val_metric=None, **FT)
+    assert auto.trials is not None and auto.trials.val_metrics is None and no_auto_note(auto)
+    assert auto.trials == loss.trials and same(before, snapshot(lm))
+
+
+def test_auto_reads_no_eval_batch_without_the_trials(tmp_path) -> None:
+    PlainNet.calls = 0
+    trainer = transformers.Trainer(
+        model=PlainNet(), args=make_args(tmp_path), train_dataset=ClsData(),
+        eval_dataset=ClsData(1),
+    )  # fmt: skip
+    res = find_lr(trainer, **{**FT, "trial_steps": None})  # from scratch
+    calls = PlainNet.calls
+    PlainNet.calls = 0
+    ref = find_lr(trainer, val_metric=None, **{**FT, "trial_steps": None})
+    assert res.trials is None and calls == PlainNet.calls
+    assert res.losses == ref.losses and res.notes == ref.notes

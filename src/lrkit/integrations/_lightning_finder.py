@@ -51,7 +51,8 @@ def _training_loss(out: Any) -> Any:
 
 def _reader(model: pl.LightningModule, device: torch.device) -> MetricReader:
     """``val_metric`` on Lightning batches: ``"accuracy"`` is top-1 of ``model(x)`` against
-    ``y`` for ``(x, y)`` batches; a callable gets the batch on the device."""
+    ``y`` for ``(x, y)`` batches (``"auto"`` reads the same ``model(x)``, ``y``); a callable
+    gets the batch on the device."""
     from lightning.pytorch.utilities.model_helpers import is_overridden
 
     from lrkit.tasks import accuracy
@@ -69,11 +70,18 @@ def _reader(model: pl.LightningModule, device: torch.device) -> MetricReader:
         x, y = move_data_to_device(batch, device)
         return accuracy(module(x), y)
 
+    def scores(module: Any, batch: Any) -> tuple[Any, Any]:
+        # before the sweep: the module may not be on the strategy's device yet
+        first = next(iter(module.parameters()), None)
+        x, y = move_data_to_device(batch, device if first is None else first.device)
+        return module(x), y
+
     return MetricReader(
         accuracy=top1,
         unreadable=unreadable,
         prepare=lambda batch: move_data_to_device(batch, device),
         batch_form="(x, y) batches (top-1 of model(x) against y)",
+        scores=scores,
     )
 
 
@@ -185,6 +193,7 @@ def find_lr(
     datamodule: pl.LightningDataModule | None = None,
     train_dataloaders: Any = None,
     val_dataloaders: Any = None,
+    val_metric: Any = "auto",
     **options: Any,
 ) -> FinderResult:
     """lrkit's range test on a ``LightningModule``: a drop-in for ``Tuner(trainer).lr_find``.
@@ -204,8 +213,8 @@ def find_lr(
     mode without gradients, as the training batches' loss is read; validation data is not used
     from scratch.
 
-    ``val_metric=`` scores the trials on a metric instead, with the same rule as
-    :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric;
+    ``val_metric=`` scores the trials on a metric instead of the validation loss, with the same
+    rule as :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric;
     ``result.trials.val_metrics``): ``"accuracy"`` for ``(x, y)`` (or ``[x, y]``) batches is the
     top-1 accuracy of ``model(x)`` (the module's ``forward``) against ``y``; a callable
     ``val_metric(model, batch) -> number`` gets the module and a validation batch on the
@@ -213,8 +222,19 @@ def find_lr(
     metric is the mean over samples, each batch weighted by its size: the leading size of its
     first tensor; the mean over ranks under DDP). ``val_metric_mode="max"`` (default) or
     ``"min"``. A batch ``"accuracy"`` cannot read raises a :class:`~lrkit.errors.ConfigError`,
-    checked on the first validation batch before the sweep. Without the trials ``val_metric``
-    is not used, as in :func:`lrkit.find_lr`.
+    checked on the first validation batch before the sweep. ``val_metric=None``: the
+    validation loss.
+
+    ``val_metric="auto"`` (default), as in :func:`lrkit.find_lr`: when the trials will run,
+    ``model(x)`` is computed on the first validation batch they will score (eval mode, no
+    gradients, the RNGs and flags left as they were); where it gives class scores for integer
+    ``y`` (``(N, C)``, ``(N, T, C)``, or ``(N, C, d1, ...)``: top-1 along ``C``) the trials are
+    scored as with ``"accuracy"`` and ``result.notes`` says so; otherwise (a regression
+    module, float targets, a module without ``forward``, batches that are not ``(x, y)``,
+    validation data that is a one-pass iterator) on the validation loss, silently and never an
+    error. Under DDP every rank decides the same (accuracy only where every rank reads class
+    scores). Without the trials ``val_metric`` is not used and nothing is read, as in
+    :func:`lrkit.find_lr`.
 
     Example::
 
@@ -263,5 +283,6 @@ def find_lr(
         optimizer,
         val_source=val_source,
         reader=_reader(model, device),
+        val_metric=val_metric,
         **options,
     )

@@ -165,7 +165,9 @@ class ScheduleTrainer(transformers.Trainer):  # type: ignore[misc]
         return self.lr_scheduler  # type: ignore[return-value]
 
 
-def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
+def find_lr(
+    trainer: transformers.Trainer, *, val_metric: Any = "auto", **options: Any
+) -> FinderResult:
     """LR range test on a ``transformers.Trainer``'s model, optimizer, collator and batches.
 
     Batches come from ``trainer.get_train_dataloader()`` (the Trainer's collator and, under
@@ -186,8 +188,8 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
     ``torch.distributed`` each rank scores its shard and the loss is the mean over ranks.
     ``result.notes`` says which data was used. From scratch the eval dataset is not used.
 
-    ``val_metric=`` scores the trials on a metric instead, with the same rule as
-    :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric;
+    ``val_metric=`` scores the trials on a metric instead of the validation loss, with the same
+    rule as :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric;
     ``result.trials.val_metrics``): ``"accuracy"`` is the top-1 accuracy of
     ``model(**batch).logits`` (argmax over the last axis) against ``batch["labels"]``, over the
     positions whose label is not -100 (so token classification works; a causal LM, which
@@ -198,8 +200,17 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
     its size: the leading size of its first tensor; the mean over ranks under several
     processes). ``val_metric_mode="max"`` (default) or ``"min"``. A batch ``"accuracy"`` cannot
     read raises a :class:`~lrkit.errors.ConfigError`, checked on the first validation batch
-    before the sweep. Without the trials ``val_metric`` is not used, as in
-    :func:`lrkit.find_lr`.
+    before the sweep. ``val_metric=None``: the validation loss.
+
+    ``val_metric="auto"`` (default), as in :func:`lrkit.find_lr`: when the trials will run,
+    ``model(**batch).logits`` is computed on the first validation batch they will score (eval
+    mode, no gradients, the RNGs and flags left as they were); where the logits are class
+    scores for integer ``batch["labels"]`` (sequence or token classification) the trials are
+    scored as with ``"accuracy"`` and ``result.notes`` says so; otherwise (a regression head's
+    float labels, a causal LM, batches without ``"labels"``, an output without ``logits``,
+    validation data that is a one-pass iterator) on the validation loss, silently and never an
+    error. Under several processes every rank decides the same. Without the trials
+    ``val_metric`` is not used and nothing is read, as in :func:`lrkit.find_lr`.
 
     Example::
 
@@ -233,6 +244,7 @@ def find_lr(trainer: transformers.Trainer, **options: Any) -> FinderResult:
             inner,
             val_source=val_source,
             reader=_reader(trainer),
+            val_metric=val_metric,
             **options,
         )
     finally:
@@ -281,10 +293,17 @@ def _reader(trainer: transformers.Trainer) -> MetricReader:
             )
         return accuracy(logits[keep], labels[keep])
 
+    def scores(model: Any, batch: Any) -> tuple[Any, Any]:
+        inputs = trainer._prepare_inputs(batch)
+        out = model(**inputs)
+        logits = out.get("logits") if isinstance(out, Mapping) else None
+        return logits, inputs["labels"]
+
     return MetricReader(
         accuracy=top1,
         unreadable=unreadable,
         prepare=trainer._prepare_inputs,
+        scores=scores,
         batch_form="dict batches with 'labels' (top-1 of model(**batch).logits against them)",
     )
 
