@@ -703,7 +703,7 @@ def main() -> None:
         f"interval_holds_grid_best{suffix}": statistics.fmean(
             c[f"interval_holds_grid_best{suffix}"] for c in cells
         )
-        for suffix in ("", "_noval", "_metric")
+        for suffix in ("", "_noval", "_metric", "_loss")
         if all(f"interval_holds_grid_best{suffix}" in c for c in cells)
     }
     result = {
