@@ -6,7 +6,7 @@ pretrained model knows; its fitted minimum sits 10-100x above the best fine-tuni
 family). :func:`detect_pretrained` reads a pretrained start off the weights' spectra. The
 fine-tuning rule (the default, ``trial_steps=None``) runs short trials from the caller's exact
 weights at LRs below the range test's fitted minimum (:func:`run_trials`: 4, then lower while
-the lowest is the best), scores them on the validation data
+the lowest is the best, or higher while the highest is), scores them on the validation data
 (at most :data:`MAX_VAL_SAMPLES`; without ``val_data``, on training samples held out from the
 trials) and suggests half a decade below the best (short trials favour too high an LR); the
 interval covers every trial within :data:`NEAR` of the best (:func:`pick`). With
@@ -15,7 +15,9 @@ evidence is weaker. Every trial starts from the caller's weights and optimizer s
 bit for bit.
 
 With ``val_metric`` the trials are scored on the caller's metric instead and the suggestion is
-the lowest trial LR within :data:`NEAR` of the best trial's metric (no divisor).
+the lowest trial LR within :data:`NEAR` of the best trial's metric (no divisor); the front-ends'
+default ``val_metric="auto"`` does so with top-1 accuracy where the model's outputs are class
+scores (:data:`METRIC_NAMES`).
 
 The loss rule was chosen on four fine-tuning tasks of ``benchmarks/finetune_tasks.py``
 (``lm_licence``, ``cnn_newhead``, ``mlp_shift``, ``tabular_drift``; ``benchmarks/finetune_rule.py``);

@@ -105,10 +105,10 @@ def find_lr(
             reason is in ``result.notes``); ``"finetune"`` always applies it; ``"scratch"``
             never does. The rule: trials of 40 updates from the model's weights at LRs half a
             decade apart below the range test's fitted minimum (4, more below while the
-            lowest is the best), scored on ``val_data`` (at most 512 samples of it) or,
-            without it, on training samples held out from the trials (a fifth, at most 512;
-            weaker: pass your validation split); the suggestion is half a decade below the
-            best trial.
+            lowest is the best, up to 2 above while the highest is the best), scored on
+            ``val_data`` (at most 512 samples of it) or, without it, on training samples held
+            out from the trials (a fifth, at most 512; weaker: pass your validation split);
+            the suggestion is read off them as ``val_metric`` says.
         trial_steps: the trials' length in updates; ``None`` (default): 40; ``0``: no trials
             (the fitted minimum / 10 instead of / 3: weaker evidence; a note says so).
         val_metric: ``val_metric(model(x), y) -> number`` (accuracy, F1, ...; a batch's value
