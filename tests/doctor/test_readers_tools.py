@@ -109,6 +109,22 @@ def test_keras_csvlogger_appended_runs(tmp_path: Path) -> None:
     assert "2 runs" in diagnose(path).explain()
 
 
+def test_validation_rows_counted_by_batch_do_not_restart_the_run(tmp_path: Path) -> None:
+    """A Lightning CSV whose validation rows carry the validation batch index in `step`
+    (0, 1, 2, ... after every training row): only the loss's rows decide runs and resumes."""
+    rows = ["train_loss_step,epoch,step,val_loss_step,val_loss_epoch"]
+    for e in range(12):
+        rows.append(f"{2.0 - 0.1 * e},{e},{50 * e + 49},,")
+        rows += [f",,{b},{2.1 - 0.1 * e}," for b in range(4)]  # val batches 0..3
+        rows.append(f",{e},{50 * e + 49},,{2.1 - 0.1 * e}")
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(rows) + "\n")
+    log = read_log(path)
+    assert log.loss.name == "train_loss_step" and len(log.loss) == 12
+    assert log.loss.steps.tolist() == [50 * e + 49 for e in range(12)]
+    assert not any("runs in this log" in n or "resume" in n for n in log.notes)
+
+
 def test_resume_keeps_newest_values(tmp_path: Path) -> None:
     rows = ["step,loss"] + [f"{s},{2.0 - 0.01 * s}" for s in range(0, 60)]
     rows += [f"{s},{1.0 - 0.001 * s}" for s in range(40, 100)]  # resumed from step 40

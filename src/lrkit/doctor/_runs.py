@@ -10,10 +10,12 @@ from lrkit.doctor._table import _Table
 def _split_runs(
     table: _Table, x_col: str, rows: np.ndarray, notes: list[str], x_name: str
 ) -> np.ndarray:
-    """Rows to keep when ``x_col`` goes backwards: a restart at (or before) the run's first
-    position starts a new run (appended CSVLogger files): only the last run is kept; a step back
-    to a later position is a resume from a checkpoint: the rows it replays are dropped."""
-    has_x = table.present[x_col] & np.isfinite(table.values[x_col])
+    """Rows to keep when ``x_col`` goes backwards on the loss's ``rows``: a restart at (or
+    before) the run's first position starts a new run (appended CSVLogger files): only the last
+    run is kept; a step back to a later position is a resume from a checkpoint: the rows it
+    replays are dropped. Rows without the loss (validation rows whose counter is the batch
+    index, as some Lightning loggers write) neither start nor resume a run."""
+    has_x = table.present[x_col] & np.isfinite(table.values[x_col]) & rows
     order = np.flatnonzero(has_x)
     keep = np.ones(table.n_rows, dtype=bool)
     if order.size < 2:
