@@ -412,6 +412,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     res["real2_logs"] = {k: real2[k] for k in ("n", "readable", "acceptable", "confusion")}
     real3 = evaluate(Path(__file__).parent / "doctor_corpus" / "real3", verbose=False)
     res["real3_logs"] = {k: real3[k] for k in ("n", "readable", "acceptable", "confusion")}
+    real4 = evaluate(Path(__file__).parent / "doctor_corpus" / "real4", verbose=False)
+    res["real4_logs"] = {k: real4[k] for k in ("n", "readable", "acceptable", "confusion")}
     for name in ("default_rules", "lofo"):
         s = res[name]
         print(f"[{name}] n={s['n']} macro-F1={s['macro_f1']:.3f} accuracy={s['accuracy']:.3f} "
@@ -422,7 +424,7 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
                   f"  -> {s['confusion'][lab]}")  # fmt: skip
     print("per family (default rules):", {f: round(v, 2) for f, v in
                                           res["default_rules"]["per_family"].items()})  # fmt: skip
-    for name, r in (("real", real), ("real2", real2), ("real3", real3)):
+    for name, r in (("real", real), ("real2", real2), ("real3", real3), ("real4", real4)):
         print(f"{name} logs: readable {r['readable']}/{r['n']}, acceptable "
               f"{r['acceptable']}/{r['n']}")  # fmt: skip
     res["machine"] = (

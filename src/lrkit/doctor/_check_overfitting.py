@@ -13,6 +13,32 @@ from lrkit.doctor._stats import rolling_median, trend
 from lrkit.doctor._thresholds import Thresholds
 
 
+def val_noise(values: np.ndarray) -> float:
+    """Robust SD of one evaluation's noise: the spread (MAD) of the consecutive changes over
+    the second half of the evaluations, around their median (a trend moves the median, not the
+    spread), over √2; NaN with fewer than 3 changes."""
+    d = np.diff(values)[(len(values) - 1) // 2 :]
+    if d.size < 3:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+def _at_floor(steps: np.ndarray, values: np.ndarray, k: int, rise: float, t: Thresholds) -> bool:
+    """A validation loss at its floor: the rise above the minimum (at index ``k``) is within
+    ``overfit_noise`` × the evaluations' noise and the values after the minimum do not trend up.
+
+    The lowest of many noisy evaluations of a flat loss lies a few standard deviations below
+    its level, so a flat, noisy validation loss "rises" that far above its minimum by chance.
+    """
+    noise = val_noise(values)
+    if not noise > 0 or rise >= t.overfit_noise * noise:
+        return False
+    if len(values) - k < 4:
+        return True
+    tr = trend(steps[k:], values[k:])
+    return not (tr.tau > 0 and tr.p_value < t.overfit_trend_p)
+
+
 def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     v = log.val_loss.finite() if log.val_loss is not None else None
     if v is None or len(v) < 5:
@@ -31,11 +57,14 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     late = v.values[k + 1 :][after // 2 :]
     persist = float(np.mean(late > vmin * (1 + t.overfit_rise / 2))) if late.size else 0.0
     significant = persist >= t.overfit_persist
-    # A loss that sits high (a language model at 2.4 nats) rises little relative to its level:
-    # measure the rise against what validation gained before its minimum too, and then ask for
-    # a steady climb (Mann–Kendall on the values after the minimum) instead of the level test.
+    # A loss high above zero rises little relative to its level: measure the rise against
+    # what validation gained before its minimum too (``climb``).
     gained = float(vy[0]) - vmin
     climb = (vtail - vmin) / gained if gained > 0 else 0.0
+    if significant and gained > 0 and climb < t.overfit_floor:
+        significant = not _at_floor(v.steps, v.values, k, vtail - vmin, t)
+    # A loss that sits high (a language model at 2.4 nats) rises little relative to its level:
+    # then ask for a steady climb (Mann–Kendall on the values after the minimum) instead.
     steady = False
     if rise < t.overfit_rise and climb >= t.overfit_climb and after >= 4:
         tr = trend(v.steps[k:], v.values[k:])

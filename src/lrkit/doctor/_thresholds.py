@@ -43,6 +43,14 @@ class Thresholds:
     #: ... or (a loss high above zero) it climbs back this fraction of what it gained before
     #: its minimum, steadily (Mann–Kendall p < rise_p on the values after the minimum).
     overfit_climb: float = 0.1
+    #: A validation loss at its floor is not overfitting: it gave back less than overfit_floor
+    #: of what it gained, the rise (tail median − minimum) is below overfit_noise × its noise
+    #: (robust SD of its changes over the second half, over √2) and the values after the
+    #: minimum do not trend up (Mann–Kendall p < overfit_trend_p): a flat, noisy validation
+    #: loss rises that far above its lowest value by chance (overfit_floor 0 = off).
+    overfit_floor: float = 0.05
+    overfit_noise: float = 3.0
+    overfit_trend_p: float = 0.05
     #: lr_too_low (only for quiet curves: minibatch noise over the last 40% below
     #: quiet_noise × its level): progress below low_progress while the last third still
     #: falls at ≥ low_ratio × the slope of the first third (Theil–Sen, Mann–Kendall p < low_p) ...
