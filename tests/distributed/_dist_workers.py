@@ -74,6 +74,38 @@ def start_mae() -> float:
         return float((model()(x) - y).abs().mean())
 
 
+def check_metric_trials(ranks: list[dict[str, Any]], where: str) -> None:
+    """The trainer front-ends' ``metric_tuned`` scenario: the same trials on both ranks, each
+    rank's metric on its shard, the start's metric the whole validation set's; ``where``
+    names the trainer's validation data in the notes."""
+    import pytest
+
+    r0, r1 = (r["metric_tuned"] for r in ranks)
+    assert r0 == r1  # each rank scored its shard with val_metric; the mean over both
+    trials = r0["trials"]
+    assert trials is not None and trials["metric_mode"] == "min"
+    assert len(trials["val_metrics"]) == len(trials["val_losses"]) >= 4
+    # the start's metric: the two halves' mean is the whole validation set's
+    assert trials["start_val_metric"] == pytest.approx(start_mae(), rel=1e-5)
+    assert any(where in n for n in r0["notes"])
+
+
+def check_auto_alike(ranks: list[dict[str, Any]]) -> None:
+    """The trainer front-ends' ``auto`` scenario: a classifier's default equals
+    ``val_metric="accuracy"`` with its note; where one rank reads no class scores, both keep
+    the loss, as ``val_metric=None``."""
+    r0, r1 = (r["auto"] for r in ranks)
+    assert r0 == r1
+    cls, acc = r0["cls"], r0["accuracy"]
+    assert cls["trials"] is not None and cls["trials"]["val_metrics"] is not None
+    assert cls["trials"] == acc["trials"] and cls["suggestion"] == acc["suggestion"]
+    assert any("val_metric='auto'" in n and "over 3 classes" in n for n in cls["notes"])
+    split, loss = r0["split"], r0["loss"]
+    assert split["trials"] is not None and split["trials"]["val_metrics"] is None
+    assert split["trials"] == loss["trials"] and split["suggestion"] == loss["suggestion"]
+    assert not any("val_metric='auto'" in n for n in split["notes"])
+
+
 def find_lr_single(**options: Any) -> dict[str, Any]:
     """The reference: one process on the union of the shards (the full batches)."""
     from lrkit.finder import find_lr

@@ -50,25 +50,8 @@ def test_guard_acts_on_both_ranks_and_the_lr_follows_applied_updates(ranks: list
 
 
 def test_metric_scored_trials_agree_across_ranks_and_average_the_shards(ranks: list[dict]) -> None:
-    r0, r1 = (r["metric_tuned"] for r in ranks)
-    assert r0 == r1  # each rank scored its shard with val_metric; the mean over both
-    trials = r0["trials"]
-    assert trials is not None and trials["metric_mode"] == "min"
-    assert len(trials["val_metrics"]) == len(trials["val_losses"]) >= 4
-    # the start's metric: the two halves' mean is the whole validation set's
-    assert trials["start_val_metric"] == pytest.approx(W.start_mae(), rel=1e-5)
-    assert any("trainer.get_eval_dataloader()" in n for n in r0["notes"])
+    W.check_metric_trials(ranks, "trainer.get_eval_dataloader()")
 
 
 def test_auto_val_metric_is_decided_alike_on_every_rank(ranks: list[dict]) -> None:
-    r0, r1 = (r["auto"] for r in ranks)
-    assert r0 == r1
-    cls, acc = r0["cls"], r0["accuracy"]
-    assert cls["trials"] is not None and cls["trials"]["val_metrics"] is not None
-    assert cls["trials"] == acc["trials"] and cls["suggestion"] == acc["suggestion"]
-    assert any("val_metric='auto'" in n and "over 3 classes" in n for n in cls["notes"])
-    # rank 1 reads no class scores: both ranks keep the loss, as val_metric=None
-    split, loss = r0["split"], r0["loss"]
-    assert split["trials"] is not None and split["trials"]["val_metrics"] is None
-    assert split["trials"] == loss["trials"] and split["suggestion"] == loss["suggestion"]
-    assert not any("val_metric='auto'" in n for n in split["notes"])
+    W.check_auto_alike(ranks)
