@@ -455,20 +455,30 @@ def test_a_bad_val_metric_fails_in_one_line(tmp_path) -> None:
     assert "\n" not in str(info.value) and same(before, snapshot(tupled))
 
 
-def test_a_causal_lm_is_refused_by_accuracy_before_the_sweep(tmp_path) -> None:
+def tiny_gpt2() -> transformers.GPT2LMHeadModel:
     config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=LENGTH, n_embd=8, n_layer=1,
                                      n_head=2)  # fmt: skip
-    model = transformers.GPT2LMHeadModel(config)
+    return transformers.GPT2LMHeadModel(config)
 
-    class LM(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return 32
 
-        def __getitem__(self, i: int) -> dict:
-            ids = torch.arange(LENGTH) % VOCAB
-            return {"input_ids": ids, "labels": ids}
+class LMData(torch.utils.data.Dataset):
+    """32 token sequences whose labels are their inputs (a causal LM shifts them itself);
+    ``shift``: sequence ``i`` starts at token ``i``, else every sequence is the same."""
 
-    trainer = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=LM())
+    def __init__(self, shift: bool = False) -> None:
+        self.shift = shift
+
+    def __len__(self) -> int:
+        return 32
+
+    def __getitem__(self, i: int) -> dict:
+        ids = (torch.arange(LENGTH) + (i if self.shift else 0)) % VOCAB
+        return {"input_ids": ids, "labels": ids}
+
+
+def test_a_causal_lm_is_refused_by_accuracy_before_the_sweep(tmp_path) -> None:
+    model = tiny_gpt2()
+    trainer = transformers.Trainer(model=model, args=make_args(tmp_path), train_dataset=LMData())
     with pytest.raises(ConfigError, match="GPT2LMHeadModel is a causal LM"):
         find_lr(trainer, val_metric="accuracy", regime="finetune", **FT)
 
@@ -558,21 +568,10 @@ def test_auto_leaves_a_regression_head_and_a_causal_lm_to_the_loss(tmp_path) -> 
     assert same(before, snapshot(bert))
 
     # a causal LM (it shifts its labels inside forward): the loss, never an error
-    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=LENGTH, n_embd=8, n_layer=1,
-                                     n_head=2)  # fmt: skip
-    lm = transformers.GPT2LMHeadModel(config)
-
-    class LM(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return 32
-
-        def __getitem__(self, i: int) -> dict:
-            ids = (torch.arange(LENGTH) + i) % VOCAB
-            return {"input_ids": ids, "labels": ids}
-
+    lm = tiny_gpt2()
     before = snapshot(lm)
     trainer = transformers.Trainer(
-        model=lm, args=make_args(tmp_path), train_dataset=LM(), eval_dataset=LM()
+        model=lm, args=make_args(tmp_path), train_dataset=LMData(True), eval_dataset=LMData(True)
     )
     auto = find_lr(trainer, regime="finetune", **FT)
     loss = find_lr(trainer, regime="finetune", val_metric=None, **FT)
