@@ -710,25 +710,36 @@ def lstm_markov() -> Task:
     replaced by a fresh one and fine-tuned to tell apart four other chains of the same kind:
     128 sequences, validated on 1000 more; AdamW, batch 16, 30 epochs (240 updates).
     Metric: accuracy."""
+    return _markov_task("ft-lstm-markov", "lstm-markov8", _lstm_cls, seed=0, lr=3e-3, n_val=1000)
+
+
+def _markov_task(
+    name: str, cache: str, build: Callable[[int], Any], *, seed: int, lr: float, n_val: int
+) -> Task:
+    """``build(8)`` pretrained on eight Markov chains (chain seed ``seed``, 8000 sequences,
+    1500 Adam updates at ``lr``), its ``head.`` replaced by ``build(4)``'s fresh one and
+    fine-tuned on four other chains (seed ``seed + 1``): 128 training sequences, ``n_val``
+    validation ones; batch 16, 30 epochs."""
     import torch
 
-    xp, yp = (torch.from_numpy(a) for a in _markov_sequences(_markov_chains(8, 0), 8000, 0))
+    chains = _markov_chains(8, seed)
+    xp, yp = (torch.from_numpy(a) for a in _markov_sequences(chains, 8000, seed))
     state = _pretrained(
-        "lstm-markov8",
-        lambda: _lstm_cls(8),
-        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=3e-3, bs=64),
+        cache,
+        lambda: build(8),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=lr, bs=64),
     )
-    new = _markov_chains(4, 1)
-    train = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 128, 2))
-    val = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 1000, 3))
+    new = _markov_chains(4, seed + 1)
+    train = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 128, seed + 2))
+    val = tuple(torch.from_numpy(a) for a in _markov_sequences(new, n_val, seed + 3))
     body = {k: v for k, v in state.items() if not k.startswith("head.")}
 
     def model() -> Any:
-        m = _lstm_cls(4)  # the head keeps its fresh, caller-seeded init
+        m = build(4)  # the head keeps its fresh, caller-seeded init
         m.load_state_dict(body, strict=False)
         return m
 
-    return _task("ft-lstm-markov", model, train, val, 16, 30)
+    return _task(name, model, train, val, 16, 30)
 
 
 # --- 10. a wide LayerNorm SiLU MLP: eight tabular classes -> four unseen ones (fresh) --------
@@ -1197,25 +1208,7 @@ def tcn_sequences() -> Task:
     head replaced by a fresh one and fine-tuned to tell apart four other chains of the same
     kind: 128 sequences, validated on 500 more; AdamW, batch 16, 30 epochs (240 updates).
     Metric: accuracy."""
-    import torch
-
-    xp, yp = (torch.from_numpy(a) for a in _markov_sequences(_markov_chains(8, 20), 8000, 20))
-    state = _pretrained(
-        "tcn-markov8",
-        lambda: _tcn(8),
-        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=64),
-    )
-    new = _markov_chains(4, 21)
-    train = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 128, 22))
-    val = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 500, 23))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = _tcn(4)  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
-    return _task("ft-tcn-sequences", model, train, val, 16, 30)
+    return _markov_task("ft-tcn-sequences", "tcn-markov8", _tcn, seed=20, lr=2e-3, n_val=500)
 
 
 # --- 16. a CNN encoder pretrained without labels (SimCLR), fine-tuned on few labels (fresh) ---
