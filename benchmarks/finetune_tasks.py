@@ -76,6 +76,19 @@ def _pretrained(name: str, build: Callable[[], Any], pretrain: Callable[[Any], N
     return state
 
 
+def _fresh_head(state: dict[str, Any], build: Callable[[], Any]) -> Callable[[], Any]:
+    """A model factory: ``build()`` with ``state``'s weights except its ``head.`` ones (the new
+    head keeps its fresh, caller-seeded init)."""
+    body = {k: v for k, v in state.items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = build()
+        m.load_state_dict(body, strict=False)
+        return m
+
+    return model
+
+
 def _fit(model: Any, x: Any, y: Any, loss_fn: Any, *, steps: int, lr: float, bs: int) -> None:
     """Plain pretraining: Adam, cosine decay to 0, seeded batches."""
     import torch
@@ -556,13 +569,7 @@ def tfm_cls_newlabels() -> Task:
     )
     texts = [_licence_codes(f) for f in _OLD_LICENCES]
     train, val = _labelled_windows(texts, _CTX, 80, 50, np.random.default_rng(7))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = _tfm_cls(len(_OLD_LICENCES))  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
+    model = _fresh_head(state, lambda: _tfm_cls(len(_OLD_LICENCES)))
     return _task("ft-tfm-cls-newlabels", model, train, val, 16, 10)
 
 
@@ -732,13 +739,7 @@ def _markov_task(
     new = _markov_chains(4, seed + 1)
     train = tuple(torch.from_numpy(a) for a in _markov_sequences(new, 128, seed + 2))
     val = tuple(torch.from_numpy(a) for a in _markov_sequences(new, n_val, seed + 3))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = build(4)  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
+    model = _fresh_head(state, lambda: build(4))
     return _task(name, model, train, val, 16, 30)
 
 
@@ -854,13 +855,7 @@ def gru_lm_to_cls() -> Task:
     )
     texts = [_stdlib_codes(f) for f in _CLS_SOURCES]
     train, val = _labelled_windows(texts, 32, 20, 125, np.random.default_rng(11))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = _gru_lm_cls(len(_CLS_SOURCES))  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
+    model = _fresh_head(state, lambda: _gru_lm_cls(len(_CLS_SOURCES)))
     return _task("ft-gru-lm-to-cls", model, train, val, 8, 20)
 
 
@@ -1092,13 +1087,7 @@ def _glyph_task(
     )
     xt, yt = (torch.from_numpy(a) for a in _glyph_images(new, 96, seeds[1]))
     xv, yv = (torch.from_numpy(a) for a in _glyph_images(new, 500, seeds[2]))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = build(len(new))  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
+    model = _fresh_head(state, lambda: build(len(new)))
     return _task(name, model, (xt, yt), (xv, yv), 8, 17)
 
 
@@ -1305,13 +1294,7 @@ def contrastive_encoder() -> Task:
     )
     train = tuple(torch.from_numpy(a) for a in _shape_images(kinds, 100, 31))
     val = tuple(torch.from_numpy(a) for a in _shape_images(kinds, 500, 32))
-    body = {k: v for k, v in state.items() if not k.startswith("head.")}
-
-    def model() -> Any:
-        m = _conv_encoder(len(kinds))  # the head keeps its fresh, caller-seeded init
-        m.load_state_dict(body, strict=False)
-        return m
-
+    model = _fresh_head(state, lambda: _conv_encoder(len(kinds)))
     return _task("ft-contrastive-encoder", model, train, val, 8, 20)
 
 
