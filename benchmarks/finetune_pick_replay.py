@@ -1,0 +1,112 @@
+"""Replay pick rules on the fine-tuning trials that finder_regret.py saved (issue #18).
+
+Every saved metric-scored trial set (``curves`` / ``curves_metric`` of the fine-tuning result
+files below) is read again with other rules for turning the trials into a suggestion; each
+suggestion is scored against its cell's 3-seed grid, linear in log-LR between grid points (a
+proxy: no training runs, used to choose, not a reported regret). Every task read here is seen.
+
+    python benchmarks/finetune_pick_replay.py [--out benchmarks/results/finetune_pick_replay.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+#: (result file suffix, key of its trial sets): every saved metric-scored trial set.
+SOURCES = (
+    ("seen10_auto", "curves"),
+    ("fresh6", "curves"),
+    ("fresh5_sgd_climb", "curves"),
+    ("fresh4", "curves_metric"),
+    ("fresh5", "curves_metric"),
+)
+
+
+def _interp(grid: dict[str, float], lr: float) -> float:
+    keys = sorted(grid, key=float)
+    x = np.log10([float(k) for k in keys])
+    return float(np.interp(np.log10(lr), x, [grid[k] for k in keys]))
+
+
+def rules(lrs: Any, metrics: Any) -> dict[str, float]:
+    """Each candidate rule's suggestion from trials at ``lrs`` (ascending) scoring
+    ``metrics`` (higher is better)."""
+    lr, m = np.asarray(lrs, dtype=float), np.asarray(metrics, dtype=float)
+    b = int(np.argmax(m))
+
+    def near(f: float) -> np.ndarray:
+        return lr[m >= m[b] - f * abs(m[b])]
+
+    out = {
+        "lowest within 5% (the rule)": float(near(0.05).min()),
+        "best trial": float(lr[b]),
+        "lowest within 3%": float(near(0.03).min()),
+        "geometric mean within 5%": float(np.exp(np.log(near(0.05)).mean())),
+    }
+    smooth = np.convolve(np.pad(m, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    out["best of 1-2-1 smoothed"] = float(lr[int(np.argmax(smooth))])
+    quad = float(lr[b])
+    if 0 < b < len(m) - 1:
+        x, y = np.log10(lr[b - 1 : b + 2]), m[b - 1 : b + 2]
+        c = np.polyfit(x, y, 2)
+        vertex = -c[1] / (2 * c[0]) if c[0] < 0 else x[1]
+        quad = float(10 ** np.clip(vertex, x[0], x[2]))
+    out["parabola through the best 3"] = quad
+    # post hoc: seen to do best on this very data; a candidate for a fresh set, nothing more
+    out["geo. mean of parabola and lowest 5% (post hoc)"] = float(
+        np.sqrt(quad * out["lowest within 5% (the rule)"])
+    )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=RESULTS / "finetune_pick_replay.json")
+    args = ap.parse_args()
+    regrets: dict[str, dict[str, list[float]]] = {}
+    for suffix, key in SOURCES:
+        data = json.loads((RESULTS / f"finder_regret_finetune_{suffix}.json").read_text())
+        cells = {(c["task"], c["optimizer"]): c for c in data["cells"]}
+        for name, run in data[key].items():
+            trials = run.get("trials") if isinstance(run, dict) else None
+            if not trials or not trials.get("val_metrics"):
+                continue
+            task, opt, _ = name.rsplit("|", 2)
+            grid = {k: float(v) for k, v in cells[(task, opt)]["grid"].items()}
+            best = max(grid.values())
+            for rule, lr in rules(trials["lrs"], trials["val_metrics"]).items():
+                cell = f"{suffix}:{task}|{opt}"
+                regrets.setdefault(rule, {}).setdefault(cell, []).append(
+                    100 * (best - _interp(grid, lr))
+                )
+    summary: dict[str, Any] = {}
+    for rule, cells in regrets.items():
+        runs = [r for v in cells.values() for r in v]
+        per_cell = {k: float(np.median(v)) for k, v in cells.items()}
+        worst = max(per_cell, key=per_cell.__getitem__)
+        summary[rule] = {
+            "median_regret_points": float(np.median(runs)),
+            "worst_cell_points": per_cell[worst],
+            "worst_cell": worst,
+            "cells_above_2": sum(v > 2 for v in per_cell.values()),
+            "cells": len(per_cell),
+            "runs": len(runs),
+        }
+        s = summary[rule]
+        print(
+            f"{rule:<48} median {s['median_regret_points']:5.2f}  worst cell "
+            f"{s['worst_cell_points']:5.2f} ({worst})  cells > 2: {s['cells_above_2']}/{s['cells']}"
+        )
+    args.out.write_text(json.dumps({"sources": SOURCES, "summary": summary}, indent=1))
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
