@@ -1368,9 +1368,9 @@ def bilstm_tagger() -> Task:
     direction, LayerNorm, a linear head at every position) pretrained to tag each token of
     length-32 sequences from an 8-state hidden Markov model (24 tokens, sticky transitions: stay
     0.8) with its hidden state (8000 seeded-numpy sequences; about a minute on one core), its
-    head replaced by a fresh one and fine-tuned on another tag set of another HMM (same
-    emissions, stay 0.8, other transitions): four tags per token, the pair of states {0, 1},
-    {2, 3}, {4, 5} or {6, 7} it was emitted from; 48 sequences, validated on 500 more; AdamW,
+    head replaced by a fresh one and fine-tuned on another tag set of new sequences from the
+    same HMM: four tags per token, the pair of states {0, 1}, {2, 3}, {4, 5} or {6, 7} it was
+    emitted from; 48 sequences, validated on 500 more; AdamW,
     batch 8, 40 epochs (240 updates). Loss: cross-entropy over the (batch, time, tags) logits,
     summed over each sequence's 32 positions and averaged over sequences. Metric: per-token
     accuracy (:func:`lrkit.tasks.accuracy` takes the arg-max over the last axis)."""
@@ -1382,9 +1382,8 @@ def bilstm_tagger() -> Task:
         lambda: _bilstm_tagger(_HMM_STATES),
         lambda m: _fit(m, xp, zp, _tag_loss, steps=1500, lr=3e-3, bs=64),
     )
-    new = _hmm(0.8, 41)
-    xt, zt = _hmm_sequences(new, 48, 42)
-    xv, zv = _hmm_sequences(new, 500, 43)
+    xt, zt = _hmm_sequences(_hmm(0.8, 40), 48, 42)
+    xv, zv = _hmm_sequences(_hmm(0.8, 40), 500, 43)
     train = (torch.from_numpy(xt), torch.from_numpy(zt // 2))
     val = (torch.from_numpy(xv), torch.from_numpy(zv // 2))
     model = _fresh_head(state, lambda: _bilstm_tagger(4))
