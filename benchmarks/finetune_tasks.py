@@ -23,6 +23,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them.
 - ``tcn_sequences`` and ``contrastive_encoder`` (``FRESH6``) are a sixth fresh pair, named here
   before any finder ran on them.
+- ``bilstm_tagger`` and ``resnet_cifarlike`` (``FRESH7``) are a seventh fresh pair, named here
+  before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -1298,6 +1300,226 @@ def contrastive_encoder() -> Task:
     return _task("ft-contrastive-encoder", model, train, val, 8, 20)
 
 
+# --- 17. a bidirectional LSTM token tagger: HMM states -> another tag set (fresh) -------------
+
+_HMM_STATES = 8
+_HMM_VOCAB = 24
+_HMM_LEN = 32
+
+
+def _hmm(stay: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A hidden Markov model of ``_HMM_STATES`` states: transition matrix (``stay`` on the
+    diagonal, the rest a Dirichlet row, seed ``seed``) and emission matrix over ``_HMM_VOCAB``
+    tokens (Dirichlet rows, concentration 0.2, seed 200: shared by every task's HMM)."""
+    emit = np.random.default_rng(200).dirichlet(np.full(_HMM_VOCAB, 0.2), _HMM_STATES)
+    off = np.random.default_rng(seed).dirichlet(np.ones(_HMM_STATES - 1), _HMM_STATES)
+    trans = np.zeros((_HMM_STATES, _HMM_STATES))
+    for s in range(_HMM_STATES):
+        trans[s, np.arange(_HMM_STATES) != s] = (1 - stay) * off[s]
+        trans[s, s] = stay
+    return trans, emit
+
+
+def _hmm_sequences(
+    hmm: tuple[np.ndarray, np.ndarray], n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` token sequences of length ``_HMM_LEN`` from ``hmm`` (uniform start state) and their
+    hidden state sequences."""
+    trans, emit = hmm
+    rng = np.random.default_rng(seed)
+    z = np.empty((n, _HMM_LEN), dtype=np.int64)
+    z[:, 0] = rng.integers(0, _HMM_STATES, n)
+    u, v = rng.random((n, _HMM_LEN)), rng.random((n, _HMM_LEN))
+    ct, ce = np.cumsum(trans, axis=1), np.cumsum(emit, axis=1)
+    for t in range(1, _HMM_LEN):
+        z[:, t] = np.minimum((ct[z[:, t - 1]] < u[:, t, None]).sum(1), _HMM_STATES - 1)
+    x = np.minimum((ce[z] < v[:, :, None]).sum(2), _HMM_VOCAB - 1)
+    return x.astype(np.int64), z
+
+
+def _tag_loss(logits: Any, y: Any) -> Any:
+    """Cross-entropy of (batch, time, tags) logits against (batch, time) tags, summed over the
+    positions of each sequence and averaged over the sequences."""
+    return _lm_loss(logits, y) * y.shape[1]
+
+
+def _bilstm_tagger(n_out: int) -> Any:
+    from torch import nn
+
+    class Tagger(nn.Module):
+        """Embedding 32 -> one bidirectional LSTM layer, 64 per direction -> LayerNorm -> a
+        linear head at every position: (batch, time, tags) logits."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_HMM_VOCAB, 32)
+            self.rnn = nn.LSTM(32, 64, batch_first=True, bidirectional=True)
+            self.norm = nn.LayerNorm(128)
+            self.head = nn.Linear(128, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.norm(self.rnn(self.emb(x))[0]))
+
+    return Tagger()
+
+
+def bilstm_tagger() -> Task:
+    """A bidirectional LSTM token tagger (embedding 32, one bidirectional LSTM layer of 64 per
+    direction, LayerNorm, a linear head at every position) pretrained to tag each token of
+    length-32 sequences from an 8-state hidden Markov model (24 tokens, sticky transitions: stay
+    0.8) with its hidden state (8000 seeded-numpy sequences; about a minute on one core), its
+    head replaced by a fresh one and fine-tuned on another tag set of new sequences from the
+    same HMM: four tags per token, the pair of states {0, 1}, {2, 3}, {4, 5} or {6, 7} it was
+    emitted from; 48 sequences, validated on 500 more; AdamW,
+    batch 8, 40 epochs (240 updates). Loss: cross-entropy over the (batch, time, tags) logits,
+    summed over each sequence's 32 positions and averaged over sequences. Metric: per-token
+    accuracy (:func:`lrkit.tasks.accuracy` takes the arg-max over the last axis)."""
+    import torch
+
+    xp, zp = (torch.from_numpy(a) for a in _hmm_sequences(_hmm(0.8, 40), 8000, 40))
+    state = _pretrained(
+        "bilstm-tagger-hmm8",
+        lambda: _bilstm_tagger(_HMM_STATES),
+        lambda m: _fit(m, xp, zp, _tag_loss, steps=1500, lr=3e-3, bs=64),
+    )
+    xt, zt = _hmm_sequences(_hmm(0.8, 40), 48, 42)
+    xv, zv = _hmm_sequences(_hmm(0.8, 40), 500, 43)
+    train = (torch.from_numpy(xt), torch.from_numpy(zt // 2))
+    val = (torch.from_numpy(xv), torch.from_numpy(zv // 2))
+    model = _fresh_head(state, lambda: _bilstm_tagger(4))
+    return _task("ft-bilstm-tagger", model, train, val, 8, 40, _tag_loss)
+
+
+# --- 18. a small residual CNN with BatchNorm: colour textures -> four unseen ones (fresh) -----
+
+
+def _texture(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One 16x16 pattern in [0, 1] of ``kind`` at a random centre, scale and phase."""
+    cx, cy = rng.uniform(4.0, 12.0, 2)
+    dx, dy = _XX - cx, _YY - cy
+    a = rng.uniform(0.0, 2 * np.pi)
+    period, phase = rng.uniform(3.5, 6.0), rng.uniform(0.0, 2 * np.pi)
+    r, ang = np.sqrt(dx**2 + dy**2), np.arctan2(dy, dx)
+    if kind == "ramp":  # a linear gradient at a random angle
+        u = np.cos(a) * dx + np.sin(a) * dy
+        return np.clip(0.5 + u / 16.0, 0.0, 1.0)
+    if kind == "radial":  # a radial gradient, bright centre
+        return np.clip(1.0 - r / rng.uniform(6.0, 10.0), 0.0, 1.0)
+    if kind == "blobs":  # three Gaussian spots
+        out = np.zeros((16, 16))
+        for bx, by in rng.uniform(2.0, 14.0, (3, 2)):
+            out += np.exp(-((_XX - bx) ** 2 + (_YY - by) ** 2) / 4.0)
+        return np.clip(out, 0.0, 1.0)
+    if kind == "plaid":  # the product of two perpendicular gratings
+        u, v = np.cos(a) * dx + np.sin(a) * dy, -np.sin(a) * dx + np.cos(a) * dy
+        return 0.5 + 0.5 * np.sin(2 * np.pi * u / period) * np.sin(2 * np.pi * v / period)
+    if kind == "lattice":  # a grid of small dots
+        s = rng.uniform(3.5, 5.0)
+        return ((np.abs(((dx / s) % 1) - 0.5) > 0.3) & (np.abs(((dy / s) % 1) - 0.5) > 0.3)) * 1.0
+    if kind == "clouds":  # smooth noise: a 4x4 random field, bilinearly upsampled
+        g = rng.random((5, 5))
+        i = np.linspace(0.0, 4.0, 16)
+        rows = np.array([np.interp(i, np.arange(5), g[k]) for k in range(5)])
+        return np.array([np.interp(i, np.arange(5), rows[:, k]) for k in range(16)]).T
+    if kind == "spiral":
+        return 0.5 + 0.5 * np.sin(ang + 2 * np.pi * r / period + phase)
+    if kind == "wavy":  # stripes bent by a sine
+        u, v = np.cos(a) * dx + np.sin(a) * dy, -np.sin(a) * dx + np.cos(a) * dy
+        return 0.5 + 0.5 * np.sin(2 * np.pi * (u + 1.5 * np.sin(v / 2.0)) / period + phase)
+    if kind == "squares":  # concentric square rings
+        m = np.maximum(np.abs(dx), np.abs(dy))
+        return 0.5 + 0.5 * np.sin(2 * np.pi * m / period + phase)
+    if kind == "pinwheel":  # angular sectors
+        return 0.5 + 0.5 * np.sin(int(rng.integers(3, 6)) * ang + phase)
+    raise ValueError(kind)
+
+
+_OLD_TEXTURES = ("ramp", "radial", "blobs", "plaid", "lattice", "clouds")
+_NEW_TEXTURES = ("spiral", "wavy", "squares", "pinwheel")
+
+
+def _colour_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy colour images (batch, 3, 16, 16), a balanced random mix of ``kinds``: the
+    pattern of :func:`_texture` blends a random background colour into a random foreground one
+    (at distance 1.0-1.6 from it in RGB) plus Gaussian noise (sigma 0.25)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(kinds))
+    x = np.empty((n, 3, 16, 16), dtype=np.float32)
+    for i, c in enumerate(y):
+        p = _texture(kinds[c], rng)  # drawn first: the RNG's order
+        bg = rng.uniform(-0.6, 0.6, 3)
+        d = rng.normal(size=3)
+        fg = bg + rng.uniform(1.0, 1.6) * d / np.linalg.norm(d)
+        img = bg[:, None, None] + (fg - bg)[:, None, None] * p[None]
+        x[i] = img + 0.25 * rng.normal(size=(3, 16, 16))
+    return x, y.astype(np.int64)
+
+
+def _resnet(n_out: int) -> Any:
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Block(nn.Module):
+        """A basic residual block: two 3x3 conv + BatchNorm, ReLU; a strided 1x1 conv +
+        BatchNorm shortcut where the shape changes."""
+
+        def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(c_out)
+            self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(c_out)
+            self.short = nn.Sequential()
+            if stride != 1 or c_in != c_out:
+                self.short = nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+                )
+
+        def forward(self, x: Any) -> Any:
+            h = F.relu(self.bn1(self.conv1(x)))
+            return F.relu(self.bn2(self.conv2(h)) + self.short(x))
+
+    class ResNet(nn.Module):
+        """3x3 stem (12 channels, BatchNorm, ReLU), two strided basic blocks (24 and 48
+        channels), global average pooling, a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, 12, 3, padding=1, bias=False), nn.BatchNorm2d(12), nn.ReLU()
+            )
+            self.blocks = nn.Sequential(Block(12, 24, 2), Block(24, 48, 2))
+            self.head = nn.Linear(48, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.blocks(self.stem(x)).mean((2, 3)))
+
+    return ResNet()
+
+
+def resnet_cifarlike() -> Task:
+    """A small residual CNN with BatchNorm (3x3 stem of 12 channels, two strided basic blocks
+    of 24 and 48 channels, global average pooling) pretrained on 6000
+    seeded synthetic colour 16x16 images (3 channels) of six textures (linear gradient, radial
+    gradient, Gaussian blobs, plaid, dot lattice, smooth noise clouds; random position, scale,
+    phase, foreground and background colours, Gaussian noise; ~1 min on one core), its head
+    replaced by a fresh one and fine-tuned end to end on 96 images of four unseen textures
+    (spiral, wavy stripes, concentric squares, pinwheel; 24 per class), validated on 500 more;
+    AdamW, batch 8, 20 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _colour_images(_OLD_TEXTURES, 6000, 50))
+    state = _pretrained(
+        "resnet-colour-textures6",
+        lambda: _resnet(len(_OLD_TEXTURES)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1200, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _colour_images(_NEW_TEXTURES, 96, 51))
+    val = tuple(torch.from_numpy(a) for a in _colour_images(_NEW_TEXTURES, 500, 52))
+    model = _fresh_head(state, lambda: _resnet(len(_NEW_TEXTURES)))
+    return _task("ft-resnet-cifarlike", model, train, val, 8, 20)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -1311,9 +1533,11 @@ FRESH4 = ("gru_lm_to_cls", "dwsep_cnn_shapes")
 FRESH5 = ("vit_patches", "mlp_mixer_shapes")
 # Named before any finder ran on them.
 FRESH6 = ("tcn_sequences", "contrastive_encoder")
+# Named before any finder ran on them.
+FRESH7 = ("bilstm_tagger", "resnet_cifarlike")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
-    every = (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3, *FRESH4, *FRESH5, *FRESH6)
+    every = (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3, *FRESH4, *FRESH5, *FRESH6, *FRESH7)
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
         print(name, len(t.train[0]), "train", len(t.val[0]), "val", flush=True)
