@@ -75,6 +75,8 @@ FINETUNE_FRESH4 = [f"{FINETUNE_FILE}:{name}" for name in ("gru_lm_to_cls", "dwse
 FINETUNE_FRESH5 = [f"{FINETUNE_FILE}:{name}" for name in ("vit_patches", "mlp_mixer_shapes")]
 # Session 8's fresh pair (finetune_tasks.FRESH6), named before any finder ran on it.
 FINETUNE_FRESH6 = [f"{FINETUNE_FILE}:{name}" for name in ("tcn_sequences", "contrastive_encoder")]
+# ... and its second (finetune_tasks.FRESH7), named before any finder ran on it.
+FINETUNE_FRESH7 = [f"{FINETUNE_FILE}:{name}" for name in ("bilstm_tagger", "resnet_cifarlike")]
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -264,6 +266,8 @@ def _short(task: str) -> str:
             return f"finetune-fresh5:{name}"
         if task in FINETUNE_FRESH6:
             return f"finetune-fresh6:{name}"
+        if task in FINETUNE_FRESH7:
+            return f"finetune-fresh7:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -311,6 +315,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh4": ("finetune-fresh4", None),
     "summary_finetune_fresh5": ("finetune-fresh5", None),
     "summary_finetune_fresh6": ("finetune-fresh6", None),
+    "summary_finetune_fresh7": ("finetune-fresh7", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -327,6 +332,7 @@ TITLES = {
     "summary_finetune_fresh4": "fine-tuning tasks held out (session 7's fresh pair)",
     "summary_finetune_fresh5": "fine-tuning tasks held out (session 7's second fresh pair)",
     "summary_finetune_fresh6": "fine-tuning tasks held out (session 8's fresh pair)",
+    "summary_finetune_fresh7": "fine-tuning tasks held out (session 8's second fresh pair)",
 }
 
 
@@ -425,6 +431,7 @@ def main() -> None:
             "fresh4",
             "fresh5",
             "fresh6",
+            "fresh7",
             "seen10",
             "all",
         ),
@@ -482,6 +489,7 @@ def main() -> None:
                 "fresh4": FINETUNE_FRESH4,
                 "fresh5": FINETUNE_FRESH5,
                 "fresh6": FINETUNE_FRESH6,
+                "fresh7": FINETUNE_FRESH7,
                 "seen10": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
                 "all": FINETUNE_CHOOSE
                 + FINETUNE_HELDOUT
@@ -489,7 +497,8 @@ def main() -> None:
                 + FINETUNE_FRESH3
                 + FINETUNE_FRESH4
                 + FINETUNE_FRESH5
-                + FINETUNE_FRESH6,
+                + FINETUNE_FRESH6
+                + FINETUNE_FRESH7,
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -727,6 +736,7 @@ def main() -> None:
             "finetune_fresh4": [_short(t) for t in FINETUNE_FRESH4],
             "finetune_fresh5": [_short(t) for t in FINETUNE_FRESH5],
             "finetune_fresh6": [_short(t) for t in FINETUNE_FRESH6],
+            "finetune_fresh7": [_short(t) for t in FINETUNE_FRESH7],
         },
         "machine": {
             "platform": platform.platform(),
