@@ -77,6 +77,15 @@ FINETUNE_FRESH5 = [f"{FINETUNE_FILE}:{name}" for name in ("vit_patches", "mlp_mi
 FINETUNE_FRESH6 = [f"{FINETUNE_FILE}:{name}" for name in ("tcn_sequences", "contrastive_encoder")]
 # ... and its second (finetune_tasks.FRESH7), named before any finder ran on it.
 FINETUNE_FRESH7 = [f"{FINETUNE_FILE}:{name}" for name in ("bilstm_tagger", "resnet_cifarlike")]
+#: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
+FINETUNE_FRESH = {
+    "fresh2": FINETUNE_FRESH2,
+    "fresh3": FINETUNE_FRESH3,
+    "fresh4": FINETUNE_FRESH4,
+    "fresh5": FINETUNE_FRESH5,
+    "fresh6": FINETUNE_FRESH6,
+    "fresh7": FINETUNE_FRESH7,
+}
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
 
@@ -256,18 +265,9 @@ def _short(task: str) -> str:
     if "heldout_tasks.py:" in task:
         return f"heldout:{name}"
     if "finetune_tasks.py:" in task:
-        if task in FINETUNE_FRESH2:
-            return f"finetune-fresh2:{name}"
-        if task in FINETUNE_FRESH3:
-            return f"finetune-fresh3:{name}"
-        if task in FINETUNE_FRESH4:
-            return f"finetune-fresh4:{name}"
-        if task in FINETUNE_FRESH5:
-            return f"finetune-fresh5:{name}"
-        if task in FINETUNE_FRESH6:
-            return f"finetune-fresh6:{name}"
-        if task in FINETUNE_FRESH7:
-            return f"finetune-fresh7:{name}"
+        for key, fresh in FINETUNE_FRESH.items():
+            if task in fresh:
+                return f"finetune-{key}:{name}"
         held = task in FINETUNE_HELDOUT
         return f"finetune-heldout:{name}" if held else f"finetune:{name}"
     return task
@@ -426,12 +426,7 @@ def main() -> None:
         choices=(
             "choose",
             "heldout",
-            "fresh2",
-            "fresh3",
-            "fresh4",
-            "fresh5",
-            "fresh6",
-            "fresh7",
+            *FINETUNE_FRESH,
             "seen10",
             "all",
         ),
@@ -484,21 +479,11 @@ def main() -> None:
             tasks = {
                 "choose": FINETUNE_CHOOSE,
                 "heldout": FINETUNE_HELDOUT,
-                "fresh2": FINETUNE_FRESH2,
-                "fresh3": FINETUNE_FRESH3,
-                "fresh4": FINETUNE_FRESH4,
-                "fresh5": FINETUNE_FRESH5,
-                "fresh6": FINETUNE_FRESH6,
-                "fresh7": FINETUNE_FRESH7,
+                **FINETUNE_FRESH,
                 "seen10": FINETUNE_CHOOSE + FINETUNE_HELDOUT + FINETUNE_FRESH2 + FINETUNE_FRESH3,
                 "all": FINETUNE_CHOOSE
                 + FINETUNE_HELDOUT
-                + FINETUNE_FRESH2
-                + FINETUNE_FRESH3
-                + FINETUNE_FRESH4
-                + FINETUNE_FRESH5
-                + FINETUNE_FRESH6
-                + FINETUNE_FRESH7,
+                + [t for s in FINETUNE_FRESH.values() for t in s],
             }[args.finetune]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
@@ -731,12 +716,7 @@ def main() -> None:
             "heldout": [_short(t) for t in HELDOUT],
             "finetune_choose": [_short(t) for t in FINETUNE_CHOOSE],
             "finetune_heldout": [_short(t) for t in FINETUNE_HELDOUT],
-            "finetune_fresh2": [_short(t) for t in FINETUNE_FRESH2],
-            "finetune_fresh3": [_short(t) for t in FINETUNE_FRESH3],
-            "finetune_fresh4": [_short(t) for t in FINETUNE_FRESH4],
-            "finetune_fresh5": [_short(t) for t in FINETUNE_FRESH5],
-            "finetune_fresh6": [_short(t) for t in FINETUNE_FRESH6],
-            "finetune_fresh7": [_short(t) for t in FINETUNE_FRESH7],
+            **{f"finetune_{k}": [_short(t) for t in v] for k, v in FINETUNE_FRESH.items()},
         },
         "machine": {
             "platform": platform.platform(),
