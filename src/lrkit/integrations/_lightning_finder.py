@@ -66,15 +66,14 @@ def _reader(model: pl.LightningModule, device: torch.device) -> MetricReader:
             return f"{type(model).__name__} has no forward() to compute the logits model(x)"
         return None
 
-    def top1(module: Any, batch: Any) -> float:
-        x, y = move_data_to_device(batch, device)
-        return accuracy(module(x), y)
-
     def scores(module: Any, batch: Any) -> tuple[Any, Any]:
-        # before the sweep: the module may not be on the strategy's device yet
+        # on the module's own device: before the sweep it may not be on the strategy's yet
         first = next(iter(module.parameters()), None)
         x, y = move_data_to_device(batch, device if first is None else first.device)
         return module(x), y
+
+    def top1(module: Any, batch: Any) -> float:
+        return accuracy(*scores(module, batch))
 
     return MetricReader(
         accuracy=top1,

@@ -269,16 +269,20 @@ def _reader(trainer: transformers.Trainer) -> MetricReader:
             return f"{name} is a causal LM (it shifts its labels inside forward)"
         return None
 
-    def top1(model: Any, batch: Any) -> float:
+    def forward(model: Any, batch: Any) -> tuple[Any, Any, Any]:
+        """``(model output, its logits or None, the labels)`` of a prepared ``batch``."""
         inputs = trainer._prepare_inputs(batch)
         out = model(**inputs)
         logits = out.get("logits") if isinstance(out, Mapping) else None
+        return out, logits, inputs["labels"]
+
+    def top1(model: Any, batch: Any) -> float:
+        out, logits, labels = forward(model, batch)
         if not isinstance(logits, torch.Tensor):
             raise ConfigError(
                 "find_lr: val_metric='accuracy' reads model(**batch).logits, but the model "
                 f"returned {describe(out)}; pass val_metric=fn (model, batch) -> number"
             )
-        labels = inputs["labels"]
         if tuple(logits.shape[:-1]) != tuple(labels.shape):
             raise ConfigError(
                 "find_lr: val_metric='accuracy' needs logits of shape labels.shape + "
@@ -294,10 +298,8 @@ def _reader(trainer: transformers.Trainer) -> MetricReader:
         return accuracy(logits[keep], labels[keep])
 
     def scores(model: Any, batch: Any) -> tuple[Any, Any]:
-        inputs = trainer._prepare_inputs(batch)
-        out = model(**inputs)
-        logits = out.get("logits") if isinstance(out, Mapping) else None
-        return logits, inputs["labels"]
+        _, logits, labels = forward(model, batch)
+        return logits, labels
 
     return MetricReader(
         accuracy=top1,
