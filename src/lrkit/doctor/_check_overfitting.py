@@ -9,7 +9,7 @@ from lrkit.doctor._curve import (
 )
 from lrkit.doctor._diagnosis import Finding
 from lrkit.doctor._log import Log
-from lrkit.doctor._stats import rolling_median, trend
+from lrkit.doctor._stats import robust_sd, rolling_median, trend
 from lrkit.doctor._thresholds import Thresholds
 
 
@@ -20,7 +20,7 @@ def val_noise(values: np.ndarray) -> float:
     d = np.diff(values)[(len(values) - 1) // 2 :]
     if d.size < 3:
         return float("nan")
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+    return robust_sd(d) / float(np.sqrt(2.0))
 
 
 def _at_floor(steps: np.ndarray, values: np.ndarray, k: int, rise: float, t: Thresholds) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from lrkit.doctor._diagnosis import Finding
 from lrkit.doctor._log import Series
-from lrkit.doctor._stats import block_medians, rolling_median
+from lrkit.doctor._stats import block_medians, robust_sd, rolling_median
 from lrkit.doctor._thresholds import Thresholds
 
 
@@ -155,10 +155,10 @@ def _spikes(c: Curve, t: Thresholds) -> _Spikes | None:
     r = c.y - c.smooth
     if (c.y > 0).all() and (c.smooth > 0).all():
         lr_ = np.log(c.y) - np.log(c.smooth)
-        mad = 1.4826 * float(np.median(np.abs(lr_ - np.median(lr_))))
+        mad = robust_sd(lr_)
         far = lr_ > max(t.spike_z * mad, np.log1p(t.spike_rel))
     else:
-        mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        mad = robust_sd(r)
         far = r > np.maximum(t.spike_z * mad, t.spike_rel * np.abs(c.smooth))
     # ... and a sizeable part of the loss range (so the noise of a curve that barely moves
     # is not a "spike").
@@ -182,5 +182,5 @@ def _stuck(c: Curve, t: Thresholds) -> bool:
 def _tail_noise(c: Curve, i: int) -> tuple[float, float]:
     """(robust SD of the minibatch noise, median level) of the curve from index ``i`` on."""
     r = (c.y - c.smooth)[i:]
-    noise = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+    noise = robust_sd(r)
     return noise, float(np.median(c.y[i:]))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Trend", "block_medians", "rolling_median", "trend"]
+__all__ = ["Trend", "block_medians", "robust_sd", "rolling_median", "trend"]
 
 
 def block_medians(
@@ -25,6 +25,12 @@ def block_medians(
     xb = np.array([np.median(b) for b in np.array_split(x, k)])
     yb = np.array([np.median(b) for b in np.array_split(y, k)])
     return xb, yb
+
+
+def robust_sd(x: np.ndarray) -> float:
+    """The standard deviation of ``x``'s noise, read robustly: 1.4826 × its median absolute
+    deviation (the SD for Gaussian noise; outliers and spikes barely move it)."""
+    return 1.4826 * float(np.median(np.abs(x - np.median(x))))
 
 
 def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
