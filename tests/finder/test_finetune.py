@@ -21,6 +21,7 @@ from lrkit.finder._finetune import (  # noqa: E402
     outcome_of,
     pick,
     run_trials,
+    vertex_lr,
 )
 from lrkit.finder._finetune_torch import detect, spectra  # noqa: E402
 from lrkit.finder._suggest import plain_sgd_interval  # noqa: E402
@@ -137,6 +138,18 @@ def test_bad_trial_steps_names_the_argument(bad: object) -> None:
 # --- the regimes on a pretrained and a fresh model -----------------------------------------
 
 
+def rule_pick(t) -> float:  # type: ignore[no-untyped-def]
+    """The suggestion the rule takes from trials ``t``: on the metric (a classifier under
+    val_metric="auto"), the geometric mean of the lowest LR within 5% of the best and the
+    parabola's peak; on the loss, the best trial / 10**0.5."""
+    if t.val_metrics is None:
+        return float(t.lrs[int(np.argmin(t.val_losses))] / 10**0.5)
+    m = np.asarray(t.val_metrics)
+    b = int(np.argmax(m))
+    low = min(lr for lr, a in zip(t.lrs, m, strict=True) if a >= m[b] - 0.05 * abs(m[b]))
+    return math.sqrt(low * vertex_lr(t.lrs, -m))
+
+
 def run(model: nn.Module, opt: torch.optim.Optimizer, **kw: object):  # type: ignore[no-untyped-def]
     kw.setdefault("steps", 40)
     kw.setdefault("trial_steps", 10)
@@ -174,10 +187,16 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     # half-decade steps; more than 4 trials only while the lowest (going down) or the highest
     # (going up) LR tried was the best
     assert np.allclose(np.diff(np.log10(t.lrs)), 0.5)
-    b = int(np.argmin(t.val_losses))
+    # val_metric="auto" scored them on accuracy (a classifier)
+    assert t.val_metrics is not None and t.metric_mode == "max"
+    acc = np.asarray(t.val_metrics)
+    b = int(np.argmax(acc))
     assert len(t.lrs) == 4 or b in (0, 1, len(t.lrs) - 2, len(t.lrs) - 1)
-    # half a decade below the best trial (40-step trials favour too high an LR)
-    assert r.suggestion == pytest.approx(t.lrs[b] / 10**0.5)
+    # between the lowest LR within 5% of the best accuracy and the best trial's upper
+    # neighbour: the geometric mean of that LR and the parabola's peak
+    low = min(lr for lr, a in zip(t.lrs, acc, strict=True) if a >= acc[b] - 0.05 * abs(acc[b]))
+    assert r.suggestion == pytest.approx(rule_pick(t))
+    assert low <= r.suggestion <= t.lrs[min(b + 1, len(t.lrs) - 1)] * (1 + 1e-9)
     assert r.suggestions["finetune"] == r.suggestion
     # the first trials start half a decade below the range test's fitted minimum; trials at or
     # above it only when the climb ran (the highest LR below it was the best)
@@ -321,8 +340,7 @@ def test_default_with_val_data_runs_validation_scored_trials(pretrained: dict) -
         start = float(nn.functional.cross_entropy(model(val[0]), val[1]))
     model.train()
     assert r.trials.start_val_loss == pytest.approx(start, rel=1e-5)
-    best = r.trials.lrs[int(np.argmin(r.trials.val_losses))]
-    assert r.suggestion == pytest.approx(best / 10**0.5)
+    assert r.suggestion == pytest.approx(rule_pick(r.trials))
     assert r.interval[0] < r.suggestion < r.interval[1]
     # the range test read the training loss: the same curve as without val_data
     plain = run(model, opt, trial_steps=0)
@@ -607,6 +625,45 @@ def test_pick_lowest_near_takes_the_lowest_lr_within_near_of_the_best() -> None:
     assert (low, high) == pytest.approx((1e-4, 1e-1))  # the near ones, one step wider
     best, _ = pick(lrs, scores, divisor=1, near=0.0, lowest_near=True)
     assert best == pytest.approx(1e-2)  # only the best itself
+
+
+def test_vertex_lr_reads_the_peak_off_the_best_trial_and_its_neighbours() -> None:
+    lrs = 10.0 ** np.arange(-5, -1, 0.5)  # ascending, half-decade steps
+    x = np.log10(lrs)
+    # an exact parabola in log-LR with its minimum at 10**-3.3 (between trials)
+    scores = (x + 3.3) ** 2
+    assert vertex_lr(lrs, scores) == pytest.approx(10**-3.3)
+    # only the best trial and its neighbours count: a far-off trial does not move the peak
+    far = scores.copy()
+    far[0] = 100.0
+    assert vertex_lr(lrs, far) == pytest.approx(10**-3.3)
+    # the peak stays between the neighbours: a lopsided triple gives the neighbour's LR
+    lop = np.array([5.0, 5.0, 5.0, 1.0, 1.0 + 1e-9, 5.0, 5.0, 5.0])
+    assert lrs[2] <= vertex_lr(lrs, lop) <= lrs[4]
+    # the best at either end of the LRs tried: the best trial's LR
+    assert vertex_lr(lrs, np.arange(8.0)) == pytest.approx(lrs[0])
+    assert vertex_lr(lrs, -np.arange(8.0)) == pytest.approx(lrs[-1])
+    # two tied best trials: the peak halfway between them (in log-LR)
+    tied = np.array([3.0, 3.0, 3.0, 2.0, 2.0, 3.0, 3.0, 3.0])
+    assert vertex_lr(lrs, tied) == pytest.approx(math.sqrt(lrs[3] * lrs[4]))
+    # a blown-up neighbour counts as the worst trial that ran, and pulls the peak away from it
+    blow = np.array([4.0, 3.0, 2.0, 1.0, np.inf, np.inf, np.inf, np.inf])
+    assert lrs[2] < vertex_lr(lrs, blow) < lrs[3]
+    assert vertex_lr(lrs, np.full(8, np.inf)) == pytest.approx(lrs[0])
+
+
+def test_pick_with_vertex_is_the_geometric_mean_of_the_lowest_near_lr_and_the_peak() -> None:
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1]
+    scores = [-0.60, -0.70, -0.72, -0.50]  # accuracy, negated
+    best, (low, high) = pick(lrs, scores, divisor=1, lowest_near=True, vertex=True)
+    peak = vertex_lr(lrs, scores)
+    assert 1e-3 < peak < 1e-2  # -0.70 and -0.50 around the best: nearer the lower side
+    assert best == pytest.approx(math.sqrt(1e-3 * peak))
+    assert (low, high) == pytest.approx((1e-4, 1e-1))  # the interval is unchanged
+    assert low < best < high
+    # in any order
+    again, _ = pick(lrs[::-1], scores[::-1], divisor=1, lowest_near=True, vertex=True)
+    assert again == pytest.approx(best)
 
 
 def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict) -> None:

@@ -345,7 +345,7 @@ def test_val_metric_accuracy_gives_the_torch_finders_trials_and_restores_exactly
     err = find_lr(trainer, val_metric=error_rate, val_metric_mode="min", **ft)
     assert err.trials is not None and err.trials.metric_mode == "min"
     assert err.trials.val_metrics == pytest.approx([1 - a for a in trials.val_metrics])
-    assert err.suggestion == res.suggestion
+    assert err.suggestion == pytest.approx(res.suggestion, rel=1e-12)
     assert set(seen) == {(True, False, False, ("labels", "x"))}
     assert same(before, snapshot(model)) and same(opt_before, opt_snapshot(opt))
 

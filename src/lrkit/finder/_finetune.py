@@ -67,6 +67,7 @@ __all__ = [
     "rule_applies",
     "run_trials",
     "spectra_numpy",
+    "vertex_lr",
 ]
 
 #: ``regime=`` values of :func:`lrkit.find_lr`.
@@ -97,7 +98,12 @@ NEAR = 0.05
 #: the validation loss and the metric disagree where the loss overfits (rises) while the metric
 #: still improves, and a constant divisor of the best trial could not serve every seen task
 #: (benchmarks/finetune_curves.py: whole constant-LR fine-tunings of the 10 seen tasks,
-#: replayed as 40-update trials; see docs/benchmarks.md).
+#: replayed as 40-update trials; see docs/benchmarks.md). Since session 9 the suggestion is the
+#: geometric mean of that LR and the peak of the parabola through the best trial and its
+#: neighbours (:func:`vertex_lr`): 40-update trials are noisy near the top, the parabola reads
+#: the peak off three of them and the lowest-near LR shades it away from the cliff above. On the
+#: 26 seen trial sets (benchmarks/finetune_pick_replay.py, a proxy read off the grids): median
+#: 0.59 points, worst cell 2.88, against 0.73 / 3.88 for the lowest-near LR alone.
 METRIC_MODES: tuple[str, ...] = ("max", "min")
 #: ``val_metric=`` by name: ``"accuracy"`` (top-1 over the outputs' last axis) or ``"auto"`` (the
 #: default of :func:`lrkit.find_lr`: top-1 accuracy when the outputs look like class scores for
@@ -316,14 +322,16 @@ def pick(
     near: float = NEAR,
     divisor: float = TRIAL_DIVISOR,
     lowest_near: bool = False,
+    vertex: bool = False,
 ) -> tuple[float, tuple[float, float]]:
     """The trials' verdict: ``(suggestion, interval)``.
 
     ``val_losses`` are scores, lower is better. The suggestion is the LR with the lowest score
     / ``divisor`` (short trials favour too high an LR), or with ``lowest_near`` the lowest LR
-    whose score is within ``near`` (relative) of the best / ``divisor``; the interval spans
-    every trial within ``near`` of the best, widened by one step of the LR grid on each side,
-    / ``divisor``. A non-finite score counts as worst.
+    whose score is within ``near`` (relative) of the best / ``divisor``; with ``vertex`` too,
+    the geometric mean of that LR and :func:`vertex_lr` (the peak read off the best trial and
+    its neighbours). The interval spans every trial within ``near`` of the best, widened by one
+    step of the LR grid on each side, / ``divisor``. A non-finite score counts as worst.
     """
     lr = np.asarray(lrs, dtype=float)
     v = np.asarray(val_losses, dtype=float)
@@ -334,7 +342,31 @@ def pick(
     close = lr[v <= v[b] + near * abs(v[b])] if math.isfinite(v[b]) else lr[b : b + 1]
     low, high = float(close.min()) / step, float(close.max()) * step
     best = float(close.min()) if lowest_near else float(lr[b])
+    if vertex:
+        best = math.sqrt(best * vertex_lr(lr, v))
     return best / divisor, (low / divisor, high / divisor)
+
+
+def vertex_lr(lrs: Any, scores: Any) -> float:
+    """The minimum of the parabola in log-LR through the best-scored trial and its two
+    neighbours (``lrs`` ascending, lower scores better), kept between those neighbours; the
+    best trial's LR where it is the lowest or highest tried or the parabola has no minimum. A
+    non-finite score counts as the worst finite one (at least as bad as any trial that ran).
+    """
+    lr = np.asarray(lrs, dtype=float)
+    v = np.asarray(scores, dtype=float)
+    finite = np.isfinite(v)
+    if not finite.any():
+        return float(lr[0])
+    v = np.where(finite, v, v[finite].max())
+    b = int(np.argmin(v))
+    if b == 0 or b == len(v) - 1:
+        return float(lr[b])
+    x, y = np.log10(lr[b - 1 : b + 2]), v[b - 1 : b + 2]
+    a2, a1, _ = np.polyfit(x, y, 2)
+    if a2 <= 0:
+        return float(lr[b])
+    return float(10 ** np.clip(-a1 / (2 * a2), x[0], x[2]))
 
 
 def run_trials(
@@ -611,7 +643,7 @@ def outcome_of(
         best, interval = pick(lrs, losses)
     else:
         scores = [_score(float(m), metric_mode) for m in metrics]
-        best, interval = pick(lrs, scores, divisor=1.0, lowest_near=True)
+        best, interval = pick(lrs, scores, divisor=1.0, lowest_near=True, vertex=True)
     order = np.argsort(lrs)
     return TrialOutcome(
         lrs=tuple(float(v) for v in np.asarray(lrs)[order]),
