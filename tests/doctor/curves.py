@@ -107,3 +107,31 @@ def decelerating(n: int = 1000, seed: int = 0, noise: float = 0.01) -> dict[str,
     k = np.arange(n, dtype=float)
     loss = (2.3 - 0.95 * (1 - np.exp(-k / 250)) - 0.05 * k / n) * _noise(rng, n, noise)
     return {"step": k, "train_loss": loss, "lr": np.full(n, 1e-4)}
+
+
+def stopped(epochs: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
+    """A dead network logged per epoch: the same average loss to the last digit every epoch
+    (its outputs no longer depend on the inputs), under Adam at 0.1."""
+    del seed  # nothing random: that is the point
+    return {
+        "epoch": np.arange(epochs, dtype=float),
+        "train_loss": np.full(epochs, 3.3918),
+        "lr": np.full(epochs, 0.1),
+    }
+
+
+def pinned(epochs: int = 30, seed: int = 0) -> dict[str, np.ndarray]:
+    """A binary classifier that falls onto ln 2 in two epochs and stays there to the fourth
+    decimal (uniform predictions)."""
+    rng = np.random.default_rng(seed)
+    loss = np.log(2) + rng.normal(0.0, 3e-5, epochs)
+    loss[:2] = [0.72, 0.70]
+    return {"epoch": np.arange(epochs, dtype=float), "train_loss": loss}
+
+
+def crawl(epochs: int = 30, seed: int = 0) -> dict[str, np.ndarray]:
+    """An LR so small the per-epoch loss falls by only 0.3% over the run — steadily."""
+    rng = np.random.default_rng(seed)
+    k = np.arange(epochs, dtype=float)
+    loss = 1.2 * (1 - 0.003 * k / epochs) + rng.normal(0.0, 2e-5, epochs)
+    return {"epoch": k, "train_loss": loss, "lr": np.full(epochs, 1e-6)}

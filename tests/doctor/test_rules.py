@@ -39,6 +39,37 @@ def test_each_rule(make, verdict: str, seed: int) -> None:
     json.dumps(d.to_dict(), allow_nan=False)  # JSON-safe
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("make", [curves.stopped, curves.pinned])
+def test_a_loss_that_does_not_move_at_all_is_a_frozen_plateau(make, seed: int) -> None:
+    d = diagnose(make(seed=seed))
+    assert d.verdict == "plateau", d.explain()
+    (f,) = d.findings
+    assert f.statistic == "frozen_loss" and f.value <= Thresholds().frozen_band
+    assert "frozen" in f.message
+    # not "decay the LR": check the updates, else the network died — LR / 10
+    p = d.prescription
+    assert "reach the weights" in p.text and "decay the learning rate" not in p.text
+    assert p.schedule_change is None
+    assert p.lr_factor == pytest.approx(0.1)
+    if make is curves.stopped:  # 10 values: few, but an exactly constant loss is evidence
+        assert p.lr == pytest.approx(0.01) and len(d.log.loss) == 10
+    # the rule switched off: the old verdicts (nothing frozen about them)
+    off = diagnose(make(seed=seed), thresholds=Thresholds(frozen_band=0.0))
+    assert not any(g.statistic == "frozen_loss" for g in off.findings)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_steady_crawl_is_not_frozen(seed: int) -> None:
+    # within the band, but falling steadily: the steps are small, not absent
+    d = diagnose(curves.crawl(seed=seed))
+    assert not any(f.statistic == "frozen_loss" for f in d.findings), d.explain()
+    # a run that learnt and then stopped moving is not frozen either (it progressed)
+    h = curves.healthy(seed=seed)
+    h["train_loss"][500:] = h["train_loss"][500]
+    assert not any(f.statistic == "frozen_loss" for f in diagnose(h).findings)
+
+
 def test_lr_prescriptions_use_the_logged_lr() -> None:
     assert diagnose(curves.lr_too_low()).prescription.lr == pytest.approx(1e-4)
     assert diagnose(curves.lr_too_high()).prescription.lr == pytest.approx(0.03)

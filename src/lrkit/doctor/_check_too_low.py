@@ -17,7 +17,7 @@ from lrkit.doctor._curve import (
 )
 from lrkit.doctor._diagnosis import Finding
 from lrkit.doctor._log import Log
-from lrkit.doctor._stats import Trend, trend
+from lrkit.doctor._stats import Trend, block_medians, trend
 from lrkit.doctor._thresholds import Thresholds
 
 
@@ -261,6 +261,38 @@ def _no_evidence(c: Curve, t: Thresholds) -> Finding | None:
         tr.p_value,
         f"the loss shows no trend beyond its minibatch noise (±{noise:.3g} around {level:.3g}, "
         f"Mann–Kendall p = {tr.p_value:.2f}): not enough evidence to judge the LR",
+    )
+
+
+def frozen_loss(c: Curve, t: Thresholds) -> Finding | None:
+    """``plateau`` for a loss that stopped moving at all: after the first tenth of the run every
+    value lies within ``frozen_band`` (relative) of their median, with no downward trend, and
+    the run ended less than ``barely`` below its start. A network whose outputs no longer
+    depend on its inputs (dead units after too high an LR, saturated activations) scores
+    every batch, or every epoch's average, the same; so does a run whose updates never reach
+    the weights. A too-small LR still moves the loss steadily down; no LR decay helps here."""
+    n = len(c.y)
+    if t.frozen_band <= 0 or n < 5 or not c.progress < t.barely:
+        return None
+    y = c.y[n // 10 :]
+    level = float(np.median(y))
+    if level == 0 or not np.isfinite(level):
+        return None
+    band = float(np.max(np.abs(y - level))) / abs(level)
+    if band > t.frozen_band:
+        return None
+    if len(y) >= 4 and np.ptp(y) > 0:
+        tr = trend(*block_medians(c.x[n // 10 :], y))
+        if tr.slope < 0 and tr.p_value < t.low_p:
+            return None  # a steady crawl down, however small: not frozen
+    return _whole_run(
+        c,
+        "plateau",
+        "frozen_loss",
+        band,
+        f"the loss is frozen at {level:.6g}: after the first tenth of the run every value "
+        f"stays within {100 * band:.2g}% of it, with no trend — the model's outputs no longer "
+        "change (a dead or saturated network, or updates that never reach the weights)",
     )
 
 

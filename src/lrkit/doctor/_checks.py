@@ -24,6 +24,7 @@ from lrkit.doctor._check_too_low import (
     _no_evidence,
     check_lr_too_low,
     check_plateau,
+    frozen_loss,
     no_learning,
 )
 from lrkit.doctor._curve import Curve, LRShape
@@ -57,6 +58,13 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
     findings: list[Finding] = []
     findings += check_diverged(log, c, t)
     n = len(c.y)
+    frozen = None if findings else frozen_loss(c, t)
+    if frozen is not None:
+        # A loss that does not move at all: every other rule would read its flatness as
+        # something else (a tiny LR, a plateau to decay, too few values); an exactly constant
+        # loss is evidence however few values there are.
+        c.features.update(initial_loss=c.l0, final_loss=c.tail, progress=c.progress, n=n)
+        return [frozen], c
     if not findings:
         # Noise without a trend: the single values the other rules compare (the start, the
         # best, the end) are minibatch luck here — unless the loss exploded at the start: then

@@ -146,6 +146,16 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
                 "over the same steps, else keep this LR and train longer"
             )
         return Prescription(text, lr, k)
+    if verdict == "plateau" and any(f.statistic == "frozen_loss" for f in mine):
+        lr, text = _scaled(log, 0.1)
+        return Prescription(
+            "no LR decay helps a loss that does not move: check that the updates reach the "
+            "weights (parameters that require grad, optimizer.step() called, a loss that is not "
+            "detached, an LR above 0); if they do, the network died at too high an LR — "
+            f"restart from the initial weights: {text}",
+            lr,
+            0.1,
+        )
     if verdict == "plateau":
         at = mine[0].steps[0]
         change = f"decay the learning rate by 10× at {x} {at:g}"

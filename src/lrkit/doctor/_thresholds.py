@@ -143,6 +143,13 @@ class Thresholds:
     #: no trend over the whole run (Mann–Kendall p on the block medians at least this) and ends
     #: less than ``barely`` below its start: nothing shows that it learns (0 = off).
     learning_p: float = 0.05
+    #: frozen: every training loss value after the first tenth of the run lies within this
+    #: relative distance of their median, with no downward trend, and the run ended less than
+    #: ``barely`` below its start: the loss has stopped moving at all (a network that died or
+    #: outputs a constant, or updates that never reach the weights). A live network's loss
+    #: moves more from batch to batch or epoch to epoch, and a too-small LR still falls
+    #: steadily (0 = off).
+    frozen_band: float = 0.005
     #: rebound on a log scale: after its best, the training loss climbs back by this fraction
     #: of its log-range (log(L0 / best)); for a loss whose floor lies near zero a climb to
     #: several times the best is small next to the linear range (0 = off).
