@@ -15,7 +15,8 @@ evidence is weaker. Every trial starts from the caller's weights and optimizer s
 bit for bit.
 
 With ``val_metric`` the trials are scored on the caller's metric instead and the suggestion is
-the lowest trial LR within :data:`NEAR` of the best trial's metric (no divisor); the front-ends'
+the geometric mean of the lowest trial LR within :data:`NEAR` of the best trial's metric and
+:func:`vertex_lr` (no divisor); the front-ends'
 default ``val_metric="auto"`` does so with top-1 accuracy where the model's outputs are class
 scores (:data:`METRIC_NAMES`).
 
@@ -509,9 +510,11 @@ def apply(
             tip = " Pass val_metric= (e.g. accuracy) to score the trials on what you judge by."
         else:
             how = (
-                f"is the lowest LR of {len(outcome.lrs)} trials of {outcome.trial_steps} updates "
-                f"from your weights whose val_metric is within {100 * NEAR:.0f}% of the best "
-                "trial's (short trials favour too high an LR)"
+                f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates from "
+                "your weights, scored on val_metric: the geometric mean of the lowest LR whose "
+                f"val_metric is within {100 * NEAR:.0f}% of the best trial's (short trials "
+                "favour too high an LR) and the peak of a parabola through the best trial and "
+                "its neighbours (one trial's score is noisy)"
             )
             within = f"within {100 * NEAR:.0f}% of the best val_metric"
             tip = ""
