@@ -1803,13 +1803,14 @@ def seq2seq_gru() -> Task:
     """A GRU encoder-decoder with dot-product attention (shared embedding 32, GRU encoder and
     decoder of 64, the decoder started from the encoder's last state, attention over the
     encoder states, tanh mixing layer, a linear head over 17 tokens) pretrained with teacher
-    forcing to reverse length-12 sequences of 16 random tokens (10000 seeded-numpy pairs; well
-    under a minute on one core), then fine-tuned whole (same vocabulary, no new head) to rotate
-    them left by three positions: 320 pairs, validated on 1000 more, teacher-forced; AdamW,
-    batch 8, 6 epochs (240 updates). Input: the source and the decoder input (start token,
-    target shifted right), concatenated. Loss: cross-entropy over the flattened (batch, time,
-    tokens) logits. Metric: per-token accuracy (:func:`lrkit.tasks.accuracy` takes the arg-max
-    over the last axis)."""
+    forcing to reverse length-12 sequences of 16 random tokens (10000 seeded-numpy pairs; about
+    a minute on one core), then fine-tuned whole (same vocabulary, no new head) on another
+    transduction: reverse, then rotate left by three positions; 480 pairs, validated on 500
+    more, teacher-forced; AdamW, batch 8, 4 epochs (240 updates). Input: the source and the
+    decoder input (start token, target shifted right), concatenated. Loss: cross-entropy over
+    the flattened (batch, time, tokens) logits, summed over each sequence's 12 positions and
+    averaged over sequences. Metric: per-token accuracy (:func:`lrkit.tasks.accuracy` takes
+    the arg-max over the last axis)."""
     import torch
 
     xp, yp = (torch.from_numpy(a) for a in _s2s_pairs(10000, "reverse", 80))
@@ -1826,7 +1827,7 @@ def seq2seq_gru() -> Task:
         m.load_state_dict(state)
         return m
 
-    return _task("ft-seq2seq-gru", model, train, val, 8, 4, _lm_loss)
+    return _task("ft-seq2seq-gru", model, train, val, 8, 4, _tag_loss)
 
 
 # --- 22. a tiny U-Net: per-pixel segmentation of textures -> four unseen textures (fresh) -----
