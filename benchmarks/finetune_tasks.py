@@ -27,6 +27,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them.
 - ``gnn_graphs`` and ``tab_embed`` (``FRESH8``) are an eighth fresh pair, named here before any
   finder ran on them.
+- ``seq2seq_gru`` and ``unet_seg`` (``FRESH9``) are a ninth fresh pair, named here before any
+  finder ran on them.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def _task(
     batch_size: int,
     epochs: int,
     loss_fn: Any = cross_entropy,
+    metric: Callable[[Any, Any], float] = accuracy,
 ) -> Task:
     # The recipe everybody starts from when fine-tuning: AdamW at its library default.
     return Task(
@@ -127,7 +130,7 @@ def _task(
         train=train,
         val=val,
         loss_fn=loss_fn,
-        metric=accuracy,
+        metric=metric,
         optimizer="adamw",
         lr=1e-3,
         batch_size=batch_size,
@@ -1744,6 +1747,225 @@ def tab_embed() -> Task:
     return _task("ft-tab-embed", model, train, val, 8, 7)
 
 
+# --- 21. a GRU encoder-decoder with attention: reversal -> rotation (fresh) -------------------
+
+_S2S_SYMBOLS = 16  # content tokens 1..16; token 0 starts the decoder input
+_S2S_LEN = 12
+
+
+def _s2s_pairs(n: int, rule: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (input, target) pairs of length-12 sequences of uniform random tokens 1..16, packed
+    as x = (batch, 24): the source, then the teacher-forced decoder input (0, target[:-1]);
+    y = (batch, 12): the target, the source transduced by ``rule``."""
+    rng = np.random.default_rng(seed)
+    src = rng.integers(1, _S2S_SYMBOLS + 1, (n, _S2S_LEN))
+    if rule == "reverse":
+        tgt = src[:, ::-1]
+    elif rule == "reverse-rotate3":  # reversed, then rotated left by three positions
+        tgt = np.roll(src[:, ::-1], -3, axis=1)
+    else:
+        raise ValueError(rule)
+    dec = np.concatenate([np.zeros((n, 1), dtype=src.dtype), tgt[:, :-1]], 1)
+    return np.concatenate([src, dec], 1).astype(np.int64), np.ascontiguousarray(tgt).astype(
+        np.int64
+    )
+
+
+def _seq2seq_gru() -> Any:
+    import torch
+    from torch import nn
+
+    class Seq2Seq(nn.Module):
+        """Embedding 32 (shared) -> a GRU encoder of 64 and a GRU decoder of 64 started from
+        the encoder's last state; dot-product attention of each decoder state over the encoder
+        states; tanh(Linear([state, context])) -> a linear head over the 17 tokens:
+        (batch, 12, 17) logits."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_S2S_SYMBOLS + 1, 32)
+            self.enc = nn.GRU(32, 64, batch_first=True)
+            self.dec = nn.GRU(32, 64, batch_first=True)
+            self.mix = nn.Linear(128, 64)
+            self.head = nn.Linear(64, _S2S_SYMBOLS + 1)
+
+        def forward(self, x: Any) -> Any:
+            src, dec_in = x[:, :_S2S_LEN], x[:, _S2S_LEN:]
+            enc, h = self.enc(self.emb(src))
+            dec, _ = self.dec(self.emb(dec_in), h)
+            attn = torch.softmax(dec @ enc.transpose(1, 2) / 8.0, dim=-1)
+            return self.head(torch.tanh(self.mix(torch.cat([dec, attn @ enc], -1))))
+
+    return Seq2Seq()
+
+
+def seq2seq_gru() -> Task:
+    """A GRU encoder-decoder with dot-product attention (shared embedding 32, GRU encoder and
+    decoder of 64, the decoder started from the encoder's last state, attention over the
+    encoder states, tanh mixing layer, a linear head over 17 tokens) pretrained with teacher
+    forcing to reverse length-12 sequences of 16 random tokens (10000 seeded-numpy pairs; about
+    a minute on one core), then fine-tuned whole (same vocabulary, no new head) on another
+    transduction: reverse, then rotate left by three positions; 480 pairs, validated on 500
+    more, teacher-forced; AdamW, batch 8, 4 epochs (240 updates). Input: the source and the
+    decoder input (start token, target shifted right), concatenated. Loss: cross-entropy over
+    the flattened (batch, time, tokens) logits, summed over each sequence's 12 positions and
+    averaged over sequences. Metric: per-token accuracy (:func:`lrkit.tasks.accuracy` takes
+    the arg-max over the last axis)."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _s2s_pairs(10000, "reverse", 80))
+    state = _pretrained(
+        "seq2seq-gru-reverse12",
+        _seq2seq_gru,
+        lambda m: _fit(m, xp, yp, _lm_loss, steps=1500, lr=3e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _s2s_pairs(480, "reverse-rotate3", 81))
+    val = tuple(torch.from_numpy(a) for a in _s2s_pairs(500, "reverse-rotate3", 82))
+
+    def model() -> Any:
+        m = _seq2seq_gru()
+        m.load_state_dict(state)
+        return m
+
+    return _task("ft-seq2seq-gru", model, train, val, 8, 4, _tag_loss)
+
+
+# --- 22. a tiny U-Net: per-pixel segmentation of textures -> four unseen textures (fresh) -----
+
+_SEG = 24
+_SY, _SX = np.mgrid[0:_SEG, 0:_SEG].astype(np.float64)
+
+
+def _seg_texture(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One 24x24 +-1 texture of ``kind`` at a random period and phase."""
+    period, phase = rng.uniform(3.0, 6.0), rng.uniform(0.0, 2 * np.pi)
+
+    def wave(u: np.ndarray) -> np.ndarray:
+        return np.sin(2 * np.pi * u / period + phase)
+
+    if kind == "hstripes":
+        t = wave(_SY)
+    elif kind == "vstripes":
+        t = wave(_SX)
+    elif kind == "checker":
+        t = wave(_SX) * wave(_SY)
+    elif kind == "diag":
+        t = wave((_SX + _SY) / np.sqrt(2))
+    elif kind == "rings":
+        cx, cy = rng.uniform(0, _SEG, 2)
+        t = wave(np.sqrt((_SX - cx) ** 2 + (_SY - cy) ** 2))
+    elif kind == "dots":
+        t = 2.0 * ((wave(_SX) > 0.5) & (wave(_SY) > 0.5)) - 1.0
+    elif kind == "antidiag":
+        t = wave((_SX - _SY) / np.sqrt(2))
+    elif kind == "grid":
+        t = 2.0 * ((wave(_SX) > 0.7) | (wave(_SY) > 0.7)) - 1.0
+    else:
+        raise ValueError(kind)
+    return np.sign(t)
+
+
+_OLD_SEG = ("hstripes", "vstripes", "checker", "diag")
+_NEW_SEG = ("rings", "dots", "antidiag", "grid")
+
+
+def _seg_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 24x24 images (batch, 1, 24, 24), each a Voronoi partition of five random
+    cells; a cell is background (label 0: a flat level) with probability 0.15, else one of
+    ``kinds`` (label 1 + its index) at a random contrast; Gaussian noise (sigma 0.4). Labels:
+    (batch, 24, 24)."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, 1, _SEG, _SEG), dtype=np.float32)
+    y = np.empty((n, _SEG, _SEG), dtype=np.int64)
+    for i in range(n):
+        centres = rng.uniform(0, _SEG, (5, 2))
+        dx = _SX[None] - centres[:, 0, None, None]
+        dy = _SY[None] - centres[:, 1, None, None]
+        cell = (dx**2 + dy**2).argmin(0)
+        labels = np.where(rng.random(5) < 0.15, 0, rng.integers(1, len(kinds) + 1, 5))
+        img = np.zeros((_SEG, _SEG))
+        for c in range(5):
+            if labels[c] == 0:
+                part = np.full((_SEG, _SEG), rng.uniform(-0.5, 0.5))
+            else:
+                part = rng.uniform(0.6, 1.2) * _seg_texture(kinds[labels[c] - 1], rng)
+            img = np.where(cell == c, part, img)
+        x[i, 0] = img + 0.4 * rng.normal(size=(_SEG, _SEG))
+        y[i] = labels[cell]
+    return x, y
+
+
+def _pixel_accuracy(logits: Any, y: Any) -> float:
+    """Fraction of pixels whose arg-max over the classes (axis 1 of (batch, classes, H, W)
+    logits) equals the label."""
+    return float((logits.argmax(dim=1) == y).float().mean().item())
+
+
+def _unet(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    def block(c_in: int, c_out: int) -> Any:
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, padding=1),
+            nn.GroupNorm(4, c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, padding=1),
+            nn.GroupNorm(4, c_out),
+            nn.ReLU(),
+        )
+
+    class UNet(nn.Module):
+        """Two down stages (16 and 32 channels at 24x24 and 12x12, max-pooled), a 64-channel
+        bottleneck at 6x6, two up stages (transposed convolutions, skip connections
+        concatenated), each stage two 3x3 conv + GroupNorm(4) + ReLU; a 1x1 conv head:
+        (batch, classes, 24, 24) logits."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.down1, self.down2 = block(1, 8), block(8, 16)
+            self.mid = block(16, 32)
+            self.up2, self.dec2 = nn.ConvTranspose2d(32, 16, 2, 2), block(32, 16)
+            self.up1, self.dec1 = nn.ConvTranspose2d(16, 8, 2, 2), block(16, 8)
+            self.pool = nn.MaxPool2d(2)
+            self.head = nn.Conv2d(8, n_out, 1)
+
+        def forward(self, x: Any) -> Any:
+            s1 = self.down1(x)
+            s2 = self.down2(self.pool(s1))
+            h = self.mid(self.pool(s2))
+            h = self.dec2(torch.cat([self.up2(h), s2], 1))
+            h = self.dec1(torch.cat([self.up1(h), s1], 1))
+            return self.head(h)
+
+    return UNet()
+
+
+def unet_seg() -> Task:
+    """A tiny U-Net (two down and two up stages of 16 and 32 channels around a 64-channel
+    bottleneck, skip connections, two 3x3 conv + GroupNorm + ReLU per stage, a 1x1 conv head)
+    pretrained to segment seeded synthetic 24x24 images, each a Voronoi partition of five cells
+    filled with background (a flat level, 15% of cells) or one of four textures (horizontal,
+    vertical and diagonal stripes, checkerboard; random period, phase and contrast; Gaussian
+    noise), per pixel into five classes (3000 images; about a minute on one core), its head
+    replaced by a fresh 1x1 conv and fine-tuned on 32 images of four unseen textures (rings,
+    dots, anti-diagonal stripes, grid lines), validated on 500 more; AdamW, batch 4, 30 epochs
+    (240 updates). Loss: cross-entropy of the (batch, classes, H, W) logits against (batch, H,
+    W) labels. Metric: per-pixel accuracy (about 15% of pixels are background)."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _seg_images(_OLD_SEG, 3000, 90))
+    state = _pretrained(
+        "unet-textures4",
+        lambda: _unet(len(_OLD_SEG) + 1),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=800, lr=3e-3, bs=32),
+    )
+    train = tuple(torch.from_numpy(a) for a in _seg_images(_NEW_SEG, 96, 91))
+    val = tuple(torch.from_numpy(a) for a in _seg_images(_NEW_SEG, 500, 92))
+    model = _fresh_head(state, lambda: _unet(len(_NEW_SEG) + 1))
+    return _task("ft-unet-seg", model, train, val, 4, 10, cross_entropy, _pixel_accuracy)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -1761,9 +1983,22 @@ FRESH6 = ("tcn_sequences", "contrastive_encoder")
 FRESH7 = ("bilstm_tagger", "resnet_cifarlike")
 # Named before any finder ran on them.
 FRESH8 = ("gnn_graphs", "tab_embed")
+# Named before any finder ran on them.
+FRESH9 = ("seq2seq_gru", "unet_seg")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
-    every = (*CHOOSE, *HELDOUT, *FRESH2, *FRESH3, *FRESH4, *FRESH5, *FRESH6, *FRESH7, *FRESH8)
+    every = (
+        *CHOOSE,
+        *HELDOUT,
+        *FRESH2,
+        *FRESH3,
+        *FRESH4,
+        *FRESH5,
+        *FRESH6,
+        *FRESH7,
+        *FRESH8,
+        *FRESH9,
+    )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
         print(name, len(t.train[0]), "train", len(t.val[0]), "val", flush=True)
