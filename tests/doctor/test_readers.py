@@ -39,6 +39,25 @@ def test_csv_aliases(tmp_path: Path, header: str, loss: str, val: str, lr: str) 
     assert log.format == "csv"
 
 
+@pytest.mark.parametrize(
+    ("loss", "val"),
+    [("Perdua", None), ("Pérdida", "Pérdida validación"), ("perte_train", "perte_val"),
+     ("Verlust", None), ("损失", None)],
+)  # fmt: skip
+def test_a_loss_column_in_another_language(tmp_path: Path, loss: str, val: str | None) -> None:
+    header = f"Epoca,{loss},Accuracy" + (f",{val}" if val else "")
+    rows = "\n".join(
+        f"{i},{2.3 - 0.1 * i},{0.1 + 0.05 * i}" + (f",{2.4 - 0.05 * i}" if val else "")
+        for i in range(1, 7)
+    )
+    log = read_log(write(tmp_path / "log.csv", f"{header}\n{rows}\n"))
+    assert log.columns["loss"] == loss
+    np.testing.assert_allclose(log.loss.values, [2.3 - 0.1 * i for i in range(1, 7)])
+    # "Accuracy" is never taken for a loss: a log with no loss word still says so
+    with pytest.raises(LogFormatError, match="no loss column"):
+        read_log(write(tmp_path / "acc.csv", "Epoca,Accuracy\n1,0.1\n2,0.2\n"))
+
+
 def test_csv_keeps_every_row(tmp_path: Path) -> None:
     n = 25_000  # more than TensorBoard's default reservoir: nothing may be sampled away
     text = "step,loss\n" + "\n".join(f"{i},{1.0 + i * 1e-6}" for i in range(n)) + "\n"
@@ -299,3 +318,25 @@ def test_nan_only_loss_is_diverged_not_unreadable(tmp_path: Path) -> None:
     assert d.verdict == "diverged"
     assert d.findings[0].statistic == "nonfinite_values" and d.findings[0].value == 6
     assert d.prescription.lr == pytest.approx(0.1)
+
+
+def test_an_experiment_record_with_its_history_under_a_key(tmp_path: Path) -> None:
+    # A tracker's JSON record: run metadata, then one object per epoch under "history".
+    history = [
+        {"epoch": e, "train_loss": 2.3 / e, "valid_loss": 2.4 / e**0.5, "train_acc": 0.1 * e}
+        for e in range(1, 31)
+    ]
+    doc = {
+        "life": [{"dt": "Mon May 16 2016", "state": "running"}, {"dt": "x", "state": "success"}],
+        "content": {"hp": {"learning_rate": 0.02, "batchsize": 128}, "seed": 42},
+        "state": "success",
+        "history": history,
+    }
+    log = read_log(write(tmp_path / "record.json", json.dumps(doc)))
+    assert log.columns["loss"] == "train_loss" and log.columns["val_loss"] == "valid_loss"
+    assert log.x_name == "epoch" and len(log.loss) == 30
+    np.testing.assert_allclose(log.loss.values, [2.3 / e for e in range(1, 31)])
+    # a list of records that names no loss is not a history: the old error stands
+    doc["history"] = [{"epoch": e, "acc": 0.1} for e in range(1, 5)]
+    with pytest.raises(LogFormatError, match="no loss column"):
+        read_log(write(tmp_path / "noloss.json", json.dumps(doc)))

@@ -139,6 +139,24 @@ def test_isolated_nan_is_unstable_not_diverged(tmp_path) -> None:
     assert out.verdict == "unstable" and out.findings[0].statistic == "isolated_nonfinite"
 
 
+def test_a_warmup_is_at_most_a_tenth_of_the_run() -> None:
+    # a rise that lasts most of a 500-epoch run: the warm-up is capped at 50 epochs, not the
+    # 1000 that twice the rise would give
+    rng = np.random.default_rng(0)
+    e = np.arange(1, 501, dtype=float)
+    loss = np.where(
+        e < 340, 2.3 * (1 + 0.02 * rng.standard_normal(500)), 0.4 * np.exp(-(e - 340) / 60)
+    )
+    loss[3:30] = 6.0 + rng.random(27)
+    out = diagnose({"epoch": e, "train_loss": loss + 0.05})
+    assert out.verdict == "unstable", out.explain()
+    assert out.prescription.schedule_change == "add 50 warmup epochs", out.prescription.text
+    from lrkit.doctor._prescribe import _warmup
+
+    # twice the rise, rounded up to 1, 2 or 5 x 10^k — then capped at a tenth of the run
+    assert (_warmup(3, 499), _warmup(0.4, 499), _warmup(1000, 499), _warmup(30, 5)) == (5, 1, 50, 1)
+
+
 def test_early_spike_then_training_prescribes_warmup() -> None:
     d = curves.healthy()
     d["train_loss"][5:40] *= 4.0

@@ -41,6 +41,13 @@ _LR = (
     "learning_rate_0", "lr_adam", "lr_adamw", "lr_sgd", "optimizer_lr",
 )  # fmt: skip
 _VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|dev|test)(_|$)")
+# "loss" in other languages, for logs whose columns are not in English (Spanish, Portuguese,
+# Catalan, French, Italian, German, Dutch, Polish, Turkish, Russian, Chinese, Japanese,
+# Korean); tried only when no column says "loss".
+_LOSS_WORDS = re.compile(
+    r"(^|_)(p[eé]rdida|perda|p[eè]rdua|perte|perdita|verlust|verlies|strata|kay[iı]p|"
+    r"потер[яи]|loss)(_|$)|损失|損失|손실"
+)
 
 
 def normalise(name: str) -> str:
@@ -79,6 +86,12 @@ def pick_loss(names: Iterable[str]) -> str | None:
     if hit is not None:
         return hit
     loose = [n for n in names if "loss" in normalise(n) and not _VAL_WORDS.search(normalise(n))]
+    if not loose:  # not in English
+        loose = [
+            n
+            for n in names
+            if _LOSS_WORDS.search(normalise(n)) and not _VAL_WORDS.search(normalise(n))
+        ]
     trainish = [n for n in loose if "train" in normalise(n)]
     pool = trainish or loose
     return pool[0] if pool else None

@@ -73,11 +73,31 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
         if doc and all(isinstance(v, list) for v in doc.values()):
             kind = "keras" if _looks_like_keras(doc) else "json"
             return _table_from_mapping(doc, source), kind
+        records = _records_under_a_key(doc)
+        if records is not None:
+            # An experiment tracker's record: run metadata plus its per-step records under
+            # one key ({"content": {hp...}, "history": [{epoch, train_loss, ...}, ...]}).
+            return _table_from_records(records), "json"
         return _table_from_records([doc]), "json"
     raise LogFormatError(f"{source}: a JSON {type(doc).__name__} is not a training log")
 
 
 _HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
+
+
+def _records_under_a_key(doc: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The longest list of at least two JSON objects directly under one of ``doc``'s keys
+    whose records name a loss (its per-step history), or ``None``."""
+    from lrkit.doctor._columns import pick_loss
+
+    best: list[Mapping[str, Any]] | None = None
+    for v in doc.values():
+        if not (isinstance(v, list) and len(v) >= 2 and all(isinstance(r, Mapping) for r in v)):
+            continue
+        names = {k for r in v for k in r}
+        if pick_loss(names) is not None and (best is None or len(v) > len(best)):
+            best = v
+    return best
 
 
 def _is_nonfinite(v: Any) -> bool:

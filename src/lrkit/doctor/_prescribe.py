@@ -55,6 +55,12 @@ def _scaled(log: Log, factor: float, upto: float | None = None) -> tuple[float |
     return new, f"set the learning rate to {new:g} (was {_sig(ref, 3):g})"
 
 
+def _warmup(n: float, span: float) -> int:
+    """A warm-up of about ``n`` steps (1, 2 or 5 × 10^k), at most a tenth of the logged run:
+    a warm-up longer than that would hold the LR low through much of the training."""
+    return min(_nice(n), _nice(0.1 * span))
+
+
 def _count(n: float, unit: str) -> str:
     """``"1 warmup epoch"``, ``"20 warmup steps"``."""
     return f"{n:g} warmup {unit}" + ("" if n == 1 else "s")
@@ -88,7 +94,7 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         is_early = at - float(log.loss.steps[0]) <= 0.1 * max(span, 1.0)
         change = None
         if is_early:
-            w = _nice(max(2 * (at - float(log.loss.steps[0])), 1))
+            w = _warmup(2 * (at - float(log.loss.steps[0])), span)
             change = f"add {_count(w, x)} and clip gradients (norm 1.0)"
             text += f"; {change}"
         restart = (
@@ -114,7 +120,7 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         early = [f for f in mine if f.statistic == "early_rise_over_initial"]
         if early:
             end = early[0].steps[1] - float(log.loss.steps[0])
-            w = _nice(max(2 * end, 0.02 * span))
+            w = _warmup(max(2 * end, 0.02 * span), span)
             change = f"add {_count(w, x)}"
             return Prescription(
                 f"{change} (linear, from ~0 to the peak LR) and clip gradients (norm 1.0); "
