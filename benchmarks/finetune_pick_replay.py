@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.finder._finetune import pick
+from lrkit.finder._finetune import pick, vertex_lr
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -66,17 +66,7 @@ def rules(lrs: Any, metrics: Any) -> dict[str, float]:
     }
     smooth = np.convolve(np.pad(m, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
     out["best of 1-2-1 smoothed"] = float(lr[int(np.argmax(smooth))])
-    quad = float(lr[b])
-    if 0 < b < len(m) - 1:
-        x, y = np.log10(lr[b - 1 : b + 2]), m[b - 1 : b + 2]
-        c = np.polyfit(x, y, 2)
-        vertex = -c[1] / (2 * c[0]) if c[0] < 0 else x[1]
-        quad = float(10 ** np.clip(vertex, x[0], x[2]))
-    out["parabola through the best 3"] = quad
-    # post hoc: seen to do best on this very data; a candidate for a fresh set, nothing more
-    out["geo. mean of parabola and lowest 5% (post hoc)"] = float(
-        np.sqrt(quad * out["lowest within 5% (the rule to session 8)"])
-    )
+    out["parabola through the best 3"] = vertex_lr(lr, scores)
     return out
 
 

@@ -46,7 +46,7 @@ _VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|dev|test)(_|$)")
 # Korean); tried only when no column says "loss".
 _LOSS_WORDS = re.compile(
     r"(^|_)(p[eé]rdida|perda|p[eè]rdua|perte|perdita|verlust|verlies|strata|kay[iı]p|"
-    r"потер[яи]|loss)(_|$)|损失|損失|손실"
+    r"потер[яи])(_|$)|损失|損失|손실"
 )
 
 

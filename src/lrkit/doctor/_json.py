@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lrkit.doctor._columns import normalise, pick_epoch, pick_step
+from lrkit.doctor._columns import normalise, pick_epoch, pick_loss, pick_step
 from lrkit.doctor._table import _Table, _table_from_mapping, _table_from_records
 from lrkit.errors import LogFormatError
 
@@ -88,8 +88,6 @@ _HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flo
 def _records_under_a_key(doc: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
     """The longest list of at least two JSON objects directly under one of ``doc``'s keys
     whose records name a loss (its per-step history), or ``None``."""
-    from lrkit.doctor._columns import pick_loss
-
     best: list[Mapping[str, Any]] | None = None
     for v in doc.values():
         if not (isinstance(v, list) and len(v) >= 2 and all(isinstance(r, Mapping) for r in v)):
