@@ -29,12 +29,16 @@ SOURCES = (
     ("fresh4", "curves_metric"),
     ("fresh5", "curves_metric"),
     ("fresh7", "curves"),
+    ("fresh8", "curves"),
+    ("fresh9", "curves"),
 )
 #: The same, trials scored on a fifth of the training samples held out (no ``val_data``).
 SOURCES_NOVAL = (
     ("fresh5_sgd_climb", "curves_noval"),
     ("fresh6", "curves_noval"),
     ("fresh7", "curves_noval"),
+    ("fresh8", "curves_noval"),
+    ("fresh9", "curves_noval"),
 )
 
 
@@ -44,9 +48,9 @@ def _interp(grid: dict[str, float], lr: float) -> float:
     return float(np.interp(np.log10(lr), x, [grid[k] for k in keys]))
 
 
-def rules(lrs: Any, metrics: Any) -> dict[str, float]:
+def rules(lrs: Any, metrics: Any, start: float) -> dict[str, float]:
     """Each candidate rule's suggestion from trials at ``lrs`` (ascending) scoring
-    ``metrics`` (higher is better)."""
+    ``metrics`` (higher is better; ``start``: the metric before any trial)."""
     lr, m = np.asarray(lrs, dtype=float), np.asarray(metrics, dtype=float)
     b = int(np.argmax(m))
 
@@ -56,7 +60,10 @@ def rules(lrs: Any, metrics: Any) -> dict[str, float]:
     scores = np.where(np.isfinite(m), -m, np.inf)
     m = np.where(np.isfinite(m), m, -1.0)  # a blown-up trial: below every accuracy
     out = {
-        "lrkit's pick (session 9: geo. mean of vertex and lowest 5%)": pick(
+        "lrkit's pick (session 10: the session-9 pick, band also <= half the gain)": pick(
+            lr, scores, divisor=1.0, lowest_near=True, vertex=True, start=-start
+        )[0],
+        "session 9 pick (geo. mean of vertex and lowest 5%)": pick(
             lr, scores, divisor=1.0, lowest_near=True, vertex=True
         )[0],
         "lowest within 5% (the rule to session 8)": float(near(0.05).min()),
@@ -67,6 +74,16 @@ def rules(lrs: Any, metrics: Any) -> dict[str, float]:
     smooth = np.convolve(np.pad(m, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
     out["best of 1-2-1 smoothed"] = float(lr[int(np.argmax(smooth))])
     out["parabola through the best 3"] = vertex_lr(lr, scores)
+    vx = vertex_lr(lr, scores)
+    gain = m[b] - start
+    for f in (0.1, 0.2, 0.3, 0.5):
+        low = float(lr[m >= m[b] - f * gain].min()) if gain > 0 else float(lr[b])
+        out[f"geo. mean of vertex and lowest within {f:g} of the gain"] = float(np.sqrt(low * vx))
+        band = min(0.05 * abs(m[b]), f * gain) if gain > 0 else 0.0
+        low = float(lr[m >= m[b] - band].min())
+        out[f"geo. mean of vertex and lowest within 5% and {f:g} of the gain"] = float(
+            np.sqrt(low * vx)
+        )
     return out
 
 
@@ -83,7 +100,9 @@ def replay(sources: tuple[tuple[str, str], ...]) -> dict[str, Any]:
             task, opt, _ = name.rsplit("|", 2)
             grid = {k: float(v) for k, v in cells[(task, opt)]["grid"].items()}
             best = max(grid.values())
-            for rule, lr in rules(trials["lrs"], trials["val_metrics"]).items():
+            for rule, lr in rules(
+                trials["lrs"], trials["val_metrics"], trials["start_val_metric"]
+            ).items():
                 cell = f"{suffix}:{task}|{opt}"
                 regrets.setdefault(rule, {}).setdefault(cell, []).append(
                     100 * (best - _interp(grid, lr))

@@ -140,13 +140,17 @@ def test_bad_trial_steps_names_the_argument(bad: object) -> None:
 
 def rule_pick(t) -> float:  # type: ignore[no-untyped-def]
     """The suggestion the rule takes from trials ``t``: on the metric (a classifier under
-    val_metric="auto"), the geometric mean of the lowest LR within 5% of the best and the
-    parabola's peak; on the loss, the best trial / 10**0.5."""
+    val_metric="auto"), the geometric mean of the lowest LR within 5% of the best (and within
+    half the best's gain over the start) and the parabola's peak; on the loss, the best trial /
+    10**0.5."""
     if t.val_metrics is None:
         return float(t.lrs[int(np.argmin(t.val_losses))] / 10**0.5)
     m = np.asarray(t.val_metrics)
     b = int(np.argmax(m))
-    low = min(lr for lr, a in zip(t.lrs, m, strict=True) if a >= m[b] - 0.05 * abs(m[b]))
+    band = 0.05 * abs(m[b])
+    if m[b] > t.start_val_metric:  # at most half the best trial's gain over the start
+        band = min(band, 0.5 * (m[b] - t.start_val_metric))
+    low = min(lr for lr, a in zip(t.lrs, m, strict=True) if a >= m[b] - band)
     return math.sqrt(low * vertex_lr(t.lrs, -m))
 
 
@@ -570,11 +574,55 @@ def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
     assert np.allclose(np.log10(lrs), np.arange(-2.0, 0.6, 0.5))  # ascending, half decades
     assert int(np.argmin(losses)) == 4 and losses[-1] == math.inf
     # the best far above: the climb stops at MAX_ABOVE trials even though the top is still best
-    lrs, losses = go(1e-3, 100.0, blow_up=math.inf)
+    lrs, losses = go(1e-3, 0.01, blow_up=math.inf)
     assert len(lrs) == FIRST_CANDIDATES + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
     # bracketed from the start: no climb
     lrs, _ = go(1.0, 2 * 0.1)
     assert len(lrs) == FIRST_CANDIDATES and lrs.max() == pytest.approx(10**-0.5)
+
+
+def test_run_trials_climb_while_every_trial_is_inert() -> None:
+    """Trials that all leave the score within INERT of the start's say the LRs are too small:
+    the trials climb (never go lower), up to MAX_INERT_ABOVE times while they stay inert, then
+    on as usual (MAX_ABOVE more while the top is strictly best); a tie at the lowest LR is no
+    reason to go lower."""
+    from lrkit.finder._finetune import FIRST_CANDIDATES, INERT, MAX_ABOVE, MAX_INERT_ABOVE
+
+    def go(lr_min: float, val):  # type: ignore[no-untyped-def]
+        w = {"v": 0.0}
+
+        def restore() -> None:
+            w["v"] = 0.0
+
+        def step(lr: float) -> float:
+            w["v"] += lr
+            return 1.0
+
+        lrs, losses, start, *_ = run_trials(
+            lr_min,
+            start_trial=lambda: None,
+            train_step=step,
+            val_loss=lambda: val(w["v"]),
+            restore=restore,
+            trial_steps=2,
+        )
+        return lrs, np.asarray(losses), start
+
+    # a loss of 10 + (1 - w)^2 (w = 2 lr): the first trials (3.2e-3 .. 1e-4) and the climb to
+    # 1e-2 move it by < 1%; 3.2e-2 by more, and the climb goes on from there (the top is best)
+    lrs, losses, start = go(1e-2, lambda v: 10 + (1 - v) ** 2)
+    moved = np.abs(losses - start) > INERT * start
+    assert np.allclose(np.log10(lrs), np.arange(-4.0, -0.4, 0.5))  # never below the first
+    assert not moved[:5].any() and moved[5:].all()
+    assert len(lrs) == FIRST_CANDIDATES + 2 + MAX_ABOVE  # two inert climbs, two more after
+    # nothing ever moves: MAX_INERT_ABOVE climbs, then stop (no trial below the first four)
+    lrs, losses, start = go(1e-3, lambda v: 1e6 + v)
+    assert len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
+    assert lrs.min() == pytest.approx(1e-3 * 10**-2)
+    # a quantised loss (round(w) + 0.5): the lowest of the first four is strictly best, one more
+    # below ties it, and a tie is no reason to go lower still
+    lrs, losses, _ = go(10.0, lambda v: round(v) + 0.5)
+    assert len(lrs) == FIRST_CANDIDATES + 1 and losses[0] == losses[1] == losses.min()
 
 
 def test_run_trials_score_on_the_metric_when_given() -> None:
@@ -625,6 +673,13 @@ def test_pick_lowest_near_takes_the_lowest_lr_within_near_of_the_best() -> None:
     assert (low, high) == pytest.approx((1e-4, 1e-1))  # the near ones, one step wider
     best, _ = pick(lrs, scores, divisor=1, near=0.0, lowest_near=True)
     assert best == pytest.approx(1e-2)  # only the best itself
+    # from a start of 0.69 the best gained 0.03: the band is at most half of that (0.015), and
+    # -0.70 (a trial that barely moved) is no longer near
+    best, (low, high) = pick(lrs, scores, divisor=1, lowest_near=True, start=-0.69)
+    assert best == pytest.approx(1e-2) and (low, high) == pytest.approx((1e-3, 1e-1))
+    # a large gain (from 0.2), or none (a start at 0.9, above every trial), leaves the band at 5%
+    assert pick(lrs, scores, divisor=1, lowest_near=True, start=-0.2)[0] == pytest.approx(1e-3)
+    assert pick(lrs, scores, divisor=1, lowest_near=True, start=-0.9)[0] == pytest.approx(1e-3)
 
 
 def test_vertex_lr_reads_the_peak_off_the_best_trial_and_its_neighbours() -> None:

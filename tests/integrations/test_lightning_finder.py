@@ -342,7 +342,10 @@ def test_a_callable_val_metric_with_mode_min_scores_the_same_trials() -> None:
     for r, sign in ((err, 1.0), (acc, -1.0)):
         assert r.trials is not None and r.trials.val_metrics is not None
         scores = [sign * m for m in r.trials.val_metrics]
-        best, interval = pick(r.trials.lrs, scores, divisor=1.0, lowest_near=True, vertex=True)
+        begin = sign * r.trials.start_val_metric
+        best, interval = pick(
+            r.trials.lrs, scores, divisor=1.0, lowest_near=True, vertex=True, start=begin
+        )
         assert r.suggestion == pytest.approx(best) and r.interval == pytest.approx(interval)
     assert seen and set(seen) == {(False, False, "cpu")}  # eval mode, no gradients, the device
     assert any("(val_dataloaders)" in n for n in err.notes)  # the trainer's validation data

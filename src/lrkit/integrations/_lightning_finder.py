@@ -213,7 +213,8 @@ def find_lr(
     from scratch.
 
     ``val_metric=`` scores the trials on a metric instead of the validation loss, with the same
-    rule as :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric, shaded
+    rule as :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric and
+    half its gain over the start, shaded
     toward the parabola's peak through the best trial and its neighbours;
     ``result.trials.val_metrics``): ``"accuracy"`` for ``(x, y)`` (or ``[x, y]``) batches is the
     top-1 accuracy of ``model(x)`` (the module's ``forward``) against ``y``; a callable
