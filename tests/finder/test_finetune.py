@@ -208,7 +208,9 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     below = [lr for lr in t.lrs if lr < lr_min]
     assert max(below) == pytest.approx(lr_min / 10**0.5, rel=1e-6) and len(below) >= 4
     if len(below) < len(t.lrs):
-        assert b >= len(below) - 1 and len(t.lrs) - len(below) <= 2
+        from lrkit.finder._finetune import MAX_ABOVE, MAX_INERT_ABOVE
+
+        assert b >= len(below) - 1 and len(t.lrs) - len(below) <= MAX_ABOVE + MAX_INERT_ABOVE
     assert r.interval[0] < r.suggestion < r.interval[1]
     assert any("held-out training samples" in n for n in r.notes)  # no val_data was given
     d = r.to_dict()
@@ -570,11 +572,11 @@ def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
     # first trials 0.316 .. 0.01; the best (w = 2 lr = 2) is at lr 1: one climb brackets it,
     # the second (3.16) blows up and is scored worst
     lrs, losses = go(1.0, 2.0)
-    assert len(lrs) == FIRST_CANDIDATES + MAX_ABOVE == 6
+    assert len(lrs) == FIRST_CANDIDATES + 2 == 6
     assert np.allclose(np.log10(lrs), np.arange(-2.0, 0.6, 0.5))  # ascending, half decades
     assert int(np.argmin(losses)) == 4 and losses[-1] == math.inf
     # the best far above: the climb stops at MAX_ABOVE trials even though the top is still best
-    lrs, losses = go(1e-3, 0.01, blow_up=math.inf)
+    lrs, losses = go(1e-3, 0.1, blow_up=math.inf)
     assert len(lrs) == FIRST_CANDIDATES + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
     # bracketed from the start: no climb
     lrs, _ = go(1.0, 2 * 0.1)
@@ -586,7 +588,13 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
     the trials climb (never go lower), up to MAX_INERT_ABOVE times while they stay inert, then
     on as usual (MAX_ABOVE more while the top is strictly best); a tie at the lowest LR is no
     reason to go lower."""
-    from lrkit.finder._finetune import FIRST_CANDIDATES, INERT, MAX_ABOVE, MAX_INERT_ABOVE
+    from lrkit.finder._finetune import (
+        FIRST_CANDIDATES,
+        INERT,
+        MAX_ABOVE,
+        MAX_INERT_ABOVE,
+        MAX_TRIALS,
+    )
 
     def go(lr_min: float, val):  # type: ignore[no-untyped-def]
         w = {"v": 0.0}
@@ -609,12 +617,16 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
         return lrs, np.asarray(losses), start
 
     # a loss of 10 + (1 - w)^2 (w = 2 lr): the first trials (3.2e-3 .. 1e-4) and the climb to
-    # 1e-2 move it by < 1%; 3.2e-2 by more, and the climb goes on from there (the top is best)
+    # 1e-2 move it by < 1%; 3.2e-2 by more, and the climb goes on from there while the top is
+    # best (to 0.316), one more brackets it (lr 1: w = 2)
     lrs, losses, start = go(1e-2, lambda v: 10 + (1 - v) ** 2)
     moved = np.abs(losses - start) > INERT * start
-    assert np.allclose(np.log10(lrs), np.arange(-4.0, -0.4, 0.5))  # never below the first
-    assert not moved[:5].any() and moved[5:].all()
-    assert len(lrs) == FIRST_CANDIDATES + 2 + MAX_ABOVE  # two inert climbs, two more after
+    assert np.allclose(np.log10(lrs), np.arange(-4.0, 0.1, 0.5))  # never below the first
+    assert not moved[:5].any() and moved[5:-1].all()  # lr 1 lands back on the start's loss
+    assert int(np.argmin(losses)) == len(lrs) - 2 and len(lrs) - 6 <= MAX_ABOVE
+    # the best far above: inert climbs, then MAX_ABOVE more, and no more than MAX_TRIALS in all
+    lrs, losses, start = go(1e-2, lambda v: 10 + (100 - v) ** 2)
+    assert len(lrs) == MAX_TRIALS and int(np.argmin(losses)) == len(lrs) - 1
     # nothing ever moves: MAX_INERT_ABOVE climbs, then stop (no trial below the first four)
     lrs, losses, start = go(1e-3, lambda v: 1e6 + v)
     assert len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE

@@ -48,6 +48,11 @@ _LOSS_WORDS = re.compile(
     r"(^|_)(p[eé]rdida|perda|p[eè]rdua|perte|perdita|verlust|verlies|strata|kay[iı]p|"
     r"потер[яи])(_|$)|损失|損失|손실"
 )
+# The objective named by what it computes (``train_mse_step``, ``val_nll``, ``cost``): tried
+# only when no column says "loss" in any language above. Accuracy-like metrics are not losses.
+_OBJECTIVE_WORDS = re.compile(
+    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective)(_|$)"
+)
 
 
 def normalise(name: str) -> str:
@@ -86,12 +91,13 @@ def pick_loss(names: Iterable[str]) -> str | None:
     if hit is not None:
         return hit
     loose = [n for n in names if "loss" in normalise(n) and not _VAL_WORDS.search(normalise(n))]
-    if not loose:  # not in English
-        loose = [
-            n
-            for n in names
-            if _LOSS_WORDS.search(normalise(n)) and not _VAL_WORDS.search(normalise(n))
-        ]
+    for words in (_LOSS_WORDS, _OBJECTIVE_WORDS):
+        if not loose:  # not in English, or named by the objective
+            loose = [
+                n
+                for n in names
+                if words.search(normalise(n)) and not _VAL_WORDS.search(normalise(n))
+            ]
     trainish = [n for n in loose if "train" in normalise(n)]
     pool = trainish or loose
     return pool[0] if pool else None
@@ -117,6 +123,11 @@ def pick_val_loss(names: Iterable[str]) -> str | None:
     if hit is not None:
         return hit
     loose = [n for n in names if "loss" in normalise(n) and _VAL_WORDS.search(normalise(n))]
+    for words in (_LOSS_WORDS, _OBJECTIVE_WORDS):
+        if not loose:
+            loose = [
+                n for n in names if words.search(normalise(n)) and _VAL_WORDS.search(normalise(n))
+            ]
     return loose[0] if loose else None
 
 

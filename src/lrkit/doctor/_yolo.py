@@ -1,8 +1,9 @@
-"""Ultralytics YOLO ``results.csv`` (YOLOv5/v8) and its TensorBoard twin: summed loss
+"""Ultralytics YOLO ``results.csv`` (YOLOv5/v8/v10) and its TensorBoard twin: summed loss
 components, the weights' LR."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -16,11 +17,23 @@ def _looks_like_yolo(table: _Table) -> bool:
     return "epoch" in {normalise(n) for n in table.values} and _yolo_names(table.values)
 
 
+# A loss component's column: ``train/box_loss`` (YOLOv5/v8), ``train/box_om`` / ``train/cls_oo``
+# (YOLOv10: its one-to-many and one-to-one heads, whose losses the trainer adds up), ...
+_COMPONENT = re.compile(r"^(train|val)_(\w+_loss|(box|cls|dfl|obj|seg|pose|kobj|rle)(_\w+)?)$")
+
+
+def _component(key: str, side: str) -> bool:
+    """Whether the normalised column name ``key`` is a loss component of ``side``."""
+    m = _COMPONENT.match(key)
+    return m is not None and m.group(1) == side
+
+
 def _yolo_names(names: Iterable[str]) -> bool:
-    """Ultralytics' layout: per-component ``train/*_loss`` and per-group ``lr/pg*``, whether
-    in ``results.csv`` or in the TensorBoard file it writes beside it (same tags, no epoch)."""
+    """Ultralytics' layout: per-component training losses (``train/*_loss``, YOLOv10's
+    ``train/box_om``...) and per-group ``lr/pg*``, whether in ``results.csv`` or in the
+    TensorBoard file it writes beside it (same tags, no epoch)."""
     keys = {normalise(n) for n in names}
-    return any(k.startswith("train_") and k.endswith("_loss") for k in keys) and any(
+    return any(_component(k, "train") for k in keys) and any(
         k.startswith(("lr_pg", "x_lr")) for k in keys
     )
 
@@ -57,7 +70,7 @@ def _yolo(table: _Table, notes: list[str]) -> tuple[str, str | None, str | None]
     parts = {"train": [], "val": []}  # type: dict[str, list[str]]
     for k, n in by_norm.items():
         for side in parts:
-            if k.startswith(side + "_") and k.endswith("_loss"):
+            if _component(k, side):
                 parts[side].append(n)
     roles: dict[str, str | None] = {}
     for side, cols in parts.items():
