@@ -58,6 +58,22 @@ def test_a_loss_column_in_another_language(tmp_path: Path, loss: str, val: str |
         read_log(write(tmp_path / "acc.csv", "Epoca,Accuracy\n1,0.1\n2,0.2\n"))
 
 
+def test_a_loss_column_named_by_its_objective(tmp_path: Path) -> None:
+    """A regression log whose columns name the objective (Lightning's ``train_mse_step``) and
+    no column says "loss": the objective is the loss; a column that says "loss" still wins."""
+    rows = ["train_mse_step,train_rmse_step,epoch,step,val_mse_epoch,train_mse_epoch"]
+    for i in range(12):
+        rows.append(f"{10.0 / (i + 1)},{(10.0 / (i + 1)) ** 0.5},{i // 4},{i},,")
+        if i % 4 == 3:
+            rows.append(f",,{i // 4},{i},{12.0 / (i + 1)},{11.0 / (i + 1)}")
+    log = read_log(write(tmp_path / "metrics.csv", "\n".join(rows) + "\n"))
+    assert log.columns["loss"] == "train_mse_step" and len(log.loss) == 12
+    assert log.columns["val_loss"] == "val_mse_epoch" and log.val_loss is not None
+    assert log.loss.values[0] == pytest.approx(10.0)
+    both = "step,mse,loss\n" + "\n".join(f"{i},{1.0 / (i + 1)},{2.0 / (i + 1)}" for i in range(6))
+    assert read_log(write(tmp_path / "both.csv", both + "\n")).columns["loss"] == "loss"
+
+
 def test_csv_keeps_every_row(tmp_path: Path) -> None:
     n = 25_000  # more than TensorBoard's default reservoir: nothing may be sampled away
     text = "step,loss\n" + "\n".join(f"{i},{1.0 + i * 1e-6}" for i in range(n)) + "\n"
@@ -82,12 +98,12 @@ def test_text_columns_are_ignored_not_fatal(tmp_path: Path) -> None:
 
 
 def test_explicit_column_names(tmp_path: Path) -> None:
-    text = "k,objective,other\n" + "\n".join(f"{i},{2 - 0.1 * i},{i}" for i in range(5))
+    text = "k,score,other\n" + "\n".join(f"{i},{2 - 0.1 * i},{i}" for i in range(5))
     path = write(tmp_path / "log.csv", text)
-    with pytest.raises(LogFormatError, match=r"no loss column \(columns: k, objective, other\)"):
+    with pytest.raises(LogFormatError, match=r"no loss column \(columns: k, score, other\)"):
         read_log(path)
-    log = read_log(path, loss="objective", step="k")
-    assert log.loss.name == "objective" and log.x_name == "step"
+    log = read_log(path, loss="score", step="k")
+    assert log.loss.name == "score" and log.x_name == "step"
     with pytest.raises(ConfigError, match="loss='nope' is not a column"):
         read_log(path, loss="nope")
 

@@ -94,6 +94,30 @@ def test_yolo_results_csv(tmp_path: Path) -> None:
     assert read_log(tmp_path / "runs").loss.name == log.loss.name
 
 
+def test_yolo10_results_csv_sums_both_heads(tmp_path: Path) -> None:
+    """YOLOv10 logs each loss component twice, for its one-to-many (``_om``) and one-to-one
+    (``_oo``) heads, without ``_loss``; the trainer adds them all up, and so does the reader."""
+    heads = ("box_om", "cls_om", "dfl_om", "box_oo", "cls_oo", "dfl_oo")
+    header = ",".join(
+        ["epoch", *(f"train/{h}" for h in heads), "metrics/mAP50(B)",
+         *(f"val/{h}" for h in heads), "lr/pg0", "lr/pg1", "lr/pg2"]
+    )  # fmt: skip
+    rows = [header]
+    for e in range(1, 21):
+        parts = [1.0 / e**0.3 + k for k in range(6)]
+        rows.append(
+            ",".join(map(str, [e, *parts, 0.1, *(p * 1.1 for p in parts), 0.1, 0.01, 0.01]))
+        )
+    path = tmp_path / "results.csv"
+    path.write_text("\n".join(rows) + "\n")
+    log = read_log(path)
+    assert log.format == "yolo" and len(log.loss) == 20
+    assert log.loss.name.startswith("train/loss (sum of box_om, cls_om, dfl_om, box_oo")
+    assert log.loss.values[0] == pytest.approx(6 * 1.0 + 15)
+    assert log.val_loss is not None and log.val_loss.values[0] == pytest.approx(1.1 * 21)
+    assert log.lr is not None and log.lr.name == "lr/pg1"
+
+
 def test_keras_csvlogger_appended_runs(tmp_path: Path) -> None:
     rows = ["epoch,accuracy,loss,lr,val_accuracy,val_loss"]
     for e in range(10):  # first run

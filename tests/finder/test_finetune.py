@@ -733,6 +733,35 @@ def test_pick_with_vertex_is_the_geometric_mean_of_the_lowest_near_lr_and_the_pe
     assert again == pytest.approx(best)
 
 
+def test_plain_sgd_takes_the_parabolas_peak_alone(pretrained: dict) -> None:
+    """With SGD without momentum the metric-scored suggestion is the parabola's peak, not
+    shaded toward the lowest near trial; with momentum (or AdamW) it is shaded as before; the
+    note says which; the optimizer a Lightning-style wrapper holds is the one read."""
+    from lrkit.finder._finetune_torch import plain_sgd
+
+    val = data(7, n=256, shift=0.5)
+    model = pretrained_model(pretrained)
+    r = run(model, torch.optim.SGD(model.parameters(), lr=0.1), val_data=val)
+    t = r.trials
+    assert t is not None and t.val_metrics is not None and t.peak_only
+    assert r.suggestion == pytest.approx(vertex_lr(t.lrs, -np.asarray(t.val_metrics)))
+    assert any("not shaded lower" in n for n in r.notes)
+    model = pretrained_model(pretrained)
+    heavy = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    r = run(model, heavy, val_data=val)
+    assert r.trials is not None and not r.trials.peak_only
+    assert r.suggestion == pytest.approx(rule_pick(r.trials))
+    assert not any("not shaded lower" in n for n in r.notes)
+
+    class Wrapped:  # LightningOptimizer keeps the optimizer in ._optimizer
+        def __init__(self, inner: torch.optim.Optimizer) -> None:
+            self._optimizer = inner
+
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert plain_sgd(sgd) and plain_sgd(Wrapped(sgd)) and not plain_sgd(Wrapped(heavy))
+    assert not plain_sgd(torch.optim.AdamW(model.parameters()))
+
+
 def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict) -> None:
     model = pretrained_model(pretrained)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)

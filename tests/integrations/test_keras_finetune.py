@@ -245,6 +245,19 @@ def test_keras_val_metric_scores_the_trials_on_a_compiled_metric(pretrained) -> 
     plain = run(model, validation_data=(xv, yv), trial_steps=10, val_metric=None)
     assert plain.trials is not None and plain.trials.val_metrics is None
     assert not any("val_metric='auto'" in n for n in plain.notes)
+    # plain SGD: the parabola's peak alone, not shaded lower (with momentum: shaded)
+    for momentum, peak in ((0.0, True), (0.9, False)):
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=momentum),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        model.optimizer.build(model.trainable_variables)
+        sgd = run(model, validation_data=(xv, yv), trial_steps=10, val_metric="accuracy")
+        assert sgd.trials is not None and sgd.trials.peak_only is peak
+        m = -np.asarray(sgd.trials.val_metrics)
+        if peak:
+            assert sgd.suggestion == pytest.approx(vertex_lr(sgd.trials.lrs, m))
     x, y = data(64)
     with pytest.raises(ConfigError, match=r"val_metric='f1' is not a compiled metric.*accuracy"):
         find_lr(model, x, y, validation_data=(xv, yv), val_metric="f1", **OPTS)  # type: ignore[arg-type]

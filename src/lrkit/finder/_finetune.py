@@ -325,6 +325,7 @@ class TrialOutcome:
 
     ``val_metrics`` / ``start_val_metric`` / ``metric_mode`` are set when the trials were
     scored on the caller's validation metric (``val_metric=``); the pick then reads them.
+    ``peak_only``: the suggestion is :func:`vertex_lr` alone (plain SGD: :func:`outcome_of`).
     """
 
     lrs: tuple[float, ...]
@@ -336,6 +337,7 @@ class TrialOutcome:
     val_metrics: tuple[float, ...] | None = None
     start_val_metric: float | None = None
     metric_mode: str | None = None
+    peak_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return to_json_dict(self)
@@ -557,10 +559,18 @@ def apply(
             how = (
                 f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates from "
                 "your weights, scored on val_metric: the geometric mean of the lowest LR whose "
-                f"val_metric is within {100 * NEAR:.0f}% of the best trial's and within half its "
-                "gain over the start (short trials favour too high an LR) and the peak of a parabola through the best trial and "
-                "its neighbours (one trial's score is noisy)"
+                f"val_metric is within {100 * NEAR:.0f}% of the best trial's and within half "
+                "its gain over the start (short trials favour too high an LR) and the peak of a "
+                "parabola through the best trial and its neighbours (one trial's score is noisy)"
             )
+            if outcome.peak_only:
+                how = (
+                    f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates "
+                    "from your weights, scored on val_metric: the peak of a parabola through "
+                    "the best trial and its neighbours, not shaded lower as for adaptive "
+                    "optimizers (with plain SGD the best LR of a whole fine-tuning sat at or "
+                    "above the short trials' peak in lrkit's benchmark)"
+                )
             within = f"within {100 * NEAR:.0f}% of the best val_metric"
             tip = ""
         extra.append(
@@ -676,6 +686,14 @@ def finish(
     return out
 
 
+# With plain SGD (no momentum) the metric-scored suggestion is :func:`vertex_lr` alone, not
+# shaded toward the lowest near trial: the reason for shading (40-update trials favour too
+# high an LR) held for AdamW, but with plain SGD the whole fine-tuning's best LR sat at or
+# above the trials' peak. On the 10 seen plain-SGD trial sets (benchmarks/finetune_pick_replay.py
+# --by-optimizer, a proxy read off the grids; fresh5 .. fresh9, fresh8 with session 10's
+# climb): median 0.90 points, worst cell 1.88, no cell above 2, against 1.08 / 2.90 / 3 for
+# the shaded pick; on the 22 AdamW sets the parabola alone did worse (0.95 / 5.44 against
+# 0.56 / 2.88), and SGD with momentum (2 sets) was a tie, so only plain SGD changes.
 def outcome_of(
     lrs: np.ndarray,
     losses: Sequence[float],
@@ -684,16 +702,23 @@ def outcome_of(
     metrics: Sequence[float] | None = None,
     start_metric: float | None = None,
     metric_mode: str = "max",
+    plain_sgd: bool = False,
 ) -> TrialOutcome:
     """The trials' :class:`TrialOutcome`: LRs ascending, the :func:`pick` verdict (on the
-    metric when ``metrics`` is given, else on the validation loss)."""
+    metric when ``metrics`` is given, else on the validation loss). ``plain_sgd``: the
+    optimizer is SGD without momentum, and a metric-scored suggestion is the parabola's peak
+    alone (see the comment above)."""
+    order = np.argsort(lrs)
+    peak_only = False
     if metrics is None:
         best, interval = pick(lrs, losses)
     else:
         scores = [_score(float(m), metric_mode) for m in metrics]
         begin = None if start_metric is None else _score(float(start_metric), metric_mode)
         best, interval = pick(lrs, scores, divisor=1.0, lowest_near=True, vertex=True, start=begin)
-    order = np.argsort(lrs)
+        if plain_sgd:
+            peak_only = True
+            best = vertex_lr(np.asarray(lrs, dtype=float)[order], np.asarray(scores)[order])
     return TrialOutcome(
         lrs=tuple(float(v) for v in np.asarray(lrs)[order]),
         val_losses=tuple(float(v) for v in np.asarray(losses)[order]),
@@ -706,4 +731,5 @@ def outcome_of(
         else tuple(float(v) for v in np.asarray(metrics)[order]),
         start_val_metric=None if start_metric is None else float(start_metric),
         metric_mode=None if metrics is None else metric_mode,
+        peak_only=peak_only,
     )

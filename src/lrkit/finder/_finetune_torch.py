@@ -197,8 +197,25 @@ def finetune_trials(
         val_metric=None if val_metric is None else (lambda: last_metric[0]),
         metric_mode=metric_mode,
     )
-    outcome = outcome_of(lrs, losses, start, trial_steps, metrics, start_metric, metric_mode)
+    outcome = outcome_of(
+        lrs, losses, start, trial_steps, metrics, start_metric, metric_mode,
+        plain_sgd=plain_sgd(optimizer),
+    )  # fmt: skip
     return outcome, notes
+
+
+def plain_sgd(optimizer: Any) -> bool:
+    """Whether ``optimizer`` (or the one a Lightning / accelerate wrapper holds) is
+    ``torch.optim.SGD`` without momentum in every parameter group."""
+    import torch
+
+    for attr in ("_optimizer", "optimizer"):  # LightningOptimizer, AcceleratedOptimizer
+        inner = getattr(optimizer, attr, None)
+        if isinstance(inner, torch.optim.Optimizer):
+            optimizer = inner
+    return isinstance(optimizer, torch.optim.SGD) and all(
+        not g.get("momentum", 0) for g in optimizer.param_groups
+    )
 
 
 class TopOne:

@@ -117,7 +117,8 @@ def find_lr(
             validation loss, and the suggestion is the geometric mean of the lowest trial LR
             within 5% of the best trial's metric and half its gain over the start (the loss
             can rise from overconfidence while the metric still improves) and the peak of a
-            parabola through the best trial and its neighbours. ``"auto"`` (default): top-1 accuracy when the model's outputs on the
+            parabola through the best trial and its neighbours (plain SGD without momentum:
+            the peak alone). ``"auto"`` (default): top-1 accuracy when the model's outputs on the
             first validation batch look like class scores for integer targets (``(N, C)``,
             ``(N, T, C)`` or ``cross_entropy``'s ``(N, C, ...)``; targets < 0 left out), a note
             says so; else the validation loss. ``None``: the validation loss. Used only by the

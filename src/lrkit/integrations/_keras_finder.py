@@ -275,8 +275,9 @@ def find_lr(
                 metric_mode=val_metric_mode,
             )
             outcome = outcome_of(
-                lrs, losses, start, trial_steps, metrics, start_metric, val_metric_mode
-            )
+                lrs, losses, start, trial_steps, metrics, start_metric, val_metric_mode,
+                plain_sgd=_plain_sgd(opt),
+            )  # fmt: skip
     finally:
         bar.close()
         _sync(model)
@@ -287,6 +288,11 @@ def find_lr(
         result, regime=regime, method=plan.method, detection=detection, outcome=outcome,
         notes=notes, val_arg="validation_data",
     )  # fmt: skip
+
+
+def _plain_sgd(opt: Any) -> bool:
+    """Whether the Keras optimizer is SGD without momentum."""
+    return type(opt).__name__ == "SGD" and not float(getattr(opt, "momentum", 0.0) or 0.0)
 
 
 #: Compiled metrics that ``val_metric="auto"`` scores the trials on, first found first.
