@@ -29,7 +29,8 @@ Roles (see docs/benchmarks.md):
   finder ran on them.
 - ``seq2seq_gru`` and ``unet_seg`` (``FRESH9``) are a ninth fresh pair, named here before any
   finder ran on them.
-- ``pointnet`` (``FRESH10``) is a tenth fresh task, named here before any finder ran on it.
+- ``mlm_encoder`` and ``pointnet`` (``FRESH10``) are a tenth fresh pair, named here before any
+  finder ran on them.
 """
 
 from __future__ import annotations
@@ -1967,7 +1968,107 @@ def unet_seg() -> Task:
     return _task("ft-unet-seg", model, train, val, 4, 10, cross_entropy, _pixel_accuracy)
 
 
-# --- 23. a PointNet on 3-D point clouds: five surface kinds -> four unseen ones (fresh) -------
+# --- 23. a BERT-style masked-token encoder: MLM pretraining -> groups of topics (fresh) -------
+
+_MLM_VOCAB = 30  # content tokens 0..29; token 30 is [MASK]
+_MLM_MASK = _MLM_VOCAB
+_MLM_LEN = 24
+
+
+def _mlm_sequences(
+    topics: np.ndarray, groups: int, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` token sequences of length ``_MLM_LEN``, a balanced random mix of ``topics`` (rows:
+    distributions over ``_MLM_VOCAB`` tokens), each token drawn independently from its
+    sequence's topic; the label is the topic's index modulo ``groups``."""
+    rng = np.random.default_rng(seed)
+    z = rng.permutation(np.arange(n) % len(topics))
+    cum = np.cumsum(topics, axis=1)[z]
+    u = rng.random((n, _MLM_LEN))
+    x = np.minimum((cum[:, None, :] < u[:, :, None]).sum(2), _MLM_VOCAB - 1)
+    return x.astype(np.int64), (z % groups).astype(np.int64)
+
+
+def _mlm_encoder(n_out: int, pooled: bool) -> Any:
+    import torch
+    from torch import nn
+
+    class MlmEncoder(nn.Module):
+        """Embedding 64 (31 tokens with [MASK]) + learned positions -> 3 pre-LN transformer
+        encoder layers (d=64, 4 heads, feed-forward 128, no dropout) -> LayerNorm -> a linear
+        head on every position (``pooled=False``: (batch, 24, n_out) token logits) or on the
+        mean over positions (``pooled=True``: (batch, n_out))."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_MLM_VOCAB + 1, 64)
+            self.pos = nn.Parameter(0.02 * torch.randn(_MLM_LEN, 64))
+            layer = nn.TransformerEncoderLayer(
+                64, 4, 128, dropout=0.0, batch_first=True, norm_first=True
+            )
+            self.body = nn.TransformerEncoder(layer, 3, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(64)
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.norm(self.body(self.emb(x) + self.pos[: x.shape[1]]))
+            return self.head(h.mean(1) if pooled else h)
+
+    return MlmEncoder()
+
+
+def _mlm(model: Any, x: Any, *, steps: int, lr: float, bs: int, rate: float = 0.15) -> None:
+    """BERT-style pretraining without labels: in each seeded batch a random ``rate`` of the
+    tokens is picked, 80% of those become [MASK], 10% a random token, 10% stay; the loss is the
+    cross-entropy of the model's token logits at the picked positions only; Adam, cosine decay
+    to 0."""
+    import torch
+    import torch.nn.functional as F
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        tokens = x[torch.randint(0, len(x), (bs,), generator=gen)]
+        u = torch.rand(tokens.shape, generator=gen)
+        picked = u < rate
+        noise = torch.randint(0, _MLM_VOCAB, tokens.shape, generator=gen)
+        inputs = torch.where(u < 0.8 * rate, _MLM_MASK, torch.where(u < 0.9 * rate, noise, tokens))
+        loss = F.cross_entropy(model(inputs)[picked], tokens[picked])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+
+
+def mlm_encoder() -> Task:
+    """A small pre-LN transformer encoder (three layers, d=64, 4 heads, feed-forward 128,
+    learned positions, no dropout) pretrained WITHOUT labels BERT-style (15% of the tokens
+    picked: 80% of them replaced by a [MASK] id, 10% by a random token; cross-entropy at the
+    picked positions; batch 64) on 10000 seeded length-24 sequences over 30 tokens, each drawn
+    from one of 24 topics (token distributions, Dirichlet concentration 1; under a minute on
+    one core), its per-token head replaced by a fresh linear head on the mean-pooled features
+    and fine-tuned end to end to tell which of six groups of four topics (topic index modulo
+    6) generated a sequence: 240 labelled sequences (ten a topic), validated on 600 more;
+    AdamW, batch 8, 8 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    topics = np.random.default_rng(111).dirichlet(np.ones(_MLM_VOCAB), 24)
+    xp = torch.from_numpy(_mlm_sequences(topics, 6, 10000, 112)[0])
+    state = _pretrained(
+        "mlm-encoder-topics24",
+        lambda: _mlm_encoder(_MLM_VOCAB, pooled=False),
+        lambda m: _mlm(m, xp, steps=1200, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _mlm_sequences(topics, 6, 240, 113))
+    val = tuple(torch.from_numpy(a) for a in _mlm_sequences(topics, 6, 600, 114))
+    model = _fresh_head(state, lambda: _mlm_encoder(6, pooled=True))
+    return _task("ft-mlm-encoder", model, train, val, 8, 8)
+
+
+# --- 24. a PointNet on 3-D point clouds: five surface kinds -> four unseen ones (fresh) -------
 
 _PC_POINTS = 96
 
@@ -2098,7 +2199,7 @@ FRESH8 = ("gnn_graphs", "tab_embed")
 # Named before any finder ran on them.
 FRESH9 = ("seq2seq_gru", "unet_seg")
 # Named before any finder ran on them.
-FRESH10 = ("pointnet",)
+FRESH10 = ("mlm_encoder", "pointnet")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
