@@ -29,6 +29,8 @@ Roles (see docs/benchmarks.md):
   finder ran on them.
 - ``seq2seq_gru`` and ``unet_seg`` (``FRESH9``) are a ninth fresh pair, named here before any
   finder ran on them.
+- ``mlm_encoder`` and ``pointnet`` (``FRESH10``) are a tenth fresh pair, named here before any
+  finder ran on them.
 """
 
 from __future__ import annotations
@@ -1966,6 +1968,217 @@ def unet_seg() -> Task:
     return _task("ft-unet-seg", model, train, val, 4, 10, cross_entropy, _pixel_accuracy)
 
 
+# --- 23. a BERT-style masked-token encoder: MLM pretraining -> groups of topics (fresh) -------
+
+_MLM_VOCAB = 30  # content tokens 0..29; token 30 is [MASK]
+_MLM_MASK = _MLM_VOCAB
+_MLM_LEN = 24
+
+
+def _mlm_sequences(
+    topics: np.ndarray, groups: int, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` token sequences of length ``_MLM_LEN``, a balanced random mix of ``topics`` (rows:
+    distributions over ``_MLM_VOCAB`` tokens), each token drawn independently from its
+    sequence's topic; the label is the topic's index modulo ``groups``."""
+    rng = np.random.default_rng(seed)
+    z = rng.permutation(np.arange(n) % len(topics))
+    cum = np.cumsum(topics, axis=1)[z]
+    u = rng.random((n, _MLM_LEN))
+    x = np.minimum((cum[:, None, :] < u[:, :, None]).sum(2), _MLM_VOCAB - 1)
+    return x.astype(np.int64), (z % groups).astype(np.int64)
+
+
+def _mlm_encoder(n_out: int, pooled: bool) -> Any:
+    import torch
+    from torch import nn
+
+    class MlmEncoder(nn.Module):
+        """Embedding 64 (31 tokens with [MASK]) + learned positions -> 3 pre-LN transformer
+        encoder layers (d=64, 4 heads, feed-forward 128, no dropout) -> LayerNorm -> a linear
+        head on every position (``pooled=False``: (batch, 24, n_out) token logits) or on the
+        mean over positions (``pooled=True``: (batch, n_out))."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_MLM_VOCAB + 1, 64)
+            self.pos = nn.Parameter(0.02 * torch.randn(_MLM_LEN, 64))
+            layer = nn.TransformerEncoderLayer(
+                64, 4, 128, dropout=0.0, batch_first=True, norm_first=True
+            )
+            self.body = nn.TransformerEncoder(layer, 3, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(64)
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.norm(self.body(self.emb(x) + self.pos[: x.shape[1]]))
+            return self.head(h.mean(1) if pooled else h)
+
+    return MlmEncoder()
+
+
+def _mlm(model: Any, x: Any, *, steps: int, lr: float, bs: int, rate: float = 0.15) -> None:
+    """BERT-style pretraining without labels: in each seeded batch a random ``rate`` of the
+    tokens is picked, 80% of those become [MASK], 10% a random token, 10% stay; the loss is the
+    cross-entropy of the model's token logits at the picked positions only; Adam, cosine decay
+    to 0."""
+    import torch
+    import torch.nn.functional as F
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        tokens = x[torch.randint(0, len(x), (bs,), generator=gen)]
+        u = torch.rand(tokens.shape, generator=gen)
+        picked = u < rate
+        noise = torch.randint(0, _MLM_VOCAB, tokens.shape, generator=gen)
+        inputs = torch.where(u < 0.8 * rate, _MLM_MASK, torch.where(u < 0.9 * rate, noise, tokens))
+        loss = F.cross_entropy(model(inputs)[picked], tokens[picked])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+
+
+def mlm_encoder() -> Task:
+    """A small pre-LN transformer encoder (three layers, d=64, 4 heads, feed-forward 128,
+    learned positions, no dropout) pretrained WITHOUT labels BERT-style (15% of the tokens
+    picked: 80% of them replaced by a [MASK] id, 10% by a random token; cross-entropy at the
+    picked positions; batch 64) on 10000 seeded length-24 sequences over 30 tokens, each drawn
+    from one of 24 topics (token distributions, Dirichlet concentration 1; under a minute on
+    one core), its per-token head replaced by a fresh linear head on the mean-pooled features
+    and fine-tuned end to end to tell which of six groups of four topics (topic index modulo
+    6) generated a sequence: 240 labelled sequences (ten a topic), validated on 600 more;
+    AdamW, batch 8, 8 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    topics = np.random.default_rng(111).dirichlet(np.ones(_MLM_VOCAB), 24)
+    xp = torch.from_numpy(_mlm_sequences(topics, 6, 10000, 112)[0])
+    state = _pretrained(
+        "mlm-encoder-topics24",
+        lambda: _mlm_encoder(_MLM_VOCAB, pooled=False),
+        lambda m: _mlm(m, xp, steps=1200, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _mlm_sequences(topics, 6, 240, 113))
+    val = tuple(torch.from_numpy(a) for a in _mlm_sequences(topics, 6, 600, 114))
+    model = _fresh_head(state, lambda: _mlm_encoder(6, pooled=True))
+    return _task("ft-mlm-encoder", model, train, val, 8, 8)
+
+
+# --- 24. a PointNet on 3-D point clouds: five surface kinds -> four unseen ones (fresh) -------
+
+_PC_POINTS = 96
+
+
+def _surface(kind: str, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` points (m, 3) sampled on the surface of a unit-sized ``kind``."""
+    u, v = rng.random(m), rng.random(m)
+    theta = 2 * np.pi * u
+    if kind == "sphere":
+        p = rng.normal(size=(m, 3))
+        return p / np.linalg.norm(p, axis=1, keepdims=True)
+    if kind == "cube":
+        p = rng.uniform(-0.8, 0.8, (m, 3))
+        axis = rng.integers(0, 3, m)
+        p[np.arange(m), axis] = 0.8 * rng.choice([-1.0, 1.0], m)
+        return p
+    if kind == "cylinder":
+        return np.stack([np.cos(theta), np.sin(theta), 2 * v - 1], 1)
+    if kind == "cone":
+        r = np.sqrt(v)  # uniform over the lateral surface
+        return np.stack([r * np.cos(theta), r * np.sin(theta), 1 - 2 * r], 1)
+    if kind == "torus":
+        phi = 2 * np.pi * v
+        ring = 0.8 + 0.3 * np.cos(phi)
+        return np.stack([ring * np.cos(theta), ring * np.sin(theta), 0.3 * np.sin(phi)], 1)
+    if kind == "octahedron":
+        p = rng.exponential(size=(m, 3))
+        p /= p.sum(1, keepdims=True)
+        return p * rng.choice([-1.0, 1.0], (m, 3))
+    if kind == "hemisphere":
+        p = rng.normal(size=(m, 3))
+        p /= np.linalg.norm(p, axis=1, keepdims=True)
+        p[:, 2] = np.abs(p[:, 2])
+        return p
+    if kind == "helix":
+        t = 4 * np.pi * u
+        tube = 0.1 * rng.normal(size=(m, 3))
+        return np.stack([np.cos(t), np.sin(t), t / (2 * np.pi) - 1], 1) + tube
+    if kind == "dumbbell":
+        p = rng.normal(size=(m, 3))
+        p = 0.45 * p / np.linalg.norm(p, axis=1, keepdims=True)
+        p[:, 2] += np.where(v < 0.5, -0.7, 0.7)
+        return p
+    raise ValueError(kind)
+
+
+_OLD_SOLIDS = ("sphere", "cube", "cylinder", "cone", "torus")
+_NEW_SOLIDS = ("octahedron", "hemisphere", "helix", "dumbbell")
+
+
+def _point_clouds(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` clouds (batch, 96, 3), a balanced random mix of ``kinds``: surface points of the
+    kind, scaled per axis (x0.7-1.3), uniformly rotated, scaled (x0.6-1.4) and jittered
+    (Gaussian, sigma 0.03)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(kinds))
+    x = np.empty((n, _PC_POINTS, 3), dtype=np.float32)
+    for i, c in enumerate(y):
+        p = _surface(kinds[c], _PC_POINTS, rng) * rng.uniform(0.7, 1.3, 3)
+        q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+        q *= np.sign(np.diag(r))  # a uniform random orthogonal matrix
+        p = rng.uniform(0.6, 1.4) * p @ q.T
+        x[i] = p + 0.03 * rng.normal(size=p.shape)
+    return x, y.astype(np.int64)
+
+
+def _pointnet(n_out: int) -> Any:
+    from torch import nn
+
+    class PointNet(nn.Module):
+        """A shared per-point MLP 3 -> 64 -> 128 (Linear, LayerNorm, ReLU each) -> max over the
+        points -> Linear 128 -> 64, ReLU -> a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.point = nn.Sequential(
+                nn.Linear(3, 64), nn.LayerNorm(64), nn.ReLU(),
+                nn.Linear(64, 128), nn.LayerNorm(128), nn.ReLU(),
+            )  # fmt: skip
+            self.fc = nn.Sequential(nn.Linear(128, 64), nn.ReLU())
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.fc(self.point(x).amax(1)))
+
+    return PointNet()
+
+
+def pointnet() -> Task:
+    """A PointNet (a shared per-point MLP 3-64-128 with LayerNorm and ReLU, global max pooling
+    over the points, an MLP head 128-64-classes) pretrained to classify seeded synthetic 3-D
+    point clouds of 96 points sampled on five surfaces (sphere, cube, cylinder, cone, torus;
+    random per-axis stretch, uniform random rotation, scale, Gaussian jitter; 6000 clouds; well
+    under a minute on one core), its head replaced by a fresh one and fine-tuned to tell apart
+    four unseen kinds (octahedron, hemisphere, helix, dumbbell of two spheres): 64 clouds (16 a
+    kind), validated on 500 more; AdamW, batch 4, 15 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _point_clouds(_OLD_SOLIDS, 6000, 120))
+    state = _pretrained(
+        "pointnet-solids5",
+        lambda: _pointnet(len(_OLD_SOLIDS)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1200, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _point_clouds(_NEW_SOLIDS, 64, 121))
+    val = tuple(torch.from_numpy(a) for a in _point_clouds(_NEW_SOLIDS, 500, 122))
+    model = _fresh_head(state, lambda: _pointnet(len(_NEW_SOLIDS)))
+    return _task("ft-pointnet", model, train, val, 4, 15)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -1985,6 +2198,8 @@ FRESH7 = ("bilstm_tagger", "resnet_cifarlike")
 FRESH8 = ("gnn_graphs", "tab_embed")
 # Named before any finder ran on them.
 FRESH9 = ("seq2seq_gru", "unet_seg")
+# Named before any finder ran on them.
+FRESH10 = ("mlm_encoder", "pointnet")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -1998,6 +2213,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH7,
         *FRESH8,
         *FRESH9,
+        *FRESH10,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
