@@ -4,8 +4,11 @@ Every saved metric-scored trial set (``curves`` / ``curves_metric`` of the fine-
 files below) is read again with other rules for turning the trials into a suggestion; each
 suggestion is scored against its cell's 3-seed grid, linear in log-LR between grid points (a
 proxy: no training runs, used to choose, not a reported regret). Every task read here is seen.
+With ``--by-optimizer`` each optimizer's sets are replayed alone too: since session 10 lrkit's
+pick for plain SGD is the row "parabola through the best 3" (``outcome_of(plain_sgd=True)``).
 
-    python benchmarks/finetune_pick_replay.py [--out benchmarks/results/finetune_pick_replay.json]
+    python benchmarks/finetune_pick_replay.py --by-optimizer \
+        [--out benchmarks/results/finetune_pick_replay.json]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ SOURCES = (
     ("fresh4", "curves_metric"),
     ("fresh5", "curves_metric"),
     ("fresh7", "curves"),
-    ("fresh8", "curves"),
+    ("fresh8_s10", "curves"),
     ("fresh9", "curves"),
 )
 #: The same, trials scored on a fifth of the training samples held out (no ``val_data``).
@@ -87,8 +90,9 @@ def rules(lrs: Any, metrics: Any, start: float) -> dict[str, float]:
     return out
 
 
-def replay(sources: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    """Each rule's proxy regret over the trial sets of ``sources``, printed and returned."""
+def replay(sources: tuple[tuple[str, str], ...], optimizer: str | None = None) -> dict[str, Any]:
+    """Each rule's proxy regret over the trial sets of ``sources`` (those of ``optimizer``
+    only, if given), printed and returned."""
     regrets: dict[str, dict[str, list[float]]] = {}
     for suffix, key in sources:
         data = json.loads((RESULTS / f"finder_regret_finetune_{suffix}.json").read_text())
@@ -98,6 +102,8 @@ def replay(sources: tuple[tuple[str, str], ...]) -> dict[str, Any]:
             if not trials or not trials.get("val_metrics"):
                 continue
             task, opt, _ = name.rsplit("|", 2)
+            if optimizer is not None and opt != optimizer:
+                continue
             grid = {k: float(v) for k, v in cells[(task, opt)]["grid"].items()}
             best = max(grid.values())
             for rule, lr in rules(
@@ -132,6 +138,9 @@ def replay(sources: tuple[tuple[str, str], ...]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=RESULTS / "finetune_pick_replay.json")
+    ap.add_argument(
+        "--by-optimizer", action="store_true", help="also replay each optimizer's sets alone"
+    )
     args = ap.parse_args()
     print("trials scored on val_data:")
     summary = replay(SOURCES)
@@ -139,6 +148,10 @@ def main() -> None:
     noval = replay(SOURCES_NOVAL)
     out = {"sources": SOURCES, "summary": summary}
     out |= {"sources_noval": SOURCES_NOVAL, "summary_noval": noval}
+    if args.by_optimizer:
+        for opt in ("adamw", "sgd", "sgd_momentum"):
+            print(f"trials scored on val_data, {opt} only:")
+            out[f"summary_{opt}"] = replay(SOURCES, opt)
     args.out.write_text(json.dumps(out, indent=1))
     print(f"saved {args.out}")
 
