@@ -60,6 +60,28 @@ def test_a_loss_that_does_not_move_at_all_is_a_frozen_plateau(make, seed: int) -
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("first", [7.1, 1414.0, 2.41])
+def test_a_loss_frozen_after_a_blow_up_is_a_dead_network(seed: int, first: float) -> None:
+    """A per-epoch loss that blows up in its first epoch and then sits frozen (CIFAR-10 at LR
+    0.1: ln 10 for 99 epochs): the network died — lr_too_high, LR / 10; a fall onto the
+    level of less than twice it (2.41 -> 2.30) stays a frozen plateau."""
+    rng = np.random.default_rng(seed)
+    loss = 2.3026 + rng.uniform(-0.001, 0.001, 100)
+    loss[0] = first
+    d = diagnose({"epoch": np.arange(1.0, 101.0), "loss": loss})
+    (f,) = d.findings
+    if first > 2 * 2.3026:
+        assert d.verdict == "lr_too_high" and f.statistic == "frozen_after_blowup", d.explain()
+        assert f.value == pytest.approx(first / float(np.median(loss[10:])))
+        assert "died" in f.message and d.prescription.lr_factor == pytest.approx(0.1)
+        off = diagnose({"epoch": np.arange(1.0, 101.0), "loss": loss},
+                       thresholds=Thresholds(frozen_from_above=0.0))  # fmt: skip
+        assert off.verdict == "plateau"
+    else:
+        assert d.verdict == "plateau" and f.statistic == "frozen_loss", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_steady_crawl_is_not_frozen(seed: int) -> None:
     # within the band, but falling steadily: the steps are small, not absent
     d = diagnose(curves.crawl(seed=seed))

@@ -265,7 +265,8 @@ def _no_evidence(c: Curve, t: Thresholds) -> Finding | None:
 
 
 def frozen_loss(c: Curve, t: Thresholds) -> Finding | None:
-    """``plateau`` for a loss that stopped moving at all: after the first tenth of the run every
+    """``plateau`` (``lr_too_high`` where it froze after a blow-up, ``frozen_from_above``)
+    for a loss that stopped moving at all: after the first tenth of the run every
     value lies within ``frozen_band`` (relative) of their median, with no downward trend, and
     the run ended less than ``barely`` below its start. A network whose outputs no longer
     depend on its inputs (dead units after too high an LR, saturated activations) scores
@@ -285,6 +286,17 @@ def frozen_loss(c: Curve, t: Thresholds) -> Finding | None:
         tr = trend(*block_medians(c.x[n // 10 :], y))
         if tr.slope < 0 and tr.p_value < t.low_p:
             return None  # a steady crawl down, however small: not frozen
+    first = float(np.max(c.y[: max(1, n // 10)]))
+    if t.frozen_from_above > 0 and level > 0 and first > t.frozen_from_above * level:
+        return _whole_run(
+            c,
+            "lr_too_high",
+            "frozen_after_blowup",
+            first / level,
+            f"the loss reached {first:.4g} in the first tenth of the run, then froze at "
+            f"{level:.6g} (every later value within {100 * band:.2g}% of it, no trend): the "
+            "run blew up and the network died — its outputs no longer depend on the inputs",
+        )
     return _whole_run(
         c,
         "plateau",

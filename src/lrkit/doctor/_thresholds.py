@@ -150,6 +150,12 @@ class Thresholds:
     #: moves more from batch to batch or epoch to epoch, and a too-small LR still falls
     #: steadily (0 = off).
     frozen_band: float = 0.005
+    #: frozen after a blow-up: a frozen loss whose first tenth reached more than this many
+    #: times the frozen level (the run exploded, then froze) is ``lr_too_high`` (the network
+    #: died), not a plateau. Chosen on real9 (seen: two CIFAR-10 runs at LR 0.1, 7.1 and 1414
+    #: at epoch 1, then ln 10 for 99 epochs); a fall of 4% onto ln 2 (real5) stays a plateau
+    #: (0 = off).
+    frozen_from_above: float = 2.0
     #: rebound on a log scale: after its best, the training loss climbs back by this fraction
     #: of its log-range (log(L0 / best)); for a loss whose floor lies near zero a climb to
     #: several times the best is small next to the linear range (0 = off).
