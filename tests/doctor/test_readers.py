@@ -74,6 +74,16 @@ def test_a_loss_column_named_by_its_objective(tmp_path: Path) -> None:
     assert read_log(write(tmp_path / "both.csv", both + "\n")).columns["loss"] == "loss"
 
 
+def test_values_all_logged_at_one_step_are_read_in_the_order_written() -> None:
+    """A logger that never advanced its step (Ultralytics' TensorBoard running means, all at
+    step 1): the order written is the time axis, and the log says so."""
+    loss = 1.58 - 0.2 * (1 - np.exp(-np.arange(146) / 40))
+    log = read_log({"step": np.ones(146), "train/box_loss": loss})
+    assert log.x_name == "index" and log.loss.steps.tolist() == list(range(146))
+    assert any("logged at step 1" in n for n in log.notes)
+    np.testing.assert_allclose(log.loss.values, loss)
+
+
 def test_csv_keeps_every_row(tmp_path: Path) -> None:
     n = 25_000  # more than TensorBoard's default reservoir: nothing may be sampled away
     text = "step,loss\n" + "\n".join(f"{i},{1.0 + i * 1e-6}" for i in range(n)) + "\n"

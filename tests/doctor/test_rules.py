@@ -82,6 +82,25 @@ def test_a_loss_frozen_after_a_blow_up_is_a_dead_network(seed: int, first: float
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_a_validation_only_log_that_climbs_after_its_best_is_overfitting(seed: int) -> None:
+    """A log with only a validation loss (a recommender's val_loss per epoch): it falls to its
+    best at epoch 9, then climbs 40% — overfitting (stop at the best), where the same curve as
+    a training loss is too high an LR."""
+    rng = np.random.default_rng(seed)
+    e = np.arange(65.0)
+    val = np.where(e < 9, 1.12 - 0.021 * e, 0.93 + 0.4 * 0.93 * (e - 9) / 55)
+    val = val * (1 + rng.normal(0, 0.004, e.size))
+    d = diagnose({"epoch": e, "val_loss": val})
+    assert d.log.loss_is_validation and any("no training loss" in n for n in d.log.notes)
+    assert d.verdict == "overfitting", d.explain()
+    f = next(f for f in d.findings if f.kind == "overfitting")
+    assert f.statistic == "val_rise_over_min" and 6 <= f.steps[0] <= 12
+    assert "stop at epoch" in d.prescription.text
+    as_train = diagnose({"epoch": e, "train_loss": val})
+    assert not as_train.log.loss_is_validation and as_train.verdict == "lr_too_high"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_steady_crawl_is_not_frozen(seed: int) -> None:
     # within the band, but falling steadily: the steps are small, not absent
     d = diagnose(curves.crawl(seed=seed))

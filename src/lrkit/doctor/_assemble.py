@@ -157,6 +157,7 @@ def _from_table(
         source,
         fmt,
         notes,
+        loss_is_validation=val_as_loss,
     )
 
 
@@ -222,9 +223,21 @@ def _finish(
     source: str,
     fmt: str,
     notes: list[str],
+    loss_is_validation: bool = False,
 ) -> Log:
     if len(loss) == 0:
         raise LogFormatError(f"{source}: loss column {loss.name!r} has no values")
+    if len(loss) >= 3 and np.ptp(loss.steps) == 0:
+        # Every value at one step (a logger that never advanced its step counter): the step
+        # says nothing, the order they were written in is the only time axis.
+        notes.append(
+            f"every {loss.name!r} value was logged at {x_name} {loss.steps[0]:g}: read in the "
+            "order written"
+        )
+        loss = Series(loss.name, np.arange(len(loss), dtype=float), loss.values)
+        x_name = "index"
+        if val is not None and len(val) and np.ptp(val.steps) == 0:
+            val = Series(val.name, np.arange(len(val), dtype=float), val.values)
     # NaN from the first evaluation to the last while training is finite: the validation
     # loss was never computed (YOLO logs this under some AMP setups), not a divergence.
     never = val is not None and len(val) > 0 and not np.isfinite(val.values).any()
@@ -240,4 +253,5 @@ def _finish(
         source=source,
         format=fmt,
         notes=tuple(dict.fromkeys(notes)),
+        loss_is_validation=loss_is_validation,
     )

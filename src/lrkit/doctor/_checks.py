@@ -17,6 +17,8 @@ a curve shorter than 30 points), ``tail`` the median of the last 10% of the valu
 
 from __future__ import annotations
 
+import numpy as np
+
 from lrkit.doctor._check_divergence import check_diverged, check_unstable
 from lrkit.doctor._check_overfitting import check_overfitting
 from lrkit.doctor._check_too_high import check_lr_too_high, early_explosion
@@ -85,6 +87,8 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
     c.features.update(
         initial_loss=c.l0, final_loss=c.tail, min_loss=c.ymin, progress=c.progress, n=n
     )
+    if log.loss_is_validation:
+        findings = _validation_rise(log, c, findings)
     if any(f.kind == "diverged" for f in findings):
         return findings, c
     span = (float(c.x[0]), float(c.x[-1])) if n else (0.0, 0.0)
@@ -104,6 +108,35 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
         findings.insert(0, _too_few(span, n, f"{n} loss values hint at {weak}, too few to be sure"))
         return findings, c
     return findings, c
+
+
+#: The rules that read a training loss climbing back up (or ending above its start) as too
+#: high an LR; on a validation-only log the same shape is the classic sign of overfitting.
+_RISES = ("mann_kendall_tau", "end_over_start", "rebound_over_range")
+
+
+def _validation_rise(log: Log, c: Curve, findings: list[Finding]) -> list[Finding]:
+    """On a log with only a validation loss, a rise after the best that a training-loss rule
+    reads as too high an LR is ``overfitting``: with no training loss logged, a validation
+    loss that climbs steadily after its best is the usual sign of it (the prescription: stop
+    at the best). A blow-up, a spike or a loss at chance keeps its verdict."""
+    rises = [f for f in findings if f.kind == "lr_too_high" and f.statistic in _RISES]
+    if not rises:
+        return findings
+    i = int(np.argmin(c.smooth))
+    best, rise = float(c.smooth[i]), float(c.tail / c.smooth[i] - 1) if c.smooth[i] > 0 else 0.0
+    over = Finding(
+        "overfitting",
+        "error",
+        (float(c.x[i]), float(c.x[-1])),
+        "val_rise_over_min",
+        rise,
+        f"{log.loss.name} — the validation loss; no training loss was logged — is lowest "
+        f"(~{best:.4g}) at {log.x_name} {c.x[i]:g} and ends {rise:.0%} above it: with no "
+        "training loss to compare, a validation loss that climbs after its best is the "
+        "usual sign of overfitting (if the training loss rose too, the LR is too high)",
+    )
+    return [over, *(f for f in findings if f not in rises)]
 
 
 def _too_few(span: tuple[float, float], n: int, message: str) -> Finding:

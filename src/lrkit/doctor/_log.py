@@ -68,6 +68,8 @@ class Log:
             ``dataframe``, ``dict``).
         notes: what the reader decided that the user should know (several runs in one file,
             a derived loss column, rows mapped from epochs to steps).
+        loss_is_validation: the log has no training loss, and ``loss`` is its validation
+            loss (the rules then read a rise after the best as overfitting).
     """
 
     loss: Series
@@ -78,6 +80,7 @@ class Log:
     source: str = "<memory>"
     format: str = "dict"
     notes: tuple[str, ...] = ()
+    loss_is_validation: bool = False
 
     @property
     def columns(self) -> dict[str, str | None]:
