@@ -581,13 +581,30 @@ def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
     # bracketed from the start: no climb
     lrs, _ = go(1.0, 2 * 0.1)
     assert len(lrs) == FIRST_CANDIDATES and lrs.max() == pytest.approx(10**-0.5)
+    # a tie at the top (a quantised score, flat from 0.03 to 1): the peak may lie above, so the
+    # climb goes on until a trial is worse (lr 3.16: w = 6.3)
+    w = {"v": 0.0}
+
+    def quantised(v: float) -> float:
+        return 1.0 if v < 0.05 else 0.5 if v < 5 else 2.0
+
+    def step(lr: float) -> float:
+        w["v"] += lr
+        return 1.0
+
+    lrs, losses, *_ = run_trials(
+        1.0, start_trial=lambda: None, train_step=step, val_loss=lambda: quantised(w["v"]),
+        restore=lambda: w.update(v=0.0), trial_steps=2,
+    )  # fmt: skip
+    assert np.allclose(np.log10(lrs), [-2.0, -1.5, -1.0, -0.5, 0.0, 0.5])
+    assert list(losses) == [1.0, 0.5, 0.5, 0.5, 0.5, 2.0]
 
 
 def test_run_trials_climb_while_every_trial_is_inert() -> None:
     """Trials that all leave the score within INERT of the start's say the LRs are too small:
-    the trials climb (never go lower), up to MAX_INERT_ABOVE times while they stay inert, then
-    on as usual (MAX_ABOVE more while the top is strictly best); a tie at the lowest LR is no
-    reason to go lower."""
+    the trials climb a decade at a time (never go lower), up to MAX_INERT_ABOVE times while
+    they stay inert, then on as usual (MAX_ABOVE more half decades while the top is best); a
+    tie at the lowest LR is no reason to go lower."""
     from lrkit.finder._finetune import (
         FIRST_CANDIDATES,
         INERT,
@@ -616,14 +633,15 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
         )
         return lrs, np.asarray(losses), start
 
-    # a loss of 10 + (1 - w)^2 (w = 2 lr): the first trials (3.2e-3 .. 1e-4) and the climb to
-    # 1e-2 move it by < 1%; 3.2e-2 by more, and the climb goes on from there while the top is
-    # best (to 0.316), one more brackets it (lr 1: w = 2)
+    # a loss of 10 + (1 - w)^2 (w = 2 lr): the first trials (3.2e-3 .. 1e-4) move it by < 1%;
+    # the climb goes a decade, to 3.2e-2, which moves it by more, then half a decade at a time
+    # while the top is best (to 0.316), and one more brackets it (lr 1: w = 2)
     lrs, losses, start = go(1e-2, lambda v: 10 + (1 - v) ** 2)
     moved = np.abs(losses - start) > INERT * start
-    assert np.allclose(np.log10(lrs), np.arange(-4.0, 0.1, 0.5))  # never below the first
-    assert not moved[:5].any() and moved[5:-1].all()  # lr 1 lands back on the start's loss
-    assert int(np.argmin(losses)) == len(lrs) - 2 and len(lrs) - 6 <= MAX_ABOVE
+    logs = [-4.0, -3.5, -3.0, -2.5, -1.5, -1.0, -0.5, 0.0]  # never below the first
+    assert np.allclose(np.log10(lrs), logs)
+    assert not moved[:4].any() and moved[4:-1].all()  # lr 1 lands back on the start's loss
+    assert int(np.argmin(losses)) == len(lrs) - 2 and len(lrs) - 5 <= MAX_ABOVE
     # the best far above: inert climbs, then MAX_ABOVE more, and no more than MAX_TRIALS in all
     lrs, losses, start = go(1e-2, lambda v: 10 + (100 - v) ** 2)
     assert len(lrs) == MAX_TRIALS and int(np.argmin(losses)) == len(lrs) - 1
@@ -631,6 +649,7 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
     lrs, losses, start = go(1e-3, lambda v: 1e6 + v)
     assert len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
     assert lrs.min() == pytest.approx(1e-3 * 10**-2)
+    assert np.allclose(np.diff(np.log10(lrs))[FIRST_CANDIDATES - 1 :], 1.0)  # decades
     # a quantised loss (round(w) + 0.5): the lowest of the first four is strictly best, one more
     # below ties it, and a tie is no reason to go lower still
     lrs, losses, _ = go(10.0, lambda v: round(v) + 0.5)

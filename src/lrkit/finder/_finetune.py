@@ -148,8 +148,11 @@ MAX_ABOVE = 4
 MAX_TRIALS = 10
 #: A trial is *inert* when its score is within INERT (relative) of the start's. While every
 #: trial so far is inert the LRs tried are too small to move the model in a trial's updates
-#: (a tie says nothing about which way is better): the trials climb half a decade at a time
-#: from the highest, up to MAX_INERT_ABOVE times, instead of going lower, then go on as above.
+#: (a tie says nothing about which way is better): the trials climb a decade at a time from
+#: the highest, up to MAX_INERT_ABOVE times, instead of going lower, then go on as above
+#: (half a decade at a time). A decade since session 10's fresh pair (pointnet, plain SGD):
+#: in two of five runs the range test's fitted minimum sat 4-5 decades below the grid's best
+#: LR and four half-decade climbs stayed inert or barely moved (regret 15 points in the cell).
 #: Seen in benchmarks/finder_regret.py --finetune fresh8 (tab_embed, plain SGD, one seed):
 #: the range test's fitted minimum sat 2.3 decades below the grid's best LR, the four first
 #: trials and four more below them all tied with the start's accuracy (their validation loss
@@ -420,8 +423,8 @@ def run_trials(
     The candidates are :func:`candidates` of ``lr_min`` (the range test's fitted minimum),
     highest first, then one more half decade below while the lowest LR tried scored strictly
     best (up to :data:`MAX_CANDIDATES`), then one more half decade above while the highest LR
-    tried scored strictly best (up to :data:`MAX_ABOVE`). While every trial is *inert* (its
-    score within :data:`INERT` of the start's) they climb instead, up to
+    tried scored best or tied it (up to :data:`MAX_ABOVE`). While every trial is *inert* (its
+    score within :data:`INERT` of the start's) they climb a decade at a time instead, up to
     :data:`MAX_INERT_ABOVE` times; :data:`MAX_TRIALS` in all (distributed callers agree on every validation value, so
     every rank tries the same LRs). ``restore()`` puts the starting weights and optimizer state back;
     ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
@@ -456,14 +459,15 @@ def run_trials(
         if len(lrs) >= MAX_TRIALS:
             return None
         top = int(np.argmax(lrs))
-        if inert():  # the LRs tried are too small to tell apart: climb
-            return lrs[top] * 10**0.5 if above - moved < MAX_INERT_ABOVE else None
+        if inert():  # too small to tell apart, by an unknown factor: climb a decade
+            return lrs[top] * 10.0 if above - moved < MAX_INERT_ABOVE else None
         others = min(v for i, v in enumerate(scores) if i != len(scores) - 1)
         if below < MAX_CANDIDATES and above == 0 and scores[-1] < others:
             return float(candidates(lr_min, below + 1)[-1])  # the lowest LR is strictly best
         others = min(v for i, v in enumerate(scores) if i != top)
-        if moved < MAX_ABOVE and scores[top] < others:
-            return lrs[top] * 10**0.5  # the highest LR is strictly the best so far
+        if moved < MAX_ABOVE and scores[top] <= others:
+            return lrs[top] * 10**0.5  # the highest LR is the best so far (a tie: the peak
+            # may lie above; below, a tie is no reason to go lower)
         return None
 
     above = moved = 0  # trials above the first LR tried; those climbed from a non-inert top
