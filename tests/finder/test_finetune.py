@@ -650,6 +650,21 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
     assert len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
     assert lrs.min() == pytest.approx(1e-3 * 10**-2)
     assert np.allclose(np.diff(np.log10(lrs))[FIRST_CANDIDATES - 1 :], 1.0)  # decades
+    # scored on a metric that moves by noise alone (±2%, more than INERT) while the validation
+    # loss does not move: the loss decides inertness, and the trials still climb
+    w = {"v": 0.0}
+    noise = iter(np.random.default_rng(0).uniform(-0.02, 0.02, 50))
+
+    def step(lr: float) -> float:
+        w["v"] += lr
+        return 1.0
+
+    lrs, losses, start, metrics, _ = run_trials(
+        1e-3, start_trial=lambda: None, train_step=step, val_loss=lambda: 1e6 + w["v"],
+        restore=lambda: w.update(v=0.0), trial_steps=2, val_metric=lambda: 0.5 + next(noise),
+    )  # fmt: skip
+    assert metrics is not None and len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
+    assert lrs.min() == pytest.approx(1e-3 * 10**-2)
     # a quantised loss (round(w) + 0.5): the lowest of the first four is strictly best, one more
     # below ties it, and a tie is no reason to go lower still
     lrs, losses, _ = go(10.0, lambda v: round(v) + 0.5)
