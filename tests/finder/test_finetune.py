@@ -665,6 +665,15 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
     )  # fmt: skip
     assert metrics is not None and len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
     assert lrs.min() == pytest.approx(1e-3 * 10**-2)
+    # a metric that moves by noise only (±0.4%, under NEAR of its start) while the loss falls
+    # with every LR: the loss ranks the trials, so they climb while the top is best
+    w["v"] = 0.0
+    small = iter(np.random.default_rng(1).uniform(-0.002, 0.002, 50))
+    lrs, losses, start, metrics, _ = run_trials(
+        1e-2, start_trial=lambda: None, train_step=step, val_loss=lambda: 1 / (1 + w["v"]),
+        restore=lambda: w.update(v=0.0), trial_steps=2, val_metric=lambda: 0.5 + next(small),
+    )  # fmt: skip
+    assert len(lrs) == FIRST_CANDIDATES + 1 + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
     # a quantised loss (round(w) + 0.5): the lowest of the first four is strictly best, one more
     # below ties it, and a tie is no reason to go lower still
     lrs, losses, _ = go(10.0, lambda v: round(v) + 0.5)

@@ -426,7 +426,9 @@ def run_trials(
     best (up to :data:`MAX_CANDIDATES`), then one more half decade above while the highest LR
     tried scored best or tied it (up to :data:`MAX_ABOVE`). While every trial is *inert* (its
     validation loss within :data:`INERT` of the start's) they climb a decade at a time instead, up to
-    :data:`MAX_INERT_ABOVE` times; :data:`MAX_TRIALS` in all (distributed callers agree on every validation value, so
+    :data:`MAX_INERT_ABOVE` times; :data:`MAX_TRIALS` in all. With ``val_metric`` the metric
+    decides the direction once a trial has moved it by more than :data:`NEAR` of its start,
+    the validation loss before that (distributed callers agree on every validation value, so
     every rank tries the same LRs). ``restore()`` puts the starting weights and optimizer state back;
     ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
     numbers: the trials differ only in their LR); ``train_step(lr)`` takes one update and
@@ -441,6 +443,7 @@ def run_trials(
     restore()
     start = val_loss()
     start_metric = None if val_metric is None else val_metric()
+    begin = start if start_metric is None else _score(start_metric, metric_mode)
     lrs: list[float] = []
     out: list[float] = []
     metrics: list[float] = []
@@ -463,11 +466,16 @@ def run_trials(
         top = int(np.argmax(lrs))
         if inert():  # too small to tell apart, by an unknown factor: climb a decade
             return lrs[top] * 10.0 if above - moved < MAX_INERT_ABOVE else None
-        others = min(v for i, v in enumerate(scores) if i != len(scores) - 1)
-        if below < MAX_CANDIDATES and above == 0 and scores[-1] < others:
+        # The metric ranks the trials once one of them moved it (either way) by more than NEAR
+        # of its start; before that its differences are noise (a sample of a few hundred) and
+        # the loss ranks them.
+        moves = max(abs(v - begin) for v in scores)
+        rank = scores if val_metric is None or moves > NEAR * abs(begin) else out
+        others = min(v for i, v in enumerate(rank) if i != len(rank) - 1)
+        if below < MAX_CANDIDATES and above == 0 and rank[-1] < others:
             return float(candidates(lr_min, below + 1)[-1])  # the lowest LR is strictly best
-        others = min(v for i, v in enumerate(scores) if i != top)
-        if moved < MAX_ABOVE and scores[top] <= others:
+        others = min(v for i, v in enumerate(rank) if i != top)
+        if moved < MAX_ABOVE and rank[top] <= others:
             return lrs[top] * 10**0.5  # the highest LR is the best so far (a tie: the peak
             # may lie above; below, a tie is no reason to go lower)
         return None
