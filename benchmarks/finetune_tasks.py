@@ -31,6 +31,8 @@ Roles (see docs/benchmarks.md):
   finder ran on them.
 - ``mlm_encoder`` and ``pointnet`` (``FRESH10``) are a tenth fresh pair, named here before any
   finder ran on them.
+- ``moe_mlp`` (``FRESH11``) is an eleventh fresh task, named here before any finder ran on
+  it.
 """
 
 from __future__ import annotations
@@ -2179,6 +2181,65 @@ def pointnet() -> Task:
     return _task("ft-pointnet", model, train, val, 4, 15)
 
 
+# --- 25. a mixture-of-experts MLP: MNIST-1D digits 0-5 -> digits 6-9 (fresh) -----------------
+
+_MOE_EXPERTS = 6
+
+
+def _moe_mlp(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    class MoE(nn.Module):
+        """A softmax gate (40 -> 6) mixing six expert MLPs (40-64-64, GELU), a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = nn.Linear(40, _MOE_EXPERTS)
+            self.experts = nn.ModuleList(
+                nn.Sequential(nn.Linear(40, 64), nn.GELU(), nn.Linear(64, 64), nn.GELU())
+                for _ in range(_MOE_EXPERTS)
+            )
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            g = torch.softmax(self.gate(x), dim=1)  # (batch, experts)
+            h = torch.stack([e(x) for e in self.experts], dim=1)  # (batch, experts, 64)
+            return self.head((g.unsqueeze(2) * h).sum(1))
+
+    return MoE()
+
+
+def moe_mlp() -> Task:
+    """A mixture-of-experts MLP (a dense softmax gate over six expert MLPs 40-64-64 with GELU,
+    their gated sum fed to a linear head) pretrained on the MNIST-1D training sequences of
+    digits 0-5 (about 2400), its head replaced by a fresh one and the whole network fine-tuned
+    on 160 sequences of the unseen digits 6-9 (40 a digit), validated on every other 6-9
+    sequence of the training and test sets (about 1840); AdamW, batch 8, 12 epochs (240
+    updates). Metric: accuracy."""
+    import torch
+
+    from lrkit.tasks._data import mnist1d_arrays
+
+    x, y, xv, yv = mnist1d_arrays()
+    old = y < 6
+    xp, yp = torch.from_numpy(x[old]), torch.from_numpy(y[old])
+    state = _pretrained(
+        "moe-mnist1d-0to5",
+        lambda: _moe_mlp(6),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=128),
+    )
+    xn = np.concatenate([x[~old], xv[yv >= 6]])
+    yn = np.concatenate([y[~old], yv[yv >= 6]]) - 6
+    rng = np.random.default_rng(240)
+    pick = np.concatenate([rng.permutation(np.flatnonzero(yn == c))[:40] for c in range(4)])
+    rest = np.setdiff1d(np.arange(len(yn)), pick)
+    train = (torch.from_numpy(xn[pick]), torch.from_numpy(yn[pick]))
+    val = (torch.from_numpy(xn[rest]), torch.from_numpy(yn[rest]))
+    model = _fresh_head(state, lambda: _moe_mlp(4))
+    return _task("ft-moe-mlp", model, train, val, 8, 12)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -2200,6 +2261,8 @@ FRESH8 = ("gnn_graphs", "tab_embed")
 FRESH9 = ("seq2seq_gru", "unet_seg")
 # Named before any finder ran on them.
 FRESH10 = ("mlm_encoder", "pointnet")
+# Named before any finder ran on them.
+FRESH11 = ("moe_mlp",)
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -2214,6 +2277,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH8,
         *FRESH9,
         *FRESH10,
+        *FRESH11,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
