@@ -83,6 +83,8 @@ FINETUNE_FRESH8 = [f"{FINETUNE_FILE}:{name}" for name in ("gnn_graphs", "tab_emb
 FINETUNE_FRESH9 = [f"{FINETUNE_FILE}:{name}" for name in ("seq2seq_gru", "unet_seg")]
 # Session 10's fresh pair (finetune_tasks.FRESH10), named before any finder ran on it.
 FINETUNE_FRESH10 = [f"{FINETUNE_FILE}:{name}" for name in ("mlm_encoder", "pointnet")]
+# ... and its second (finetune_tasks.FRESH11: one task, its pair's VAE did not pass the checks).
+FINETUNE_FRESH11 = [f"{FINETUNE_FILE}:{name}" for name in ("moe_mlp",)]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -94,6 +96,7 @@ FINETUNE_FRESH = {
     "fresh8": FINETUNE_FRESH8,
     "fresh9": FINETUNE_FRESH9,
     "fresh10": FINETUNE_FRESH10,
+    "fresh11": FINETUNE_FRESH11,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -328,6 +331,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh8": ("finetune-fresh8", None),
     "summary_finetune_fresh9": ("finetune-fresh9", None),
     "summary_finetune_fresh10": ("finetune-fresh10", None),
+    "summary_finetune_fresh11": ("finetune-fresh11", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -348,6 +352,7 @@ TITLES = {
     "summary_finetune_fresh8": "fine-tuning tasks held out (session 9's fresh pair)",
     "summary_finetune_fresh9": "fine-tuning tasks held out (session 9's second fresh pair)",
     "summary_finetune_fresh10": "fine-tuning tasks held out (session 10's fresh pair)",
+    "summary_finetune_fresh11": "fine-tuning tasks held out (session 10's second fresh task)",
 }
 
 
