@@ -17,9 +17,10 @@ bit for bit.
 
 With ``val_metric`` the trials are scored on the caller's metric instead and the suggestion is
 the geometric mean of the lowest trial LR within :data:`NEAR` of the best trial's metric (and
-within :data:`GAIN_SHARE` of its gain over the start) and :func:`vertex_lr` (no divisor); the
-front-ends' default ``val_metric="auto"`` does so with top-1 accuracy where the model's outputs are class
-scores (:data:`METRIC_NAMES`).
+within :data:`GAIN_SHARE` of its gain over the start) and :func:`vertex_lr` (no divisor; with
+plain SGD :func:`vertex_lr` alone, :func:`outcome_of`); the front-ends' default
+``val_metric="auto"`` does so with top-1 accuracy where the model's outputs are class scores
+(:data:`METRIC_NAMES`).
 
 The loss rule was chosen on four fine-tuning tasks of ``benchmarks/finetune_tasks.py``
 (``lm_licence``, ``cnn_newhead``, ``mlp_shift``, ``tabular_drift``; ``benchmarks/finetune_rule.py``);
@@ -146,19 +147,17 @@ MAX_ABOVE = 4
 #: No more than this many trials in all (400 updates at 40 each: 4.4% of a 12-LR, 3-seed grid
 #: of 300-update fine-tunings).
 MAX_TRIALS = 10
-#: A trial is *inert* when its validation loss is within INERT (relative) of the start's. While every
-#: trial so far is inert the LRs tried are too small to move the model in a trial's updates
-#: (a tie says nothing about which way is better): the trials climb a decade at a time from
-#: the highest, up to MAX_INERT_ABOVE times, instead of going lower, then go on as above
-#: (half a decade at a time). A decade since session 10's fresh pair (pointnet, plain SGD):
-#: in two of five runs the range test's fitted minimum sat 4-5 decades below the grid's best
-#: LR and four half-decade climbs stayed inert or barely moved (regret 15 points in the cell).
-#: Seen in benchmarks/finder_regret.py --finetune fresh8 (tab_embed, plain SGD, one seed):
-#: the range test's fitted minimum sat 2.3 decades below the grid's best LR, the four first
-#: trials and four more below them all tied with the start's accuracy (their validation loss
-#: moved by < 0.3%), and the fallback suggestion cost 30 points. The validation loss, not the
-#: metric, decides: on the tenth pair (pointnet, plain SGD) a 500-sample accuracy moved by
-#: 1-2% on noise alone and ended the inert climb four decades below the grid's best LR.
+#: A trial is *inert* when its validation loss is within INERT (relative) of the start's.
+#: While every trial so far is inert the LRs tried are too small to move the model in a
+#: trial's updates, by an unknown factor (a tie says nothing about which way is better): the
+#: trials climb a decade at a time from the highest, up to MAX_INERT_ABOVE times, instead of
+#: going lower, then on as above (half decades). Seen first on the eighth fresh pair
+#: (tab_embed, plain SGD, one seed): the range test's fitted minimum sat 2.3 decades below the
+#: grid's best LR, eight trials going lower all tied the start's accuracy (their validation
+#: loss moved < 0.3%) and the fallback cost 30 points. A decade, and the loss rather than the
+#: metric, since the tenth pair (pointnet, plain SGD): in two of five runs the fitted minimum
+#: sat 4-5 decades low, half-decade climbs stayed short of it, and a 500-sample accuracy that
+#: moved 1-2% on noise alone ended one climb.
 INERT = 0.01
 MAX_INERT_ABOVE = 4
 #: With ``val_metric``, the band of trials "near" the best is also at most GAIN_SHARE of the
@@ -425,12 +424,12 @@ def run_trials(
     highest first, then one more half decade below while the lowest LR tried scored strictly
     best (up to :data:`MAX_CANDIDATES`), then one more half decade above while the highest LR
     tried scored best or tied it (up to :data:`MAX_ABOVE`). While every trial is *inert* (its
-    validation loss within :data:`INERT` of the start's) they climb a decade at a time instead, up to
-    :data:`MAX_INERT_ABOVE` times; :data:`MAX_TRIALS` in all. With ``val_metric`` the metric
-    decides the direction once a trial has moved it by more than :data:`NEAR` of its start,
-    the validation loss before that (distributed callers agree on every validation value, so
-    every rank tries the same LRs). ``restore()`` puts the starting weights and optimizer state back;
-    ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
+    validation loss within :data:`INERT` of the start's) they climb a decade at a time
+    instead, up to :data:`MAX_INERT_ABOVE` times; :data:`MAX_TRIALS` in all. With
+    ``val_metric`` the metric decides the direction once a trial has moved it by more than
+    :data:`NEAR` of its start, the validation loss before that (distributed callers agree on
+    every validation value, so every rank tries the same LRs). ``restore()`` puts the starting
+    weights and optimizer state back; ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
     numbers: the trials differ only in their LR); ``train_step(lr)`` takes one update and
     returns its training loss (``StopIteration`` when the data ran out). ``val_metric()``
     (optional) is called right after ``val_loss()`` and scores the trials instead of the loss
@@ -703,9 +702,9 @@ def finish(
 # With plain SGD (no momentum) the metric-scored suggestion is :func:`vertex_lr` alone, not
 # shaded toward the lowest near trial: the reason for shading (40-update trials favour too
 # high an LR) held for AdamW, but with plain SGD the whole fine-tuning's best LR sat at or
-# above the trials' peak. On the 10 seen plain-SGD trial sets (benchmarks/finetune_pick_replay.py
-# --by-optimizer, a proxy read off the grids; fresh5 .. fresh9, fresh8 with session 10's
-# climb): median 0.90 points, worst cell 1.88, no cell above 2, against 1.08 / 2.90 / 3 for
+# above the trials' peak. On the 10 seen plain-SGD trial sets (a proxy read off the grids:
+# benchmarks/finetune_pick_replay.py --by-optimizer; fresh5 .. fresh9, fresh8 with session
+# 10's climb): median 0.90 points, worst cell 1.88, no cell above 2, against 1.08 / 2.90 / 3 for
 # the shaded pick; on the 22 AdamW sets the parabola alone did worse (0.95 / 5.44 against
 # 0.56 / 2.88), and SGD with momentum (2 sets) was a tie, so only plain SGD changes.
 def outcome_of(
