@@ -124,7 +124,8 @@ def _validation_rise(log: Log, c: Curve, findings: list[Finding]) -> list[Findin
     if not rises:
         return findings
     i = int(np.argmin(c.smooth))
-    best, rise = float(c.smooth[i]), float(c.tail / c.smooth[i] - 1) if c.smooth[i] > 0 else 0.0
+    best = c.ymin  # the smoothed curve's minimum, at index i
+    rise = c.tail / best - 1 if best > 0 else 0.0
     over = Finding(
         "overfitting",
         "error",

@@ -77,6 +77,19 @@ def _exact(names: Iterable[str], aliases: tuple[str, ...]) -> str | None:
     return None
 
 
+def _loose(names: list[str], *, val: bool) -> list[str]:
+    """The columns (validation ones if ``val``, else the others) whose name says "loss", else
+    "loss" in another language, else the objective (:data:`_OBJECTIVE_WORDS`): the first of
+    these that any column matches."""
+    for says in (lambda k: "loss" in k, _LOSS_WORDS.search, _OBJECTIVE_WORDS.search):
+        hits = [
+            n for n in names if says(normalise(n)) and bool(_VAL_WORDS.search(normalise(n))) == val
+        ]
+        if hits:
+            return hits
+    return []
+
+
 def pick_step(names: Iterable[str]) -> str | None:
     return _exact(names, _STEP)
 
@@ -90,14 +103,7 @@ def pick_loss(names: Iterable[str]) -> str | None:
     hit = _exact(names, _LOSS)
     if hit is not None:
         return hit
-    loose = [n for n in names if "loss" in normalise(n) and not _VAL_WORDS.search(normalise(n))]
-    for words in (_LOSS_WORDS, _OBJECTIVE_WORDS):
-        if not loose:  # not in English, or named by the objective
-            loose = [
-                n
-                for n in names
-                if words.search(normalise(n)) and not _VAL_WORDS.search(normalise(n))
-            ]
+    loose = _loose(names, val=False)
     trainish = [n for n in loose if "train" in normalise(n)]
     pool = trainish or loose
     return pool[0] if pool else None
@@ -122,12 +128,7 @@ def pick_val_loss(names: Iterable[str]) -> str | None:
     hit = _exact(names, _VAL)
     if hit is not None:
         return hit
-    loose = [n for n in names if "loss" in normalise(n) and _VAL_WORDS.search(normalise(n))]
-    for words in (_LOSS_WORDS, _OBJECTIVE_WORDS):
-        if not loose:
-            loose = [
-                n for n in names if words.search(normalise(n)) and _VAL_WORDS.search(normalise(n))
-            ]
+    loose = _loose(names, val=True)
     return loose[0] if loose else None
 
 

@@ -166,8 +166,8 @@ def find_lr(
     as ``model.evaluate(return_dict=True)`` names it) to score the trials on instead of the
     loss, with ``val_metric_mode`` ``"max"`` (default) or ``"min"``; the suggestion is then the
     geometric mean of the lowest trial LR within 5% of the best trial's metric (and half its
-    gain over the start) and the
-    parabola's peak through the best trial and its neighbours, as in :func:`lrkit.find_lr`.
+    gain over the start) and the parabola's peak through the best trial and its neighbours
+    (plain SGD: the peak alone), as in :func:`lrkit.find_lr`.
     ``"auto"`` (default): the first compiled accuracy metric (:data:`AUTO_METRICS`; a note
     says which), else the loss; ``None``: the loss.
     """
