@@ -33,6 +33,8 @@ Roles (see docs/benchmarks.md):
   finder ran on them.
 - ``moe_mlp`` (``FRESH11``) is an eleventh fresh task, named here before any finder ran on
   it.
+- ``lora_tfm`` and ``spec_cnn`` (``FRESH12``) are a twelfth fresh pair, named here before any
+  finder ran on them.
 """
 
 from __future__ import annotations
@@ -2240,6 +2242,257 @@ def moe_mlp() -> Task:
     return _task("ft-moe-mlp", model, train, val, 8, 12)
 
 
+# --- 26. LoRA adapters on a frozen transformer encoder: Markov chains -> new mixes (fresh) ---
+
+_PERM_VOCAB = 16
+_PERM_LEN = 24
+
+
+def _perm_chains(
+    perms: np.ndarray, mixes: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` length-24 token sequences over 16 tokens, a balanced random mix of classes; class
+    c is a Markov chain whose next token is ``perms[k][previous]`` for a random k drawn with
+    probabilities ``mixes[c]`` (rows over ``perms``; what they leave to 1 draws a uniform
+    random token instead). Every chain leaves the uniform distribution stationary, so only the
+    transitions, not the token counts, tell the classes apart."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(mixes))
+    cum = np.cumsum(mixes, axis=1)[y]  # (n, len(perms))
+    x = np.empty((n, _PERM_LEN), dtype=np.int64)
+    x[:, 0] = rng.integers(0, _PERM_VOCAB, n)
+    for t in range(1, _PERM_LEN):
+        k = (cum < rng.random((n, 1))).sum(1)  # == len(perms): a uniform random token
+        nxt = perms[np.minimum(k, len(perms) - 1), x[:, t - 1]]
+        x[:, t] = np.where(k < len(perms), nxt, rng.integers(0, _PERM_VOCAB, n))
+    return x, y.astype(np.int64)
+
+
+def _lora_tfm(n_out: int, rank: int) -> Any:
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class LoRALinear(nn.Linear):
+        """``nn.Linear`` plus, where ``rank`` > 0, a low-rank update ``2 * B @ A`` (A: rank x
+        in, Gaussian of std 1/sqrt(in); B: out x rank, zero, so the layer starts as the plain
+        one); the state_dict of a rank-0 layer loads into it."""
+
+        def __init__(self, d_in: int, d_out: int) -> None:
+            super().__init__(d_in, d_out)
+            if rank:
+                self.lora_a = nn.Parameter(torch.randn(rank, d_in) / math.sqrt(d_in))
+                self.lora_b = nn.Parameter(torch.zeros(d_out, rank))
+
+        def forward(self, x: Any) -> Any:
+            out = F.linear(x, self.weight, self.bias)
+            if rank:
+                out = out + 2.0 * (x @ self.lora_a.T) @ self.lora_b.T
+            return out
+
+    class Block(nn.Module):
+        """Pre-LN: multi-head self-attention (4 heads; q, k, v, o projections, LoRA on q and
+        v), then an MLP 48-192-48 (GELU), each residual."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(48), nn.LayerNorm(48)
+            self.q, self.v = LoRALinear(48, 48), LoRALinear(48, 48)
+            self.k, self.o = nn.Linear(48, 48), nn.Linear(48, 48)
+            self.mlp = nn.Sequential(nn.Linear(48, 192), nn.GELU(), nn.Linear(192, 48))
+
+        def forward(self, h: Any) -> Any:
+            b, t, _ = h.shape
+            a = self.ln1(h)
+            q, k, v = (f(a).view(b, t, 4, 12).transpose(1, 2) for f in (self.q, self.k, self.v))
+            att = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(12), dim=-1)
+            h = h + self.o((att @ v).transpose(1, 2).reshape(b, t, 48))
+            return h + self.mlp(self.ln2(h))
+
+    class Encoder(nn.Module):
+        """Embedding 48 + learned positions -> two pre-LN blocks -> LayerNorm -> mean over
+        positions -> a linear head: (batch, n_out)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_PERM_VOCAB, 48)
+            self.pos = nn.Parameter(torch.randn(_PERM_LEN, 48))  # on the scale of the tokens
+            self.blocks = nn.Sequential(Block(), Block())
+            self.norm = nn.LayerNorm(48)
+            self.head = nn.Linear(48, n_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.blocks(self.emb(x) + self.pos[: x.shape[1]])
+            return self.head(self.norm(h).mean(1))
+
+    return Encoder()
+
+
+def _lora_model(state: dict[str, Any] | None, n_out: int) -> Callable[[], Any]:
+    """A model factory: the rank-4 LoRA encoder with ``state``'s body (``None``: a random body)
+    and a fresh head, everything but the adapters and the head frozen (``requires_grad``
+    False: the frozen parameters never get a gradient, so an optimizer built over
+    ``model.parameters()`` leaves them untouched, weight decay included)."""
+    body = {k: v for k, v in (state or {}).items() if not k.startswith("head.")}
+
+    def model() -> Any:
+        m = _lora_tfm(n_out, rank=4)
+        m.load_state_dict(body, strict=False)
+        for name, p in m.named_parameters():
+            p.requires_grad_(name.startswith("head.") or ".lora_" in name)
+        return m
+
+    return model
+
+
+def lora_tfm() -> Task:
+    """LoRA fine-tuning: a small pre-LN transformer encoder (two layers, d=48, 4 heads, MLP 192,
+    learned positions, mean pooling) pretrained supervised to tell which of 8 Markov chains
+    generated a length-24 sequence over 16 tokens (chain k: the next token is a fixed random
+    permutation k of the previous one with probability 0.6, else uniform; 8000 seeded-numpy
+    sequences; about a minute on one core); for fine-tuning the whole pretrained body is
+    FROZEN (``requires_grad`` False) and only rank-4 LoRA adapters on the attention q and v
+    projections (A Gaussian, B zero, scale 2; 1536 parameters) and a fresh linear head are
+    trained, to tell six unseen chains (each driven by two of the permutations, 0.3 each, in
+    new combinations; token counts carry no signal) apart from 120 sequences (20 a chain),
+    validated on 500 more; AdamW (the shared recipe, lr 1e-3; no LoRA-specific change),
+    batch 8, 16 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    perms = np.stack([np.random.default_rng(130 + k).permutation(_PERM_VOCAB) for k in range(8)])
+    old = 0.6 * np.eye(8)  # one driving permutation per class
+    new = np.zeros((6, 8))
+    for c, (i, j) in enumerate(((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3))):
+        new[c, [i, j]] = 0.3  # two driving permutations per class
+    xp, yp = (torch.from_numpy(a) for a in _perm_chains(perms, old, 8000, 131))
+    state = _pretrained(
+        "lora-tfm-perms8",
+        lambda: _lora_tfm(len(old), rank=0),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=2000, lr=3e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _perm_chains(perms, new, 120, 132))
+    val = tuple(torch.from_numpy(a) for a in _perm_chains(perms, new, 500, 133))
+    return _task("ft-lora-tfm", _lora_model(state, len(new)), train, val, 8, 16)
+
+
+# --- 27. a 2-D CNN on spectrogram-like maps: six call kinds -> four unseen ones (fresh) -------
+
+_SPEC_F, _SPEC_T = 24, 32  # frequency bins (rows) x time frames (columns)
+
+
+def _spectrogram(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One noiseless (24, 32) time-frequency map of a call of ``kind`` at a random onset,
+    duration, pitch and level: energy along frequency tracks (Gaussian across bins)."""
+    img = np.zeros((_SPEC_F, _SPEC_T))
+    rows = np.arange(_SPEC_F)[:, None]
+    t = np.arange(_SPEC_T)
+    t0, dur = rng.integers(0, 11), rng.integers(16, 22)
+    on = (t >= t0) & (t < t0 + dur)
+    s = (t - t0) / dur
+    amp = rng.uniform(0.7, 1.3)
+
+    def track(f: np.ndarray) -> np.ndarray:
+        return on * np.exp(-((rows - f[None]) ** 2) / (2 * 0.8**2))
+
+    lo, span = rng.uniform(2, 7), rng.uniform(8, 14)
+    if kind == "up":
+        img = track(lo + span * s)
+    elif kind == "down":
+        img = track(lo + span * (1 - s))
+    elif kind == "tone":
+        img = track(np.full(_SPEC_T, rng.uniform(3, 20)))
+    elif kind == "stack":
+        f0 = rng.uniform(3, 7)
+        img = sum(track(np.full(_SPEC_T, k * f0)) for k in (1, 2, 3))
+    elif kind == "burst":
+        short = (t >= t0) & (t < t0 + rng.integers(4, 9))
+        img = short * rng.random((_SPEC_F, _SPEC_T))
+    elif kind == "clicks":
+        img = on * ((t - t0) % rng.integers(3, 6) == 0) * np.ones((_SPEC_F, 1))
+    elif kind == "warble":
+        phase, cycles = rng.uniform(0, 2 * np.pi), rng.uniform(1.5, 3)
+        img = track(rng.uniform(8, 16) + rng.uniform(2, 4) * np.sin(2 * np.pi * cycles * s + phase))
+    elif kind == "arch":
+        img = track(lo + span * (1 - np.abs(2 * s - 1)))
+    elif kind == "trill":
+        f1 = rng.uniform(3, 10)
+        high = ((t - t0) // rng.integers(2, 5)) % 2 == 1
+        img = track(np.where(high, f1 + rng.uniform(5, 10), f1))
+    elif kind == "upstack":
+        f0 = rng.uniform(2.5, 4) + rng.uniform(1.5, 3) * s
+        img = sum(track(k * f0) for k in (1, 2, 3))
+    else:
+        raise ValueError(kind)
+    return amp * img
+
+
+_OLD_CALLS = ("up", "down", "tone", "stack", "burst", "clicks")
+_NEW_CALLS = ("warble", "arch", "trill", "upstack")
+
+
+def _spectrograms(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` maps (batch, 1, 24, 32), a balanced random mix of ``kinds``, each a call plus
+    Gaussian noise (sigma 0.45)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(kinds))
+    x = np.empty((n, 1, _SPEC_F, _SPEC_T), dtype=np.float32)
+    for i, c in enumerate(y):
+        x[i, 0] = _spectrogram(kinds[c], rng) + 0.45 * rng.normal(size=(_SPEC_F, _SPEC_T))
+    return x, y.astype(np.int64)
+
+
+def _spec_cnn(n_out: int) -> Any:
+    from torch import nn
+
+    def block(c_in: int, c_out: int, pool: bool) -> list[Any]:
+        layers = [nn.Conv2d(c_in, c_out, 3, padding=1), nn.GroupNorm(4, c_out), nn.ReLU()]
+        return [*layers, nn.MaxPool2d(2)] if pool else layers
+
+    class SpecCNN(nn.Module):
+        """Four blocks of 3x3 conv + GroupNorm(4) + ReLU (12, 24, 48, 48 channels; 2x2
+        max-pooling after the first three: 24x32 -> 3x4), global average pooling, a linear
+        head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                *block(1, 12, True), *block(12, 24, True), *block(24, 48, True),
+                *block(48, 48, False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            )  # fmt: skip
+            self.head = nn.Linear(48, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.body(x))
+
+    return SpecCNN()
+
+
+def spec_cnn() -> Task:
+    """A 2-D CNN (four 3x3 conv + GroupNorm + ReLU blocks of 12, 24, 48, 48 channels,
+    max-pooling after the first three, global average pooling, a linear head) pretrained to
+    classify seeded synthetic 24x32 spectrogram-like time-frequency maps of six "keyword" calls
+    (rising and falling chirps, a steady tone, a harmonic stack, a broadband noise burst, a
+    click train; random onset, duration, pitch and level, Gaussian noise; 6000 maps; under a
+    minute on one core), its head replaced by a fresh one and the whole network fine-tuned on
+    four unseen calls (a warbling tone, an up-then-down arch, a two-pitch trill, a rising
+    harmonic stack): 64 maps (16 a call), validated on 500 more; AdamW, batch 4, 15 epochs
+    (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _spectrograms(_OLD_CALLS, 6000, 140))
+    state = _pretrained(
+        "spec-cnn-calls6",
+        lambda: _spec_cnn(len(_OLD_CALLS)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=800, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _spectrograms(_NEW_CALLS, 64, 141))
+    val = tuple(torch.from_numpy(a) for a in _spectrograms(_NEW_CALLS, 500, 142))
+    model = _fresh_head(state, lambda: _spec_cnn(len(_NEW_CALLS)))
+    return _task("ft-spec-cnn", model, train, val, 4, 15)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -2263,6 +2516,8 @@ FRESH9 = ("seq2seq_gru", "unet_seg")
 FRESH10 = ("mlm_encoder", "pointnet")
 # Named before any finder ran on them.
 FRESH11 = ("moe_mlp",)
+# Named before any finder ran on them.
+FRESH12 = ("lora_tfm", "spec_cnn")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -2278,6 +2533,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH9,
         *FRESH10,
         *FRESH11,
+        *FRESH12,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
