@@ -85,6 +85,8 @@ FINETUNE_FRESH9 = [f"{FINETUNE_FILE}:{name}" for name in ("seq2seq_gru", "unet_s
 FINETUNE_FRESH10 = [f"{FINETUNE_FILE}:{name}" for name in ("mlm_encoder", "pointnet")]
 # ... and its second (finetune_tasks.FRESH11: one task, its pair's VAE did not pass the checks).
 FINETUNE_FRESH11 = [f"{FINETUNE_FILE}:{name}" for name in ("moe_mlp",)]
+# Session 11's fresh pair (finetune_tasks.FRESH12), named before any finder ran on it.
+FINETUNE_FRESH12 = [f"{FINETUNE_FILE}:{name}" for name in ("lora_tfm", "spec_cnn")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -97,6 +99,7 @@ FINETUNE_FRESH = {
     "fresh9": FINETUNE_FRESH9,
     "fresh10": FINETUNE_FRESH10,
     "fresh11": FINETUNE_FRESH11,
+    "fresh12": FINETUNE_FRESH12,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -332,6 +335,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh9": ("finetune-fresh9", None),
     "summary_finetune_fresh10": ("finetune-fresh10", None),
     "summary_finetune_fresh11": ("finetune-fresh11", None),
+    "summary_finetune_fresh12": ("finetune-fresh12", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -353,6 +357,7 @@ TITLES = {
     "summary_finetune_fresh9": "fine-tuning tasks held out (session 9's second fresh pair)",
     "summary_finetune_fresh10": "fine-tuning tasks held out (session 10's fresh pair)",
     "summary_finetune_fresh11": "fine-tuning tasks held out (session 10's second fresh task)",
+    "summary_finetune_fresh12": "fine-tuning tasks held out (session 11's fresh pair)",
 }
 
 

@@ -547,7 +547,7 @@ def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
     """Plain SGD's best fine-tuning LR can sit above the first trials: they climb half a decade
     at a time while the highest LR tried is strictly the best, at most MAX_ABOVE times, and a
     trial that blows up ends the climb."""
-    from lrkit.finder._finetune import FIRST_CANDIDATES, MAX_ABOVE
+    from lrkit.finder._finetune import FIRST_CANDIDATES, MAX_ABOVE, MAX_TRIALS
 
     def go(lr_min: float, target: float, blow_up: float = 2.0):  # type: ignore[no-untyped-def]
         w = {"v": 0.0}
@@ -575,9 +575,20 @@ def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
     assert len(lrs) == FIRST_CANDIDATES + 2 == 6
     assert np.allclose(np.log10(lrs), np.arange(-2.0, 0.6, 0.5))  # ascending, half decades
     assert int(np.argmin(losses)) == 4 and losses[-1] == math.inf
-    # the best far above: the climb stops at MAX_ABOVE trials even though the top is still best
-    lrs, losses = go(1e-3, 0.1, blow_up=math.inf)
-    assert len(lrs) == FIRST_CANDIDATES + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
+    # the best far above (a loss that falls with every LR): the climb stops at MAX_ABOVE
+    # trials, or MAX_TRIALS in all, even though the top is still best
+    w = {"v": 0.0}
+
+    def step_on(lr: float) -> float:
+        w["v"] += lr
+        return 1.0
+
+    lrs, losses, *_ = run_trials(
+        1.0, start_trial=lambda: None, train_step=step_on, val_loss=lambda: 1 / (1 + w["v"]),
+        restore=lambda: w.update(v=0.0), trial_steps=2,
+    )  # fmt: skip
+    assert len(lrs) == min(FIRST_CANDIDATES + MAX_ABOVE, MAX_TRIALS)
+    assert int(np.argmin(losses)) == len(lrs) - 1
     # bracketed from the start: no climb
     lrs, _ = go(1.0, 2 * 0.1)
     assert len(lrs) == FIRST_CANDIDATES and lrs.max() == pytest.approx(10**-0.5)
@@ -602,16 +613,11 @@ def test_run_trials_go_higher_while_the_highest_lr_is_best() -> None:
 
 def test_run_trials_climb_while_every_trial_is_inert() -> None:
     """Trials that all leave the score within INERT of the start's say the LRs are too small:
-    the trials climb a decade at a time (never go lower), up to MAX_INERT_ABOVE times while
+    the trials climb a decade at a time (never go lower: below an inert trial every LR is
+    inert too, so the other first candidates are skipped), up to MAX_INERT_ABOVE times while
     they stay inert, then on as usual (MAX_ABOVE more half decades while the top is best); a
     tie at the lowest LR is no reason to go lower."""
-    from lrkit.finder._finetune import (
-        FIRST_CANDIDATES,
-        INERT,
-        MAX_ABOVE,
-        MAX_INERT_ABOVE,
-        MAX_TRIALS,
-    )
+    from lrkit.finder._finetune import INERT, MAX_ABOVE, MAX_INERT_ABOVE, MAX_TRIALS
 
     def go(lr_min: float, val):  # type: ignore[no-untyped-def]
         w = {"v": 0.0}
@@ -633,23 +639,23 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
         )
         return lrs, np.asarray(losses), start
 
-    # a loss of 10 + (1 - w)^2 (w = 2 lr): the first trials (3.2e-3 .. 1e-4) move it by < 1%;
-    # the climb goes a decade, to 3.2e-2, which moves it by more, then half a decade at a time
-    # while the top is best (to 0.316), and one more brackets it (lr 1: w = 2)
+    # a loss of 10 + (1 - w)^2 (w = 2 lr): the first trial (3.2e-3) moves it by < 1%, so no
+    # lower one is tried; the climb goes a decade, to 3.2e-2, which moves it by more, then
+    # half a decade at a time while the top is best (to 0.316), and one more brackets it
     lrs, losses, start = go(1e-2, lambda v: 10 + (1 - v) ** 2)
     moved = np.abs(losses - start) > INERT * start
-    logs = [-4.0, -3.5, -3.0, -2.5, -1.5, -1.0, -0.5, 0.0]  # never below the first
-    assert np.allclose(np.log10(lrs), logs)
-    assert not moved[:4].any() and moved[4:-1].all()  # lr 1 lands back on the start's loss
-    assert int(np.argmin(losses)) == len(lrs) - 2 and len(lrs) - 5 <= MAX_ABOVE
-    # the best far above: inert climbs, then MAX_ABOVE more, and no more than MAX_TRIALS in all
-    lrs, losses, start = go(1e-2, lambda v: 10 + (100 - v) ** 2)
-    assert len(lrs) == MAX_TRIALS and int(np.argmin(losses)) == len(lrs) - 1
-    # nothing ever moves: MAX_INERT_ABOVE climbs, then stop (no trial below the first four)
+    assert np.allclose(np.log10(lrs), [-2.5, -1.5, -1.0, -0.5, 0.0])  # never below the first
+    assert not moved[0] and moved[1:-1].all()  # lr 1 lands back on the start's loss
+    assert int(np.argmin(losses)) == len(lrs) - 2 and len(lrs) - 2 <= MAX_ABOVE
+    # the best far above: an inert climb, then half decades, and no more than MAX_TRIALS in all
+    lrs, losses, start = go(1e-2, lambda v: 10 + (1e4 - v) ** 2)
+    assert len(lrs) == MAX_TRIALS and int(np.argmin(losses)) == len(lrs) - 2
+    assert np.allclose(np.diff(np.log10(lrs))[:3], 1.0)  # decades while inert
+    # nothing ever moves: MAX_INERT_ABOVE climbs from the first trial, then stop
     lrs, losses, start = go(1e-3, lambda v: 1e6 + v)
-    assert len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
-    assert lrs.min() == pytest.approx(1e-3 * 10**-2)
-    assert np.allclose(np.diff(np.log10(lrs))[FIRST_CANDIDATES - 1 :], 1.0)  # decades
+    assert len(lrs) == 1 + MAX_INERT_ABOVE
+    assert lrs.min() == pytest.approx(1e-3 * 10**-0.5)
+    assert np.allclose(np.diff(np.log10(lrs)), 1.0)  # decades
     # scored on a metric that moves by noise alone (±2%, more than INERT) while the validation
     # loss does not move: the loss decides inertness, and the trials still climb
     w = {"v": 0.0}
@@ -663,8 +669,8 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
         1e-3, start_trial=lambda: None, train_step=step, val_loss=lambda: 1e6 + w["v"],
         restore=lambda: w.update(v=0.0), trial_steps=2, val_metric=lambda: 0.5 + next(noise),
     )  # fmt: skip
-    assert metrics is not None and len(lrs) == FIRST_CANDIDATES + MAX_INERT_ABOVE
-    assert lrs.min() == pytest.approx(1e-3 * 10**-2)
+    assert metrics is not None and len(lrs) == 1 + MAX_INERT_ABOVE
+    assert lrs.min() == pytest.approx(1e-3 * 10**-0.5)
     # a metric that moves by noise only (±0.4%, under NEAR of its start) while the loss falls
     # with every LR: the loss ranks the trials, so they climb while the top is best
     w["v"] = 0.0
@@ -673,11 +679,42 @@ def test_run_trials_climb_while_every_trial_is_inert() -> None:
         1e-2, start_trial=lambda: None, train_step=step, val_loss=lambda: 1 / (1 + w["v"]),
         restore=lambda: w.update(v=0.0), trial_steps=2, val_metric=lambda: 0.5 + next(small),
     )  # fmt: skip
-    assert len(lrs) == FIRST_CANDIDATES + 1 + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
+    assert len(lrs) == 2 + MAX_ABOVE and int(np.argmin(losses)) == len(lrs) - 1
     # a quantised loss (round(w) + 0.5): the lowest of the first four is strictly best, one more
     # below ties it, and a tie is no reason to go lower still
     lrs, losses, _ = go(10.0, lambda v: round(v) + 0.5)
-    assert len(lrs) == FIRST_CANDIDATES + 1 and losses[0] == losses[1] == losses.min()
+    assert len(lrs) == 5 and losses[0] == losses[1] == losses.min()
+
+
+def test_run_trials_look_above_a_metric_dip_while_the_loss_still_falls() -> None:
+    """A metric that turns down at the highest LR while the validation loss still falls there
+    is as likely one trial's noise as the peak: the trials look one half decade above, and go
+    on climbing where that trial is the best."""
+    w = {"v": 0.0}
+
+    def step(lr: float) -> float:
+        w["v"] += lr
+        return 1.0
+
+    def metric(v: float) -> float:  # rises with w, but one trial (w = 2, lr 1) dips
+        return 0.5 + 0.3 * math.log10(1 + v) - (0.1 if 1.5 < v < 2.5 else 0.0)
+
+    def go(loss):  # type: ignore[no-untyped-def]
+        w["v"] = 0.0
+        lrs, _, _, metrics, _ = run_trials(
+            1.0, start_trial=lambda: None, train_step=step, val_loss=lambda: loss(w["v"]),
+            restore=lambda: w.update(v=0.0), trial_steps=2, val_metric=lambda: metric(w["v"]),
+        )  # fmt: skip
+        assert metrics is not None
+        return np.log10(lrs), np.asarray(metrics)
+
+    logs, metrics = go(lambda v: 1 / (1 + v))  # the loss falls with every LR
+    i = int(np.argmin(np.abs(logs)))  # the dip at lr 1 is below lr 0.316's metric ...
+    assert metrics[i] < metrics[i - 1]
+    assert logs.max() > 0.4 and metrics.max() > metrics[i - 1]  # ... but the climb went on
+    # the loss turns up at lr 1 too: the dip ends the climb there
+    logs, metrics = go(lambda v: 1 / (1 + v) + (1.0 if v > 1.5 else 0.0))
+    assert logs.max() == pytest.approx(0.0)
 
 
 def test_run_trials_score_on_the_metric_when_given() -> None:

@@ -7,7 +7,7 @@ family). :func:`detect_pretrained` reads a pretrained start off the weights' spe
 fine-tuning rule (the default, ``trial_steps=None``) runs short trials from the caller's exact
 weights at LRs below the range test's fitted minimum (:func:`run_trials`: 4, then lower while
 the lowest is strictly the best, or higher while the highest is or while no trial has moved the
-score from the start), scores them on the validation data
+score from the start, a decade at a time then), scores them on the validation data
 (at most :data:`MAX_VAL_SAMPLES`; without ``val_data``, on training samples held out from the
 trials) and suggests half a decade below the best (short trials favour too high an LR); the
 interval covers every trial within :data:`NEAR` of the best (:func:`pick`). With
@@ -142,8 +142,13 @@ MAX_CANDIDATES = 8
 #: LR, 1e-2 - 3e-2). A trial whose loss becomes non-finite is the worst and ends the climb.
 #: It was 2 until session 10: with plain SGD the climb still ended on a strictly-best top in
 #: 4 of 20 runs of fresh6's tcn_sequences and 2 of 20 of fresh8's tab_embed (whose grid best
-#: lay 1-1.5 decades higher); the cap only bounds the cost (see MAX_TRIALS).
-MAX_ABOVE = 4
+#: lay 1-1.5 decades higher); 4 in session 10, 6 since session 11, when an inert first trial
+#: stopped spending the other first candidates: the cap only bounds the cost, and MAX_TRIALS
+#: bounds it first. The climb also looks one half decade above a top whose metric dipped while
+#: its validation loss still fell (one trial's dip of a few hundred samples is as likely
+#: noise as the peak: fresh10's pointnet, plain SGD, stopped at 1e-3 on a 0.8-point dip with
+#: the grid's best at 1e-2).
+MAX_ABOVE = 6
 #: No more than this many trials in all (400 updates at 40 each: 4.4% of a 12-LR, 3-seed grid
 #: of 300-update fine-tunings).
 MAX_TRIALS = 10
@@ -423,9 +428,11 @@ def run_trials(
     The candidates are :func:`candidates` of ``lr_min`` (the range test's fitted minimum),
     highest first, then one more half decade below while the lowest LR tried scored strictly
     best (up to :data:`MAX_CANDIDATES`), then one more half decade above while the highest LR
-    tried scored best or tied it (up to :data:`MAX_ABOVE`). While every trial is *inert* (its
-    validation loss within :data:`INERT` of the start's) they climb a decade at a time
-    instead, up to :data:`MAX_INERT_ABOVE` times; :data:`MAX_TRIALS` in all. With
+    tried scored best or tied it, or its metric dipped while its validation loss was still the
+    lowest (up to :data:`MAX_ABOVE`). While every trial is *inert* (its validation loss within
+    :data:`INERT` of the start's) they climb a decade at a time instead, up to
+    :data:`MAX_INERT_ABOVE` times, and an inert first trial skips the lower candidates (they
+    would be inert too); :data:`MAX_TRIALS` in all. With
     ``val_metric`` the metric decides the direction once a trial has moved it by more than
     :data:`NEAR` of its start, the validation loss before that (distributed callers agree on
     every validation value, so every rank tries the same LRs). ``restore()`` puts the starting
@@ -458,7 +465,10 @@ def run_trials(
     def next_lr() -> float | None:
         """The next trial's LR, or ``None`` once the best is bracketed (or the caps are hit)."""
         below = len(lrs) - above
-        if below < FIRST_CANDIDATES:
+        # Below an inert trial every lower LR is inert too: once the highest candidate left
+        # the loss where it was, the other first candidates would be spent for nothing (the
+        # trials climb instead, and never come back down to them).
+        if below < FIRST_CANDIDATES and above == 0 and not (lrs and inert()):
             return float(candidates(lr_min, below + 1)[-1])
         if len(lrs) >= MAX_TRIALS:
             return None
@@ -473,10 +483,16 @@ def run_trials(
         others = min(v for i, v in enumerate(rank) if i != len(rank) - 1)
         if below < MAX_CANDIDATES and above == 0 and rank[-1] < others:
             return float(candidates(lr_min, below + 1)[-1])  # the lowest LR is strictly best
+        if moved >= MAX_ABOVE:
+            return None
         others = min(v for i, v in enumerate(rank) if i != top)
-        if moved < MAX_ABOVE and rank[top] <= others:
+        if rank[top] <= others:
             return lrs[top] * 10**0.5  # the highest LR is the best so far (a tie: the peak
             # may lie above; below, a tie is no reason to go lower)
+        if rank is scores and out[top] < min(v for i, v in enumerate(out) if i != top):
+            # the metric turned down at the top while the validation loss still fell: one
+            # trial's metric dip is as likely noise as the peak, so look one step above
+            return lrs[top] * 10**0.5
         return None
 
     above = moved = 0  # trials above the first LR tried; those climbed from a non-inert top
