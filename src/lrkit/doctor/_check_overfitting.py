@@ -43,6 +43,8 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     v = log.val_loss.finite() if log.val_loss is not None else None
     if v is None or len(v) < 5:
         return []
+    if t.overfit_learns > 0 and c.progress < t.overfit_learns and not log.loss_is_validation:
+        return []  # the training loss hardly moved: nothing was fitted to overfit
     vy = rolling_median(v.values, 3) if len(v) >= 9 else v.values
     k = int(np.argmin(vy))
     after = len(v) - k - 1

@@ -58,6 +58,9 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     c.features.update(slope_first=first.slope, slope_last=last.slope)
     if _stuck(c, t) and not (c.l0 > 0 and float(c.y.max()) > t.stuck_excursion * c.l0):
         # Nothing moved: no schedule explains that.
+        frozen = _frozen_validation(log, t)
+        if frozen is not None:
+            return [frozen]
         return [
             _whole_run(
                 c,
@@ -96,6 +99,9 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     if falls and calm and (frozen or barely or stalled_high) and not early:
         # Barely moved, quietly and without a spike: the steps were too small (a too-high LR
         # spikes, dies at chance or rings on a noise floor).
+        still = _frozen_validation(log, t)
+        if still is not None:
+            return [still]
         return [
             _whole_run(
                 c,
@@ -112,6 +118,34 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         return falling
     slow = _slow_fall(log, c, t, whole, calm and not early)
     return [] if slow is None else [slow]
+
+
+def _frozen_validation(log: Log, t: Thresholds) -> Finding | None:
+    """``plateau`` (the frozen-loss prescription) when the validation loss does not move at
+    all over its second half (every value within ``val_frozen_band`` of their median): the
+    model's outputs on a fixed set no longer change, which a too-small LR does not do — it
+    still moves them a little with every update."""
+    v = log.val_loss.finite() if log.val_loss is not None else None
+    if t.val_frozen_band <= 0 or v is None or len(v) < 6:
+        return None
+    tail = np.asarray(v.values[len(v) // 2 :], dtype=float)
+    level = float(np.median(tail))
+    if level == 0 or not np.isfinite(level):
+        return None
+    band = float(np.max(np.abs(tail - level))) / abs(level)
+    if band > t.val_frozen_band:
+        return None
+    return Finding(
+        "plateau",
+        "error",
+        (float(v.steps[len(v) // 2]), float(v.steps[-1])),
+        "frozen_val_loss",
+        band,
+        f"the training loss hardly moves and {v.name} is frozen at {level:.6g} over its last "
+        f"{len(tail)} evaluations (every one within {band:.1e} of it, relative): the model's "
+        "outputs no longer change — a dead or saturated network, or updates that never reach "
+        "the weights; a too-small LR would still move them a little",
+    )
 
 
 def _still_falling(

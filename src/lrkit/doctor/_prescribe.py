@@ -152,7 +152,9 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
                 "over the same steps, else keep this LR and train longer"
             )
         return Prescription(text, lr, k)
-    if verdict == "plateau" and any(f.statistic == "frozen_loss" for f in mine):
+    if verdict == "plateau" and any(
+        f.statistic in ("frozen_loss", "frozen_val_loss") for f in mine
+    ):
         lr, text = _scaled(log, 0.1)
         return Prescription(
             "no LR decay helps a loss that does not move: check that the updates reach the "

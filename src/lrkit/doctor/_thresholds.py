@@ -49,6 +49,10 @@ class Thresholds:
     #: minimum do not trend up (Mann–Kendall p < overfit_trend_p): a flat, noisy validation
     #: loss rises that far above its lowest value by chance (overfit_floor 0 = off).
     overfit_floor: float = 0.05
+    #: Overfitting needs a model that fits its training data: not when the training loss
+    #: ended less than this fraction below its start (it hardly moved: the run never learnt,
+    #: and a validation loss drifting up after a tiny dip is that, not overfitting; 0 = off).
+    overfit_learns: float = 0.05
     overfit_noise: float = 3.0
     overfit_trend_p: float = 0.05
     #: lr_too_low (only for quiet curves: minibatch noise over the last 40% below
@@ -156,6 +160,14 @@ class Thresholds:
     #: at epoch 1, then ln 10 for 99 epochs); a fall of 4% onto ln 2 (real5) stays a plateau
     #: (0 = off).
     frozen_from_above: float = 2.0
+    #: frozen validation: where the training loss hardly moves, a validation loss whose
+    #: second half lies within this relative distance of its median — unchanged up to float32
+    #: rounding (~10 ulps) — is ``plateau`` (the frozen-loss prescription), not a too-small LR:
+    #: evaluated on a fixed set, it changes with any update that reaches the model's outputs,
+    #: so a frozen one means the outputs no longer change (a dead or saturated network, or
+    #: updates that never arrive). At 1e-4 it also took a CNN at 1/100 of its best LR under a
+    #: step decay (its validation loss fell 2.3083 -> 2.3034, 9e-5 over the last half) (0 = off).
+    val_frozen_band: float = 1e-6
     #: rebound on a log scale: after its best, the training loss climbs back by this fraction
     #: of its log-range (log(L0 / best)); for a loss whose floor lies near zero a climb to
     #: several times the best is small next to the linear range (0 = off).
