@@ -35,6 +35,8 @@ Roles (see docs/benchmarks.md):
   it.
 - ``lora_tfm`` and ``spec_cnn`` (``FRESH12``) are a twelfth fresh pair, named here before any
   finder ran on them.
+- ``ssm_seq`` and ``frozen_stem_cnn`` (``FRESH13``) are a thirteenth fresh pair, named here
+  before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -2493,6 +2495,210 @@ def spec_cnn() -> Task:
     return _task("ft-spec-cnn", model, train, val, 4, 15)
 
 
+# --- 28. a diagonal linear-recurrent (state-space) sequence model: generators -> others (fresh)
+
+_SSM_LEN = 64
+_T64 = np.arange(_SSM_LEN) / _SSM_LEN
+
+
+def _sequence(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One noiseless length-64 signal made by generator ``kind`` at a random frequency, phase,
+    level and amplitude."""
+    f, ph = rng.uniform(2.0, 6.0), rng.uniform(0.0, 2 * np.pi)
+    amp = rng.uniform(0.7, 1.3)
+    if kind == "sine":
+        out = np.sin(2 * np.pi * f * _T64 + ph)
+    elif kind == "square":
+        out = np.sign(np.sin(2 * np.pi * f * _T64 + ph))
+    elif kind == "saw":
+        out = 2 * ((f * _T64 + ph / (2 * np.pi)) % 1.0) - 1
+    elif kind == "chirp_up":  # the frequency rises from f/2 to ~3f
+        out = np.sin(2 * np.pi * (0.5 * f * _T64 + 1.25 * f * _T64**2) + ph)
+    elif kind == "ar1":  # smooth red noise
+        e = rng.normal(size=_SSM_LEN)
+        out = np.zeros(_SSM_LEN)
+        for t in range(1, _SSM_LEN):
+            out[t] = 0.9 * out[t - 1] + 0.45 * e[t]
+    elif kind == "steps":  # a two-level Markov switching process
+        flips = rng.random(_SSM_LEN) < 0.08
+        out = 2.0 * (np.cumsum(flips) % 2) - 1.0
+    elif kind == "chirp_down":  # the frequency falls from ~3f to f/2
+        out = np.sin(2 * np.pi * (3.0 * f * _T64 - 1.25 * f * _T64**2) + ph)
+    elif kind == "damped":  # a decaying oscillation
+        out = 1.6 * np.exp(-_T64 * rng.uniform(2.5, 5.0)) * np.sin(2 * np.pi * f * _T64 + ph)
+    elif kind == "am":  # a fast carrier under a slow envelope
+        env = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.8, 1.5) * _T64 + ph)
+        out = env * np.sin(2 * np.pi * 2.5 * f * _T64)
+    elif kind == "spikes":  # a sparse train of unit spikes
+        out = (rng.random(_SSM_LEN) < 0.1) * 2.0
+    else:
+        raise ValueError(kind)
+    return amp * out
+
+
+_OLD_GENS = ("sine", "square", "saw", "chirp_up", "ar1", "steps")
+_NEW_GENS = ("chirp_down", "damped", "am", "spikes")
+
+
+def _gen_sequences(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sequences (batch, 64, 1), a balanced random mix of ``kinds``: a generator's signal
+    on a random offset plus Gaussian noise (sigma 0.5)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(kinds))
+    x = np.empty((n, _SSM_LEN, 1), dtype=np.float32)
+    for i, c in enumerate(y):
+        s = _sequence(kinds[c], rng)  # drawn first: the RNG's order
+        x[i, :, 0] = s + rng.uniform(-0.3, 0.3) + 0.5 * rng.normal(size=_SSM_LEN)
+    return x, y.astype(np.int64)
+
+
+def _ssm_seq(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    class DiagRecurrence(nn.Module):
+        """h_t = a * h_{t-1} + gamma * B u_t, y_t = C h_t + D * u_t: a real diagonal linear
+        recurrence (32 states, learnt per-state decay a = exp(-exp(nu)) in (0, 1), initialised
+        in 0.5-0.97; gamma = sqrt(1 - a^2) as in the LRU), evaluated in parallel as a causal
+        convolution with the kernel a^(t - s)."""
+
+        def __init__(self, d: int, n: int) -> None:
+            super().__init__()
+            a = torch.linspace(0.5, 0.97, n)
+            self.nu = nn.Parameter(torch.log(-torch.log(a)))
+            self.b = nn.Linear(d, n, bias=False)
+            self.c = nn.Linear(n, d)
+            self.d = nn.Parameter(torch.ones(d))
+
+        def forward(self, u: Any) -> Any:
+            steps = u.shape[1]
+            log_a = -torch.exp(self.nu)
+            gamma = torch.sqrt(1 - torch.exp(2 * log_a))
+            t = torch.arange(steps)
+            lag = t[:, None] - t[None, :]
+            kernel = torch.exp(lag.clamp(min=0)[..., None] * log_a) * (lag >= 0)[..., None]
+            h = torch.einsum("tsn,bsn->btn", kernel, gamma * self.b(u))
+            return self.c(h) + self.d * u
+
+    class Block(nn.Module):
+        """Pre-LayerNorm residual block: the recurrence, GELU, a GLU channel-mixing layer."""
+
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(d)
+            self.rec = DiagRecurrence(d, 32)
+            self.mix = nn.Sequential(nn.GELU(), nn.Linear(d, 2 * d), nn.GLU())
+
+        def forward(self, x: Any) -> Any:
+            return x + self.mix(self.rec(self.norm(x)))
+
+    class SSMSeq(nn.Module):
+        """Linear encoder 1 -> 32, two recurrent blocks, LayerNorm, mean pooling over time, a
+        linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Linear(1, 32)
+            self.blocks = nn.Sequential(Block(32), Block(32))
+            self.norm = nn.LayerNorm(32)
+            self.head = nn.Linear(32, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.norm(self.blocks(self.enc(x))).mean(1))
+
+    return SSMSeq()
+
+
+def ssm_seq() -> Task:
+    """A small diagonal state-space sequence model (linear encoder to 32 channels, two
+    pre-LayerNorm residual blocks of an LRU-style real diagonal linear recurrence with 32
+    states and learnt per-state decay, GELU and a GLU mixing layer, mean pooling over time, a
+    linear head) pretrained to tell which of six seeded noisy generators made a length-64
+    sequence (sine, square, sawtooth, rising chirp, AR(1) red noise, two-level Markov
+    switching; random frequency, phase, amplitude, offset, Gaussian noise; 6000 sequences;
+    under a minute on one core), its head replaced by a fresh one and the whole network
+    fine-tuned on four unseen generators (falling chirp, damped oscillation, amplitude-modulated
+    carrier, sparse spike train): 64 sequences (16 a generator), validated on 500 more; AdamW,
+    batch 4, 15 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _gen_sequences(_OLD_GENS, 6000, 160))
+    state = _pretrained(
+        "ssm-seq-gens6",
+        lambda: _ssm_seq(len(_OLD_GENS)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=800, lr=3e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _gen_sequences(_NEW_GENS, 64, 161))
+    val = tuple(torch.from_numpy(a) for a in _gen_sequences(_NEW_GENS, 500, 162))
+    model = _fresh_head(state, lambda: _ssm_seq(len(_NEW_GENS)))
+    return _task("ft-ssm-seq", model, train, val, 4, 15)
+
+
+# --- 29. partial fine-tuning: a BatchNorm CNN whose first two blocks stay frozen (fresh) ------
+
+_STEM_OLD = ("spiral", "squares", "pinwheel", "blobs", "lattice", "clouds")
+_STEM_NEW = ("ramp", "radial", "plaid", "wavy")
+
+
+def _stem_cnn(n_out: int, frozen: bool) -> Any:
+    from torch import nn
+
+    def block(c_in: int, c_out: int, pool: bool) -> list[Any]:
+        layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out)]
+        return [*layers, nn.ReLU(), nn.MaxPool2d(2)] if pool else [*layers, nn.ReLU()]
+
+    class StemCNN(nn.Module):
+        """Four blocks of 3x3 conv + BatchNorm + ReLU (16, 32, 48, 64 channels; 2x2 max-pooling
+        after the first two: 16x16 -> 4x4), global average pooling, a linear head. With
+        ``frozen`` the first two blocks (``stem``) take no gradient and stay in eval mode (their
+        BatchNorm keeps its pretrained running statistics)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Sequential(*block(3, 16, True), *block(16, 32, True))
+            self.top = nn.Sequential(
+                *block(32, 48, False), *block(48, 64, False), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+            )
+            self.head = nn.Linear(64, n_out)
+            if frozen:
+                self.stem.requires_grad_(False)
+
+        def train(self, mode: bool = True) -> Any:
+            super().train(mode)
+            if frozen:
+                self.stem.eval()
+            return self
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.top(self.stem(x)))
+
+    return StemCNN()
+
+
+def frozen_stem_cnn() -> Task:
+    """PARTIAL fine-tuning. A BatchNorm CNN (four 3x3 conv + BatchNorm + ReLU blocks of 16, 32,
+    48, 64 channels, max-pooling after the first two, global average pooling, a linear head)
+    pretrained on 6000 seeded synthetic colour 16x16 images of six textures (spiral,
+    concentric squares, pinwheel, Gaussian blobs, dot lattice, smooth noise clouds: the
+    :func:`_colour_images` helper split another way than ``resnet_cifarlike``; under a minute
+    on one core); for fine-tuning its first two blocks are frozen (no gradient, BatchNorm in
+    eval mode), and the last two blocks plus a fresh head train on 96 images of four other
+    textures (linear gradient, radial gradient, plaid, wavy stripes; 24 per class), validated
+    on 500 more; AdamW, batch 8, 20 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _colour_images(_STEM_OLD, 6000, 170))
+    state = _pretrained(
+        "stem-cnn-textures6",
+        lambda: _stem_cnn(len(_STEM_OLD), False),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1000, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _colour_images(_STEM_NEW, 96, 171))
+    val = tuple(torch.from_numpy(a) for a in _colour_images(_STEM_NEW, 500, 172))
+    model = _fresh_head(state, lambda: _stem_cnn(len(_STEM_NEW), True))
+    return _task("ft-frozen-stem-cnn", model, train, val, 8, 20)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -2518,6 +2724,8 @@ FRESH10 = ("mlm_encoder", "pointnet")
 FRESH11 = ("moe_mlp",)
 # Named before any finder ran on them.
 FRESH12 = ("lora_tfm", "spec_cnn")
+# Named before any finder ran on them.
+FRESH13 = ("ssm_seq", "frozen_stem_cnn")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -2534,6 +2742,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH10,
         *FRESH11,
         *FRESH12,
+        *FRESH13,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
