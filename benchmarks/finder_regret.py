@@ -87,6 +87,8 @@ FINETUNE_FRESH10 = [f"{FINETUNE_FILE}:{name}" for name in ("mlm_encoder", "point
 FINETUNE_FRESH11 = [f"{FINETUNE_FILE}:{name}" for name in ("moe_mlp",)]
 # Session 11's fresh pair (finetune_tasks.FRESH12), named before any finder ran on it.
 FINETUNE_FRESH12 = [f"{FINETUNE_FILE}:{name}" for name in ("lora_tfm", "spec_cnn")]
+# ... and its second (finetune_tasks.FRESH13), named before any finder ran on it.
+FINETUNE_FRESH13 = [f"{FINETUNE_FILE}:{name}" for name in ("ssm_seq", "frozen_stem_cnn")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -100,6 +102,7 @@ FINETUNE_FRESH = {
     "fresh10": FINETUNE_FRESH10,
     "fresh11": FINETUNE_FRESH11,
     "fresh12": FINETUNE_FRESH12,
+    "fresh13": FINETUNE_FRESH13,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -336,6 +339,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh10": ("finetune-fresh10", None),
     "summary_finetune_fresh11": ("finetune-fresh11", None),
     "summary_finetune_fresh12": ("finetune-fresh12", None),
+    "summary_finetune_fresh13": ("finetune-fresh13", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -358,6 +362,7 @@ TITLES = {
     "summary_finetune_fresh10": "fine-tuning tasks held out (session 10's fresh pair)",
     "summary_finetune_fresh11": "fine-tuning tasks held out (session 10's second fresh task)",
     "summary_finetune_fresh12": "fine-tuning tasks held out (session 11's fresh pair)",
+    "summary_finetune_fresh13": "fine-tuning tasks held out (session 11's second fresh pair)",
 }
 
 
