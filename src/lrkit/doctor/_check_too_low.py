@@ -58,9 +58,9 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     c.features.update(slope_first=first.slope, slope_last=last.slope)
     if _stuck(c, t) and not (c.l0 > 0 and float(c.y.max()) > t.stuck_excursion * c.l0):
         # Nothing moved: no schedule explains that.
-        frozen = _frozen_validation(log, t)
-        if frozen is not None:
-            return [frozen]
+        dead = _frozen_validation(log, t)
+        if dead is not None:
+            return [dead]
         return [
             _whole_run(
                 c,
