@@ -120,6 +120,15 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     return [] if slow is None else [slow]
 
 
+def _spread(y: np.ndarray) -> tuple[float, float]:
+    """The median of ``y`` and the largest distance of a value from it, relative to it
+    (``nan`` where the median is 0 or not finite: no band to speak of)."""
+    level = float(np.median(y))
+    if level == 0 or not np.isfinite(level):
+        return level, float("nan")
+    return level, float(np.max(np.abs(y - level))) / abs(level)
+
+
 def _frozen_validation(log: Log, t: Thresholds) -> Finding | None:
     """``plateau`` (the frozen-loss prescription) when the validation loss does not move at
     all over its second half (every value within ``val_frozen_band`` of their median): the
@@ -129,11 +138,8 @@ def _frozen_validation(log: Log, t: Thresholds) -> Finding | None:
     if t.val_frozen_band <= 0 or v is None or len(v) < 6:
         return None
     tail = np.asarray(v.values[len(v) // 2 :], dtype=float)
-    level = float(np.median(tail))
-    if level == 0 or not np.isfinite(level):
-        return None
-    band = float(np.max(np.abs(tail - level))) / abs(level)
-    if band > t.val_frozen_band:
+    level, band = _spread(tail)
+    if not band <= t.val_frozen_band:
         return None
     return Finding(
         "plateau",
@@ -310,11 +316,8 @@ def frozen_loss(c: Curve, t: Thresholds) -> Finding | None:
     if t.frozen_band <= 0 or n < 5 or not c.progress < t.barely:
         return None
     y = c.y[n // 10 :]
-    level = float(np.median(y))
-    if level == 0 or not np.isfinite(level):
-        return None
-    band = float(np.max(np.abs(y - level))) / abs(level)
-    if band > t.frozen_band:
+    level, band = _spread(y)
+    if not band <= t.frozen_band:
         return None
     if len(y) >= 4 and np.ptp(y) > 0:
         tr = trend(*block_medians(c.x[n // 10 :], y))
