@@ -49,12 +49,12 @@ class Thresholds:
     #: minimum do not trend up (Mann–Kendall p < overfit_trend_p): a flat, noisy validation
     #: loss rises that far above its lowest value by chance (overfit_floor 0 = off).
     overfit_floor: float = 0.05
+    overfit_noise: float = 3.0
+    overfit_trend_p: float = 0.05
     #: Overfitting needs a model that fits its training data: not when the training loss
     #: ended less than this fraction below its start (it hardly moved: the run never learnt,
     #: and a validation loss drifting up after a tiny dip is that, not overfitting; 0 = off).
     overfit_learns: float = 0.05
-    overfit_noise: float = 3.0
-    overfit_trend_p: float = 0.05
     #: lr_too_low (only for quiet curves: minibatch noise over the last 40% below
     #: quiet_noise × its level): progress below low_progress while the last third still
     #: falls at ≥ low_ratio × the slope of the first third (Theil–Sen, Mann–Kendall p < low_p) ...

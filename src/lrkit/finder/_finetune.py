@@ -485,15 +485,13 @@ def run_trials(
             return float(candidates(lr_min, below + 1)[-1])  # the lowest LR is strictly best
         if moved >= MAX_ABOVE:
             return None
-        others = min(v for i, v in enumerate(rank) if i != top)
-        if rank[top] <= others:
-            return lrs[top] * 10**0.5  # the highest LR is the best so far (a tie: the peak
-            # may lie above; below, a tie is no reason to go lower)
-        if rank is scores and out[top] < min(v for i, v in enumerate(out) if i != top):
-            # the metric turned down at the top while the validation loss still fell: one
-            # trial's metric dip is as likely noise as the peak, so look one step above
-            return lrs[top] * 10**0.5
-        return None
+        # Climb while the highest LR is the best so far (a tie: the peak may lie above; below,
+        # a tie is no reason to go lower), or while the metric turned down at the top but the
+        # validation loss still fell there: one trial's metric dip is as likely noise as the
+        # peak, so look one step above.
+        best_top = rank[top] <= min(v for i, v in enumerate(rank) if i != top)
+        loss_falls = out[top] < min(v for i, v in enumerate(out) if i != top)
+        return lrs[top] * 10**0.5 if best_top or (rank is scores and loss_falls) else None
 
     above = moved = 0  # trials above the first LR tried; those climbed from a non-inert top
     while (lr := next_lr()) is not None:
