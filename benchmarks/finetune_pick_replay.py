@@ -20,20 +20,25 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.finder._finetune import pick, vertex_lr
+from lrkit.finder._finetune import metric_pick, pick, vertex_lr
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 #: (result file suffix, key of its trial sets): every saved metric-scored trial set.
+#: Since session 12 the trial sets that session 11's final rules ran (29 tasks; earlier
+#: sessions' figures came from the older sets listed in git history).
 SOURCES = (
-    ("seen10_auto", "curves"),
-    ("fresh6", "curves"),
-    ("fresh5_sgd_climb", "curves"),
-    ("fresh4", "curves_metric"),
-    ("fresh5", "curves_metric"),
-    ("fresh7", "curves"),
-    ("fresh8_s10", "curves"),
-    ("fresh9", "curves"),
+    ("seen10_s11", "curves"),
+    ("fresh4_s11", "curves"),
+    ("fresh5_s11", "curves"),
+    ("fresh6_s11", "curves"),
+    ("fresh7_s11", "curves"),
+    ("fresh8_s11", "curves"),
+    ("fresh9_s11", "curves"),
+    ("fresh10_s11", "curves"),
+    ("fresh11_s11", "curves"),
+    ("fresh12", "curves"),
+    ("fresh13", "curves"),
 )
 #: The same, trials scored on a fifth of the training samples held out (no ``val_data``).
 SOURCES_NOVAL = (
@@ -42,6 +47,8 @@ SOURCES_NOVAL = (
     ("fresh7", "curves_noval"),
     ("fresh8", "curves_noval"),
     ("fresh9", "curves_noval"),
+    ("fresh12", "curves_noval"),
+    ("fresh13", "curves_noval"),
 )
 
 
@@ -51,9 +58,10 @@ def _interp(grid: dict[str, float], lr: float) -> float:
     return float(np.interp(np.log10(lr), x, [grid[k] for k in keys]))
 
 
-def rules(lrs: Any, metrics: Any, start: float) -> dict[str, float]:
+def rules(lrs: Any, metrics: Any, start: float, losses: Any) -> dict[str, float]:
     """Each candidate rule's suggestion from trials at ``lrs`` (ascending) scoring
-    ``metrics`` (higher is better; ``start``: the metric before any trial)."""
+    ``metrics`` (higher is better; ``start``: the metric before any trial) and ``losses``
+    (their validation losses)."""
     lr, m = np.asarray(lrs, dtype=float), np.asarray(metrics, dtype=float)
     b = int(np.argmax(m))
 
@@ -63,7 +71,10 @@ def rules(lrs: Any, metrics: Any, start: float) -> dict[str, float]:
     scores = np.where(np.isfinite(m), -m, np.inf)
     m = np.where(np.isfinite(m), m, -1.0)  # a blown-up trial: below every accuracy
     out = {
-        "lrkit's pick (session 10: the session-9 pick, band also <= half the gain)": pick(
+        "geo. mean of the metric's and the loss's peak / 10**0.5 (lrkit's pick since session 12, not plain SGD)": (
+            metric_pick(lr, scores, losses, start=-start)[0]
+        ),
+        "session 10-11 pick (the session-9 pick, band also <= half the gain)": pick(
             lr, scores, divisor=1.0, lowest_near=True, vertex=True, start=-start
         )[0],
         "session 9 pick (geo. mean of vertex and lowest 5%)": pick(
@@ -107,8 +118,9 @@ def replay(sources: tuple[tuple[str, str], ...], optimizer: str | None = None) -
             grid = {k: float(v) for k, v in cells[(task, opt)]["grid"].items()}
             best = max(grid.values())
             for rule, lr in rules(
-                trials["lrs"], trials["val_metrics"], trials["start_val_metric"]
-            ).items():
+                trials["lrs"], trials["val_metrics"], trials["start_val_metric"],
+                trials["val_losses"],
+            ).items():  # fmt: skip
                 cell = f"{suffix}:{task}|{opt}"
                 regrets.setdefault(rule, {}).setdefault(cell, []).append(
                     100 * (best - _interp(grid, lr))

@@ -140,18 +140,12 @@ def test_bad_trial_steps_names_the_argument(bad: object) -> None:
 
 def rule_pick(t) -> float:  # type: ignore[no-untyped-def]
     """The suggestion the rule takes from trials ``t``: on the metric (a classifier under
-    val_metric="auto"), the geometric mean of the lowest LR within 5% of the best (and within
-    half the best's gain over the start) and the parabola's peak; on the loss, the best trial /
-    10**0.5."""
+    val_metric="auto"), the geometric mean of the metric's parabola peak and the validation
+    loss's parabola peak / 10**0.5; on the loss, the best trial / 10**0.5."""
     if t.val_metrics is None:
         return float(t.lrs[int(np.argmin(t.val_losses))] / 10**0.5)
-    m = np.asarray(t.val_metrics)
-    b = int(np.argmax(m))
-    band = 0.05 * abs(m[b])
-    if m[b] > t.start_val_metric:  # at most half the best trial's gain over the start
-        band = min(band, 0.5 * (m[b] - t.start_val_metric))
-    low = min(lr for lr, a in zip(t.lrs, m, strict=True) if a >= m[b] - band)
-    return math.sqrt(low * vertex_lr(t.lrs, -m))
+    peak = vertex_lr(t.lrs, -np.asarray(t.val_metrics))
+    return math.sqrt(peak * vertex_lr(t.lrs, t.val_losses) / 10**0.5)
 
 
 def run(model: nn.Module, opt: torch.optim.Optimizer, **kw: object):  # type: ignore[no-untyped-def]
@@ -196,11 +190,11 @@ def test_auto_on_a_pretrained_model_runs_trials_and_says_why(pretrained: dict) -
     acc = np.asarray(t.val_metrics)
     b = int(np.argmax(acc))
     assert len(t.lrs) == 4 or b in (0, 1, len(t.lrs) - 2, len(t.lrs) - 1)
-    # between the lowest LR within 5% of the best accuracy and the best trial's upper
-    # neighbour: the geometric mean of that LR and the parabola's peak
-    low = min(lr for lr, a in zip(t.lrs, acc, strict=True) if a >= acc[b] - 0.05 * abs(acc[b]))
+    # the geometric mean of the accuracy's and the validation loss's parabola peaks (the
+    # loss's half a decade lower), so never above the best accuracy trial's upper neighbour
     assert r.suggestion == pytest.approx(rule_pick(t))
-    assert low <= r.suggestion <= t.lrs[min(b + 1, len(t.lrs) - 1)] * (1 + 1e-9)
+    assert r.suggestion <= t.lrs[min(b + 1, len(t.lrs) - 1)] * (1 + 1e-9)
+    assert r.interval[0] <= r.suggestion <= r.interval[1]
     assert r.suggestions["finetune"] == r.suggestion
     # the first trials start half a decade below the range test's fitted minimum; trials at or
     # above it only when the climb ran (the highest LR below it was the best)
@@ -753,8 +747,13 @@ def test_run_trials_score_on_the_metric_when_given() -> None:
         assert np.argmin(losses) == MAX_CANDIDATES - 3  # the loss alone would pick another
         outcome = outcome_of(lrs, losses, start, 2, metrics, start_metric, mode)
         assert outcome.metric_mode == mode and outcome.val_metrics == tuple(metrics)
-        # every trial within 5% of the best metric (|0.001 * 2| ...): the lowest of them
-        assert outcome.suggestion == pytest.approx(lrs[0])
+        # the metric's peak is its best trial, the lowest LR (an edge); the loss's peak lies
+        # between its best trial's neighbours: the suggestion is their geometric mean, with the
+        # loss's half a decade lower
+        loss_peak = vertex_lr(lrs, losses)
+        assert lrs[-4] <= loss_peak <= lrs[-2]
+        assert outcome.suggestion == pytest.approx(math.sqrt(lrs[0] * loss_peak / 10**0.5))
+        assert outcome.interval[0] <= outcome.suggestion <= outcome.interval[1]
 
 
 def test_pick_lowest_near_takes_the_lowest_lr_within_near_of_the_best() -> None:
@@ -862,10 +861,8 @@ def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict
         start = float(accuracy(model(val[0]), val[1]))
     model.train()
     assert t.start_val_metric == pytest.approx(start, abs=1e-6)
-    m = np.asarray(t.val_metrics)
-    near = np.asarray(t.lrs)[m >= m.max() - 0.05 * abs(m.max())]
-    assert r.suggestion == pytest.approx(near.min())  # the lowest LR within 5% of the best
-    assert any("val_metric is within 5%" in n for n in r.notes)
+    assert r.suggestion == pytest.approx(rule_pick(t))  # both peaks, the loss's / 10**0.5
+    assert any("validation loss's peak half a decade lower" in n for n in r.notes)
     # val_metric="accuracy": the same top-1 accuracy, built in
     named = run(model, opt, val_data=val, val_metric="accuracy")
     assert named.trials is not None and named.trials.val_metrics == t.val_metrics

@@ -232,11 +232,11 @@ def test_keras_val_metric_scores_the_trials_on_a_compiled_metric(pretrained) -> 
     assert t.start_val_metric == pytest.approx(start, abs=1e-6)
     m = np.asarray(t.val_metrics)
     assert np.all((m >= 0) & (m <= 1)) and len(m) == len(t.val_losses)
-    near = np.asarray(t.lrs)[m >= m.max() - 0.05 * m.max()]
-    # the lowest LR within 5% of the best accuracy, shaded toward the parabola's peak
+    # the geometric mean of the accuracy's parabola peak and the validation loss's / 10**0.5
     from lrkit.finder._finetune import vertex_lr
 
-    assert r.suggestion == pytest.approx(np.sqrt(near.min() * vertex_lr(t.lrs, -m)))
+    loss_peak = vertex_lr(t.lrs, t.val_losses) / 10**0.5
+    assert r.suggestion == pytest.approx(np.sqrt(vertex_lr(t.lrs, -m) * loss_peak))
     # the default, val_metric="auto": the compiled accuracy, with a note; None: the loss
     auto = run(model, validation_data=(xv, yv), trial_steps=10)
     assert auto.trials is not None and auto.trials.val_metrics == pytest.approx(t.val_metrics)

@@ -336,17 +336,17 @@ def test_a_callable_val_metric_with_mode_min_scores_the_same_trials() -> None:
     assert err.trials.start_val_metric == pytest.approx(1 - acc.trials.start_val_metric)
     # the same trials; the pick reads "within 5% of the best" relative to each metric's own
     # value (an error rate's 5% is narrower than its accuracy's), in its own direction
-    from lrkit.finder._finetune import pick
+    from lrkit.finder._finetune import metric_pick
 
     assert err.trials.lrs == acc.trials.lrs
     for r, sign in ((err, 1.0), (acc, -1.0)):
         assert r.trials is not None and r.trials.val_metrics is not None
         scores = [sign * m for m in r.trials.val_metrics]
         begin = sign * r.trials.start_val_metric
-        best, interval = pick(
-            r.trials.lrs, scores, divisor=1.0, lowest_near=True, vertex=True, start=begin
-        )
+        best, interval = metric_pick(r.trials.lrs, scores, r.trials.val_losses, start=begin)
         assert r.suggestion == pytest.approx(best) and r.interval == pytest.approx(interval)
+    # a parabola's peak does not move when the metric is flipped: one suggestion for both
+    assert err.suggestion == pytest.approx(acc.suggestion)
     assert seen and set(seen) == {(False, False, "cpu")}  # eval mode, no gradients, the device
     assert any("(val_dataloaders)" in n for n in err.notes)  # the trainer's validation data
 

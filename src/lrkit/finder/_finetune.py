@@ -16,9 +16,8 @@ evidence is weaker. Every trial starts from the caller's weights and optimizer s
 bit for bit.
 
 With ``val_metric`` the trials are scored on the caller's metric instead and the suggestion is
-the geometric mean of the lowest trial LR within :data:`NEAR` of the best trial's metric (and
-within :data:`GAIN_SHARE` of its gain over the start) and :func:`vertex_lr` (no divisor; with
-plain SGD :func:`vertex_lr` alone, :func:`outcome_of`); the front-ends' default
+the geometric mean of the metric's :func:`vertex_lr` and the validation loss's /
+:data:`TRIAL_DIVISOR` (with plain SGD the metric's alone; :func:`metric_pick`); the front-ends' default
 ``val_metric="auto"`` does so with top-1 accuracy where the model's outputs are class scores
 (:data:`METRIC_NAMES`).
 
@@ -106,7 +105,9 @@ NEAR = 0.05
 #: neighbours (:func:`vertex_lr`): 40-update trials are noisy near the top, the parabola reads
 #: the peak off three of them and the lowest-near LR shades it away from the cliff above. On the
 #: 26 seen trial sets (benchmarks/finetune_pick_replay.py, a proxy read off the grids): median
-#: 0.59 points, worst cell 2.88, against 0.73 / 3.88 for the lowest-near LR alone.
+#: 0.59 points, worst cell 2.88, against 0.73 / 3.88 for the lowest-near LR alone. Since
+#: session 12 it is the geometric mean of that peak and the validation loss's / TRIAL_DIVISOR
+#: (:func:`metric_pick`; the lowest-near LR now only bounds the interval).
 METRIC_MODES: tuple[str, ...] = ("max", "min")
 #: ``val_metric=`` by name: ``"accuracy"`` (top-1 over the outputs' last axis) or ``"auto"`` (the
 #: default of :func:`lrkit.find_lr`: top-1 accuracy when the outputs look like class scores for
@@ -585,10 +586,10 @@ def apply(
         else:
             how = (
                 f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates from "
-                "your weights, scored on val_metric: the geometric mean of the lowest LR whose "
-                f"val_metric is within {100 * NEAR:.0f}% of the best trial's and within half "
-                "its gain over the start (short trials favour too high an LR) and the peak of a "
-                "parabola through the best trial and its neighbours (one trial's score is noisy)"
+                "your weights, scored on val_metric: the geometric mean of val_metric's peak "
+                "(a parabola through the best trial and its neighbours) and the validation "
+                "loss's peak half a decade lower (short trials favour too high an LR; each "
+                "score alone is noisy)"
             )
             if outcome.peak_only:
                 how = (
@@ -713,6 +714,39 @@ def finish(
     return out
 
 
+def metric_pick(
+    lrs: Any,
+    scores: Any,
+    losses: Any,
+    *,
+    start: float | None = None,
+    plain_sgd: bool = False,
+) -> tuple[float, tuple[float, float]]:
+    """A metric-scored trial set's ``(suggestion, interval)``: the geometric mean of the
+    metric's peak and the validation loss's peak / :data:`TRIAL_DIVISOR` (both
+    :func:`vertex_lr`; ``scores``: the metric as a score, lower better); with ``plain_sgd`` the
+    metric's peak alone. The interval is :func:`pick`'s on the metric (``start``: the score
+    before any trial), widened to hold the suggestion."""
+    order = np.argsort(np.asarray(lrs, dtype=float))
+    lr = np.asarray(lrs, dtype=float)[order]
+    peak = vertex_lr(lr, np.asarray(scores, dtype=float)[order])
+    _, (low, high) = pick(lrs, scores, divisor=1.0, start=start)
+    if plain_sgd:
+        return peak, (low, high)
+    best = math.sqrt(peak * vertex_lr(lr, np.asarray(losses, dtype=float)[order]) / TRIAL_DIVISOR)
+    return best, (min(low, best), max(high, best))
+
+
+# Since session 12 the metric-scored suggestion (not plain SGD) is the geometric mean of the
+# metric's parabola peak and the validation loss's peak / TRIAL_DIVISOR (:func:`metric_pick`):
+# the two read the same 40-update trials through partly independent noise (a few hundred
+# samples' accuracy moves in steps; the loss is continuous but favours too high an LR, the
+# divisor chosen for it in session 5), and their mean in log-LR scatters less than either.
+# On the 145 saved AdamW trial runs of 29 seen cells (benchmarks/finetune_pick_replay.py, a
+# proxy read off the grids): median 0.55 points, worst cell 3.68, 4 cells above 2, against
+# 0.62 / 4.11 / 12 for session 10's pick (the lowest LR within 5% of the best, shaded with the
+# peak); worse on 4 of 11 sets (fresh5/6/7/11), better on 7.
+#
 # With plain SGD (no momentum) the metric-scored suggestion is :func:`vertex_lr` alone, not
 # shaded toward the lowest near trial: the reason for shading (40-update trials favour too
 # high an LR) held for AdamW, but with plain SGD the whole fine-tuning's best LR sat at or
@@ -742,10 +776,8 @@ def outcome_of(
     else:
         scores = [_score(float(m), metric_mode) for m in metrics]
         begin = None if start_metric is None else _score(float(start_metric), metric_mode)
-        best, interval = pick(lrs, scores, divisor=1.0, lowest_near=True, vertex=True, start=begin)
-        if plain_sgd:
-            peak_only = True
-            best = vertex_lr(np.asarray(lrs, dtype=float)[order], np.asarray(scores)[order])
+        best, interval = metric_pick(lrs, scores, losses, start=begin, plain_sgd=plain_sgd)
+        peak_only = plain_sgd
     return TrialOutcome(
         lrs=tuple(float(v) for v in np.asarray(lrs)[order]),
         val_losses=tuple(float(v) for v in np.asarray(losses)[order]),

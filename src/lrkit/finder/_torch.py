@@ -114,11 +114,10 @@ def find_lr(
         val_metric: ``val_metric(model(x), y) -> number`` (accuracy, F1, ...; a batch's value
             counts its size) or ``"accuracy"`` (top-1 over the outputs' last axis), what you
             will judge the fine-tuning by: the trials are scored on it instead of the
-            validation loss, and the suggestion is the geometric mean of the lowest trial LR
-            within 5% of the best trial's metric and half its gain over the start (the loss
-            can rise from overconfidence while the metric still improves) and the peak of a
-            parabola through the best trial and its neighbours (plain SGD without momentum:
-            the peak alone). ``"auto"`` (default): top-1 accuracy when the model's outputs on the
+            validation loss, and the suggestion is the geometric mean of the metric's peak (a
+            parabola through the best trial and its neighbours) and the validation loss's peak
+            half a decade lower (each score alone is noisy; plain SGD without momentum: the
+            metric's peak alone). ``"auto"`` (default): top-1 accuracy when the model's outputs on the
             first validation batch look like class scores for integer targets (``(N, C)``,
             ``(N, T, C)`` or ``cross_entropy``'s ``(N, C, ...)``; targets < 0 left out), a note
             says so; else the validation loss. ``None``: the validation loss. Used only by the

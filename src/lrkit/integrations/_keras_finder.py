@@ -165,9 +165,9 @@ def find_lr(
     validation data is not used. ``val_metric``: the name of a compiled metric (``"accuracy"``,
     as ``model.evaluate(return_dict=True)`` names it) to score the trials on instead of the
     loss, with ``val_metric_mode`` ``"max"`` (default) or ``"min"``; the suggestion is then the
-    geometric mean of the lowest trial LR within 5% of the best trial's metric (and half its
-    gain over the start) and the parabola's peak through the best trial and its neighbours
-    (plain SGD: the peak alone), as in :func:`lrkit.find_lr`.
+    geometric mean of the metric's peak (a parabola through the best trial and its
+    neighbours) and the validation loss's peak half a decade lower (plain SGD: the metric's
+    peak alone), as in :func:`lrkit.find_lr`.
     ``"auto"`` (default): the first compiled accuracy metric (:data:`AUTO_METRICS`; a note
     says which), else the loss; ``None``: the loss.
     """

@@ -189,9 +189,9 @@ def find_lr(
     ``result.notes`` says which data was used. From scratch the eval dataset is not used.
 
     ``val_metric=`` scores the trials on a metric instead of the validation loss, with the same
-    rule as :func:`lrkit.find_lr` (the lowest trial LR within 5% of the best trial's metric and
-    half its gain over the start, shaded
-    toward the parabola's peak through the best trial and its neighbours;
+    rule as :func:`lrkit.find_lr` (the geometric mean of the metric's peak, a parabola
+    through the best trial and its neighbours, and the validation loss's peak half a decade
+    lower;
     ``result.trials.val_metrics``): ``"accuracy"`` is the top-1 accuracy of
     ``model(**batch).logits`` (argmax over the last axis) against ``batch["labels"]``, over the
     positions whose label is not -100 (so token classification works; a causal LM, which
