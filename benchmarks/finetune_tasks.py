@@ -37,6 +37,8 @@ Roles (see docs/benchmarks.md):
   finder ran on them.
 - ``ssm_seq`` and ``frozen_stem_cnn`` (``FRESH13``) are a thirteenth fresh pair, named here
   before any finder ran on them.
+- ``conv_ae_cls`` and ``decoder_lasttoken_cls`` (``FRESH14``) are a fourteenth fresh pair,
+  named here before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -923,17 +925,18 @@ def _noisy_images(
     kinds: tuple[str, ...],
     n: int,
     seed: int,
+    sigma: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` noisy 16x16 images (flattened to 256), a balanced random mix of ``kinds``: the
     pattern ``mask(kind, rng)`` of random contrast on a random background level plus Gaussian
-    noise (sigma 0.5)."""
+    noise (``sigma``)."""
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % len(kinds))
     x = np.empty((n, 256), dtype=np.float32)
     for i, c in enumerate(y):
         pattern = mask(kinds[c], rng).astype(np.float64)  # drawn first: the RNG's order
         img = rng.uniform(-0.5, 0.5) + rng.uniform(0.6, 1.4) * pattern
-        x[i] = (img + 0.5 * rng.normal(size=(16, 16))).reshape(-1)
+        x[i] = (img + sigma * rng.normal(size=(16, 16))).reshape(-1)
     return x, y.astype(np.int64)
 
 
@@ -2699,6 +2702,235 @@ def frozen_stem_cnn() -> Task:
     return _task("ft-frozen-stem-cnn", model, train, val, 8, 20)
 
 
+# --- 30. a convolutional autoencoder pretrained without labels, its encoder fine-tuned (fresh) -
+
+
+def _segments_dist(points: np.ndarray, closed: bool) -> np.ndarray:
+    """The 16x16 map of each pixel's distance to the polyline through ``points`` ((k, 2): x,
+    y), closed back to its first point where ``closed``."""
+    if closed:
+        points = np.concatenate([points, points[:1]])
+    d = np.full((16, 16), np.inf)
+    for (ax, ay), (bx, by) in zip(points[:-1], points[1:], strict=True):
+        vx, vy = bx - ax, by - ay
+        t = np.clip(((_XX - ax) * vx + (_YY - ay) * vy) / max(vx**2 + vy**2, 1e-9), 0.0, 1.0)
+        d = np.minimum(d, np.hypot(_XX - ax - t * vx, _YY - ay - t * vy))
+    return d
+
+
+def _stroke_pattern(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One 16x16 soft (anti-aliased) line drawing of ``kind`` at a random position, size,
+    rotation and stroke width: values in [0, 1], 1 on the stroke, fading over one pixel."""
+    cx, cy = rng.uniform(6.0, 10.0, 2)
+    r = rng.uniform(3.5, 5.5)
+    a = rng.uniform(0.0, 2 * np.pi)
+    w = rng.uniform(0.6, 1.0)  # half stroke width, less half the one-pixel fade
+    ring = np.arange(12) * np.pi / 6  # corners at multiples of 30 degrees
+    closed = kind in ("triangle", "square")
+    if kind == "segment":
+        u = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    elif kind == "chevron":
+        u = np.array([[-0.8, -0.8], [0.0, 0.6], [0.8, -0.8]])
+    elif kind == "triangle":
+        u = np.stack([np.cos(ring[::4]), np.sin(ring[::4])], 1)
+    elif kind == "spokes":  # three spokes from the centre: a Y
+        u = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 0.0], [-0.87, -0.5], [0.0, 0.0], [0.87, -0.5]])
+    elif kind == "arc":  # a half circle
+        u = 0.8 * np.stack([np.cos(ring[:7]), np.sin(ring[:7])], 1)
+    elif kind == "bolt":  # a zigzag of three segments
+        u = np.array([[-1.0, -0.4], [-0.3, 0.4], [0.3, -0.4], [1.0, 0.4]])
+    elif kind == "square":
+        u = 0.75 * np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    elif kind == "spiral":  # one and a half turns, the radius growing
+        t = np.linspace(0.0, 3 * np.pi, 24)
+        u = np.linspace(0.1, 1.0, 24)[:, None] * np.stack([np.cos(t), np.sin(t)], 1)
+    else:
+        raise ValueError(kind)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pts = r * u @ rot.T + np.array([cx, cy])
+    return np.clip(0.5 + w - _segments_dist(pts, closed), 0.0, 1.0)
+
+
+_STROKES = ("segment", "chevron", "triangle", "spokes", "arc", "bolt", "square", "spiral")
+
+
+def _clean_strokes(kinds: tuple[str, ...], n: int, seed: int) -> np.ndarray:
+    """``n`` noiseless 16x16 line drawings (flattened to 256), a balanced random mix of
+    ``kinds``, each of random contrast on a random background level (labels dropped)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(kinds))
+    x = np.empty((n, 256), dtype=np.float32)
+    for i, c in enumerate(y):
+        pattern = _stroke_pattern(kinds[c], rng)
+        x[i] = (rng.uniform(-0.5, 0.5) + rng.uniform(0.6, 1.4) * pattern).reshape(-1)
+    return x
+
+
+def _conv_ae(n_out: int | None) -> Any:
+    from torch import nn
+
+    class ConvAE(nn.Module):
+        """Encoder: three strided 3x3 conv blocks (32, 64, 64 channels, stride 2, ReLU: 16x16
+        -> 2x2; no normalisation), flatten, a linear 64-d bottleneck. ``n_out=None``: the
+        decoder as ``head`` (linear 64 -> 256, ReLU, three 4x4 transposed convs of stride 2,
+        64-32-1 channels, ReLU between: back to 16x16, flattened), else a linear head on the
+        bottleneck code (a classifier)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Unflatten(1, (1, 16, 16)),
+                nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Flatten(), nn.Linear(256, 64),
+            )  # fmt: skip
+            if n_out is None:
+                self.head = nn.Sequential(
+                    nn.Linear(64, 256), nn.ReLU(), nn.Unflatten(1, (64, 2, 2)),
+                    nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1), nn.ReLU(),
+                    nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+                    nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Flatten(),
+                )  # fmt: skip
+            else:
+                self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.body(x))
+
+    return ConvAE()
+
+
+def _denoise(model: Any, x: Any, *, steps: int, lr: float, bs: int, sigma: float = 0.5) -> None:
+    """Denoising-autoencoder pretraining without labels: each clean image of a seeded batch gets
+    Gaussian noise (``sigma``) and two random 4x4 patches blanked to 0; the loss is the mean
+    squared error of the reconstruction against the clean image; Adam, cosine decay to 0."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        clean = x[torch.randint(0, len(x), (bs,), generator=gen)]
+        noisy = (clean + sigma * torch.randn(clean.shape, generator=gen)).reshape(bs, 16, 16)
+        for _patch in range(2):
+            r0, c0 = torch.randint(0, 13, (2, bs), generator=gen)
+            rows = (torch.arange(16)[None, :] >= r0[:, None]) & (torch.arange(16) < r0[:, None] + 4)
+            cols = (torch.arange(16)[None, :] >= c0[:, None]) & (torch.arange(16) < c0[:, None] + 4)
+            noisy = noisy.masked_fill(rows[:, :, None] & cols[:, None, :], 0.0)
+        loss = torch.mean((model(noisy.reshape(bs, 256)) - clean) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+
+
+def _stroke_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_noisy_images` of the line drawings of :func:`_stroke_pattern` (noise sigma
+    0.3)."""
+    return _noisy_images(_stroke_pattern, kinds, n, seed, sigma=0.3)
+
+
+def conv_ae_cls() -> Task:
+    """A small 2-D convolutional autoencoder (encoder: three strided 3x3 conv blocks 32-64-64,
+    ReLU, no normalisation, a linear 64-d bottleneck; decoder: linear, three stride-2
+    transposed convs) pretrained WITHOUT labels as a denoising autoencoder (input: Gaussian
+    noise sigma 0.3 and two blanked 4x4 patches; target: the clean image; MSE; batch 64, 1500
+    updates) on 8000 seeded synthetic 16x16 soft line drawings of eight kinds at random
+    position, size, rotation, stroke width, contrast and background (segment, chevron,
+    triangle, Y of spokes, half-circle arc, zigzag bolt, square, spiral; labels dropped; under
+    a minute on one core); the decoder is dropped and the whole encoder plus a fresh linear
+    head on the code fine-tuned to classify the eight kinds (noisy images, sigma 0.3) from 192
+    labelled images (24 a kind), validated on 500 more; AdamW, batch 8, 10 epochs (240
+    updates). Metric: accuracy."""
+    import torch
+
+    xp = torch.from_numpy(_clean_strokes(_STROKES, 8000, 180))
+    state = _pretrained(
+        "conv-ae-strokes8",
+        lambda: _conv_ae(None),
+        lambda m: _denoise(m, xp, steps=1500, lr=2e-3, bs=64, sigma=0.3),
+    )
+    train = tuple(torch.from_numpy(a) for a in _stroke_images(_STROKES, 192, 181))
+    val = tuple(torch.from_numpy(a) for a in _stroke_images(_STROKES, 500, 182))
+    model = _fresh_head(state, lambda: _conv_ae(len(_STROKES)))
+    return _task("ft-conv-ae-cls", model, train, val, 8, 10)
+
+
+# --- 31. a GPT-style causal transformer LM -> a classifier on the last token (fresh) ----------
+
+
+def _gpt(n_out: int | None) -> Any:
+    import math
+
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        """Pre-LN: causal multi-head self-attention (4 heads, fused q/k/v projection, an output
+        projection), then an MLP 48-192-48 (GELU), each residual."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(48), nn.LayerNorm(48)
+            self.qkv, self.proj = nn.Linear(48, 144), nn.Linear(48, 48)
+            self.mlp = nn.Sequential(nn.Linear(48, 192), nn.GELU(), nn.Linear(192, 48))
+
+        def forward(self, h: Any) -> Any:
+            b, t, _ = h.shape
+            q, k, v = self.qkv(self.ln1(h)).view(b, t, 3, 4, 12).permute(2, 0, 3, 1, 4)
+            att = q @ k.transpose(2, 3) / math.sqrt(12)
+            causal = torch.ones(t, t, dtype=torch.bool).triu(1)
+            att = torch.softmax(att.masked_fill(causal, float("-inf")), dim=-1)
+            h = h + self.proj((att @ v).transpose(1, 2).reshape(b, t, 48))
+            return h + self.mlp(self.ln2(h))
+
+    class Gpt(nn.Module):
+        """Token embedding 48 + learnt positions -> two causal pre-LN blocks -> LayerNorm.
+        ``n_out=None``: a next-token head on every position (the LM), else a linear head on
+        the LAST position's hidden state (a classifier, as GPT2ForSequenceClassification)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_MK_VOCAB, 48)
+            self.pos = nn.Parameter(0.02 * torch.randn(_MK_LEN, 48))
+            self.blocks = nn.Sequential(Block(), Block())
+            self.norm = nn.LayerNorm(48)
+            self.lm = n_out is None
+            self.head = nn.Linear(48, _MK_VOCAB if n_out is None else n_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.norm(self.blocks(self.emb(x) + self.pos[: x.shape[1]]))
+            return self.head(h if self.lm else h[:, -1])
+
+    return Gpt()
+
+
+def decoder_lasttoken_cls() -> Task:
+    """A small GPT-style causal transformer decoder (two pre-LN blocks, d=48, 4 heads, MLP 192,
+    learnt positions, no dropout) pretrained as a next-token LM on 8000 seeded length-32
+    sequences over 12 tokens drawn from a mixture of eight Markov chains (sharing a base
+    transition matrix; chain seed 40; ~1 min on one core), its LM head replaced by a fresh
+    linear head on the LAST token's hidden state and the whole network fine-tuned to tell which
+    of four groups of two chains (chain index modulo 4) generated a sequence: 128 sequences,
+    validated on 500 more; AdamW, batch 8, 15 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    chains = _markov_chains(8, 40)
+    xp = torch.from_numpy(_markov_sequences(chains, 8000, 40)[0])
+    state = _pretrained(
+        "gpt-lm-markov8",
+        lambda: _gpt(None),
+        lambda m: _fit(m, xp[:, :-1], xp[:, 1:], _lm_loss, steps=1500, lr=2e-3, bs=64),
+    )
+    x, y = _markov_sequences(chains, 628, 41)
+    x, y = torch.from_numpy(x), torch.from_numpy(y % 4)
+    model = _fresh_head(state, lambda: _gpt(4))
+    return _task("ft-decoder-lasttoken-cls", model, (x[:128], y[:128]), (x[128:], y[128:]), 8, 15)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -2726,6 +2958,8 @@ FRESH11 = ("moe_mlp",)
 FRESH12 = ("lora_tfm", "spec_cnn")
 # Named before any finder ran on them.
 FRESH13 = ("ssm_seq", "frozen_stem_cnn")
+# Named before any finder ran on them.
+FRESH14 = ("conv_ae_cls", "decoder_lasttoken_cls")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -2743,6 +2977,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH11,
         *FRESH12,
         *FRESH13,
+        *FRESH14,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
