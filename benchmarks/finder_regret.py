@@ -89,6 +89,8 @@ FINETUNE_FRESH11 = [f"{FINETUNE_FILE}:{name}" for name in ("moe_mlp",)]
 FINETUNE_FRESH12 = [f"{FINETUNE_FILE}:{name}" for name in ("lora_tfm", "spec_cnn")]
 # ... and its second (finetune_tasks.FRESH13), named before any finder ran on it.
 FINETUNE_FRESH13 = [f"{FINETUNE_FILE}:{name}" for name in ("ssm_seq", "frozen_stem_cnn")]
+# Session 12's fresh pair (finetune_tasks.FRESH14), named before any finder ran on it.
+FINETUNE_FRESH14 = [f"{FINETUNE_FILE}:{name}" for name in ("conv_ae_cls", "decoder_lasttoken_cls")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -103,6 +105,7 @@ FINETUNE_FRESH = {
     "fresh11": FINETUNE_FRESH11,
     "fresh12": FINETUNE_FRESH12,
     "fresh13": FINETUNE_FRESH13,
+    "fresh14": FINETUNE_FRESH14,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -340,6 +343,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh11": ("finetune-fresh11", None),
     "summary_finetune_fresh12": ("finetune-fresh12", None),
     "summary_finetune_fresh13": ("finetune-fresh13", None),
+    "summary_finetune_fresh14": ("finetune-fresh14", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -363,6 +367,7 @@ TITLES = {
     "summary_finetune_fresh11": "fine-tuning tasks held out (session 10's second fresh task)",
     "summary_finetune_fresh12": "fine-tuning tasks held out (session 11's fresh pair)",
     "summary_finetune_fresh13": "fine-tuning tasks held out (session 11's second fresh pair)",
+    "summary_finetune_fresh14": "fine-tuning tasks held out (session 12's fresh pair)",
 }
 
 
