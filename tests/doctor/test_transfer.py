@@ -157,6 +157,23 @@ def test_small_steady_val_climb_of_a_high_loss_is_overfitting(seed: int) -> None
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_val_rising_steadily_from_its_first_evaluation_is_overfitting(seed: int) -> None:
+    # A model that fits its training data from the first epoch on (real11's v14, Keras): the
+    # validation loss is lowest at the first evaluation and climbs steadily, 0.050 -> 0.054
+    # (+8%, under the 10% that counts by itself) over 10 epochs while the training loss falls
+    # 6x; it gained nothing before its minimum, so the rise is all climb.
+    rng = np.random.default_rng(seed)
+    e = np.arange(1, 11, dtype=float)
+    train = 0.0024 * np.exp(-(e - 1) / 5) * _noise(rng, 10, 0.05)
+    val = (0.050 + 0.00045 * (e - 1)) * _noise(rng, 10, 0.002)
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val})
+    assert d.verdict == "overfitting", d.explain()
+    # the same validation loss flat at its first value (noise only): not overfitting
+    flat = 0.050 * _noise(rng, 10, 0.005)
+    assert diagnose({"epoch": e, "loss": train, "val_loss": flat}).verdict != "overfitting"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_val_wobbling_after_its_minimum_is_not_overfitting(seed: int) -> None:
     # The same level reached, then noise around it (no steady climb): not overfitting.
     rng = np.random.default_rng(seed)
@@ -245,6 +262,26 @@ def test_hardly_moved_from_a_late_first_log_is_weaker_evidence(first: int) -> No
     assert d.prescription.lr_factor == (3.0 if late else 10.0)
     assert ("starts at step 49" in d.explain()) is late
     assert ("first steps" in d.prescription.text) is late
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_stall_from_a_late_first_log_is_a_plateau_not_a_small_lr(seed: int) -> None:
+    # Per-epoch means of a run stuck for 1,000 epochs (as real11's v24): a 3% drop in the
+    # first 30 epochs, then flat noise (1% wide: not frozen). Small steps would crawl down
+    # steadily; this stalled, and a x3 raise would not fix it: plateau, weak evidence, no LR to
+    # prescribe.
+    rng = np.random.default_rng(seed)
+    e = np.arange(1000, dtype=float)
+    loss = (1.0 + 0.03 * np.exp(-e / 10)) * _noise(rng, 1000, 0.003)
+    d = diagnose({"epoch": e, "loss": loss})
+    assert d.verdict == "plateau" and d.evidence == "weak", d.explain()
+    assert any(f.statistic == "stalled_progress" for f in d.findings)
+    assert d.prescription.lr is None and d.prescription.lr_factor is None
+    assert "lrkit find" in d.prescription.text and d.prescription.schedule_change is None
+    # no trend at all from a late first log (a validation-only log at +-0.2%): a stall too
+    flat = 6.46 * _noise(rng, 50, 0.004)
+    d = diagnose({"step": 1243.0 * np.arange(1, 51), "loss": flat})
+    assert d.verdict == "plateau", d.explain()
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -60,9 +60,12 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     persist = float(np.mean(late > vmin * (1 + t.overfit_rise / 2))) if late.size else 0.0
     significant = persist >= t.overfit_persist
     # A loss high above zero rises little relative to its level: measure the rise against
-    # what validation gained before its minimum too (``climb``).
+    # what validation gained before its minimum too (``climb``). A validation loss lowest at
+    # its first evaluation gained nothing: any steady rise after it is a climb (session 12:
+    # real11's v14, a Keras log whose val_loss rose 0.050 -> 0.057 over 10 epochs from the
+    # first, while the training loss fell 6x, counted as no climb at all).
     gained = float(vy[0]) - vmin
-    climb = (vtail - vmin) / gained if gained > 0 else 0.0
+    climb = (vtail - vmin) / gained if gained > 0 else float("inf")
     if significant and gained > 0 and climb < t.overfit_floor:
         significant = not _at_floor(v.steps, v.values, k, vtail - vmin, t)
     # A loss that sits high (a language model at 2.4 nats) rises little relative to its level:

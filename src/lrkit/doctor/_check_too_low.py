@@ -32,12 +32,18 @@ def starts_late(log: Log, c: Curve) -> bool:
     return log.x_name == "epoch" or float(c.x[0]) >= 2
 
 
-def _late_start(log: Log, c: Curve) -> str:
+def _late_start(log: Log, c: Curve, stalled: bool = False) -> str:
     """The caveat for "hardly moves" when the log does not show the run's start: a loss that fell
-    before the first logged value and then stalled looks the same as one that never moved."""
+    before the first logged value and then stalled looks the same as one that never moved
+    (``stalled``: the caveat of a stall verdict)."""
     if not starts_late(log, c):
         return ""
     first = "the end of the first epoch" if log.x_name == "epoch" else f"{log.x_name} {c.x[0]:g}"
+    if stalled:
+        return (
+            f"; the log starts at {first}: if the loss of the first steps was already this "
+            "level, the updates never moved the model (too small an LR, or a bug)"
+        )
     return (
         f"; the log starts at {first}, so a fall before it would not show — if the loss had "
         "already dropped to this level there, the run stalled (too high an LR, or a bug) "
@@ -61,6 +67,9 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         dead = _frozen_validation(log, t)
         if dead is not None:
             return [dead]
+        stall = _stalled(log, c, t)
+        if stall is not None:
+            return [stall]
         return [
             _whole_run(
                 c,
@@ -118,6 +127,39 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         return falling
     slow = _slow_fall(log, c, t, whole, calm and not early)
     return [] if slow is None else [slow]
+
+
+def _stalled(log: Log, c: Curve, t: Thresholds) -> Finding | None:
+    """``plateau`` (weak evidence) for a loss that hardly moves but does not crawl as small
+    steps do: most of its small drop came in the first tenth of the run (a fast start and a
+    stall, as in the "barely moves" rule), or — from a first log that comes after the first
+    updates — it shows no downward trend at all (Mann–Kendall p ≥ ``low_p``), so a fall before
+    the log began and a stall there look the same. A too-small LR moves the loss steadily
+    down, however slowly; on the real logs of ``benchmarks/doctor_real.py`` the flat ones were
+    stalls (a loss frozen at 85.03 for 1,000 epochs, a binary classifier at ln 2) that a ×3
+    raise would not fix."""
+    n = len(c.y)
+    noise, _ = _tail_noise(c, int(0.6 * n))
+    drop, first_tenth = c.l0 - c.tail, c.l0 - float(c.smooth[n // 10])
+    early = drop > 0 and first_tenth > max(t.early_drop_share * drop, noise)
+    whole = trend(c.xb, c.yb)
+    crawls = whole.slope < 0 and whole.p_value < t.low_p
+    if not (early or (starts_late(log, c) and not crawls)):
+        return None
+    how = (
+        f"most of that came in the first tenth of the run ({first_tenth:.4g} of {drop:.4g})"
+        if early
+        else f"no downward trend (Mann–Kendall p = {whole.p_value:.2f})"
+    )
+    return _whole_run(
+        c,
+        "plateau",
+        "stalled_progress",
+        c.progress,
+        f"the loss hardly moves ({100 * c.progress:.1f}% progress) and {how}: it stalled — a "
+        "too-small LR would move it steadily down instead" + _late_start(log, c, stalled=True),
+        evidence="weak",
+    )
 
 
 def _spread(y: np.ndarray) -> tuple[float, float]:

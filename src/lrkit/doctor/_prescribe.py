@@ -164,6 +164,15 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
             lr,
             0.1,
         )
+    if verdict == "plateau" and any(f.statistic == "stalled_progress" for f in mine):
+        return Prescription(
+            "no LR decay helps a loss that stalled this early: check that the model can learn "
+            "at all (inputs and labels line up, the loss suits the task, the updates reach the "
+            "weights), then choose the LR with a range test (`lrkit find`): a stall from the "
+            "start follows too small an LR and one so high that the network died alike",
+            None,
+            None,
+        )
     if verdict == "plateau":
         at = mine[0].steps[0]
         change = f"decay the learning rate by 10× at {x} {at:g}"
