@@ -366,3 +366,29 @@ def test_an_experiment_record_with_its_history_under_a_key(tmp_path: Path) -> No
     doc["history"] = [{"epoch": e, "acc": 0.1} for e in range(1, 5)]
     with pytest.raises(LogFormatError, match="no loss column"):
         read_log(write(tmp_path / "noloss.json", json.dumps(doc)))
+
+
+def test_a_history_saved_with_run_metadata_beside_its_lists(tmp_path: Path) -> None:
+    # A hand-written training script's JSON (real13 x06): scalars, names and short lists of
+    # run metadata beside the per-epoch lists; the lists as long as the loss's are the log.
+    n = 55
+    doc = {
+        "timestamp": "2026-04-11T19:42:23",
+        "backbone": "EfficientNet-B0",
+        "img_size": 96,
+        "classes": ["Happy", "Neutral", "Sad"],
+        "phase_starts": [0, 15, 35],
+        "train_loss": [1.05 / (1 + 0.05 * e) for e in range(n)],
+        "train_acc": [0.4 + 0.005 * e for e in range(n)],
+        "val_loss": [1.02 / (1 + 0.03 * e) for e in range(n)],
+        "test_acc": 0.71,
+    }
+    log = read_log(write(tmp_path / "training_history.json", json.dumps(doc)))
+    assert log.columns["loss"] == "train_loss" and log.columns["val_loss"] == "val_loss"
+    assert len(log.loss) == n and len(log.val_loss or []) == n
+    np.testing.assert_allclose(log.loss.values, doc["train_loss"])
+    assert "train_acc" in log.metrics and "phase_starts" not in log.metrics
+    # without a loss among the lists the old error stands
+    del doc["train_loss"], doc["val_loss"]
+    with pytest.raises(LogFormatError, match="no loss column"):
+        read_log(write(tmp_path / "noloss.json", json.dumps(doc)))

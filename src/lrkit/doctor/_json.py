@@ -78,6 +78,10 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             # An experiment tracker's record: run metadata plus its per-step records under
             # one key ({"content": {hp...}, "history": [{epoch, train_loss, ...}, ...]}).
             return _table_from_records(records), "json"
+        series = _series_beside_metadata(doc)
+        if series is not None:
+            kind = "keras" if _looks_like_keras(series) else "json"
+            return _table_from_mapping(series, source), kind
         return _table_from_records([doc]), "json"
     raise LogFormatError(f"{source}: a JSON {type(doc).__name__} is not a training log")
 
@@ -96,6 +100,23 @@ def _records_under_a_key(doc: Mapping[str, Any]) -> list[Mapping[str, Any]] | No
         if pick_loss(names) is not None and (best is None or len(v) > len(best)):
             best = v
     return best
+
+
+def _series_beside_metadata(doc: Mapping[str, Any]) -> dict[str, list[Any]] | None:
+    """A history saved with run metadata beside its per-epoch lists (``{"backbone": ...,
+    "classes": [...], "train_loss": [...], "val_loss": [...], "test_acc": 0.91}``): every list
+    of numbers as long as the loss's, or ``None`` where no such list names a loss."""
+    lists = {
+        str(k): v
+        for k, v in doc.items()
+        if isinstance(v, list)
+        and v
+        and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
+    }
+    loss = pick_loss(lists)
+    if loss is None or len(lists[loss]) < 2:
+        return None
+    return {k: v for k, v in lists.items() if len(v) == len(lists[loss])}
 
 
 def _is_nonfinite(v: Any) -> bool:
