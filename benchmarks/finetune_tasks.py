@@ -39,6 +39,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them.
 - ``conv_ae_cls`` and ``decoder_lasttoken_cls`` (``FRESH14``) are a fourteenth fresh pair,
   named here before any finder ran on them.
+- ``siamese_verify`` and ``perceiver_latent`` (``FRESH15``) are a fifteenth fresh pair, named
+  here before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -2128,15 +2130,17 @@ _OLD_SOLIDS = ("sphere", "cube", "cylinder", "cone", "torus")
 _NEW_SOLIDS = ("octahedron", "hemisphere", "helix", "dumbbell")
 
 
-def _point_clouds(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` clouds (batch, 96, 3), a balanced random mix of ``kinds``: surface points of the
+def _point_clouds(
+    kinds: tuple[str, ...], n: int, seed: int, m: int = _PC_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` clouds (batch, m, 3; 96 points by default), a balanced random mix of ``kinds``: surface points of the
     kind, scaled per axis (x0.7-1.3), uniformly rotated, scaled (x0.6-1.4) and jittered
     (Gaussian, sigma 0.03)."""
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % len(kinds))
-    x = np.empty((n, _PC_POINTS, 3), dtype=np.float32)
+    x = np.empty((n, m, 3), dtype=np.float32)
     for i, c in enumerate(y):
-        p = _surface(kinds[c], _PC_POINTS, rng) * rng.uniform(0.7, 1.3, 3)
+        p = _surface(kinds[c], m, rng) * rng.uniform(0.7, 1.3, 3)
         q, r = np.linalg.qr(rng.normal(size=(3, 3)))
         q *= np.sign(np.diag(r))  # a uniform random orthogonal matrix
         p = rng.uniform(0.6, 1.4) * p @ q.T
@@ -2931,6 +2935,167 @@ def decoder_lasttoken_cls() -> Task:
     return _task("ft-decoder-lasttoken-cls", model, (x[:128], y[:128]), (x[128:], y[128:]), 8, 15)
 
 
+# --- 32. a Siamese encoder: pretrained as a classifier, re-used to verify pairs (fresh) -------
+
+_SIAM_OLD = ("sine", "saw", "chirp_up", "ar1", "damped", "spikes")
+_SIAM_NEW = ("square", "steps", "chirp_down", "am")
+
+
+def _seq_pairs(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` pairs (batch, 2, 64) of noisy :func:`_sequence` signals of ``kinds`` (each on a
+    random offset plus Gaussian noise, sigma 0.5, as :func:`_gen_sequences` makes them), half
+    of one generator (label 1) and half of two different ones (label 0), in a random order;
+    the generators of a pair are drawn uniformly."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % 2)
+    x = np.empty((n, 2, _SSM_LEN), dtype=np.float32)
+    k = len(kinds)
+    for i, same in enumerate(y):
+        a = int(rng.integers(k))
+        b = a if same else (a + int(rng.integers(1, k))) % k
+        for j, c in enumerate((a, b)):
+            s = _sequence(kinds[c], rng)
+            x[i, j] = s + rng.uniform(-0.3, 0.3) + 0.5 * rng.normal(size=_SSM_LEN)
+    return x, y.astype(np.int64)
+
+
+def _siamese(n_out: int | None) -> Any:
+    import torch
+    from torch import nn
+
+    class Siamese(nn.Module):
+        """A 1-D conv encoder (conv + ReLU blocks of 32, 64, 64 channels, kernels 5, 5, 3,
+        max-pooling by 2 after the first two, global average pooling, a linear 64-d
+        embedding). ``n_out`` classes: a linear head on the embedding of a (batch, 64, 1)
+        sequence. ``n_out=None``: a verifier on (batch, 2, 64) pairs: the SHARED encoder
+        embeds both items and the head (an MLP 128-32-2, ReLU) reads [|e1 - e2|, e1 * e2]."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Sequential(
+                nn.Conv1d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+                nn.Conv1d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+                nn.Conv1d(64, 64, 3, padding=1), nn.ReLU(),
+                nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 64),
+            )  # fmt: skip
+            self.pair = n_out is None
+            if n_out is None:
+                self.head = nn.Sequential(nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 2))
+            else:
+                self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            if not self.pair:
+                return self.head(self.enc(x.transpose(1, 2)))
+            e = self.enc(x.reshape(-1, 1, x.shape[-1])).view(x.shape[0], 2, -1)
+            e1, e2 = e[:, 0], e[:, 1]
+            return self.head(torch.cat([(e1 - e2).abs(), e1 * e2], 1))
+
+    return Siamese()
+
+
+def siamese_verify() -> Task:
+    """A pretrained encoder RE-USED FOR A NEW TASK STRUCTURE. A small 1-D conv encoder (conv
+    blocks of 32, 64, 64 channels, ReLU, max-pooling, global average pooling, a linear 64-d
+    embedding; no normalisation) pretrained with a linear head to tell which of six seeded noisy generators made
+    a length-64 sequence (sine, sawtooth, rising chirp, AR(1) red noise, damped oscillation,
+    sparse spikes: the :func:`_sequence` generators split another way than ``ssm_seq``; 6000
+    sequences; well under a minute on one core); the classifier head is dropped, the SHARED
+    encoder embeds both items of a pair and a fresh MLP head (128-32-2) on [|e1 - e2|, e1 * e2]
+    says whether they come from the same generator, on pairs of four OTHER generators (square,
+    two-level switching, falling chirp, amplitude-modulated carrier): 128 balanced labelled
+    pairs, validated on 500 more; the whole network trains; AdamW, batch 8, 15 epochs (240
+    updates). Inputs (batch, 2, 64), outputs (batch, 2). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _gen_sequences(_SIAM_OLD, 6000, 190))
+    state = _pretrained(
+        "siamese-enc-gens6",
+        lambda: _siamese(len(_SIAM_OLD)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=800, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _seq_pairs(_SIAM_NEW, 128, 191))
+    val = tuple(torch.from_numpy(a) for a in _seq_pairs(_SIAM_NEW, 500, 192))
+    model = _fresh_head(state, lambda: _siamese(None))
+    return _task("ft-siamese-verify", model, train, val, 8, 15)
+
+
+# --- 33. a Perceiver: learnt latents cross-attend to a point set (fresh) ----------------------
+
+_PERC_POINTS = 48
+_PERC_OLD = ("sphere", "cube", "torus", "helix", "dumbbell")
+_PERC_NEW = ("cylinder", "cone", "octahedron", "hemisphere")
+
+
+def _perceiver(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    class SelfBlock(nn.Module):
+        """Pre-LN self-attention over the latents (4 heads) and an MLP 32-128-32 (GELU)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(32), nn.LayerNorm(32)
+            self.att = nn.MultiheadAttention(32, 4, batch_first=True)
+            self.mlp = nn.Sequential(nn.Linear(32, 128), nn.GELU(), nn.Linear(128, 32))
+
+        def forward(self, z: Any) -> Any:
+            h = self.ln1(z)
+            z = z + self.att(h, h, h, need_weights=False)[0]
+            return z + self.mlp(self.ln2(z))
+
+    class Perceiver(nn.Module):
+        """A linear input embedding 3 -> 32 per element; a learnt array of 12 latents (d=32)
+        cross-attends (4 heads, pre-LN on both sides, residual, then a residual pre-LN MLP
+        32-128-32) to the embedded elements; two self-attention blocks on the latents; LayerNorm, mean
+        over the latents, a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = nn.Linear(3, 32)
+            self.latents = nn.Parameter(0.5 * torch.randn(12, 32))
+            self.ln_q, self.ln_kv, self.ln_m = nn.LayerNorm(32), nn.LayerNorm(32), nn.LayerNorm(32)
+            self.cross = nn.MultiheadAttention(32, 4, batch_first=True)
+            self.cross_mlp = nn.Sequential(nn.Linear(32, 128), nn.GELU(), nn.Linear(128, 32))
+            self.blocks = nn.Sequential(SelfBlock(), SelfBlock())
+            self.norm = nn.LayerNorm(32)
+            self.head = nn.Linear(32, n_out)
+
+        def forward(self, x: Any) -> Any:
+            kv = self.ln_kv(self.inp(x))
+            z = self.latents.expand(x.shape[0], -1, -1)
+            z = z + self.cross(self.ln_q(z), kv, kv, need_weights=False)[0]
+            z = z + self.cross_mlp(self.ln_m(z))
+            return self.head(self.norm(self.blocks(z)).mean(1))
+
+    return Perceiver()
+
+
+def perceiver_latent() -> Task:
+    """A small PERCEIVER (a learnt array of 12 latents, d=32, cross-attends to the 48 embedded
+    points of a set, then two pre-LN self-attention blocks on the latents, 4 heads, MLP 128,
+    mean over the latents, a linear head) pretrained to classify seeded synthetic 3-D point
+    sets of 48 points on five surfaces (sphere, cube, torus, helix, dumbbell: the
+    :func:`_point_clouds` helper at 48 points, split another way than ``pointnet``; random
+    per-axis stretch, rotation, scale, jitter; 6000 sets; about a minute on one core), its head
+    replaced by a fresh one and the whole network fine-tuned on four other surfaces
+    (cylinder, cone, octahedron, hemisphere): 64 sets (16 a kind), validated on 500 more;
+    AdamW, batch 4, 15 epochs (240 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _point_clouds(_PERC_OLD, 6000, 200, _PERC_POINTS))
+    state = _pretrained(
+        "perceiver-solids5",
+        lambda: _perceiver(len(_PERC_OLD)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1000, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _point_clouds(_PERC_NEW, 64, 201, _PERC_POINTS))
+    val = tuple(torch.from_numpy(a) for a in _point_clouds(_PERC_NEW, 500, 202, _PERC_POINTS))
+    model = _fresh_head(state, lambda: _perceiver(len(_PERC_NEW)))
+    return _task("ft-perceiver-latent", model, train, val, 4, 15)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -2960,6 +3125,8 @@ FRESH12 = ("lora_tfm", "spec_cnn")
 FRESH13 = ("ssm_seq", "frozen_stem_cnn")
 # Named before any finder ran on them.
 FRESH14 = ("conv_ae_cls", "decoder_lasttoken_cls")
+# Named before any finder ran on them.
+FRESH15 = ("siamese_verify", "perceiver_latent")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -2978,6 +3145,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH12,
         *FRESH13,
         *FRESH14,
+        *FRESH15,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
