@@ -91,6 +91,8 @@ FINETUNE_FRESH12 = [f"{FINETUNE_FILE}:{name}" for name in ("lora_tfm", "spec_cnn
 FINETUNE_FRESH13 = [f"{FINETUNE_FILE}:{name}" for name in ("ssm_seq", "frozen_stem_cnn")]
 # Session 12's fresh pair (finetune_tasks.FRESH14), named before any finder ran on it.
 FINETUNE_FRESH14 = [f"{FINETUNE_FILE}:{name}" for name in ("conv_ae_cls", "decoder_lasttoken_cls")]
+# ... and its second (finetune_tasks.FRESH15), named before any finder ran on it.
+FINETUNE_FRESH15 = [f"{FINETUNE_FILE}:{name}" for name in ("siamese_verify", "perceiver_latent")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -106,6 +108,7 @@ FINETUNE_FRESH = {
     "fresh12": FINETUNE_FRESH12,
     "fresh13": FINETUNE_FRESH13,
     "fresh14": FINETUNE_FRESH14,
+    "fresh15": FINETUNE_FRESH15,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -344,6 +347,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh12": ("finetune-fresh12", None),
     "summary_finetune_fresh13": ("finetune-fresh13", None),
     "summary_finetune_fresh14": ("finetune-fresh14", None),
+    "summary_finetune_fresh15": ("finetune-fresh15", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -368,6 +372,7 @@ TITLES = {
     "summary_finetune_fresh12": "fine-tuning tasks held out (session 11's fresh pair)",
     "summary_finetune_fresh13": "fine-tuning tasks held out (session 11's second fresh pair)",
     "summary_finetune_fresh14": "fine-tuning tasks held out (session 12's fresh pair)",
+    "summary_finetune_fresh15": "fine-tuning tasks held out (session 12's second fresh pair)",
 }
 
 
