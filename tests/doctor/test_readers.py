@@ -392,3 +392,21 @@ def test_a_history_saved_with_run_metadata_beside_its_lists(tmp_path: Path) -> N
     del doc["train_loss"], doc["val_loss"]
     with pytest.raises(LogFormatError, match="no loss column"):
         read_log(write(tmp_path / "noloss.json", json.dumps(doc)))
+
+
+def test_lightning_columns_under_a_namespace_prefix(tmp_path: Path) -> None:
+    # self.log("finetuning/train_loss", on_step=True, on_epoch=True) (real13 x25/x26): the
+    # per-step loss is read, not the 4 epoch means, though the epoch column comes first.
+    rows = ["epoch,finetuning/train_loss_epoch,finetuning/train_loss_step,finetuning/val_loss,step"]
+    for e in range(4):
+        for k in range(10):
+            step = 49 + 50 * (10 * e + k)
+            rows.append(f"{e},,{1.0 / (1 + 0.01 * step):.5f},,{step}")
+        rows.append(f"{e},{0.9 - 0.05 * e:.3f},,{0.8 + 0.1 * e:.3f},{step}")
+    log = read_log(write(tmp_path / "metrics.csv", "\n".join(rows) + "\n"))
+    assert log.columns["loss"] == "finetuning/train_loss_step" and len(log.loss) == 40
+    assert log.columns["val_loss"] == "finetuning/val_loss" and len(log.val_loss or []) == 4
+    # a split's own name is never stripped: "val/loss" is no training loss
+    log = read_log(write(tmp_path / "v.csv", "step,val/loss\n" + "".join(
+        f"{s},{1.0 / (1 + s):.4f}\n" for s in range(20))))  # fmt: skip
+    assert log.loss_is_validation and log.columns["loss"] == "val/loss"

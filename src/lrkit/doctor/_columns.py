@@ -67,10 +67,28 @@ def normalise(name: str) -> str:
     return re.sub(r"_+", "_", s) if not s.startswith("_") else "_" + re.sub(r"_+", "_", s[1:])
 
 
-def _exact(names: Iterable[str], aliases: tuple[str, ...]) -> str | None:
+#: Leading name components that say which split a column belongs to: never stripped.
+_ROLES = frozenset({"train", "training", "val", "valid", "validation", "eval", "test", "dev"})
+
+
+def _by_norm(names: Iterable[str]) -> dict[str, str]:
+    """Each name by its normalised form, then — where no name holds that form — by its form
+    without a leading namespace that names no split (a Lightning ``CSVLogger(prefix=...)`` or
+    a ``self.log("finetuning/train_loss")``: ``finetuning/train_loss_step`` answers to
+    ``train_loss_step``; ``val/loss`` never answers to ``loss``)."""
+    names = list(names)
     by_norm: dict[str, str] = {}
     for n in names:
         by_norm.setdefault(normalise(n), n)
+    for n in names:
+        head, sep, rest = n.strip().partition("/")
+        if sep and rest and normalise(head) not in _ROLES:
+            by_norm.setdefault(normalise(rest), n)
+    return by_norm
+
+
+def _exact(names: Iterable[str], aliases: tuple[str, ...]) -> str | None:
+    by_norm = _by_norm(names)
     for alias in aliases:
         if alias in by_norm:
             return by_norm[alias]
@@ -113,9 +131,7 @@ def pick_losses(names: Iterable[str]) -> list[str]:
     """Every training-loss column by alias order (the reader keeps the most densely logged:
     a run summary's single ``train_loss`` must not win over a per-step ``loss``)."""
     names = list(names)
-    by_norm: dict[str, str] = {}
-    for n in names:
-        by_norm.setdefault(normalise(n), n)
+    by_norm = _by_norm(names)
     hits = [by_norm[a] for a in _LOSS if a in by_norm]
     if hits:
         return hits
@@ -136,9 +152,7 @@ def pick_lrs(names: Iterable[str]) -> list[str]:
     """Every LR column by alias order, then loose matches (the reader keeps the most densely
     logged: a config record's single ``lr`` must not win over a per-step ``train/lr``)."""
     names = list(names)
-    by_norm: dict[str, str] = {}
-    for n in names:
-        by_norm.setdefault(normalise(n), n)
+    by_norm = _by_norm(names)
     hits = [by_norm[a] for a in _LR if a in by_norm]
     for n in names:
         k = normalise(n)
