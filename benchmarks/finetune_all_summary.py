@@ -6,7 +6,7 @@ fixed defaults (AdamW 1e-3, SGD 1e-2), read off saved result files (no training)
 Per file (a set of fine-tuning tasks) and over all of them: median and worst cell regret (points of the
 metric below the grid's best LR, the median over finder seeds per cell), the share of runs whose
 interval held the grid's best LR, the cost in optimizer steps, and the fixed defaults' regret read off
-the same grid.
+the same grid. In the pooled row a cell that a later file measured again replaces the earlier one.
 """
 
 from __future__ import annotations
@@ -69,11 +69,14 @@ def main() -> None:
     ap.add_argument("results", nargs="+", type=Path)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    table, every = {}, []
+    table, latest = {}, {}
     for path in args.results:
         rows = cells(path)
-        every += rows
+        # A cell measured again in a later file (a re-measurement of some optimizers with new
+        # rules, the grid reused) replaces the earlier one in the pooled row.
+        latest |= {(r["task"], r["optimizer"]): r for r in rows}
         table[path.name] = summary(rows)
+    every = list(latest.values())
     table["all"] = summary(every)
     print(f"{'set':<52} cells  median  worst  >2  interval   cost  fixed med  fixed worst")
     for name, s in table.items():

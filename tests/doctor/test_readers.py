@@ -410,3 +410,45 @@ def test_lightning_columns_under_a_namespace_prefix(tmp_path: Path) -> None:
     log = read_log(write(tmp_path / "v.csv", "step,val/loss\n" + "".join(
         f"{s},{1.0 / (1 + s):.4f}\n" for s in range(20))))  # fmt: skip
     assert log.loss_is_validation and log.columns["loss"] == "val/loss"
+
+
+@pytest.mark.parametrize(
+    ("lines", "x_name", "extra"),
+    [
+        # a print() per epoch (real14 v24)
+        ([f"Epoch {e}/200 | Loss: {1 / e:.4f}" for e in range(1, 31)], "epoch", None),
+        # PyTorch tutorials' format
+        ([f"Epoch [1/2], Step [{s}/600], Loss: {1 / s:.4f}" for s in range(10, 310, 10)],
+         "step", None),
+        # key=value pairs with a validation loss
+        ([f"[epoch {e}] step {100 * e} train_loss={1 / e:.4f} val_loss={1.2 / e:.4f} lr=0.001"
+          for e in range(1, 31)], "step", "val_loss"),
+        # Keras's progress output: the epoch on its own line, the metrics on the next
+        ([ln for e in range(1, 31) for ln in (
+            f"Epoch {e}/30",
+            f"100/100 [==============================] - 2s 20ms/step - loss: {1 / e:.4f} - "
+            f"accuracy: 0.8000 - val_loss: {1.2 / e:.4f} - val_accuracy: 0.7500")], "epoch",
+         "val_loss"),
+    ],
+)  # fmt: skip
+def test_a_printed_text_log(tmp_path: Path, lines: list[str], x_name: str, extra: str) -> None:
+    log = read_log(write(tmp_path / "training.log", "\n".join(lines) + "\n"))
+    assert log.format == "text" and log.x_name == x_name and len(log.loss) == 30
+    assert log.loss.values[0] > log.loss.values[-1]
+    if extra is not None:
+        assert log.columns["val_loss"] == extra and len(log.val_loss or []) == 30
+    assert diagnose(log).verdict != "inconclusive"
+
+
+def test_a_csv_with_a_trailing_separator_in_its_header(tmp_path: Path) -> None:
+    # "epoch,train_loss,test_loss,top1," over rows without the trailing comma (real14 v15)
+    rows = ["epoch,train_loss,test_loss,top1,"] + [
+        f"{e},{2.0 / (1 + e):.4f},{2.2 / (1 + e):.4f},{50 + e}" for e in range(20)
+    ]
+    log = read_log(write(tmp_path / "metrics.csv", "\n".join(rows) + "\n"))
+    assert log.columns["loss"] == "train_loss" and len(log.loss) == 20
+    assert log.columns["val_loss"] == "test_loss"
+    # a row that really is short still says so
+    rows[5] = "4,0.4"
+    with pytest.raises(LogFormatError, match="line 6 has 2 fields"):
+        read_log(write(tmp_path / "bad.csv", "\n".join(rows) + "\n"))

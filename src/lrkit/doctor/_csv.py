@@ -27,6 +27,10 @@ def _parse_csv(text: str, source: str) -> _Table:
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     header = [h.strip() for h in rows[0]]
+    # A header written with a trailing separator ("epoch,loss,top1,") names an empty last
+    # column that the rows, written without one, do not have: drop it.
+    while header and not header[-1] and all(len(r) < len(header) for r in rows[1:]):
+        header.pop()
     if not rows[1:]:
         raise LogFormatError(f"{source}: header only, no data rows (columns: {', '.join(header)})")
     if len(set(header)) != len(header):

@@ -64,7 +64,7 @@ class Log:
         x_name: what the step axis counts: ``"step"``, ``"epoch"`` or ``"index"`` (row number).
         source: the file or object the log came from.
         format: the reader that parsed it (``csv``, ``lightning``, ``jsonl``, ``json``,
-            ``huggingface``, ``yolo``, ``mlflow``, ``wandb``, ``tensorboard``, ``keras``,
+            ``huggingface``, ``yolo``, ``mlflow``, ``wandb``, ``tensorboard``, ``keras``, ``text``,
             ``dataframe``, ``dict``).
         notes: what the reader decided that the user should know (several runs in one file,
             a derived loss column, rows mapped from epochs to steps).

@@ -33,6 +33,7 @@ from lrkit.doctor._json import _looks_like_keras, _parse_json_document, _parse_j
 from lrkit.doctor._log import Log
 from lrkit.doctor._mlflow import has_runs, read_mlflow
 from lrkit.doctor._table import _is_dataframe, _table_from_dataframe, _table_from_mapping
+from lrkit.doctor._text import looks_like_text_log, parse_text
 from lrkit.doctor._yolo import _looks_like_yolo
 from lrkit.errors import ConfigError, LogFormatError
 
@@ -40,7 +41,7 @@ __all__ = ["FORMATS", "ReadOptions", "read_log"]
 
 FORMATS = (
     "csv", "lightning", "jsonl", "json", "huggingface", "yolo", "mlflow", "wandb",
-    "tensorboard", "keras", "dataframe", "dict",
+    "tensorboard", "keras", "dataframe", "dict", "text",
 )  # fmt: skip
 
 
@@ -135,6 +136,8 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
             f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
         ) from None
     fmt = format or _sniff(path, text)
+    if fmt == "text" or (format is None and fmt in ("csv", "json") and looks_like_text_log(text)):
+        return _from_table(parse_text(text), str(path), "text", names)
     if fmt in ("csv", "lightning", "yolo", "wandb"):
         table = _parse_csv(text, str(path))
         notes: list[str] = []

@@ -1,0 +1,69 @@
+"""A reader for training logs printed to a console and saved as text: one line per logged
+point, its values as ``name: value`` or ``name=value`` pairs (``Epoch 3/200 | Loss: 0.5895``,
+``[epoch 2] step 400 train_loss=0.41 val_loss=0.52``, ``Epoch [1/10], Step [100/600], Loss:
+0.2345``, Keras's ``loss: 0.5 - accuracy: 0.8 - val_loss: 0.6`` under an ``Epoch 1/10`` line).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lrkit.doctor._columns import normalise
+from lrkit.doctor._table import _Table, _table_from_records
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
+# ``name: value`` / ``name=value``: a name of word characters (and ``/`` or ``.`` inside),
+# then a number that is not the start of a longer token (a time ``12:30`` stays out).
+_PAIR = re.compile(
+    rf"(?<![\w/.])(?P<name>[A-Za-z_][\w/.]*(?: [A-Za-z_]\w*)?)\s*[:=]\s*(?P<value>{_NUMBER})"
+    r"(?![\w:/])",
+    re.IGNORECASE,
+)
+# ``epoch 3``, ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``, ``Iter [100/600]``.
+_COUNTER = re.compile(
+    r"\b(?P<name>epoch|step|iter|iteration|batch)\s*[:=]?\s*\[?\s*(?P<value>\d+)\s*(?:/\s*\d+)?\s*\]?",
+    re.IGNORECASE,
+)
+_LOSS_KEY = re.compile(r"loss", re.IGNORECASE)
+
+
+def _pairs(line: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in _COUNTER.finditer(line):
+        out.setdefault(normalise(m["name"]), float(m["value"]))
+    for m in _PAIR.finditer(line):
+        name = m["name"].strip()
+        if normalise(name) in out:
+            continue
+        out[name] = float(m["value"])
+    return out
+
+
+def looks_like_text_log(text: str) -> bool:
+    """Whether ``text`` is a printed log: its first line is no header (it already holds a
+    loss value) and at least two lines hold a ``loss`` value."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return False
+    first = _pairs(lines[0])
+    if not any(_LOSS_KEY.search(k) for k in first) and "," in lines[0]:
+        return False  # a CSV header
+    hits = sum(any(_LOSS_KEY.search(k) for k in _pairs(ln)) for ln in lines[:2000])
+    return hits >= 2
+
+
+def parse_text(text: str) -> _Table:
+    """One record per line that holds a loss value; an ``Epoch N`` line without one sets the
+    epoch of the lines below it (Keras's progress output)."""
+    records: list[dict[str, float]] = []
+    epoch: float | None = None
+    for line in text.splitlines():
+        pairs = _pairs(line)
+        if not any(_LOSS_KEY.search(k) for k in pairs):
+            if "epoch" in pairs:
+                epoch = pairs["epoch"]
+            continue
+        if "epoch" not in pairs and epoch is not None:
+            pairs = {"epoch": epoch, **pairs}
+        records.append(pairs)
+    return _table_from_records(records)
