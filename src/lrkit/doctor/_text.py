@@ -7,6 +7,8 @@ point, its values as ``name: value`` or ``name=value`` pairs (``Epoch 3/200 | Lo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from lrkit.doctor._columns import normalise
 from lrkit.doctor._table import _Table, _table_from_records
@@ -55,7 +57,7 @@ def looks_like_text_log(text: str) -> bool:
 def parse_text(text: str) -> _Table:
     """One record per line that holds a loss value; an ``Epoch N`` line without one sets the
     epoch of the lines below it (Keras's progress output)."""
-    records: list[dict[str, float]] = []
+    records: list[Mapping[str, Any]] = []
     epoch: float | None = None
     for line in text.splitlines():
         pairs = _pairs(line)
