@@ -95,13 +95,7 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     frozen = 0 <= c.progress < t.barely / 3
     barely = 0 <= c.progress < t.barely and not annealed
     stalled_high = 0 <= c.progress < t.quiet_progress and not annealed
-    # A small LR moves the loss slowly from the first step on; most of a small drop made in
-    # the first tenth of the run and a flat line after it is a run that stalled (too high an
-    # LR, or converged), not one whose steps are too small.
-    # (The early drop must also stand out of the minibatch noise: on a noisy, slow run the
-    # first value alone can sit a noise width above the rest.)
-    drop, first_tenth = c.l0 - c.tail, c.l0 - float(c.smooth[n // 10])
-    early = drop > 0 and first_tenth > max(t.early_drop_share * drop, noise)
+    early = _fast_start(c, t, noise) is not None
     # Quiet, or noisy but falling significantly over the whole run (block medians).
     whole = trend(c.xb, c.yb)
     falls = whole.slope < 0 and (quiet or whole.p_value < t.low_p)
@@ -129,6 +123,19 @@ def check_lr_too_low(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     return [] if slow is None else [slow]
 
 
+def _fast_start(c: Curve, t: Thresholds, noise: float) -> tuple[float, float] | None:
+    """``(drop in the first tenth, whole drop)`` where most of a small drop came in the first
+    tenth of the run, else ``None``. A small LR moves the loss slowly from the first step on;
+    a fast start and a flat line after it is a run that stalled (too high an LR, or
+    converged), not one whose steps are too small. The early drop must also stand out of the
+    minibatch ``noise``: on a noisy, slow run the first value alone can sit a noise width
+    above the rest."""
+    drop, first_tenth = c.l0 - c.tail, c.l0 - float(c.smooth[len(c.y) // 10])
+    if drop > 0 and first_tenth > max(t.early_drop_share * drop, noise):
+        return first_tenth, drop
+    return None
+
+
 def _stalled(log: Log, c: Curve, t: Thresholds) -> Finding | None:
     """``plateau`` (weak evidence) for a loss that hardly moves but does not crawl as small
     steps do: most of its small drop came in the first tenth of the run (a fast start and a
@@ -138,17 +145,14 @@ def _stalled(log: Log, c: Curve, t: Thresholds) -> Finding | None:
     down, however slowly; on the real logs of ``benchmarks/doctor_real.py`` the flat ones were
     stalls (a loss frozen at 85.03 for 1,000 epochs, a binary classifier at ln 2) that a ×3
     raise would not fix."""
-    n = len(c.y)
-    noise, _ = _tail_noise(c, int(0.6 * n))
-    drop, first_tenth = c.l0 - c.tail, c.l0 - float(c.smooth[n // 10])
-    early = drop > 0 and first_tenth > max(t.early_drop_share * drop, noise)
+    early = _fast_start(c, t, _tail_noise(c, int(0.6 * len(c.y)))[0])
     whole = trend(c.xb, c.yb)
     crawls = whole.slope < 0 and whole.p_value < t.low_p
-    if not (early or (starts_late(log, c) and not crawls)):
+    if early is None and not (starts_late(log, c) and not crawls):
         return None
     how = (
-        f"most of that came in the first tenth of the run ({first_tenth:.4g} of {drop:.4g})"
-        if early
+        f"most of that came in the first tenth of the run ({early[0]:.4g} of {early[1]:.4g})"
+        if early is not None
         else f"no downward trend (Mann–Kendall p = {whole.p_value:.2f})"
     )
     return _whole_run(

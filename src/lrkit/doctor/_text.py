@@ -50,8 +50,8 @@ def looks_like_text_log(text: str) -> bool:
     first = _pairs(lines[0])
     if not any(_LOSS_KEY.search(k) for k in first) and "," in lines[0]:
         return False  # a CSV header
-    hits = sum(any(_LOSS_KEY.search(k) for k in _pairs(ln)) for ln in lines[:2000])
-    return hits >= 2
+    hits = (ln for ln in lines[:2000] if any(_LOSS_KEY.search(k) for k in _pairs(ln)))
+    return next(hits, None) is not None and next(hits, None) is not None
 
 
 def parse_text(text: str) -> _Table:
