@@ -8,7 +8,7 @@ from lrkit.doctor._curve import (
     Curve,
 )
 from lrkit.doctor._diagnosis import Finding
-from lrkit.doctor._log import Log
+from lrkit.doctor._log import Log, Series
 from lrkit.doctor._stats import robust_sd, rolling_median, trend
 from lrkit.doctor._thresholds import Thresholds
 
@@ -89,4 +89,59 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 f"{rise:.0%} after it while the training loss keeps falling",
             )
         ]
-    return []
+    gap = _stalled_gap(log, c, t, v, k, vmin)
+    return [gap] if gap is not None else []
+
+
+def _stalled_gap(
+    log: Log, c: Curve, t: Thresholds, v: Series, k: int, vmin: float
+) -> Finding | None:
+    """Weak ``overfitting``: the validation loss stopped improving long before the end (its best
+    at least ``gap_stall`` of the evaluations back, no downward trend after it) while the
+    training loss kept falling significantly — the model now fits only its training data, and
+    more steps at this LR will not improve it (session 13: YOLO and Keras logs whose
+    validation sat flat for half the run while training fell, called healthy with "train
+    longer"). A validation loss at exactly 0 (a perfect score, or a placeholder for epochs
+    not evaluated) has no room to improve and is left alone."""
+    n = len(v)
+    if t.gap_train_drop <= 0 or log.loss_is_validation or not vmin > 0:
+        return None
+    # (Where a flat, noisy validation loss takes its lowest value is chance; starting the stall
+    # at the first evaluation within reach of the best instead fired on 10 healthy real logs
+    # whose validation loss flattened slowly at its floor, session 13.)
+    noise = val_noise(v.values)
+    after = n - 1 - k
+    if after < max(4, t.gap_stall * (n - 1)):
+        return None
+    tv = trend(v.steps[k:], v.values[k:])
+    if tv.slope < 0 and tv.p_value < t.low_p:
+        return None  # still improving, slowly
+    x0 = float(v.steps[k])
+    window = c.x >= x0
+    if int(window.sum()) < 5:
+        return None
+    # The gap widens by what training gains, measured against the validation loss's level: a
+    # training loss already far below it that falls further by a sliver (a memorised training
+    # set at 0.005 → 0.003 against a validation loss at 0.1) widens nothing that matters; and
+    # it must widen beyond the validation loss's own noise (the overfit_noise × its noise that
+    # a rise must clear too).
+    gain = float(np.interp(x0, c.x, c.smooth)) - c.tail
+    drop = gain / vmin
+    if noise > 0 and gain < t.overfit_noise * noise:
+        return None
+    tr = trend(c.x[window], c.smooth[window])
+    if not (tr.slope < 0 and tr.p_value < t.low_p and drop >= t.gap_train_drop):
+        return None
+    return Finding(
+        "overfitting",
+        "error",
+        (x0, float(v.steps[-1])),
+        "train_drop_after_val_best",
+        drop,
+        f"{v.name} has not improved since its best ({vmin:.4g}) at {log.x_name} {x0:g} "
+        f"({after} of {n} evaluations since, no downward trend) while the training "
+        f"loss fell by {drop:.0%} of that best: the gap between them widens — more steps fit "
+        "the training data, not the task. Weak evidence: a validation loss at its floor looks "
+        "like this too",
+        evidence="weak",
+    )

@@ -55,6 +55,13 @@ class Thresholds:
     #: ended less than this fraction below its start (it hardly moved: the run never learnt,
     #: and a validation loss drifting up after a tiny dip is that, not overfitting; 0 = off).
     overfit_learns: float = 0.05
+    #: ... or, weaker evidence, the validation loss stopped improving: its best lies at least
+    #: gap_stall of the evaluations before the end, it shows no downward trend after it
+    #: (Mann–Kendall p < low_p) while the training loss kept falling significantly, by at least
+    #: gap_train_drop of the validation loss's best and by overfit_noise × the validation
+    #: loss's noise (0 = off): the generalisation gap widens.
+    gap_stall: float = 0.4
+    gap_train_drop: float = 0.1
     #: lr_too_low (only for quiet curves: minibatch noise over the last 40% below
     #: quiet_noise × its level): progress below low_progress while the last third still
     #: falls at ≥ low_ratio × the slope of the first third (Theil–Sen, Mann–Kendall p < low_p) ...
