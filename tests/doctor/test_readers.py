@@ -311,6 +311,9 @@ def test_dict_of_lists_and_log_passthrough() -> None:
         ("empty_loss.csv", b"step,loss,acc\n0,,0.1\n1,,0.2\n", "has no values"),
         ("text.csv", b"step,loss\n0,2.3\n1,oops\n2,1.9\n", "loss column 'loss' is not numeric \\(row 3: 'oops'\\)"),
         ("list.json", b"[1, 2, 3]", "one object per row"),
+        # a truncated list of records is no printed log, though each line holds a loss
+        ("records.json", b'[\n{"step": 0, "loss": 2.3},\n{"step": 1, "loss": 2.1},\n{"step": 2, "lo',
+         "JSON at line 4"),
     ],
 )  # fmt: skip
 def test_malformed_files(tmp_path: Path, name: str, content: bytes, message: str | None) -> None:
@@ -429,6 +432,18 @@ def test_lightning_columns_under_a_namespace_prefix(tmp_path: Path) -> None:
             f"100/100 [==============================] - 2s 20ms/step - loss: {1 / e:.4f} - "
             f"accuracy: 0.8000 - val_loss: {1.2 / e:.4f} - val_accuracy: 0.7500")], "epoch",
          "val_loss"),
+        # Python's logging module: a comma before the milliseconds of every timestamp, config
+        # lines first (real16 u10, u11: read as a CSV header before)
+        ([f"2025-04-24 21:16:{e:02d},207 - INFO - Config value: {e}" for e in range(5)]
+         + [f"2025-04-24 21:17:{e:02d},828 - INFO - Epoch [{e}/30], Train Loss: {1 / e:.4f}, "
+            f"Train Acc: 20.34%, Val Loss: {1.2 / e:.4f}, Val Acc: 17.37%" for e in range(1, 31)],
+         "epoch", "Val Loss"),
+        # the Hugging Face Trainer's console output: printed dicts under a bracketed logger
+        # line (real16 u13: read as a broken JSON document before), with colour codes
+        (["[INFO|trainer.py:2048] 2025-07-11 22:31:31,415 >> ***** Running training *****",
+          "\x1b[32m  0%|          | 0/3750 [00:00<?, ?it/s]\x1b[0m"]
+         + [f"{{'loss': {1 / s:.4f}, 'grad_norm': 14.4, 'learning_rate': 2e-05, "
+            f"'epoch': {s / 100:.2f}}}" for s in range(1, 31)], "epoch", None),
     ],
 )  # fmt: skip
 def test_a_printed_text_log(tmp_path: Path, lines: list[str], x_name: str, extra: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
@@ -136,7 +137,7 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
             f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
         ) from None
     fmt = format or _sniff(path, text)
-    if fmt == "text" or (format is None and fmt in ("csv", "json") and looks_like_text_log(text)):
+    if fmt == "text" or (format is None and fmt == "csv" and looks_like_text_log(text)):
         return _from_table(parse_text(text), str(path), "text", names)
     if fmt in ("csv", "lightning", "yolo", "wandb"):
         table = _parse_csv(text, str(path))
@@ -152,10 +153,21 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
         return _from_table(table, str(path), fmt, names, notes)
     if fmt == "jsonl" and (format == "jsonl" or len(text.strip().splitlines()) > 1):
         return _from_table(_parse_jsonl(text, str(path)), str(path), "jsonl", names)
-    # json / keras / huggingface: one document
-    table, kind = _parse_json_document(text, str(path))
+    # json / keras / huggingface: one document — or a printed log that starts with a bracket
+    # (``[INFO|trainer.py:2048] ...``, ``[2025-10-20 21:19] ...``).
+    try:
+        table, kind = _parse_json_document(text, str(path))
+    except LogFormatError:
+        # Only where the text never was JSON: a truncated or broken document keeps its error.
+        if format is None and not _JSON_START.match(text) and looks_like_text_log(text):
+            return _from_table(parse_text(text), str(path), "text", names)
+        raise
     return _from_table(table, str(path), format or kind, names)
 
+
+#: How a JSON document starts: an object, or an array of values (a logger's ``[INFO|...]``
+#: or ``[2025-10-20 21:19:13 ...]`` prefix is none).
+_JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:[\[{\"\d\-\]]|true|false|null))")
 
 #: Files a training tool writes, in the order they are looked for inside a folder.
 _KNOWN_FILES = ("metrics.csv", "trainer_state.json", "results.csv", "training.log", "history.csv")

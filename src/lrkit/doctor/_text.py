@@ -16,11 +16,15 @@ from lrkit.doctor._table import _Table, _table_from_records
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 # ``name: value`` / ``name=value``: a name of word characters (and ``/`` or ``.`` inside),
 # then a number that is not the start of a longer token (a time ``12:30`` stays out).
+# A quoted name is a printed Python dict (``{'loss': 0.69, 'grad_norm': 14.4}``, as the
+# Hugging Face Trainer prints its logs to the console).
 _PAIR = re.compile(
-    rf"(?<![\w/.])(?P<name>[A-Za-z_][\w/.]*(?: [A-Za-z_]\w*)?)\s*[:=]\s*(?P<value>{_NUMBER})"
-    r"(?![\w:/])",
+    rf"(?<![\w/.])['\"]?(?P<name>[A-Za-z_][\w/.]*(?: [A-Za-z_]\w*)?)['\"]?\s*[:=]\s*"
+    rf"(?P<value>{_NUMBER})(?![\w:/])",
     re.IGNORECASE,
 )
+# Terminal colour codes (``\x1b[32m``) that coloured loggers write into saved output.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # ``epoch 3``, ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``, ``Iter [100/600]``.
 _COUNTER = re.compile(
     r"\b(?P<name>epoch|step|iter|iteration|batch)\s*[:=]?\s*\[?\s*(?P<value>\d+)\s*(?:/\s*\d+)?\s*\]?",
@@ -41,15 +45,36 @@ def _pairs(line: str) -> dict[str, float]:
     return out
 
 
+def _numeric(field: str) -> bool:
+    try:
+        float(field.strip().strip('"') or "nan")
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_header(lines: list[str]) -> bool:
+    """Whether ``lines[0]`` heads a CSV table: it splits on commas into fields and most of
+    the lines below are rows of as many fields, mostly numbers (a logger's timestamp
+    ``21:16:20,207`` or a prose line with a comma heads no such rows)."""
+    width = lines[0].count(",")
+    below = lines[1:21]
+    if width == 0 or not below:
+        return width > 0
+    rows = [ln.split(",") for ln in below if ln.count(",") == width]
+    numeric = [r for r in rows if sum(map(_numeric, r)) >= 0.5 * len(r)]
+    return len(numeric) >= 0.5 * len(below)
+
+
 def looks_like_text_log(text: str) -> bool:
-    """Whether ``text`` is a printed log: its first line is no header (it already holds a
-    loss value) and at least two lines hold a ``loss`` value."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    """Whether ``text`` is a printed log: its first line is no CSV header (unless it already
+    holds a loss value) and at least two lines hold a ``loss`` value."""
+    lines = [_ANSI.sub("", ln) for ln in text.splitlines() if ln.strip()]
     if not lines:
         return False
     first = _pairs(lines[0])
-    if not any(_LOSS_KEY.search(k) for k in first) and "," in lines[0]:
-        return False  # a CSV header
+    if not any(_LOSS_KEY.search(k) for k in first) and _csv_header(lines):
+        return False
     hits = (ln for ln in lines[:2000] if any(_LOSS_KEY.search(k) for k in _pairs(ln)))
     return next(hits, None) is not None and next(hits, None) is not None
 
@@ -60,7 +85,7 @@ def parse_text(text: str) -> _Table:
     records: list[Mapping[str, Any]] = []
     epoch: float | None = None
     for line in text.splitlines():
-        pairs = _pairs(line)
+        pairs = _pairs(_ANSI.sub("", line))
         if not any(_LOSS_KEY.search(k) for k in pairs):
             if "epoch" in pairs:
                 epoch = pairs["epoch"]
