@@ -444,6 +444,13 @@ def test_lightning_columns_under_a_namespace_prefix(tmp_path: Path) -> None:
           "\x1b[32m  0%|          | 0/3750 [00:00<?, ?it/s]\x1b[0m"]
          + [f"{{'loss': {1 / s:.4f}, 'grad_norm': 14.4, 'learning_rate': 2e-05, "
             f"'epoch': {s / 100:.2f}}}" for s in range(1, 31)], "epoch", None),
+        # average meters, ``name value (running mean)``, under a colour-coded logger; the
+        # evaluation lines' unqualified names are the validation split's (real16 u02, u03)
+        ([ln for e in range(1, 31) for ln in (
+            f"\x1b[32m[2025-10-20 21:19:16 alexnet]\x1b[0m(main.py 186): INFO Train: [{e}/30]\t"
+            f"lr 0.003000\ttime 0.0132 (0.0180)\tloss {1 / e:.4f} (2.4464)\tAcc@1 7.500 (9.924)",
+            f"[2025-10-20 21:19:18 alexnet](main.py 228): INFO Validate: \tTime 0.007 (0.031)\t"
+            f"Loss {1.2 / e:.4f} (2.3048)\tAcc@1 6.250 (10.000)")], "index", "val_Loss"),
     ],
 )  # fmt: skip
 def test_a_printed_text_log(tmp_path: Path, lines: list[str], x_name: str, extra: str) -> None:

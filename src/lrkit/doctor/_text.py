@@ -31,17 +31,37 @@ _COUNTER = re.compile(
     re.IGNORECASE,
 )
 _LOSS_KEY = re.compile(r"loss", re.IGNORECASE)
+# An average meter's ``name value (average)`` (PyTorch's ImageNet example: ``Loss 6.9e+00
+# (6.9e+00)``; Swin-style loggers: ``loss 2.3114 (2.4464)``): the value, not the running mean.
+_METER = re.compile(
+    rf"(?<![\w/.])(?P<name>[A-Za-z_][\w/.@]*)\s+(?P<value>{_NUMBER})\s+\((?:{_NUMBER})\)",
+    re.IGNORECASE,
+)
+# The LR printed without a separator (``lr 0.003000``).
+_BARE_LR = re.compile(rf"\b(?P<name>lr|learning_rate)\s+(?P<value>{_NUMBER})(?![\w:/(])", re.I)
+# A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``):
+# its unqualified names are the validation split's.
+_EVAL_LINE = re.compile(
+    r"\b(?:val|valid|validate|validation|eval|evaluate|evaluation|test)\s*[:\[]", re.I
+)
+_SPLITS = ("train", "val", "valid", "eval", "test", "dev")
 
 
 def _pairs(line: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for m in _COUNTER.finditer(line):
         out.setdefault(normalise(m["name"]), float(m["value"]))
-    for m in _PAIR.finditer(line):
-        name = m["name"].strip()
-        if normalise(name) in out:
-            continue
-        out[name] = float(m["value"])
+    found: dict[str, float] = {}
+    for pattern in (_METER, _PAIR, _BARE_LR):
+        for m in pattern.finditer(line):
+            name = m["name"].strip()
+            if normalise(name) not in out and name not in found:
+                found[name] = float(m["value"])
+    evaluation = _EVAL_LINE.search(line) is not None
+    for name, value in found.items():
+        if evaluation and not normalise(name).startswith(_SPLITS):
+            name = f"val_{name}"
+        out[name] = value
     return out
 
 
