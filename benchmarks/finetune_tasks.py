@@ -3307,14 +3307,14 @@ def _ft_transformer(n_out: int) -> Any:
 
     class FTTransformer(nn.Module):
         """A feature tokenizer (numeric column j -> x_j * W_j + b_j, d=32), a learnt [CLS]
-        token appended, three pre-LN blocks, LayerNorm + ReLU on [CLS], a linear head."""
+        token appended, two pre-LN blocks, LayerNorm + ReLU on [CLS], a linear head."""
 
         def __init__(self) -> None:
             super().__init__()
             self.w = nn.Parameter(torch.randn(_FT_FEATS, 32) / np.sqrt(32))
             self.b = nn.Parameter(torch.randn(_FT_FEATS, 32) / np.sqrt(32))
             self.cls = nn.Parameter(torch.randn(1, 1, 32) / np.sqrt(32))
-            self.blocks = nn.Sequential(Block(), Block(), Block())
+            self.blocks = nn.Sequential(Block(), Block())
             self.norm = nn.LayerNorm(32)
             self.head = nn.Linear(32, n_out)
 
@@ -3328,7 +3328,7 @@ def _ft_transformer(n_out: int) -> Any:
 
 def ft_transformer_tabular() -> Task:
     """An FT-TRANSFORMER (Gorishniy et al., "Revisiting Deep Learning Models for Tabular
-    Data", 2021: a per-feature tokenizer x_j -> x_j * W_j + b_j, d=32, a [CLS] token, three
+    Data", 2021: a per-feature tokenizer x_j -> x_j * W_j + b_j, d=32, a [CLS] token, two
     pre-LN transformer blocks, 4 heads, MLP 64, GELU; LayerNorm + ReLU + a linear head on
     [CLS]) pretrained on one four-class target of 20000 rows of a seeded synthetic table (ten
     numeric columns: six informative, four noise; the target a linear rule over ten shared
