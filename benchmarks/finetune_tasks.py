@@ -3333,7 +3333,7 @@ def ft_transformer_tabular() -> Task:
     [CLS]) pretrained on one four-class target of 20000 rows of a seeded synthetic table (ten
     numeric columns: six informative, four noise; the target a linear rule over ten shared
     nonlinear factors: tanh projections, pairwise products, |x|, a sine; 5% of labels
-    flipped; about a minute on one core), its head replaced by a fresh one and the whole
+    flipped; under a minute on one core), its head replaced by a fresh one and the whole
     network fine-tuned on a DIFFERENT target (a new rule over the same factors) over a shifted
     feature distribution (per-column mean shift and scale-up): 256 labelled rows, validated
     on 1000 more; AdamW at LR 1e-4 (the FT-Transformer paper's default configuration: AdamW,
