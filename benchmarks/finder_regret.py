@@ -93,6 +93,11 @@ FINETUNE_FRESH13 = [f"{FINETUNE_FILE}:{name}" for name in ("ssm_seq", "frozen_st
 FINETUNE_FRESH14 = [f"{FINETUNE_FILE}:{name}" for name in ("conv_ae_cls", "decoder_lasttoken_cls")]
 # ... and its second (finetune_tasks.FRESH15), named before any finder ran on it.
 FINETUNE_FRESH15 = [f"{FINETUNE_FILE}:{name}" for name in ("siamese_verify", "perceiver_latent")]
+# Session 13's fresh pair (finetune_tasks.FRESH16), named before any finder ran on it; each
+# task's own AdamW recipe LR is not 1e-3 (2e-4, 1e-4).
+FINETUNE_FRESH16 = [
+    f"{FINETUNE_FILE}:{name}" for name in ("convnext_textures", "ft_transformer_tabular")
+]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -109,6 +114,7 @@ FINETUNE_FRESH = {
     "fresh13": FINETUNE_FRESH13,
     "fresh14": FINETUNE_FRESH14,
     "fresh15": FINETUNE_FRESH15,
+    "fresh16": FINETUNE_FRESH16,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -348,6 +354,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh13": ("finetune-fresh13", None),
     "summary_finetune_fresh14": ("finetune-fresh14", None),
     "summary_finetune_fresh15": ("finetune-fresh15", None),
+    "summary_finetune_fresh16": ("finetune-fresh16", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -373,6 +380,7 @@ TITLES = {
     "summary_finetune_fresh13": "fine-tuning tasks held out (session 11's second fresh pair)",
     "summary_finetune_fresh14": "fine-tuning tasks held out (session 12's fresh pair)",
     "summary_finetune_fresh15": "fine-tuning tasks held out (session 12's second fresh pair)",
+    "summary_finetune_fresh16": "fine-tuning tasks held out (session 13's fresh pair)",
 }
 
 
