@@ -451,6 +451,12 @@ def test_lightning_columns_under_a_namespace_prefix(tmp_path: Path) -> None:
             f"lr 0.003000\ttime 0.0132 (0.0180)\tloss {1 / e:.4f} (2.4464)\tAcc@1 7.500 (9.924)",
             f"[2025-10-20 21:19:18 alexnet](main.py 228): INFO Validate: \tTime 0.007 (0.031)\t"
             f"Loss {1.2 / e:.4f} (2.3048)\tAcc@1 6.250 (10.000)")], "index", "val_Loss"),
+        # a config dump first (its ``transfer_loss_weight=1.0`` is a setting, not a series),
+        # then a loss printed without a separator (real16 u07)
+        (["Namespace(backbone='resnet50', lr=0.01, transfer_loss='daan', transfer_loss_weight=1.0)"]
+         + [f"Epoch: [{e:2d}/30], cls_loss: {1 / e:.4f}, transfer_loss: 0.0370, "
+            f"test_loss {1.2 / e:.6f}, test_acc: 39.8176" for e in range(1, 31)], "epoch",
+         "test_loss"),
     ],
 )  # fmt: skip
 def test_a_printed_text_log(tmp_path: Path, lines: list[str], x_name: str, extra: str) -> None:

@@ -7,6 +7,7 @@ point, its values as ``name: value`` or ``name=value`` pairs (``Epoch 3/200 | Lo
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,8 +38,13 @@ _METER = re.compile(
     rf"(?<![\w/.])(?P<name>[A-Za-z_][\w/.@]*)\s+(?P<value>{_NUMBER})\s+\((?:{_NUMBER})\)",
     re.IGNORECASE,
 )
-# The LR printed without a separator (``lr 0.003000``).
-_BARE_LR = re.compile(rf"\b(?P<name>lr|learning_rate)\s+(?P<value>{_NUMBER})(?![\w:/(])", re.I)
+# The LR or a loss printed without a separator (``lr 0.003000``, ``test_loss 3.000258``,
+# ``Val Loss 2.305``: a split's name before it is part of the name).
+_BARE = re.compile(
+    r"\b(?P<name>lr|learning_rate|(?:(?:train|training|val|valid|validation|test|eval)[ _])?"
+    rf"\w*loss)\s+(?P<value>{_NUMBER})(?![\w:/])(?!\s*\()",
+    re.IGNORECASE,
+)
 # A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``):
 # its unqualified names are the validation split's.
 _EVAL_LINE = re.compile(
@@ -52,7 +58,7 @@ def _pairs(line: str) -> dict[str, float]:
     for m in _COUNTER.finditer(line):
         out.setdefault(normalise(m["name"]), float(m["value"]))
     found: dict[str, float] = {}
-    for pattern in (_METER, _PAIR, _BARE_LR):
+    for pattern in (_METER, _PAIR, _BARE):
         for m in pattern.finditer(line):
             name = m["name"].strip()
             if normalise(name) not in out and name not in found:
@@ -113,4 +119,9 @@ def parse_text(text: str) -> _Table:
         if "epoch" not in pairs and epoch is not None:
             pairs = {"epoch": epoch, **pairs}
         records.append(pairs)
+    # A name seen on one line only, among many, is a setting printed once (a config dump's
+    # ``transfer_loss_weight=1.0``), not a logged series.
+    if len(records) >= 3:
+        counts = Counter(k for r in records for k in r)
+        records = [{k: v for k, v in r.items() if counts[k] > 1} for r in records]
     return _table_from_records(records)
