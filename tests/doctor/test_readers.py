@@ -287,6 +287,20 @@ def test_dict_of_lists_and_log_passthrough() -> None:
     assert diagnose(log).log is log
     with pytest.raises(LogFormatError, match="different lengths"):
         read_log({"loss": [1.0, 2.0, 3.0, 4.0], "lr": [0.1]})
+    with pytest.raises(LogFormatError, match="different lengths"):
+        read_log({"lr": [0.1], "loss": [1.0, 2.0, 3.0, 4.0]})
+
+
+def test_two_histories_of_different_lengths_in_one_mapping(tmp_path: Path) -> None:
+    # Two Keras History.history dicts merged into one JSON file (real17 u23): the last one
+    # written is diagnosed, and the log says so.
+    doc = {"reg_loss": [1.17 - 0.005 * e for e in range(30)], "reg_val_loss": [0.35] * 30,
+           "cls_loss": [0.726 - 0.001 * e for e in range(19)],
+           "cls_val_loss": [0.693] * 19}  # fmt: skip
+    log = read_log(write(tmp_path / "training_history.json", json.dumps(doc)))
+    assert log.columns["loss"] == "cls_loss" and len(log.loss) == 19
+    assert log.columns["val_loss"] == "cls_val_loss"
+    assert any("2 histories of different lengths" in n for n in log.notes)
     with pytest.raises(ConfigError, match="log=int"):
         read_log(3)
 

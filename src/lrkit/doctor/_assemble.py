@@ -51,7 +51,7 @@ def _from_table(
     names: dict[str, str | None],
     notes: list[str] | None = None,
 ) -> Log:
-    notes = [] if notes is None else notes
+    notes = [*table.notes, *([] if notes is None else notes)]
     available = list(table.values)
     step_col = _resolve(names["step"], available, "step", source) or pick_step(available)
     epoch_col = pick_epoch(available)

@@ -133,7 +133,7 @@ class Diagnosis:
         lines.extend(f"Note: {n}." for n in self.log.notes)
         for f in self.findings:
             a, b = f.steps
-            where = f"{x} {a:g}" if a == b else f"{x}s {a:g}–{b:g}"
+            where = f"{x} {a:g}" if a == b else f"{_plural(x)} {a:g}–{b:g}"
             tag = "" if f.severity == "error" else " (note)"
             lines.append(f"- {f.message}{tag} [{where}; {f.statistic} = {f.value:.4g}]")
         lines.append(f"Prescription: {self.prescription.text}")
@@ -204,3 +204,8 @@ class Diagnosis:
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
+
+
+def _plural(x_name: str) -> str:
+    """``steps``, ``epochs``, ``rows`` for the ``index`` axis (row numbers)."""
+    return "rows" if x_name == "index" else f"{x_name}s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrkit.doctor._diagnosis import _plural
 from lrkit.doctor._table import _Table
 
 
@@ -38,12 +39,12 @@ def _split_runs(
         prev = x
     if n_runs > 1:
         kept = np.flatnonzero(keep & rows)
-        span = f" ({x_name}s {xs[kept[0]]:g}–{xs[kept[-1]]:g})" if kept.size else ""
+        span = f" ({_plural(x_name)} {xs[kept[0]]:g}–{xs[kept[-1]]:g})" if kept.size else ""
         notes.append(
             f"{n_runs} runs in this log ({x_name} counter restarts); diagnosing the last{span}"
         )
     if n_resumes:
         notes.append(
-            f"{n_resumes} resume(s) from a checkpoint: replayed {x_name}s keep their newest values"
+            f"{n_resumes} resume(s) from a checkpoint: replayed {_plural(x_name)} keep their newest values"
         )
     return keep

@@ -22,6 +22,8 @@ class _Table:
         self.present: dict[str, np.ndarray] = {}
         #: non-numeric columns: name -> (row number, first non-numeric cell)
         self.text: dict[str, tuple[int, str]] = {}
+        #: what the parser decided that the user should know (the Log's notes)
+        self.notes: list[str] = []
 
     def add(self, name: str, cells: Sequence[float | None]) -> None:
         self.values[name] = np.array([math.nan if c is None else c for c in cells], dtype=float)
@@ -81,17 +83,40 @@ def _table_from_mapping(d: Mapping[str, Any], source: str) -> _Table:
             seq = [seq]
         cols[str(k)] = list(seq)
     lengths = {len(v) for v in cols.values()}
+    notes: list[str] = []
     if len(lengths) != 1:
-        detail = ", ".join(f"{k}={len(v)}" for k, v in cols.items())
-        raise LogFormatError(f"{source}: columns have different lengths ({detail})")
+        cols, note = _last_history(cols, source)
+        notes.append(note)
+        lengths = {len(v) for v in cols.values()}
     n = lengths.pop()
     table = _Table(n)
+    table.notes = notes
     for k, seq in cols.items():
         cells = [_scalar(v) for v in seq]
         if any(c == "text" for c in cells):
             continue
         table.add(k, _trailing_nan_rule([c if not isinstance(c, str) else None for c in cells]))
     return table
+
+
+def _last_history(cols: dict[str, list[Any]], source: str) -> tuple[dict[str, list[Any]], str]:
+    """Several histories of different lengths under one mapping (two Keras ``History.history``
+    dicts merged, ``reg_loss`` ×30 and ``cls_loss`` ×19): the columns as long as the last one
+    written, and a note saying so, where every group of equally long columns holds a loss
+    (each is a history); otherwise the lengths are an error."""
+    groups: dict[int, list[str]] = {}
+    for k, v in cols.items():
+        groups.setdefault(len(v), []).append(k)
+    last = groups[len(cols[list(cols)[-1]])]
+    if not all(any("loss" in k.lower() for k in g) for g in groups.values()):
+        detail = ", ".join(f"{k}={len(v)}" for k, v in cols.items())
+        raise LogFormatError(f"{source}: columns have different lengths ({detail})")
+    sizes = ", ".join(f"{g[0]}… ×{n}" for n, g in groups.items())
+    note = (
+        f"{len(groups)} histories of different lengths in one file ({sizes}): diagnosing the "
+        f"last one ({', '.join(last[:3])}{'…' if len(last) > 3 else ''})"
+    )
+    return {k: cols[k] for k in last}, note
 
 
 def _trailing_nan_rule(cells: list[float | None]) -> list[float | None]:
