@@ -47,7 +47,14 @@ committed before it was generated): ``lstm_fc`` (LSTM one-step forecaster of a n
 series from a 24-step window, MSE, Adam with AMSGrad), ``drop_cnn`` (2-D conv net with
 Dropout2d and dropout on 8x8 digits, SGD + momentum 0.9 with weight decay 5e-4), ``clip_tf``
 (two-layer pre-LayerNorm transformer sequence classifier, AdamW with weight decay 0.1 and the
-gradient norm clipped at 1.0), 600 steps each (``--families lstm_fc,drop_cnn,clip_tf``).
+gradient norm clipped at 1.0), 600 steps each (``--families lstm_fc,drop_cnn,clip_tf``). A seventh
+fresh draw (session 13, named here and committed before it was generated): ``vae_digits`` (MLP
+variational autoencoder on 8x8 digits, negative ELBO = Bernoulli reconstruction + KL per sample,
+Adam), ``triplet_embed`` (MLP embedding of a synthetic clustered data set, triplet margin loss on
+random in-batch triplets, validation on fixed held-out triplets, SGD + momentum 0.9),
+``deepsets_reg`` (DeepSets: a per-element MLP, sum pooling and an MLP regressing a nonlinear
+statistic of variable-size sets, MSE, AdamW with weight decay 0.01), 600 steps each
+(``--families vae_digits,triplet_embed,deepsets_reg``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -101,6 +108,13 @@ HELDOUT5_FAMILIES = ["quantile", "elman_rnn", "ln_mixer"]
 # conv net with dropout on digits (SGD + momentum, weight decay), a two-layer pre-LN transformer
 # classifier (AdamW, weight decay 0.1, gradient clipping at norm 1.0); 600 steps.
 HELDOUT6_FAMILIES = ["lstm_fc", "drop_cnn", "clip_tf"]
+# A seventh fresh draw (session 13, named and committed here before it was generated; the doctor runs
+# on it once, with the rules frozen): an MLP VAE on 8x8 digits (negative ELBO = reconstruction + KL
+# per sample, Adam), an MLP embedding trained with a triplet margin loss on a synthetic clustered
+# data set (random in-batch triplets; validation on fixed held-out triplets; SGD + momentum 0.9), a
+# DeepSets regressor of a nonlinear statistic of variable-size sets (MSE, AdamW, weight decay 0.01);
+# 600 steps.
+HELDOUT7_FAMILIES = ["vae_digits", "triplet_embed", "deepsets_reg"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -109,11 +123,12 @@ ALL_FAMILIES = (
     + HELDOUT4_FAMILIES
     + HELDOUT5_FAMILIES
     + HELDOUT6_FAMILIES
+    + HELDOUT7_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
-                "drop_cnn")  # fmt: skip
+                "drop_cnn", "triplet_embed")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -224,6 +239,28 @@ def _data(family: str) -> dict[str, Any]:
         second = x[:, 8:]
         counts = torch.stack([(second == t).sum(1) for t in range(4)], 1)
         d = {"x": x, "y": (counts + 0.1 * torch.arange(4)).argmax(1)}
+    elif family == "vae_digits":
+        dg = load_digits()
+        x = torch.tensor(dg.data / 16.0, dtype=torch.float32)
+        d = {"x": x, "y": x}
+    elif family == "triplet_embed":
+        k, n = 10, N_TRAIN + 1000
+        c = g.normal(size=(k, 4)) * 1.2
+        lab = g.integers(0, k, n)
+        z = c[lab] + g.normal(size=(n, 4))
+        w1, w2 = g.normal(size=(4, 16)), g.normal(size=(16, 16)) / 4
+        x = np.tanh(z @ w1 / 2) @ w2 + z @ w1 / 4 + 0.3 * g.normal(size=(n, 16))
+        d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(lab)}
+    elif family == "deepsets_reg":
+        n, m = N_TRAIN + 1000, 20
+        sizes = g.integers(3, m + 1, n)
+        e = g.normal(size=(n, m, 3))
+        mask = (np.arange(m)[None] < sizes[:, None]).astype(np.float64)
+        e = e * mask[:, :, None]
+        y = 2 * np.tanh((e[:, :, 0] * e[:, :, 1]).sum(1) / 3) + 0.15 * np.abs(e[:, :, 2]).sum(1)
+        y = y - 0.15 * sizes * np.sqrt(2 / np.pi) + 0.1 * g.normal(size=n)
+        x = np.concatenate([e, mask[:, :, None]], 2).astype(np.float32)  # last channel: mask
+        d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -251,6 +288,15 @@ def _data(family: str) -> dict[str, Any]:
     out = {"xt": d["x"][tr], "yt": d["y"][tr], "xv": d["x"][va], "yv": d["y"][va]}
     if family == "finetune":
         out["pre"] = (d["pre_x"], d["pre_y"])
+    if family == "triplet_embed":  # fixed held-out triplets: (anchor, positive, negative)
+        xv, yv = out["xv"], out["yv"]
+        a = torch.tensor(g.integers(0, len(yv), 1000))
+        same = yv[:, None] == yv[None]
+        r = torch.tensor(g.random((1000, len(yv))))
+        pos = torch.where(same[a] & (torch.arange(len(yv))[None] != a[:, None]), r, -1.0).argmax(1)
+        neg = torch.where(~same[a], r, -1.0).argmax(1)
+        out["xv"] = torch.stack([xv[a], xv[pos], xv[neg]], 1)
+        out["yv"] = yv[a]
     _CACHE[family] = out
     return out
 
@@ -320,6 +366,13 @@ def _model(family: str, seed: int) -> Any:
                              nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 16, 10))  # fmt: skip
     if family == "clip_tf":
         return _PreLNTransformer()
+    if family == "vae_digits":
+        return _VAE()
+    if family == "triplet_embed":
+        return nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 8))  # fmt: skip
+    if family == "deepsets_reg":
+        return _DeepSets()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -488,6 +541,46 @@ class _PreLNTransformer:
         return PreLN()
 
 
+class _VAE:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class VAE(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.enc = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 2 * 8))
+                self.dec = nn.Sequential(nn.Linear(8, 128), nn.ReLU(), nn.Linear(128, 64))
+
+            def forward(self, x: Any) -> Any:
+                mu, logvar = self.enc(x).chunk(2, 1)
+                if self.training:
+                    eps = torch.randn_like(mu)
+                else:  # a fixed draw: the validation ELBO is a deterministic estimate
+                    g = torch.Generator().manual_seed(0)
+                    eps = torch.randn(mu.shape, generator=g)
+                z = mu + eps * (0.5 * logvar).exp()
+                return self.dec(z), mu, logvar
+
+        return VAE()
+
+
+class _DeepSets:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class DeepSets(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.phi = nn.Sequential(nn.Linear(3, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU())
+                self.rho = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+
+            def forward(self, x: Any) -> Any:
+                h = self.phi(x[..., :3]) * x[..., 3:]  # padding elements masked out
+                return self.rho(h.sum(1))
+
+        return DeepSets()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -530,8 +623,15 @@ class _TinyTransformer:
 def _loss(family: str, out: Any, y: Any) -> Any:
     import torch.nn.functional as F
 
-    if family in ("regression", "autoencoder", "elman_rnn", "lstm_fc"):
+    if family in ("regression", "autoencoder", "elman_rnn", "lstm_fc", "deepsets_reg"):
         return F.mse_loss(out, y)
+    if family == "vae_digits":  # negative ELBO per sample: Bernoulli reconstruction + KL
+        logits, mu, logvar = out
+        rec = F.binary_cross_entropy_with_logits(logits, y, reduction="sum") / len(y)
+        kl = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum() / len(y)
+        return rec + kl
+    if family == "triplet_embed":
+        return _triplet_loss(out, y)
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -548,6 +648,26 @@ def _loss(family: str, out: Any, y: Any) -> Any:
     if family in ("gru_lm", "transformer_lm"):
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     return F.cross_entropy(out, y)
+
+
+def _triplet_loss(out: Any, y: Any) -> Any:
+    """Triplet margin loss: on (n, 3, dim) embeddings the fixed triplets; on (n, dim) random
+    in-batch triplets (a random positive and a random negative per anchor; drawn from the global
+    RNG while training, from a fixed seed under no_grad, so an evaluation is deterministic)."""
+    import torch
+    import torch.nn.functional as F
+
+    if out.dim() == 3:
+        return F.triplet_margin_loss(out[:, 0], out[:, 1], out[:, 2], margin=1.0)
+    n = len(y)
+    gen = None if torch.is_grad_enabled() else torch.Generator().manual_seed(0)
+    r = torch.rand((n, n), generator=gen)
+    same = y[:, None] == y[None]
+    pos_ok = same & ~torch.eye(n, dtype=torch.bool)
+    pos = torch.where(pos_ok, r, -1.0).argmax(1)
+    neg = torch.where(~same, r, -1.0).argmax(1)
+    keep = pos_ok.any(1) & (~same).any(1)
+    return F.triplet_margin_loss(out[keep], out[pos[keep]], out[neg[keep]], margin=1.0)
 
 
 def _optimizer(family: str, params: Any, lr: float) -> Any:
@@ -589,6 +709,10 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr, momentum=0.9, weight_decay=5e-4)
     if family == "clip_tf":
         return torch.optim.AdamW(params, lr, weight_decay=0.1)
+    if family == "triplet_embed":
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    if family == "deepsets_reg":
+        return torch.optim.AdamW(params, lr, weight_decay=0.01)
     return torch.optim.Adam(params, lr)
 
 
@@ -911,7 +1035,7 @@ def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
-           + HELDOUT6_FAMILIES)  # fmt: skip
+           + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -978,8 +1102,8 @@ def main() -> None:
     ap.add_argument("--families", default=",".join(FAMILIES),
                     help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
                          f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
-                         f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)} and "
-                         f"{','.join(HELDOUT6_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)}, "
+                         f"{','.join(HELDOUT6_FAMILIES)} and {','.join(HELDOUT7_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
