@@ -482,6 +482,13 @@ def test_a_printed_text_log(tmp_path: Path, lines: list[str], x_name: str, extra
     assert diagnose(log).verdict != "inconclusive"
 
 
+def test_an_evaluation_tag_after_the_loss_does_not_rename_it(tmp_path: Path) -> None:
+    # "test:" after the training loss on one line is not an evaluation line
+    lines = [f"Epoch {e}: loss: {1 / e:.4f}, test: {0.5 + e / 100:.3f}" for e in range(1, 31)]
+    log = read_log(write(tmp_path / "train.log", "\n".join(lines) + "\n"))
+    assert log.columns["loss"] == "loss" and log.val_loss is None
+
+
 def test_a_csv_with_a_trailing_separator_in_its_header(tmp_path: Path) -> None:
     # "epoch,train_loss,test_loss,top1," over rows without the trailing comma (real14 v15)
     rows = ["epoch,train_loss,test_loss,top1,"] + [

@@ -45,8 +45,8 @@ _BARE = re.compile(
     rf"\w*loss)\s+(?P<value>{_NUMBER})(?![\w:/])(?!\s*\()",
     re.IGNORECASE,
 )
-# A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``):
-# its unqualified names are the validation split's.
+# A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``),
+# the tag before its first loss: its unqualified names are the validation split's.
 _EVAL_LINE = re.compile(
     r"\b(?:val|valid|validate|validation|eval|evaluate|evaluation|test)\s*[:\[]", re.I
 )
@@ -63,7 +63,8 @@ def _pairs(line: str) -> dict[str, float]:
             name = m["name"].strip()
             if normalise(name) not in out and name not in found:
                 found[name] = float(m["value"])
-    evaluation = _EVAL_LINE.search(line) is not None
+    tag, loss = _EVAL_LINE.search(line), _LOSS_KEY.search(line)
+    evaluation = tag is not None and (loss is None or tag.start() < loss.start())
     for name, value in found.items():
         if evaluation and not normalise(name).startswith(_SPLITS):
             name = f"val_{name}"
