@@ -291,6 +291,21 @@ def test_dict_of_lists_and_log_passthrough() -> None:
         read_log({"lr": [0.1], "loss": [1.0, 2.0, 3.0, 4.0]})
 
 
+def test_a_skorch_history_is_read_per_batch(tmp_path: Path) -> None:
+    # skorch's History (real18 e01): epoch records that list their batches, the validation
+    # batches among them; the per-batch training losses are the curve, each epoch's
+    # valid_loss its validation loss.
+    hist = [
+        {"epoch": e, "batches": [{"train_loss": 1.0 / (e * 10 + b), "train_batch_size": 64}
+                                 for b in range(1, 21)] + [{"valid_loss": 0.9, "valid_batch_size": 64}],
+         "train_loss": 1.0 / (e * 10 + 10), "valid_loss": 1.2 / (e + 1), "valid_acc": 0.5 + e / 20}
+        for e in range(1, 4)
+    ]  # fmt: skip
+    log = read_log(write(tmp_path / "history.json", json.dumps(hist)))
+    assert log.columns["loss"] == "train_loss" and len(log.loss) == 60 and log.x_name == "step"
+    assert log.columns["val_loss"] == "valid_loss" and len(log.val_loss or []) == 3
+
+
 def test_two_histories_of_different_lengths_in_one_mapping(tmp_path: Path) -> None:
     # Two Keras History.history dicts merged into one JSON file (real17 u23): the last one
     # written is diagnosed, and the log says so.

@@ -50,7 +50,8 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             raise LogFormatError(f"{source}: empty JSON list")
         if not all(isinstance(r, Mapping) for r in doc):
             raise LogFormatError(f"{source}: a JSON list must hold one object per row")
-        return _table_from_records(doc), "json"
+        table = _table_from_records(_batch_records(doc) or doc)
+        return table, "json"
     if isinstance(doc, Mapping):
         if isinstance(doc.get("history"), Mapping):  # {"history": {...}, "params": ...}
             doc = doc["history"]
@@ -87,6 +88,31 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
 
 
 _HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
+
+
+def _batch_records(epochs: list[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+    """Per-batch records from epoch records that list their batches (skorch's ``History``:
+    ``[{"epoch": 1, "batches": [{"train_loss": 0.70, ...}, ...], "train_loss": 0.69,
+    "valid_loss": 0.70, ...}, ...]``): a record per training batch, numbered by a running
+    ``step``, its epoch's summary (the epoch mean renamed ``epoch_<name>``) on the epoch's last
+    batch; ``None`` where the records hold no such lists."""
+    if not all(isinstance(r.get("batches"), list) for r in epochs):
+        return None
+    out: list[dict[str, Any]] = []
+    for i, rec in enumerate(epochs):
+        batches = [b for b in rec["batches"] if isinstance(b, Mapping) and "train_loss" in b]
+        for b in batches:
+            out.append({"step": len(out) + 1, "epoch": rec.get("epoch", i + 1), **b})
+        summary = {
+            (f"epoch_{k}" if k == "train_loss" else k): v
+            for k, v in rec.items()
+            if k not in ("batches", "epoch")
+        }
+        if out and batches:
+            out[-1] |= summary
+        else:
+            out.append({"epoch": rec.get("epoch", i + 1), **summary})
+    return out if any("train_loss" in r for r in out) else None
 
 
 def _records_under_a_key(doc: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
