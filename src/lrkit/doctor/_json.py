@@ -50,8 +50,8 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             raise LogFormatError(f"{source}: empty JSON list")
         if not all(isinstance(r, Mapping) for r in doc):
             raise LogFormatError(f"{source}: a JSON list must hold one object per row")
-        table = _table_from_records(_batch_records(doc) or doc)
-        return table, "json"
+        batches = _batch_records(doc)
+        return _table_from_records(doc if batches is None else batches), "json"
     if isinstance(doc, Mapping):
         if isinstance(doc.get("history"), Mapping):  # {"history": {...}, "params": ...}
             doc = doc["history"]
@@ -90,7 +90,7 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
 _HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
 
 
-def _batch_records(epochs: list[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+def _batch_records(epochs: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
     """Per-batch records from epoch records that list their batches (skorch's ``History``:
     ``[{"epoch": 1, "batches": [{"train_loss": 0.70, ...}, ...], "train_loss": 0.69,
     "valid_loss": 0.70, ...}, ...]``): a record per training batch, numbered by a running
@@ -112,7 +112,7 @@ def _batch_records(epochs: list[Mapping[str, Any]]) -> list[dict[str, Any]] | No
             out[-1] |= summary
         else:
             out.append({"epoch": rec.get("epoch", i + 1), **summary})
-    return out if any("train_loss" in r for r in out) else None
+    return [*out] if any("train_loss" in r for r in out) else None
 
 
 def _records_under_a_key(doc: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
