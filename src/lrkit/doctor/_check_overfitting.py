@@ -109,7 +109,6 @@ def _stalled_gap(
     # (Where a flat, noisy validation loss takes its lowest value is chance; starting the stall
     # at the first evaluation within reach of the best instead fired on 10 healthy real logs
     # whose validation loss flattened slowly at its floor, session 13.)
-    noise = val_noise(v.values)
     after = n - 1 - k
     if after < max(4, t.gap_stall * (n - 1)):
         return None
@@ -127,6 +126,7 @@ def _stalled_gap(
     # a rise must clear too).
     gain = float(np.interp(x0, c.x, c.smooth)) - c.tail
     drop = gain / vmin
+    noise = val_noise(v.values)
     if noise > 0 and gain < t.overfit_noise * noise:
         return None
     tr = trend(c.x[window], c.smooth[window])

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrkit.doctor._columns import normalise
+from lrkit.doctor._csv import _number
 from lrkit.doctor._table import _Table, _table_from_records
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
@@ -73,8 +74,9 @@ def _pairs(line: str) -> dict[str, float]:
 
 
 def _numeric(field: str) -> bool:
+    """A CSV cell that :func:`_csv._number` reads (a number, or empty), quotes aside."""
     try:
-        float(field.strip().strip('"') or "nan")
+        _number(field.strip().strip('"'))
     except ValueError:
         return False
     return True
@@ -96,7 +98,7 @@ def _csv_header(lines: list[str]) -> bool:
 def looks_like_text_log(text: str) -> bool:
     """Whether ``text`` is a printed log: its first line is no CSV header (unless it already
     holds a loss value) and at least two lines hold a ``loss`` value."""
-    lines = [_ANSI.sub("", ln) for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
     if not lines:
         return False
     first = _pairs(lines[0])
@@ -111,8 +113,8 @@ def parse_text(text: str) -> _Table:
     epoch of the lines below it (Keras's progress output)."""
     records: list[Mapping[str, Any]] = []
     epoch: float | None = None
-    for line in text.splitlines():
-        pairs = _pairs(_ANSI.sub("", line))
+    for line in _ANSI.sub("", text).splitlines():
+        pairs = _pairs(line)
         if not any(_LOSS_KEY.search(k) for k in pairs):
             if "epoch" in pairs:
                 epoch = pairs["epoch"]
