@@ -54,7 +54,14 @@ Adam), ``triplet_embed`` (MLP embedding of a synthetic clustered data set, tripl
 random in-batch triplets, validation on fixed held-out triplets, SGD + momentum 0.9),
 ``deepsets_reg`` (DeepSets: a per-element MLP, sum pooling and an MLP regressing a nonlinear
 statistic of variable-size sets, MSE, AdamW with weight decay 0.01), 600 steps each
-(``--families vae_digits,triplet_embed,deepsets_reg``).
+(``--families vae_digits,triplet_embed,deepsets_reg``). An eighth fresh draw (session 14, named here
+and committed before it was generated): ``gauss_nll`` (heteroscedastic MLP regressor with a mean
+and a variance head, Gaussian negative log-likelihood, which can go below zero, Adam),
+``gnn_graph`` (graph neural network: two mean-aggregation message-passing layers over seeded
+random 12-node graphs, mean readout, classifying which of three generators drew the graph,
+cross-entropy, SGD + momentum 0.9), ``mf_rec`` (matrix-factorisation recommender: user and item
+embeddings and biases, MSE on seeded synthetic low-rank ratings, RMSprop), 600 steps each
+(``--families gauss_nll,gnn_graph,mf_rec``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -115,6 +122,13 @@ HELDOUT6_FAMILIES = ["lstm_fc", "drop_cnn", "clip_tf"]
 # DeepSets regressor of a nonlinear statistic of variable-size sets (MSE, AdamW, weight decay 0.01);
 # 600 steps.
 HELDOUT7_FAMILIES = ["vae_digits", "triplet_embed", "deepsets_reg"]
+# An eighth fresh draw (session 14, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): a heteroscedastic MLP regressor with the Gaussian
+# negative log-likelihood (mean and variance heads; the loss can go negative; Adam), a graph
+# neural network classifying seeded random graphs by their generator (mean-aggregation message
+# passing, SGD + momentum 0.9), a matrix-factorisation recommender on synthetic low-rank ratings
+# (user/item embeddings and biases, MSE, RMSprop); 600 steps.
+HELDOUT8_FAMILIES = ["gauss_nll", "gnn_graph", "mf_rec"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -124,11 +138,12 @@ ALL_FAMILIES = (
     + HELDOUT5_FAMILIES
     + HELDOUT6_FAMILIES
     + HELDOUT7_FAMILIES
+    + HELDOUT8_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
-                "drop_cnn", "triplet_embed")  # fmt: skip
+                "drop_cnn", "triplet_embed", "gnn_graph")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -261,6 +276,23 @@ def _data(family: str) -> dict[str, Any]:
         y = y - 0.15 * sizes * np.sqrt(2 / np.pi) + 0.1 * g.normal(size=n)
         x = np.concatenate([e, mask[:, :, None]], 2).astype(np.float32)  # last channel: mask
         d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "gauss_nll":
+        x = g.normal(size=(N_TRAIN + 1000, 6)).astype(np.float32)
+        mean = np.sin(1.5 * x[:, 0]) + 0.5 * x[:, 1] * x[:, 2] + 0.3 * x[:, 5]
+        std = 0.15 + 0.8 / (1 + np.exp(-2 * x[:, 3])) + 0.3 * np.abs(x[:, 4])
+        y = mean + std * g.standard_normal(len(x))
+        d = {"x": torch.tensor(x), "y": torch.tensor(y.astype(np.float32))[:, None]}
+    elif family == "gnn_graph":
+        d = _random_graphs(g, N_TRAIN + 1000)
+    elif family == "mf_rec":
+        users, items, rank = 50, 40, 3
+        u, v = g.normal(size=(users, rank)), g.normal(size=(items, rank))
+        bu, bi = 0.5 * g.normal(size=users), 0.5 * g.normal(size=items)
+        cells = g.permutation(users * items)[: N_TRAIN + 1000]
+        ui, ii = cells // items, cells % items
+        r = 3.0 + bu[ui] + bi[ii] + (u[ui] * v[ii]).sum(1) / np.sqrt(rank)
+        r = r + 0.4 * g.normal(size=len(cells))
+        d = {"x": torch.tensor(np.stack([ui, ii], 1)), "y": torch.tensor(r.astype(np.float32))}
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -299,6 +331,37 @@ def _data(family: str) -> dict[str, Any]:
         out["yv"] = yv[a]
     _CACHE[family] = out
     return out
+
+
+def _random_graphs(g: Any, n: int, nodes: int = 12) -> dict[str, Any]:
+    """Graphs drawn by one of three generators (the class) with an overlapping mean degree:
+    Erdos-Renyi, a two-block stochastic block model, a random geometric graph. Each graph is
+    packed as its adjacency matrix next to its node features (degree / 4 and two noise channels):
+    a (nodes, nodes + 3) tensor."""
+    import torch
+
+    xs, ys = [], []
+    for _ in range(n):
+        k = int(g.integers(0, 3))
+        p = g.uniform(0.18, 0.32)
+        if k == 0:
+            a = g.random((nodes, nodes)) < p
+        elif k == 1:
+            block = np.arange(nodes) < nodes // 2
+            same = block[:, None] == block[None]
+            a = g.random((nodes, nodes)) < np.where(same, 1.7 * p, 0.3 * p)
+        else:
+            pos = g.random((nodes, 2))
+            dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+            a = dist < np.sqrt(p / np.pi) * 1.1
+        a = np.triu(a, 1)
+        a = (a | a.T).astype(np.float32)
+        perm = g.permutation(nodes)
+        a = a[perm][:, perm]
+        feat = np.concatenate([a.sum(1, keepdims=True) / 4, g.normal(size=(nodes, 2))], 1)
+        xs.append(np.concatenate([a, feat], 1))
+        ys.append(k)
+    return {"x": torch.tensor(np.array(xs, dtype=np.float32)), "y": torch.tensor(ys)}
 
 
 def _model(family: str, seed: int) -> Any:
@@ -373,6 +436,13 @@ def _model(family: str, seed: int) -> Any:
                              nn.Linear(64, 8))  # fmt: skip
     if family == "deepsets_reg":
         return _DeepSets()
+    if family == "gauss_nll":  # two outputs: the mean and the (pre-softplus) variance
+        return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                             nn.Linear(32, 2))  # fmt: skip
+    if family == "gnn_graph":
+        return _MeanGNN()
+    if family == "mf_rec":
+        return _MatFact()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -581,6 +651,53 @@ class _DeepSets:
         return DeepSets()
 
 
+class _MeanGNN:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class MeanGNN(nn.Module):
+            def __init__(self, nodes: int = 12, feats: int = 3, hidden: int = 32) -> None:
+                super().__init__()
+                self.nodes = nodes
+                self.self1 = nn.Linear(feats, hidden)
+                self.nb1 = nn.Linear(feats, hidden, bias=False)
+                self.self2 = nn.Linear(hidden, hidden)
+                self.nb2 = nn.Linear(hidden, hidden, bias=False)
+                self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+            def forward(self, x: Any) -> Any:
+                a, h = x[..., : self.nodes], x[..., self.nodes :]
+                deg = a.sum(-1, keepdim=True).clamp(min=1.0)
+                h = torch.relu(self.self1(h) + self.nb1(a @ h / deg))  # mean over neighbours
+                h = torch.relu(self.self2(h) + self.nb2(a @ h / deg))
+                return self.out(h.mean(1))  # mean readout over the nodes
+
+        return MeanGNN()
+
+
+class _MatFact:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class MatFact(nn.Module):
+            def __init__(self, users: int = 50, items: int = 40, dim: int = 4) -> None:
+                super().__init__()
+                self.u, self.v = nn.Embedding(users, dim), nn.Embedding(items, dim)
+                self.bu, self.bi = nn.Embedding(users, 1), nn.Embedding(items, 1)
+                for e in (self.u, self.v):
+                    nn.init.normal_(e.weight, std=0.1)
+                for e in (self.bu, self.bi):
+                    nn.init.zeros_(e.weight)
+                self.mu = nn.Parameter(torch.zeros(1))
+
+            def forward(self, x: Any) -> Any:
+                u, i = x[:, 0], x[:, 1]
+                dot = (self.u(u) * self.v(i)).sum(1)
+                return dot + self.bu(u)[:, 0] + self.bi(i)[:, 0] + self.mu
+
+        return MatFact()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -632,6 +749,10 @@ def _loss(family: str, out: Any, y: Any) -> Any:
         return rec + kl
     if family == "triplet_embed":
         return _triplet_loss(out, y)
+    if family == "gauss_nll":  # the variance through softplus; the loss can go below zero
+        return F.gaussian_nll_loss(out[:, :1], y, F.softplus(out[:, 1:]) + 1e-4)
+    if family == "mf_rec":
+        return F.mse_loss(out, y)
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -713,6 +834,10 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr, momentum=0.9)
     if family == "deepsets_reg":
         return torch.optim.AdamW(params, lr, weight_decay=0.01)
+    if family == "gnn_graph":
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    if family == "mf_rec":
+        return torch.optim.RMSprop(params, lr)
     return torch.optim.Adam(params, lr)
 
 
@@ -1035,7 +1160,7 @@ def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
-           + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES)  # fmt: skip
+           + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -1103,7 +1228,8 @@ def main() -> None:
                     help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
                          f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
                          f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)}, "
-                         f"{','.join(HELDOUT6_FAMILIES)} and {','.join(HELDOUT7_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)} "
+                         f"and {','.join(HELDOUT8_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
