@@ -516,3 +516,32 @@ def test_a_csv_with_a_trailing_separator_in_its_header(tmp_path: Path) -> None:
     rows[5] = "4,0.4"
     with pytest.raises(LogFormatError, match="line 6 has 2 fields"):
         read_log(write(tmp_path / "bad.csv", "\n".join(rows) + "\n"))
+
+
+def test_csv_with_bare_carriage_returns_is_read_line_by_line(tmp_path: Path) -> None:
+    # Old Mac line ends (or a line rewritten in place with "\r"): csv alone fails on them with
+    # "new-line character seen in unquoted field".
+    rows = "".join(f"{k},{2.0 - 0.01 * k}\r" for k in range(40))
+    p = tmp_path / "log.csv"
+    p.write_bytes(("step,loss\r" + rows).encode())
+    log = read_log(p)
+    assert len(log.loss) == 40 and log.loss.values[-1] == pytest.approx(2.0 - 0.39)
+
+
+def test_csv_the_csv_module_cannot_parse_is_a_format_error(tmp_path: Path) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("step,loss\n" + "x" * 200_000 + ",1\n")
+    with pytest.raises(LogFormatError, match="not a readable CSV file"):
+        read_log(p)
+
+
+def test_keras_csvlogger_with_windows_double_carriage_returns(tmp_path: Path) -> None:
+    # Keras's CSVLogger on Windows ends lines with "\r\r\n": the blank lines that leaves are
+    # not rows (session 14: 13 real logs in real..real18).
+    rows = "".join(
+        f"{e},{0.5 + 0.01 * e},{1.2 - 0.03 * e},{1.3 - 0.02 * e}\r\r\n" for e in range(20)
+    )
+    p = tmp_path / "training_log.csv"
+    p.write_bytes(("epoch,accuracy,loss,val_loss\r\r\n" + rows).encode())
+    log = read_log(p)
+    assert len(log.loss) == 20 and log.val_loss is not None and len(log.val_loss) == 20

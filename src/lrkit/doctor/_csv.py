@@ -23,7 +23,13 @@ def _number(cell: str) -> float | None:
 def _parse_csv(text: str, source: str) -> _Table:
     sample = text[:4096]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    # Universal newlines: a file written with bare carriage returns (old Mac line ends, or a
+    # progress line rewritten in place) is read line by line instead of failing in csv; the
+    # blank lines that "\r\r\n" line ends (Keras's CSVLogger on Windows) then leave are no rows.
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline=None), delimiter=delimiter) if r]
+    except csv.Error as exc:
+        raise LogFormatError(f"{source}: not a readable CSV file ({exc})") from None
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     header = [h.strip() for h in rows[0]]
