@@ -487,3 +487,91 @@ def test_a_validation_loss_of_zero_is_not_a_stall() -> None:
     val[-1] = 2.94
     d = diagnose({"epoch": e, "loss": train, "val_loss": val})
     assert d.verdict != "overfitting", d.explain()
+
+
+def _memorised(seed: int, drift: float) -> dict[str, np.ndarray]:
+    # real5 v13 / real8 y29: the training loss falls from 0.6 to ~1e-4 (a memorised training
+    # set) and then drifts up by ``drift``; the validation loss is lowest after 2 of 30 epochs
+    # and rises 80% above that while training stays far below its level at that epoch.
+    rng = np.random.default_rng(seed)
+    k = np.arange(1, 241, dtype=float)
+    train = 0.6 * np.exp(-k / 12) + 1e-4
+    train[150:] += np.linspace(0.0, drift, 90)
+    train = train * _noise(rng, 240, 0.05)
+    e = np.arange(1, 31, dtype=float) * 8
+    val = 0.05 + 0.04 * np.clip((e - 16) / 80, 0, 1) + 0.03 * np.exp(-e / 6)
+    return {"step": k, "loss": train, "val_step": e, "val_loss": val * _noise(rng, 30, 0.02)}
+
+
+def _to_rows(d: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    # one table: the validation loss at its steps, NaN elsewhere (as a Lightning CSV has it)
+    steps = d["step"]
+    val = np.full(len(steps), np.nan)
+    idx = np.searchsorted(steps, d["val_step"])
+    val[idx] = d["val_loss"]
+    return {"step": list(steps), "loss": list(d["loss"]), "val_loss": list(val)}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_memorised_loss_drifting_up_while_validation_rises_is_overfitting(seed: int) -> None:
+    d = diagnose(_to_rows(_memorised(seed, drift=6e-4)))
+    assert d.verdict == "overfitting", d.explain()
+    # the climb of the training loss is kept as a note, not dropped
+    notes = [f for f in d.findings if f.kind == "lr_too_high"]
+    assert notes and all(f.severity == "warning" for f in notes)
+    # a training loss that climbs back above its level at the validation loss's best is
+    # still too high an LR, whatever the validation loss does
+    assert diagnose(_to_rows(_memorised(seed, drift=0.4))).verdict == "lr_too_high"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_fast_fall_between_the_first_logged_averages_is_not_a_spike(seed: int) -> None:
+    # real3 t05 / real9 z05: Hugging Face logs averaged over 10 steps, 1.36 -> 0.47 -> 0.27 ...
+    rng = np.random.default_rng(seed)
+    s = np.arange(1, 121, dtype=float) * 5
+    loss = (0.06 + 1.3 * np.exp(-(s - 5) / 4)) * _noise(rng, 120, 0.05)
+    lr = 5e-5 * (1 - s / 620)
+    d = diagnose({"step": s, "loss": loss, "learning_rate": lr})
+    assert d.verdict == "healthy", d.explain()
+    # a loss that starts at its level and then jumps up still does
+    up = loss.copy()
+    up[3:9] = 4.0 * up[0]
+    assert diagnose({"step": s, "loss": up, "learning_rate": lr}).verdict in {
+        "unstable",
+        "lr_too_high",
+    }
+
+
+def _noisy_floor(seed: int, val_slope: float) -> dict[str, list[float]]:
+    # real12 w07: a very noisy per-step training loss around 0.3 under a constant LR, and five
+    # evaluations that fall 0.37 -> 0.26 (``val_slope`` < 0) or sit flat (0).
+    rng = np.random.default_rng(seed)
+    s = np.arange(1, 241, dtype=float) * 50
+    train = (0.3 + 1.0 * np.exp(-s / 1200)) * _noise(rng, 240, 0.4)
+    val = np.full(240, np.nan)
+    for j, i in enumerate(range(47, 240, 48)):
+        val[i] = 0.37 + val_slope * j + (0.004 * (-1) ** j if val_slope == 0 else 0.0)
+    return {"step": list(s), "loss": list(train), "val_loss": list(val), "lr": [5e-5] * 240}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_noisy_stall_is_no_plateau_while_validation_still_improves(seed: int) -> None:
+    flat = diagnose(_noisy_floor(seed, 0.0))
+    if flat.verdict != "plateau":
+        pytest.fail(f"the control should be a plateau: {flat.explain()}")  # pragma: no cover
+    d = diagnose(_noisy_floor(seed, -0.027))
+    assert d.verdict == "healthy", d.explain()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_short_log_whose_validation_improves_to_its_end_is_healthy(seed: int) -> None:
+    # real16 u10 / real17 u13: 12 epochs, the training loss falls slowly and steadily (a hint of
+    # a too-small LR that 12 values cannot carry) while the validation loss falls to its last
+    rng = np.random.default_rng(seed)
+    e = np.arange(1, 13, dtype=float)
+    train = (1.9 - 0.045 * e) * _noise(rng, 12, 0.003)
+    val = (1.88 * np.exp(-e / 15)) * _noise(rng, 12, 0.003)
+    d = diagnose({"epoch": e, "loss": train, "val_loss": val})
+    assert d.verdict == "healthy", d.explain()
+    # without the validation loss the same 12 values are too few to judge
+    assert diagnose({"epoch": e, "loss": train}).verdict == "inconclusive"

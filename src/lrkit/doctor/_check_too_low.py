@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrkit.doctor._check_overfitting import val_noise
 from lrkit.doctor._curve import (
     Curve,
     _block_start,
@@ -309,6 +310,10 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
             stalled = (
                 tr.flat or drop < t.plateau_change * level or drop < t.plateau_drop_noise * noise
             )
+        if stalled and _val_improving(log, start, t):
+            # The held-out loss still improves to its end: the run is still learning (the
+            # later, shorter windows hold fewer evaluations, not more evidence).
+            return []
         if stalled:
             lr = log.lr.finite() if log.lr is not None else None
             if lr is not None and len(lr) > 0:
@@ -329,6 +334,31 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 )
             ]
     return []
+
+
+def _val_improving(log: Log, start: float, t: Thresholds) -> bool:
+    """Whether the validation loss still falls significantly from ``start`` to the end, with
+    its best among the last quarter of those evaluations: a noisy minibatch loss can hide a fall
+    that the evaluations on a fixed set show. (Asking it to fall by more than the training loss
+    over the same window, relative to their levels, undid every veto on both corpora, session
+    14.)"""
+    if t.plateau_val_evals <= 0 or log.val_loss is None:
+        return False
+    v = log.val_loss.finite()
+    keep = v.steps >= start
+    x, y = v.steps[keep], v.values[keep]
+    if len(y) < t.plateau_val_evals:
+        return False
+    tr = trend(x, y)
+    late = int(np.argmin(y)) >= len(y) - max(1, len(y) // 4)
+    # One-sided: the question is only whether it still falls (4 falling evaluations in a row
+    # have p = 1/24).
+    if not (tr.slope < 0 and tr.p_value / 2 < t.low_p and late):
+        return False
+    # ... and by more than the evaluations' own noise (overfit_noise × it, as a rise must
+    # clear): a long, flat validation loss can trend down significantly by a sliver.
+    noise = val_noise(y)
+    return not (noise > 0 and -tr.slope * float(x[-1] - x[0]) < t.overfit_noise * noise)
 
 
 def _no_evidence(c: Curve, t: Thresholds) -> Finding | None:

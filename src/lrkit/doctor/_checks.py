@@ -17,6 +17,8 @@ a curve shorter than 30 points), ``tail`` the median of the last 10% of the valu
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from lrkit.doctor._check_divergence import check_diverged, check_unstable
@@ -24,6 +26,7 @@ from lrkit.doctor._check_overfitting import check_overfitting
 from lrkit.doctor._check_too_high import check_lr_too_high, early_explosion
 from lrkit.doctor._check_too_low import (
     _no_evidence,
+    _val_improving,
     check_lr_too_low,
     check_plateau,
     frozen_loss,
@@ -89,6 +92,8 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
     )
     if log.loss_is_validation:
         findings = _validation_rise(log, c, findings)
+    else:
+        findings = _overfit_over_rises(c, findings)
     if any(f.kind == "diverged" for f in findings):
         return findings, c
     span = (float(c.x[0]), float(c.x[-1])) if n else (0.0, 0.0)
@@ -104,6 +109,11 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
             return [flat], c
     strong = [f for f in findings if f.kind not in _WEAK]
     if n < t.weak_points and len(strong) < len(findings) and not strong:
+        if _val_improving(log, float(c.x[0]), t):
+            # A short log whose held-out loss improves to its end: it learns; the hints stay
+            # notes (session 14: 10-15 epoch Keras and text logs whose validation loss fell
+            # to its last evaluation were "too few values to be sure").
+            return [dataclasses.replace(f, severity="warning") for f in findings], c
         weak = ", ".join(sorted({f.kind for f in findings}))
         findings.insert(0, _too_few(span, n, f"{n} loss values hint at {weak}, too few to be sure"))
         return findings, c
@@ -138,6 +148,32 @@ def _validation_rise(log: Log, c: Curve, findings: list[Finding]) -> list[Findin
         "usual sign of overfitting (if the training loss rose too, the LR is too high)",
     )
     return [over, *(f for f in findings if f not in rises)]
+
+
+#: The rules that read a late rise or a jittery validation loss as too high an LR.
+_LATE_RISES = ("mann_kendall_tau", "rebound_over_range", "val_jitter_over_gain")
+
+
+def _overfit_over_rises(c: Curve, findings: list[Finding]) -> list[Finding]:
+    """Where the validation loss rose clearly after its best while the training loss ended
+    below its level at that best, a late climb of the training loss (or a validation loss that
+    jumps about as it rises) is the overfitting run's noise, not too high an LR: those
+    findings stay as notes (session 14: real logs of memorised training sets — a training loss
+    at 1e-4 that drifts to 6e-4, "60x its best", while the validation loss rose 80% — were
+    called too high an LR).
+    """
+    over = [f for f in findings if f.statistic == "val_rise_over_min" and f.kind == "overfitting"]
+    if not over or not len(c.x):
+        return findings
+    at_best = float(np.interp(over[0].steps[0], c.x, c.smooth))
+    if not c.tail <= at_best:
+        return findings
+    return [
+        dataclasses.replace(f, severity="warning")
+        if f.kind == "lr_too_high" and f.statistic in _LATE_RISES
+        else f
+        for f in findings
+    ]
 
 
 def _too_few(span: tuple[float, float], n: int, message: str) -> Finding:

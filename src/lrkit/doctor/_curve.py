@@ -112,9 +112,21 @@ def _blowup(c: Curve, t: Thresholds) -> tuple[int, int, float] | None:
         return None
     m = max(3, int(0.3 * n))
     head = c.smooth[:m]
+    # Where the first logged value lies above L0 (L0 is then the median of the first three)
+    # and the first four values fall one after the other, the curve fell fast between its first
+    # logged points: it has to come down to the threshold before anything above it is a rise
+    # (session 14: Hugging Face logs averaged over 10-100 steps, 1.36 -> 0.47 -> 0.27, read as
+    # "spikes to 2x its initial value"). An erratic start (33889 -> 4091 -> 1849 -> 2077) is
+    # not that.
+    skip = 0
+    if c.y[0] > t.blowup * c.l0 and bool(np.all(np.diff(c.y[:4]) < 0)):
+        down = np.flatnonzero(head <= t.blowup * c.l0)
+        skip = int(down[0]) if down.size else m
     above = np.flatnonzero(head > t.blowup * c.l0)
+    above = above[above >= skip]
     # A blow-up lasting a few steps hides under the running median: count raw values too.
     raw = np.flatnonzero(c.y[:m] > t.blowup_raw * c.l0)
+    raw = raw[raw >= skip]
     if above.size == 0 and raw.size < 2:
         return None
     start = int(above[0]) if above.size else int(raw[0])

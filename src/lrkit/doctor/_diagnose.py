@@ -47,7 +47,7 @@ def diagnose(
         raise TypeError(f"diagnose() got an unexpected keyword argument {unknown[0]!r}")
     parsed = log if isinstance(log, Log) else read_log(log, **options)
     findings, curve = run_checks(parsed, thresholds)
-    kinds = {f.kind for f in findings}
+    kinds = {f.kind for f in findings if f.severity == "error"}
     if "inconclusive" in kinds:
         # Too few points: the weak findings (plateau, too-low LR, instability) stay notes.
         kinds -= set(_WEAK)

@@ -179,3 +179,7 @@ class Thresholds:
     #: of its log-range (log(L0 / best)); for a loss whose floor lies near zero a climb to
     #: several times the best is small next to the linear range (0 = off).
     rebound_log: float = 0.3
+    #: plateau veto: a stall of the training loss is no plateau while the validation loss
+    #: still improves over the same window (Mann–Kendall p < low_p on at least
+    #: plateau_val_evals evaluations, its best among the last evaluations) (0 = off).
+    plateau_val_evals: int = 4
