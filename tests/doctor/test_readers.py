@@ -545,3 +545,39 @@ def test_keras_csvlogger_with_windows_double_carriage_returns(tmp_path: Path) ->
     p.write_bytes(("epoch,accuracy,loss,val_loss\r\r\n" + rows).encode())
     log = read_log(p)
     assert len(log.loss) == 20 and log.val_loss is not None and len(log.val_loss) == 20
+
+
+def test_printed_log_that_names_its_loss_by_the_objective(tmp_path: Path) -> None:
+    # OpenNMT-py: "[date time INFO] Step 50/100000; acc: 12.00; ppl: 26.87; xent: 3.29; ..."
+    # — no line says "loss", and the leading "[2024-..." is no JSON array.
+    lines = [
+        "[2024-05-08 04:06:12,127 INFO]  * src vocab size = 50",
+        "[2024-05-08 04:06:12,179 INFO] NMTModel(",
+    ]
+    for k in range(1, 41):
+        xent = 3.3 * math.exp(-k / 20) + 0.4
+        lines.append(f"[2024-05-08 04:07:{k:02d},000 INFO] Step {50 * k}/100000; acc:  {20 + k:.2f}; "
+                     f"ppl: {math.exp(xent):5.2f}; xent: {xent:.2f}; lr: 1.00000; 11270/8704 tok/s;")  # fmt: skip
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_log(p)
+    assert log.format == "text" and log.loss.name == "xent" and len(log.loss) == 40
+    assert log.loss.steps[-1] == 2000 and log.loss.values[0] == pytest.approx(
+        3.3 * math.exp(-1 / 20) + 0.4, abs=0.01
+    )
+
+
+def test_printed_log_whose_first_loss_comes_after_a_long_preamble(tmp_path: Path) -> None:
+    # nohup output: thousands of lines of compiler warnings before the first "train_loss:".
+    pre = [
+        f"W0530 14:48:26.433000 2622492 convert_frame.py:1233] line {i}, of a traceback"
+        for i in range(5000)
+    ]
+    body = [
+        f"step:{k}/400 train_loss:{4.0 * math.exp(-k / 80) + 1:.4f} train_time:{k * 50}ms"
+        for k in range(1, 301)
+    ]
+    p = tmp_path / "train.log"
+    p.write_text("nohup: ignoring input\n" + "\n".join(pre + body) + "\n")
+    log = read_log(p)
+    assert log.format == "text" and len(log.loss) == 300 and log.loss.values[-1] < 2.0

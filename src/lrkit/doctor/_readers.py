@@ -166,8 +166,11 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
 
 
 #: How a JSON document starts: an object, or an array of values (a logger's ``[INFO|...]``
-#: or ``[2025-10-20 21:19:13 ...]`` prefix is none).
-_JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:[\[{\"\d\-\]]|true|false|null))")
+#: or ``[2025-10-20 21:19:13 ...]`` prefix is none: a number in an array ends at a comma or
+#: the bracket, a date goes on with "-").
+_JSON_START = re.compile(
+    r"\s*(?:\{|\[\s*(?:[\[{\"\]]|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\s*[,\]]|true|false|null))"
+)
 
 #: Files a training tool writes, in the order they are looked for inside a folder.
 _KNOWN_FILES = ("metrics.csv", "trainer_state.json", "results.csv", "training.log", "history.csv")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lrkit.doctor._columns import normalise
+from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise
 from lrkit.doctor._csv import _number
 from lrkit.doctor._table import _Table, _table_from_records
 
@@ -95,17 +95,37 @@ def _csv_header(lines: list[str]) -> bool:
     return len(numeric) >= 0.5 * len(below)
 
 
+def _says_loss(name: str) -> bool:
+    return _LOSS_KEY.search(name) is not None
+
+
+def _names_objective(name: str) -> bool:
+    return _OBJECTIVE_WORDS.search(normalise(name)) is not None
+
+
+def _loss_test(lines: Sequence[str]) -> Callable[[str], bool] | None:
+    """How this log names its loss: ``loss`` where at least two lines hold such a value, else
+    the objective named by what it computes where two lines do (OpenNMT's ``xent: 3.29``, as
+    the column reader tries ``mse``/``nll``/``xent`` when no column says loss); ``None``
+    when neither. The scan stops at the second hit."""
+    for test in (_says_loss, _names_objective):
+        hits = (ln for ln in lines if any(test(k) for k in _pairs(ln)))
+        if next(hits, None) is not None and next(hits, None) is not None:
+            return test
+    return None
+
+
 def looks_like_text_log(text: str) -> bool:
     """Whether ``text`` is a printed log: its first line is no CSV header (unless it already
-    holds a loss value) and at least two lines hold a ``loss`` value."""
+    holds a loss value) and at least two lines hold a loss value (anywhere in the file: a
+    long preamble of warnings may come first)."""
     lines = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
     if not lines:
         return False
     first = _pairs(lines[0])
-    if not any(_LOSS_KEY.search(k) for k in first) and _csv_header(lines):
+    if not any(_says_loss(k) for k in first) and _csv_header(lines):
         return False
-    hits = (ln for ln in lines[:2000] if any(_LOSS_KEY.search(k) for k in _pairs(ln)))
-    return next(hits, None) is not None and next(hits, None) is not None
+    return _loss_test(lines) is not None
 
 
 def parse_text(text: str) -> _Table:
@@ -113,9 +133,11 @@ def parse_text(text: str) -> _Table:
     epoch of the lines below it (Keras's progress output)."""
     records: list[Mapping[str, Any]] = []
     epoch: float | None = None
-    for line in _ANSI.sub("", text).splitlines():
+    lines = _ANSI.sub("", text).splitlines()
+    is_loss = _loss_test(lines) or _says_loss
+    for line in lines:
         pairs = _pairs(line)
-        if not any(_LOSS_KEY.search(k) for k in pairs):
+        if not any(is_loss(k) for k in pairs):
             if "epoch" in pairs:
                 epoch = pairs["epoch"]
             continue
