@@ -581,3 +581,20 @@ def test_printed_log_whose_first_loss_comes_after_a_long_preamble(tmp_path: Path
     p.write_text("nohup: ignoring input\n" + "\n".join(pre + body) + "\n")
     log = read_log(p)
     assert log.format == "text" and len(log.loss) == 300 and log.loss.values[-1] < 2.0
+
+
+def test_hf_summary_with_a_nonfinite_mean_loss_after_logged_steps_is_divergence(
+    tmp_path: Path,
+) -> None:
+    # The Trainer's closing record averages every step's loss: NaN there, after finite logged
+    # losses, means the run turned non-finite after its last logging step.
+    hist = [{"step": 10 * (i + 1), "loss": 2.3 - 0.1 * i, "learning_rate": 10.0} for i in range(12)]
+    summary = {"step": 130, "train_loss": float("nan"), "train_runtime": 1.0, "total_flos": 1.0}
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"global_step": 130, "log_history": [*hist, summary]}))
+    d = diagnose(p)
+    assert d.verdict == "diverged", d.explain()
+    assert d.findings[0].steps[0] >= 120
+    summary["train_loss"] = 1.75  # a finite mean: no extra point
+    p.write_text(json.dumps({"global_step": 130, "log_history": [*hist, summary]}))
+    assert len(read_log(p).loss) == 12 and diagnose(p).verdict != "diverged"

@@ -70,6 +70,16 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
                 ]
             if not rows:
                 raise LogFormatError(f"{source}: log_history holds no per-step records")
+            # A non-finite mean loss in the summary, after finite logged steps: the run diverged
+            # after its last logging step (the Trainer averages every step's loss into it).
+            last = float(rows[-1].get("step", 0) or 0)
+            rows += [
+                {"step": max(float(r.get("step", 0) or 0), last + 1), "loss": r["train_loss"]}
+                for r in log_history
+                if _HF_SUMMARY.intersection(r)
+                and _is_nonfinite(r.get("train_loss"))
+                and any("loss" in q and not _is_nonfinite(q["loss"]) for q in rows)
+            ]
             return _table_from_records(rows), "huggingface"
         if doc and all(isinstance(v, list) for v in doc.values()):
             kind = "keras" if _looks_like_keras(doc) else "json"
