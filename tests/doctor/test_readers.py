@@ -598,3 +598,15 @@ def test_hf_summary_with_a_nonfinite_mean_loss_after_logged_steps_is_divergence(
     summary["train_loss"] = 1.75  # a finite mean: no extra point
     p.write_text(json.dumps({"global_step": 130, "log_history": [*hist, summary]}))
     assert len(read_log(p).loss) == 12 and diagnose(p).verdict != "diverged"
+
+
+def test_camel_case_column_names_name_their_split(tmp_path: Path) -> None:
+    # "Epoch,TrainLoss,ValLoss,ValSpearman,LR" (real6 w26): ValLoss is the validation loss.
+    rows = "".join(f"{e},{100 - 5 * e},{60 + 3 * e},{0.6 - 0.01 * e},1e-3\n" for e in range(1, 12))
+    p = tmp_path / "log.csv"
+    p.write_text("Epoch,TrainLoss,ValLoss,ValSpearman,LR\n" + rows)
+    log = read_log(p)
+    assert (
+        log.loss.name == "TrainLoss" and log.val_loss is not None and log.val_loss.name == "ValLoss"
+    )
+    assert log.lr is not None and "ValSpearman" in log.metrics

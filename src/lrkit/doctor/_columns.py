@@ -56,14 +56,17 @@ _OBJECTIVE_WORDS = re.compile(
 
 
 def normalise(name: str) -> str:
-    """Lower-case ``name`` and turn separators into ``_``.
+    """Lower-case ``name`` and turn separators — and camelCase word boundaries — into ``_``.
 
     >>> normalise("Loss/Train")
     'loss_train'
     >>> normalise("lr-Adam")
     'lr_adam'
+    >>> normalise("ValLoss")
+    'val_loss'
     """
-    s = re.sub(r"[/\-. ]+", "_", name.strip().lower())
+    s = re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", "_", name.strip())
+    s = re.sub(r"[/\-. ]+", "_", s.lower())
     return re.sub(r"_+", "_", s) if not s.startswith("_") else "_" + re.sub(r"_+", "_", s[1:])
 
 
