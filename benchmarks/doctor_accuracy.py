@@ -390,7 +390,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     checked = {**eye["runs"], **eye.get("heldout_runs", {}), **eye.get("heldout2_runs", {}),
                **eye.get("heldout3_runs", {}), **eye.get("heldout4_runs", {}),
                **eye.get("heldout5_runs", {}), **eye.get("heldout6_runs", {}),
-               **eye.get("heldout7_runs", {}), **eye.get("heldout8_runs", {})}  # fmt: skip
+               **eye.get("heldout7_runs", {}), **eye.get("heldout8_runs", {}),
+               **eye.get("heldout9_runs", {})}  # fmt: skip
     for row in res["runs"]:
         row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
             "acceptable", [row["label"]]

@@ -61,7 +61,14 @@ and a variance head, Gaussian negative log-likelihood, which can go below zero, 
 random 12-node graphs, mean readout, classifying which of three generators drew the graph,
 cross-entropy, SGD + momentum 0.9), ``mf_rec`` (matrix-factorisation recommender: user and item
 embeddings and biases, MSE on seeded synthetic low-rank ratings, RMSprop), 600 steps each
-(``--families gauss_nll,gnn_graph,mf_rec``).
+(``--families gauss_nll,gnn_graph,mf_rec``). A ninth fresh draw (session 14, named here and
+committed before it was generated): ``hinge_svm`` (MLP classifier on a seeded tabular set trained
+with the multi-class hinge loss of a support vector machine, ``MultiMarginLoss``, plain SGD
+without momentum), ``seg_dice`` (a fully convolutional 2-D segmenter, no pooling and no U-Net
+skip path, marking the disks among disks and distractor squares in noisy 16x16 images, per-pixel
+BCE + soft Dice loss, Adam), ``distill_kd`` (knowledge distillation: a small student MLP trained
+with the KL divergence to the temperature-2 soft targets of a fixed seeded teacher network,
+AdamW with weight decay 0.01), 600 steps each (``--families hinge_svm,seg_dice,distill_kd``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -129,6 +136,13 @@ HELDOUT7_FAMILIES = ["vae_digits", "triplet_embed", "deepsets_reg"]
 # passing, SGD + momentum 0.9), a matrix-factorisation recommender on synthetic low-rank ratings
 # (user/item embeddings and biases, MSE, RMSprop); 600 steps.
 HELDOUT8_FAMILIES = ["gauss_nll", "gnn_graph", "mf_rec"]
+# A ninth fresh draw (session 14, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): an MLP classifier with the multi-class hinge (SVM)
+# loss on a seeded tabular set (plain SGD, no momentum), a fully convolutional 2-D segmenter of
+# disks among distractor squares in noisy 16x16 images (per-pixel BCE + soft Dice, Adam), a
+# student MLP distilled from a fixed seeded teacher's temperature-2 soft targets (KL divergence,
+# AdamW, weight decay 0.01); 600 steps.
+HELDOUT9_FAMILIES = ["hinge_svm", "seg_dice", "distill_kd"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -139,11 +153,12 @@ ALL_FAMILIES = (
     + HELDOUT6_FAMILIES
     + HELDOUT7_FAMILIES
     + HELDOUT8_FAMILIES
+    + HELDOUT9_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
-                "drop_cnn", "triplet_embed", "gnn_graph")  # fmt: skip
+                "drop_cnn", "triplet_embed", "gnn_graph", "hinge_svm")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -293,6 +308,22 @@ def _data(family: str) -> dict[str, Any]:
         r = 3.0 + bu[ui] + bi[ii] + (u[ui] * v[ii]).sum(1) / np.sqrt(rank)
         r = r + 0.4 * g.normal(size=len(cells))
         d = {"x": torch.tensor(np.stack([ui, ii], 1)), "y": torch.tensor(r.astype(np.float32))}
+    elif family == "hinge_svm":
+        x, y = make_classification(N_TRAIN + 1000, 16, n_informative=8, n_redundant=3,
+                                   n_classes=5, n_clusters_per_class=2, class_sep=1.0,
+                                   flip_y=0.05, random_state=29)  # fmt: skip
+        d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
+    elif family == "seg_dice":
+        d = _shapes_masks(g, N_TRAIN + 400)
+    elif family == "distill_kd":
+        x = g.normal(size=(N_TRAIN + 1000, 12))
+        w1, w2, w3 = g.normal(size=(12, 64)), g.normal(size=(64, 64)), g.normal(size=(64, 6))
+        h = np.tanh(x @ w1 / np.sqrt(12) * 1.5)
+        h = np.tanh(h @ w2 / np.sqrt(64) * 1.5)
+        logits = h @ w3 / np.sqrt(64) * 4.0  # the fixed teacher; soft targets at temperature 2
+        p = np.exp(logits / 2 - (logits / 2).max(1, keepdims=True))
+        p = p / p.sum(1, keepdims=True)
+        d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(p.astype(np.float32))}
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -362,6 +393,33 @@ def _random_graphs(g: Any, n: int, nodes: int = 12) -> dict[str, Any]:
         xs.append(np.concatenate([a, feat], 1))
         ys.append(k)
     return {"x": torch.tensor(np.array(xs, dtype=np.float32)), "y": torch.tensor(ys)}
+
+
+def _shapes_masks(g: Any, n: int, size: int = 16) -> dict[str, Any]:
+    """Noisy size x size images holding one to three disks (the class to segment) and one to
+    three squares of the same brightness (distractors); the target is the disks' pixel mask."""
+    import torch
+
+    yy, xx = np.mgrid[:size, :size]
+    xs, ms = [], []
+    for _ in range(n):
+        img = np.zeros((size, size))
+        mask = np.zeros((size, size))
+        for _ in range(int(g.integers(1, 4))):
+            cy, cx, r = g.uniform(2, size - 2), g.uniform(2, size - 2), g.uniform(1.5, 3.5)
+            disk = (yy - cy) ** 2 + (xx - cx) ** 2 <= r**2
+            mask = np.maximum(mask, disk)
+            img = np.maximum(img, disk * g.uniform(0.6, 1.0))
+        for _ in range(int(g.integers(1, 4))):
+            h = int(g.integers(3, 7))
+            y0, x0 = int(g.integers(0, size - h)), int(g.integers(0, size - h))
+            sq = (yy >= y0) & (yy < y0 + h) & (xx >= x0) & (xx < x0 + h)
+            mask = np.where(sq, 0.0, mask)
+            img = np.where(sq, g.uniform(0.6, 1.0), img)
+        xs.append(img + 0.35 * g.normal(size=(size, size)))
+        ms.append(mask)
+    x = torch.tensor(np.array(xs, dtype=np.float32))[:, None]
+    return {"x": x, "y": torch.tensor(np.array(ms, dtype=np.float32))[:, None]}
 
 
 def _model(family: str, seed: int) -> Any:
@@ -443,6 +501,16 @@ def _model(family: str, seed: int) -> Any:
         return _MeanGNN()
     if family == "mf_rec":
         return _MatFact()
+    if family == "hinge_svm":
+        return nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 5))  # fmt: skip
+    if family == "seg_dice":  # fully convolutional, no pooling, no skip path; one logit a pixel
+        return nn.Sequential(nn.Conv2d(1, 12, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(12, 12, 3, padding=2, dilation=2), nn.ReLU(),
+                             nn.Conv2d(12, 12, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(12, 1, 1))  # fmt: skip
+    if family == "distill_kd":  # the student: far smaller than the teacher
+        return nn.Sequential(nn.Linear(12, 24), nn.ReLU(), nn.Linear(24, 6))
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -753,6 +821,15 @@ def _loss(family: str, out: Any, y: Any) -> Any:
         return F.gaussian_nll_loss(out[:, :1], y, F.softplus(out[:, 1:]) + 1e-4)
     if family == "mf_rec":
         return F.mse_loss(out, y)
+    if family == "hinge_svm":  # the multi-class SVM hinge loss (margin 1)
+        return F.multi_margin_loss(out, y)
+    if family == "seg_dice":  # per-pixel BCE + (1 - soft Dice) per image
+        p = out.sigmoid()
+        inter = (p * y).sum((1, 2, 3))
+        dice = (2 * inter + 1.0) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1.0)
+        return F.binary_cross_entropy_with_logits(out, y) + (1 - dice).mean()
+    if family == "distill_kd":  # KL(teacher || student) at temperature 2, scaled by T^2
+        return F.kl_div(F.log_softmax(out / 2, 1), y, reduction="batchmean") * 4
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -838,6 +915,10 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr, momentum=0.9)
     if family == "mf_rec":
         return torch.optim.RMSprop(params, lr)
+    if family == "hinge_svm":
+        return torch.optim.SGD(params, lr)
+    if family == "distill_kd":
+        return torch.optim.AdamW(params, lr, weight_decay=0.01)
     return torch.optim.Adam(params, lr)
 
 
@@ -1160,7 +1241,8 @@ def _steps(family: str) -> dict[str, int]:
     if family in HELDOUT_FAMILIES:
         return {"steps": LONG_STEPS}
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
-           + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES)  # fmt: skip
+           + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES
+           + HELDOUT9_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -1228,8 +1310,8 @@ def main() -> None:
                     help=f"comma-separated; held out: {','.join(HELDOUT_FAMILIES)}, "
                          f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
                          f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)}, "
-                         f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)} "
-                         f"and {','.join(HELDOUT8_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)}, "
+                         f"{','.join(HELDOUT8_FAMILIES)} and {','.join(HELDOUT9_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
