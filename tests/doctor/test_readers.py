@@ -273,8 +273,15 @@ def test_trainer_state_of_a_run_that_diverged_before_its_first_logging_step(
     path = write(tmp_path / "trainer_state.json", json.dumps({"log_history": [summary]}))
     d = diagnose(path)
     assert d.verdict == "diverged" and d.findings[0].steps[0] == 3
-    # a finite summary alone is still no curve
+    # a finite summary alone is one value: too little to judge, and the note says why
+    # (session 14: real21 v12, logging_steps 500 over a 69-step run, mean loss 1.8e11)
     summary["train_loss"] = 2.5
+    path.write_text(json.dumps({"log_history": [summary]}))
+    d = diagnose(path)
+    assert d.verdict == "inconclusive" and len(d.log.loss) == 1
+    assert any("logging_steps" in n for n in d.log.notes)
+    # a summary without a mean loss is nothing to read
+    del summary["train_loss"]
     path.write_text(json.dumps({"log_history": [summary]}))
     with pytest.raises(LogFormatError, match="no per-step records"):
         read_log(path)

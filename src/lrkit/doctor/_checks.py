@@ -99,7 +99,9 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
     span = (float(c.x[0]), float(c.x[-1])) if n else (0.0, 0.0)
     if n < t.min_points:
         return [
-            _too_few(span, n, f"only {n} loss values: not enough to judge the run"),
+            _too_few(
+                span, n, f"only {n} loss value{'s' if n != 1 else ''}: not enough to judge the run"
+            ),
             *findings,
         ], c
     if not findings:

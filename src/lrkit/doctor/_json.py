@@ -60,13 +60,15 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             # The final summary record ({train_loss, train_runtime, total_flos, ...}) holds
             # the run's mean loss: one number, not a point of the curve.
             rows = [r for r in log_history if not _HF_SUMMARY.intersection(r)]
-            if not rows:
-                # A run that ended before its first logging step: only its summary is left.
-                # A non-finite mean loss there is the one point worth reading (it diverged).
+            summary_only = not rows
+            if summary_only:
+                # A run that ended before its first logging step (logging_steps above the
+                # run's steps): only its summary is left, and its mean training loss is the
+                # one point there is (non-finite: it diverged; finite: too little to judge).
                 rows = [
                     {"step": r.get("step", 0), "loss": r["train_loss"]}
                     for r in log_history
-                    if _is_nonfinite(r.get("train_loss"))
+                    if isinstance(r.get("train_loss"), (int, float))
                 ]
             if not rows:
                 raise LogFormatError(f"{source}: log_history holds no per-step records")
@@ -80,7 +82,13 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
                 and _is_nonfinite(r.get("train_loss"))
                 and any("loss" in q and not _is_nonfinite(q["loss"]) for q in rows)
             ]
-            return _table_from_records(rows), "huggingface"
+            table = _table_from_records(rows)
+            if summary_only:
+                table.notes.append(
+                    "the log holds only the run's closing summary (its mean training loss): "
+                    "set logging_steps below the run's number of steps to log the curve"
+                )
+            return table, "huggingface"
         if doc and all(isinstance(v, list) for v in doc.values()):
             kind = "keras" if _looks_like_keras(doc) else "json"
             return _table_from_mapping(doc, source), kind
