@@ -98,6 +98,9 @@ FINETUNE_FRESH15 = [f"{FINETUNE_FILE}:{name}" for name in ("siamese_verify", "pe
 FINETUNE_FRESH16 = [
     f"{FINETUNE_FILE}:{name}" for name in ("convnext_textures", "ft_transformer_tabular")
 ]
+# Session 14's fresh pair (finetune_tasks.FRESH17), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the FiLM MLP), 3e-4 (the attention-pooling CNN).
+FINETUNE_FRESH17 = [f"{FINETUNE_FILE}:{name}" for name in ("film_mlp", "attnpool_cnn")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -115,6 +118,7 @@ FINETUNE_FRESH = {
     "fresh14": FINETUNE_FRESH14,
     "fresh15": FINETUNE_FRESH15,
     "fresh16": FINETUNE_FRESH16,
+    "fresh17": FINETUNE_FRESH17,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -355,6 +359,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh14": ("finetune-fresh14", None),
     "summary_finetune_fresh15": ("finetune-fresh15", None),
     "summary_finetune_fresh16": ("finetune-fresh16", None),
+    "summary_finetune_fresh17": ("finetune-fresh17", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -381,6 +386,7 @@ TITLES = {
     "summary_finetune_fresh14": "fine-tuning tasks held out (session 12's fresh pair)",
     "summary_finetune_fresh15": "fine-tuning tasks held out (session 12's second fresh pair)",
     "summary_finetune_fresh16": "fine-tuning tasks held out (session 13's fresh pair)",
+    "summary_finetune_fresh17": "fine-tuning tasks held out (session 14's fresh pair)",
 }
 
 

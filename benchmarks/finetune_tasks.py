@@ -43,6 +43,8 @@ Roles (see docs/benchmarks.md):
   here before any finder ran on them.
 - ``convnext_textures`` and ``ft_transformer_tabular`` (``FRESH16``) are a sixteenth fresh
   pair, named here before any finder ran on them.
+- ``film_mlp`` and ``attnpool_cnn`` (``FRESH17``) are a seventeenth fresh pair, named here
+  before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -3353,6 +3355,178 @@ def ft_transformer_tabular() -> Task:
     return _task("ft-ft-transformer-tabular", model, train, val, 8, 8, lr=1e-4)
 
 
+# --- 36. a FiLM-conditioned MLP: one family of context-defined tasks -> a shifted one (fresh) ---
+
+_FILM_X = 8  # input features
+_FILM_C = 4  # context (task descriptor) features
+
+
+def _film_rows(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows (batch, 12): eight input features x ~ N(0, 1) and a four-dim context c that
+    names the task the row belongs to (a block of 16 rows shares one); the four-class label is
+    the arg-max over classes of h(x) @ (A + sum_k c_k B_k), h(x) twelve fixed nonlinear
+    features of x (tanh of eight linear maps, two products, |x6| - 0.8, sin(2 x7); seed 410),
+    A and B_k fixed (seed 411). Pretraining family (``shift`` 0): c ~ N(0, I). The shifted
+    family (``shift`` 1): the shared part of the rule moved, A -> A + D (D ~ N(0, 1), seed
+    412), and the contexts off-centre, c ~ N(0.5 * 1, 0.7^2 I). 3% of labels flipped."""
+    f = np.random.default_rng(410)
+    proj = f.normal(size=(_FILM_X, 8)) / np.sqrt(_FILM_X)
+    g = np.random.default_rng(411)
+    a, b = g.normal(size=(12, 4)), 0.8 * g.normal(size=(_FILM_C, 12, 4))
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, _FILM_X))
+    blocks = (n + 15) // 16
+    if shift == 0.0:
+        c = rng.normal(size=(blocks, _FILM_C))
+    else:
+        a = a + shift * np.random.default_rng(412).normal(size=(12, 4))
+        c = 0.5 * shift + 0.7 * rng.normal(size=(blocks, _FILM_C))
+    c = np.repeat(c, 16, 0)[:n]
+    h = np.concatenate(
+        [
+            np.tanh(x @ proj),
+            x[:, 0:1] * x[:, 1:2],
+            x[:, 2:3] * x[:, 3:4],
+            np.abs(x[:, 6:7]) - 0.8,
+            np.sin(2 * x[:, 7:8]),
+        ],
+        1,
+    )
+    w = a[None] + np.einsum("nk,kfo->nfo", c, b)
+    y = np.einsum("nf,nfo->no", h, w).argmax(1)
+    flip = rng.random(n) < 0.03
+    y[flip] = rng.integers(0, 4, int(flip.sum()))
+    return np.concatenate([x, c], 1).astype(np.float32), y.astype(np.int64)
+
+
+def _film_mlp() -> Any:
+    import torch
+    from torch import nn
+
+    class FiLMMLP(nn.Module):
+        """Three 96-wide ReLU layers on x, each modulated feature-wise (FiLM: (1 + gamma) * h +
+        beta) by a conditioning network of the context c (4-64-64, ReLU, then a linear map to
+        gamma and beta of all three layers, initialised at zero); a linear 4-class head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList(
+                [nn.Linear(_FILM_X, 96), nn.Linear(96, 96), nn.Linear(96, 96)]
+            )
+            self.cond = nn.Sequential(
+                nn.Linear(_FILM_C, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU()
+            )
+            self.film = nn.Linear(64, 2 * 3 * 96)
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
+            self.head = nn.Linear(96, 4)
+
+        def forward(self, xc: Any) -> Any:
+            x, c = xc[:, :_FILM_X], xc[:, _FILM_X:]
+            gb = self.film(self.cond(c)).reshape(-1, 3, 2, 96)
+            h = x
+            for i, layer in enumerate(self.layers):
+                h = torch.relu((1 + gb[:, i, 0]) * layer(h) + gb[:, i, 1])
+            return self.head(h)
+
+    return FiLMMLP()
+
+
+def film_mlp() -> Task:
+    """A FiLM-CONDITIONED MLP (Perez et al., "FiLM: Visual Reasoning with a General
+    Conditioning Layer", 2018: a conditioning network of a task-context vector sets a
+    per-feature scale and shift of each of three 96-wide ReLU layers; a linear 4-class head)
+    pretrained on 20000 rows of a seeded synthetic FAMILY of classification tasks (eight input
+    features and a four-dim context; the label rule a linear map of twelve fixed nonlinear
+    features of x whose weights move with the context; 3% of labels flipped; well under a
+    minute on one core), then the whole network, head kept (the classes mean the same),
+    fine-tuned on a SHIFTED family: the part of the rule that every context shares moved, and
+    the contexts off-centre: 512 labelled rows (16 rows per context), validated on 1000 more;
+    AdamW at LR 1e-3 (the library default an engineer starts from for a small MLP), kept
+    whether or not it is the grid's best; batch 16, 8 epochs (256 updates). Metric:
+    accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _film_rows(20000, 0.0, 230))
+    state = _pretrained(
+        "film-mlp-contexts",
+        _film_mlp,
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=2000, lr=2e-3, bs=128),
+    )
+    train = tuple(torch.from_numpy(a) for a in _film_rows(512, 1.0, 231))
+    val = tuple(torch.from_numpy(a) for a in _film_rows(1000, 1.0, 232))
+
+    def model() -> Any:
+        m = _film_mlp()
+        m.load_state_dict(state)
+        return m
+
+    return _task("ft-film-mlp", model, train, val, 16, 8, lr=1e-3)
+
+
+# --- 37. a CNN with attention pooling: six glyphs -> four other ones (fresh) -------------------
+
+_APOOL_OLD = ("tee", "vbar", "ellipse", "xcross", "frame", "speckle")
+_APOOL_NEW = ("diamond", "corner", "zigzag", "twodots")
+
+
+def _attnpool_cnn(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    class AttnPoolCNN(nn.Module):
+        """Three 3x3 conv layers (1-32-32-64 channels, GroupNorm(8), GELU; the second with
+        stride 2: an 8x8 map), then attention pooling (CLIP-style: a query made of the map's
+        mean plus a learnt vector attends, 4 heads, over the 64 positions, each with a learnt
+        position embedding), LayerNorm, a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+
+            def conv(a: int, b: int, stride: int) -> list[Any]:
+                return [nn.Conv2d(a, b, 3, stride, 1), nn.GroupNorm(8, b), nn.GELU()]
+
+            self.body = nn.Sequential(*conv(1, 32, 1), *conv(32, 32, 2), *conv(32, 64, 1))
+            self.pos = nn.Parameter(0.02 * torch.randn(64, 64))
+            self.query = nn.Parameter(0.02 * torch.randn(1, 1, 64))
+            self.att = nn.MultiheadAttention(64, 4, batch_first=True)
+            self.norm = nn.LayerNorm(64)
+            self.head = nn.Linear(64, n_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.body(x.reshape(-1, 1, 16, 16)).flatten(2).transpose(1, 2) + self.pos
+            q = h.mean(1, keepdim=True) + self.query
+            return self.head(self.norm(self.att(q, h, h, need_weights=False)[0][:, 0]))
+
+    return AttnPoolCNN()
+
+
+def attnpool_cnn() -> Task:
+    """A small CNN with ATTENTION POOLING instead of global average pooling (three 3x3 conv
+    layers, GroupNorm, GELU, one stride-2: an 8x8x64 map; a CLIP-style attention pool: the
+    map's mean plus a learnt query attends, 4 heads, over the 64 positions with learnt
+    position embeddings; LayerNorm, a linear head) pretrained on 6000 seeded synthetic 16x16
+    glyph images of six kinds (T, vertical bar, ellipse outline, X cross, square frame,
+    speckle; the glyph generator of ``vit_patches``, split a third way; about a minute on one
+    core), its head replaced by a fresh one and the whole network fine-tuned on four other
+    glyphs (diamond outline, L corner, zigzag, two dots): 96 images (24 a kind), validated on
+    500 more; AdamW at LR 3e-4 (a common fine-tuning LR for a pretrained CNN with a new head),
+    kept whether or not it is the grid's best; batch 8, 16 epochs (192 updates). Metric:
+    accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _glyph_images(_APOOL_OLD, 6000, 240))
+    state = _pretrained(
+        "attnpool-glyphs6",
+        lambda: _attnpool_cnn(len(_APOOL_OLD)),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1000, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _glyph_images(_APOOL_NEW, 96, 241))
+    val = tuple(torch.from_numpy(a) for a in _glyph_images(_APOOL_NEW, 500, 242))
+    model = _fresh_head(state, lambda: _attnpool_cnn(len(_APOOL_NEW)))
+    return _task("ft-attnpool-cnn", model, train, val, 8, 16, lr=3e-4)
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -3386,6 +3560,8 @@ FRESH14 = ("conv_ae_cls", "decoder_lasttoken_cls")
 FRESH15 = ("siamese_verify", "perceiver_latent")
 # Named before any finder ran on them.
 FRESH16 = ("convnext_textures", "ft_transformer_tabular")
+# Named before any finder ran on them.
+FRESH17 = ("film_mlp", "attnpool_cnn")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -3406,6 +3582,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH14,
         *FRESH15,
         *FRESH16,
+        *FRESH17,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
