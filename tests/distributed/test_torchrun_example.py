@@ -21,12 +21,14 @@ import _dist_harness as H  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_torchrun_example_runs(tmp_path: Path) -> None:
-    doc = (ROOT / "docs" / "distributed.md").read_text()
-    blocks = re.findall(r"```python\n(# train_ddp\.py.*?)```", doc, flags=re.S)
-    assert len(blocks) == 1
-    script = tmp_path / "train_ddp.py"
-    script.write_text(blocks[0])
+#: What a worker prints when gloo's threads are torn down during interpreter finalization,
+#: after ``destroy_process_group()`` returned on every rank: a torch/gloo race on CPU
+#: (pytorch/pytorch#179291), seen here in ~10% of runs on a loaded 2-core machine — also with a
+#: plain DDP script that uses no lrkit at all (session 14: 4 of 8 runs under load).
+_TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def _run(script: Path, tmp_path: Path) -> tuple[int, str, str]:
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
@@ -50,7 +52,25 @@ def test_torchrun_example_runs(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise AssertionError("the torchrun example was still running after 150 s") from None
-    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    return proc.returncode, out, err
+
+
+def test_torchrun_example_runs(tmp_path: Path) -> None:
+    doc = (ROOT / "docs" / "distributed.md").read_text()
+    blocks = re.findall(r"```python\n(# train_ddp\.py.*?)```", doc, flags=re.S)
+    assert len(blocks) == 1
+    script = tmp_path / "train_ddp.py"
+    script.write_text(blocks[0])
+    # A clean exit is required. Only the known teardown abort, after rank 0 finished and
+    # printed its result, and with no Python traceback from the script, earns another try.
+    for _ in range(3):
+        rc, out, err = _run(script, tmp_path)
+        if rc == 0:
+            break
+        finished = any(ln.startswith("suggestion") for ln in out.splitlines())
+        known = _TEARDOWN_ABORT in err and 'train_ddp.py", line' not in err
+        assert finished and known, out[-3000:] + err[-3000:]
+    assert rc == 0, "the teardown abort happened in 3 runs in a row:\n" + err[-3000:]
     line = [ln for ln in out.splitlines() if ln.startswith("suggestion")]
     assert len(line) == 1  # printed by rank 0 only
     loss = float(re.search(r"final loss ([0-9.]+)", line[0]).group(1))
