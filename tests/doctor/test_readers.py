@@ -617,3 +617,30 @@ def test_camel_case_column_names_name_their_split(tmp_path: Path) -> None:
         log.loss.name == "TrainLoss" and log.val_loss is not None and log.val_loss.name == "ValLoss"
     )
     assert log.lr is not None and "ValSpearman" in log.metrics
+
+
+@pytest.mark.parametrize("style", ["cs230", "mnist"])
+def test_printed_evaluation_lines_with_a_word_before_the_colon(tmp_path: Path, style: str) -> None:
+    # The CS230 template ("Train metrics: accuracy: 0.40 ; loss: 1.54" / "Eval metrics: ...")
+    # and PyTorch's MNIST example ("Train Epoch: 1 [...]\tLoss: 0.28" / "Test set: Average
+    # loss: 0.0470, Accuracy: ..."): the evaluation lines are the validation loss, not more
+    # training losses between them.
+    lines = []
+    for e in range(1, 11):
+        train, val = 1.5 * math.exp(-e / 4) + 0.2, 1.6 * math.exp(-e / 5) + 0.5
+        if style == "cs230":
+            lines.append(
+                f"2018-07-27 17:06:07,821:INFO: - Train metrics: accuracy: 0.5 ; loss: {train:.3f}"
+            )
+            lines.append(
+                f"2018-07-27 17:06:08,355:INFO: - Eval metrics: accuracy: 0.4 ; loss: {val:.3f}"
+            )
+        else:
+            lines.append(f"Train Epoch: {e} [0/60000 (0%)]\tLoss: {train:.6f}")
+            lines.append(f"Test set: Average loss: {val:.4f}, Accuracy: 9826/10000 (98%)")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_log(p)
+    assert len(log.loss) == 10 and log.val_loss is not None and len(log.val_loss) == 10
+    assert log.loss.values[0] == pytest.approx(1.5 * math.exp(-1 / 4) + 0.2, abs=1e-3)
+    assert log.val_loss.values[-1] == pytest.approx(1.6 * math.exp(-2) + 0.5, abs=1e-3)

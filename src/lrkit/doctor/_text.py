@@ -46,10 +46,13 @@ _BARE = re.compile(
     rf"\w*loss)\s+(?P<value>{_NUMBER})(?![\w:/])(?!\s*\()",
     re.IGNORECASE,
 )
-# A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``),
-# the tag before its first loss: its unqualified names are the validation split's.
+# A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``,
+# and with one word between: PyTorch's MNIST example ``Test set: Average loss: ...``, the
+# CS230 template's ``Eval metrics: accuracy: 0.22 ; loss: 2.69``), the tag before its first
+# loss: its unqualified names are the validation split's.
 _EVAL_LINE = re.compile(
-    r"\b(?:val|valid|validate|validation|eval|evaluate|evaluation|test)\s*[:\[]", re.I
+    r"\b(?:val|valid|validate|validation|eval|evaluate|evaluation|test)(?:\s+[a-z]+)?\s*[:\[]",
+    re.I,
 )
 _SPLITS = ("train", "val", "valid", "eval", "test", "dev")
 
