@@ -69,6 +69,16 @@ skip path, marking the disks among disks and distractor squares in noisy 16x16 i
 BCE + soft Dice loss, Adam), ``distill_kd`` (knowledge distillation: a small student MLP trained
 with the KL divergence to the temperature-2 soft targets of a fixed seeded teacher network,
 AdamW with weight decay 0.01), 600 steps each (``--families hinge_svm,seg_dice,distill_kd``).
+A tenth fresh draw (session 14, named here and committed before it was generated): ``rank_pair``
+(learning to rank: an MLP scorer of seeded query/item feature pairs trained with the pairwise
+margin-ranking loss, ``MarginRankingLoss`` with margin 1, on which of two items is more relevant
+to the query, Adam), ``infonce`` (contrastive representation learning: one shared MLP encoder of
+two noisy, randomly masked views of each seeded latent point, no projection head and no momentum
+encoder, the symmetric InfoNCE loss at temperature 0.2 against the other 31 pairs of the batch,
+SGD + Nesterov momentum 0.9), ``wide_deep`` (a wide-and-deep click-style classifier: a wide
+linear part and an ``EmbeddingBag`` over six hashed categorical fields, plus a deep MLP over the
+dense features and the bag, BCE on a binary label, Adagrad on the x10 grid), 600 steps each
+(``--families rank_pair,infonce,wide_deep``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -143,6 +153,13 @@ HELDOUT8_FAMILIES = ["gauss_nll", "gnn_graph", "mf_rec"]
 # student MLP distilled from a fixed seeded teacher's temperature-2 soft targets (KL divergence,
 # AdamW, weight decay 0.01); 600 steps.
 HELDOUT9_FAMILIES = ["hinge_svm", "seg_dice", "distill_kd"]
+# A tenth fresh draw (session 14, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): an MLP scorer of query/item pairs trained with the
+# pairwise margin-ranking loss (Adam), a shared MLP encoder of two noisy masked views trained with
+# the symmetric in-batch InfoNCE loss at temperature 0.2 (SGD + Nesterov momentum 0.9), a
+# wide-and-deep classifier over hashed categorical fields (EmbeddingBag) and dense features (BCE,
+# Adagrad); 600 steps.
+HELDOUT10_FAMILIES = ["rank_pair", "infonce", "wide_deep"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -154,11 +171,15 @@ ALL_FAMILIES = (
     + HELDOUT7_FAMILIES
     + HELDOUT8_FAMILIES
     + HELDOUT9_FAMILIES
+    + HELDOUT10_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
+# the families whose grid is 10x the Adam-type one: SGD, and wide_deep's Adagrad (embbag's Adagrad
+# had its grid best at the top edge of the Adam-type grid)
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
-                "drop_cnn", "triplet_embed", "gnn_graph", "hinge_svm")  # fmt: skip
+                "drop_cnn", "triplet_embed", "gnn_graph", "hinge_svm", "infonce",
+                "wide_deep")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -324,6 +345,17 @@ def _data(family: str) -> dict[str, Any]:
         p = np.exp(logits / 2 - (logits / 2).max(1, keepdims=True))
         p = p / p.sum(1, keepdims=True)
         d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(p.astype(np.float32))}
+    elif family == "rank_pair":
+        d = _rank_pairs(g, N_TRAIN + 1000)
+    elif family == "infonce":
+        n = N_TRAIN + 1000
+        z = g.normal(size=(n, 8))
+        a, b = g.normal(size=(8, 24)) / np.sqrt(8) * 2, g.normal(size=(8, 24)) / np.sqrt(8)
+        clean = np.tanh(z @ a) + 0.5 * (z @ b)
+        views = clean[:, None] * (g.random((n, 2, 24)) < 0.8) + 0.4 * g.normal(size=(n, 2, 24))
+        d = {"x": torch.tensor(views.astype(np.float32)), "y": torch.zeros(n)}
+    elif family == "wide_deep":
+        d = _wide_deep_data(g, N_TRAIN + 1000)
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -393,6 +425,46 @@ def _random_graphs(g: Any, n: int, nodes: int = 12) -> dict[str, Any]:
         xs.append(np.concatenate([a, feat], 1))
         ys.append(k)
     return {"x": torch.tensor(np.array(xs, dtype=np.float32)), "y": torch.tensor(ys)}
+
+
+def _rank_pairs(g: Any, n: int, dim: int = 6) -> dict[str, Any]:
+    """Query/item pairs: a query and two items (feature vectors), the label +1 when the first
+    item is the more relevant to the query under a fixed nonlinear relevance with noise, else -1.
+    Packed as (n, 2, 2 * dim): the query next to each item."""
+    import torch
+
+    w = g.normal(size=(dim, dim)) / np.sqrt(dim)
+    u, v = g.normal(size=dim), g.normal(size=dim)
+
+    def rel(q: Any, it: Any) -> Any:
+        bilinear = np.tanh(np.einsum("ni,ij,nj->n", q, w, it))
+        return bilinear + 0.5 * np.sin(it @ u) * (q @ v > 0) - 0.1 * (it**2).sum(1)
+
+    q, a, b = g.normal(size=(n, dim)), g.normal(size=(n, dim)), g.normal(size=(n, dim))
+    diff = rel(q, a) - rel(q, b) + 0.25 * g.normal(size=n)
+    x = np.stack([np.concatenate([q, a], 1), np.concatenate([q, b], 1)], 1)
+    y = np.where(diff > 0, 1.0, -1.0)
+    return {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(y.astype(np.float32))}
+
+
+def _wide_deep_data(g: Any, n: int, buckets: int = 97) -> dict[str, Any]:
+    """Six categorical fields (cardinalities 3 to 20) hashed into one shared space of ``buckets``
+    ids (collisions included), eight dense features; a binary label from sparse per-value
+    effects, one field x dense interaction and a nonlinear dense part, with logistic noise.
+    Packed as (n, 6 + 8) floats: the six hashed ids, then the dense features."""
+    import torch
+
+    cards = [3, 5, 8, 12, 16, 20]
+    cats = np.stack([g.integers(0, c, n) for c in cards], 1)
+    effects = [g.normal(size=c) * 0.8 for c in cards]
+    dense = g.normal(size=(n, 8))
+    logit = sum(effects[f][cats[:, f]] for f in range(6))
+    logit = logit + 0.8 * dense[:, 0] * np.where(cats[:, 0] % 2 == 0, 1.0, -1.0)
+    logit = logit + np.sin(1.5 * dense[:, 1]) + 0.5 * dense[:, 2] * dense[:, 3] - 0.3
+    y = (logit + g.logistic(size=n) > 0).astype(np.float32)
+    hashed = (np.arange(6)[None] * 1009 + cats * 31 + 7) % buckets
+    x = np.concatenate([hashed, dense], 1).astype(np.float32)
+    return {"x": torch.tensor(x), "y": torch.tensor(y)[:, None]}
 
 
 def _shapes_masks(g: Any, n: int, size: int = 16) -> dict[str, Any]:
@@ -511,6 +583,14 @@ def _model(family: str, seed: int) -> Any:
                              nn.Conv2d(12, 1, 1))  # fmt: skip
     if family == "distill_kd":  # the student: far smaller than the teacher
         return nn.Sequential(nn.Linear(12, 24), nn.ReLU(), nn.Linear(24, 6))
+    if family == "rank_pair":  # one score per (query, item); applied to both items of a pair
+        return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 1), nn.Flatten(1))  # fmt: skip
+    if family == "infonce":  # one encoder shared by both views (applied on the last axis)
+        return nn.Sequential(nn.Linear(24, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 16))  # fmt: skip
+    if family == "wide_deep":
+        return _WideDeep()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -766,6 +846,30 @@ class _MatFact:
         return MatFact()
 
 
+class _WideDeep:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class WideDeep(nn.Module):
+            def __init__(self, buckets: int = 97, fields: int = 6, dense: int = 8) -> None:
+                super().__init__()
+                self.fields = fields
+                self.wide = nn.EmbeddingBag(buckets, 1, mode="sum")  # a linear model on one-hots
+                self.bag = nn.EmbeddingBag(buckets, 8, mode="mean")
+                self.deep = nn.Sequential(nn.Linear(dense + 8, 64), nn.ReLU(), nn.Linear(64, 32),
+                                          nn.ReLU(), nn.Linear(32, 1))  # fmt: skip
+                self.dense_w = nn.Linear(dense, 1)
+                nn.init.zeros_(self.wide.weight)  # the wide part starts as no effect
+                nn.init.normal_(self.bag.weight, std=0.1)
+
+            def forward(self, x: Any) -> Any:
+                ids, dense = x[:, : self.fields].long(), x[:, self.fields :]
+                deep = self.deep(torch.cat([dense, self.bag(ids)], 1))
+                return self.wide(ids) + self.dense_w(dense) + deep
+
+        return WideDeep()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -830,6 +934,12 @@ def _loss(family: str, out: Any, y: Any) -> Any:
         return F.binary_cross_entropy_with_logits(out, y) + (1 - dice).mean()
     if family == "distill_kd":  # KL(teacher || student) at temperature 2, scaled by T^2
         return F.kl_div(F.log_softmax(out / 2, 1), y, reduction="batchmean") * 4
+    if family == "rank_pair":  # pairwise margin ranking: y = +1 when the first item ranks higher
+        return F.margin_ranking_loss(out[:, 0], out[:, 1], y, margin=1.0)
+    if family == "infonce":
+        return _infonce_loss(out)
+    if family == "wide_deep":
+        return F.binary_cross_entropy_with_logits(out, y)
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -866,6 +976,25 @@ def _triplet_loss(out: Any, y: Any) -> Any:
     neg = torch.where(~same, r, -1.0).argmax(1)
     keep = pos_ok.any(1) & (~same).any(1)
     return F.triplet_margin_loss(out[keep], out[pos[keep]], out[neg[keep]], margin=1.0)
+
+
+def _infonce_loss(out: Any, temperature: float = 0.2) -> Any:
+    """Symmetric InfoNCE on (n, 2, dim) embeddings of two views: cosine similarities over the
+    temperature, each view's positive its partner and its negatives the other pairs of its group
+    of BATCH (the validation set is cut into groups of BATCH, so that its loss is on the scale of
+    the training batches'; a remainder is left out)."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(out)
+    size = BATCH if n > BATCH else n
+    groups = max(1, n // size)
+    e = F.normalize(out[: groups * size], dim=-1).reshape(groups, size, 2, -1)
+    logits = e[:, :, 0] @ e[:, :, 1].transpose(1, 2) / temperature  # (groups, size, size)
+    target = torch.arange(size).expand(groups, size).reshape(-1)
+    a = F.cross_entropy(logits.reshape(-1, size), target)
+    b = F.cross_entropy(logits.transpose(1, 2).reshape(-1, size), target)
+    return (a + b) / 2
 
 
 def _optimizer(family: str, params: Any, lr: float) -> Any:
@@ -919,6 +1048,10 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr)
     if family == "distill_kd":
         return torch.optim.AdamW(params, lr, weight_decay=0.01)
+    if family == "infonce":
+        return torch.optim.SGD(params, lr, momentum=0.9, nesterov=True)
+    if family == "wide_deep":
+        return torch.optim.Adagrad(params, lr)
     return torch.optim.Adam(params, lr)
 
 
@@ -1242,7 +1375,7 @@ def _steps(family: str) -> dict[str, int]:
         return {"steps": LONG_STEPS}
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
            + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES
-           + HELDOUT9_FAMILIES)  # fmt: skip
+           + HELDOUT9_FAMILIES + HELDOUT10_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -1311,7 +1444,8 @@ def main() -> None:
                          f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
                          f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)}, "
                          f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)}, "
-                         f"{','.join(HELDOUT8_FAMILIES)} and {','.join(HELDOUT9_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT8_FAMILIES)}, {','.join(HELDOUT9_FAMILIES)} and "
+                         f"{','.join(HELDOUT10_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
