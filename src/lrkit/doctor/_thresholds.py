@@ -180,6 +180,8 @@ class Thresholds:
     #: several times the best is small next to the linear range (0 = off).
     rebound_log: float = 0.3
     #: plateau veto: a stall of the training loss is no plateau while the validation loss
-    #: still improves over the same window (Mann–Kendall p < low_p on at least
-    #: plateau_val_evals evaluations, its best among the last evaluations) (0 = off).
+    #: still improves over the same window: at least plateau_val_evals evaluations, falling
+    #: (one-sided Mann–Kendall p < low_p) by more than overfit_noise × their own noise, their
+    #: best among the last quarter of them; also what lets a short log pass as learning
+    #: (0 = off).
     plateau_val_evals: int = 4
