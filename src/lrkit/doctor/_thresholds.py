@@ -28,6 +28,9 @@ class Thresholds:
     spike_z: float = 6.0
     spike_range: float = 0.25
     spike_rel: float = 0.5
+    #: ... and by > spike_tail × the residuals' 95th percentile above their median (a
+    #: heavy-tailed per-batch loss is noisy, not spiking) (0 = off).
+    spike_tail: float = 3.0
     spike_events: int = 3
     spike_events_high: int = 8
     #: unstable (short, per-epoch curves): direction changes in the second half and their
