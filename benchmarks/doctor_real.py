@@ -67,7 +67,7 @@ if __name__ == "__main__":
                     help="folder under doctor_corpus/: real (the logs the rules were developed "
                          "with), real2, real3, real4, real5, real6, real7, real8, real9, real10, "
                          "real11, real12, real13, real14, real15, real16, real17, real18, real19, real20, "
-                         "real21 or real22 "
+                         "real21, real22 or real23 "
                          "(fresh sets, each labelled before the doctor ever ran on it)")  # fmt: skip
     args = ap.parse_args()
     res = evaluate(ROOT.parent / args.corpus)
