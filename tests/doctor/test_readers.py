@@ -644,3 +644,20 @@ def test_printed_evaluation_lines_with_a_word_before_the_colon(tmp_path: Path, s
     assert len(log.loss) == 10 and log.val_loss is not None and len(log.val_loss) == 10
     assert log.loss.values[0] == pytest.approx(1.5 * math.exp(-1 / 4) + 0.2, abs=1e-3)
     assert log.val_loss.values[-1] == pytest.approx(1.6 * math.exp(-2) + 0.5, abs=1e-3)
+
+
+def test_printed_log_of_an_energy_model_after_a_config_dump(tmp_path: Path) -> None:
+    # A predictive-coding transformer's log (real23 v12): the objective is an "energy", and a
+    # JSON config dump with a trailing comma on every line (one name, one empty cell when split
+    # at the comma) comes first — no CSV header for that.
+    lines = ["2025-10-24 12:03:06,410 - INFO - Saving the hyperparameters configurations:",
+             "2025-10-24 12:03:06,410 - INFO - {"]  # fmt: skip
+    lines += [f'      "param_{i}": {i},' for i in range(20)] + ["}"]
+    for e in range(1, 21):
+        lines.append(f"2025-11-20 13:45:08,427 - INFO - Epoch {e}/20 | Train Energy: {1.36 - 0.01 * e:.4f} "
+                     f"| Train Perplexity: 983.6 | Val Energy: {1.40 - 0.005 * e:.4f} | Val Perplexity: 1145.2")  # fmt: skip
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_log(p)
+    assert log.format == "text" and log.loss.name == "Train Energy" and len(log.loss) == 20
+    assert log.val_loss is not None and log.val_loss.name == "Val Energy"

@@ -48,10 +48,11 @@ _LOSS_WORDS = re.compile(
     r"(^|_)(p[eé]rdida|perda|p[eè]rdua|perte|perdita|verlust|verlies|strata|kay[iı]p|"
     r"потер[яи])(_|$)|损失|損失|손실"
 )
-# The objective named by what it computes (``train_mse_step``, ``val_nll``, ``cost``): tried
+# The objective named by what it computes (``train_mse_step``, ``val_nll``, ``cost``, an
+# energy-based or predictive-coding model's ``Train Energy``): tried
 # only when no column says "loss" in any language above. Accuracy-like metrics are not losses.
 _OBJECTIVE_WORDS = re.compile(
-    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective)(_|$)"
+    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective|energy)(_|$)"
 )
 
 

@@ -94,7 +94,13 @@ def _csv_header(lines: list[str]) -> bool:
     if width == 0 or not below:
         return width > 0
     rows = [ln.split(",") for ln in below if ln.count(",") == width]
-    numeric = [r for r in rows if sum(map(_numeric, r)) >= 0.5 * len(r)]
+    # Mostly numbers, and at least one that is not empty (a config dump's '"lr": 0.1,' splits
+    # into a name and an empty cell).
+    numeric = [
+        r
+        for r in rows
+        if sum(map(_numeric, r)) >= 0.5 * len(r) and any(f.strip() and _numeric(f) for f in r)
+    ]
     return len(numeric) >= 0.5 * len(below)
 
 
