@@ -554,6 +554,12 @@ def test_keras_csvlogger_with_windows_double_carriage_returns(tmp_path: Path) ->
     assert len(log.loss) == 20 and log.val_loss is not None and len(log.val_loss) == 20
 
 
+def _printed(path: Path, lines: list[str]) -> Log:
+    """``lines`` written as a printed log at ``path``, read back."""
+    path.write_text("\n".join(lines) + "\n")
+    return read_log(path)
+
+
 def test_printed_log_that_names_its_loss_by_the_objective(tmp_path: Path) -> None:
     # OpenNMT-py: "[date time INFO] Step 50/100000; acc: 12.00; ppl: 26.87; xent: 3.29; ..."
     # — no line says "loss", and the leading "[2024-..." is no JSON array.
@@ -565,9 +571,7 @@ def test_printed_log_that_names_its_loss_by_the_objective(tmp_path: Path) -> Non
         xent = 3.3 * math.exp(-k / 20) + 0.4
         lines.append(f"[2024-05-08 04:07:{k:02d},000 INFO] Step {50 * k}/100000; acc:  {20 + k:.2f}; "
                      f"ppl: {math.exp(xent):5.2f}; xent: {xent:.2f}; lr: 1.00000; 11270/8704 tok/s;")  # fmt: skip
-    p = tmp_path / "train.log"
-    p.write_text("\n".join(lines) + "\n")
-    log = read_log(p)
+    log = _printed(tmp_path / "train.log", lines)
     assert log.format == "text" and log.loss.name == "xent" and len(log.loss) == 40
     assert log.loss.steps[-1] == 2000 and log.loss.values[0] == pytest.approx(
         3.3 * math.exp(-1 / 20) + 0.4, abs=0.01
@@ -656,8 +660,6 @@ def test_printed_log_of_an_energy_model_after_a_config_dump(tmp_path: Path) -> N
     for e in range(1, 21):
         lines.append(f"2025-11-20 13:45:08,427 - INFO - Epoch {e}/20 | Train Energy: {1.36 - 0.01 * e:.4f} "
                      f"| Train Perplexity: 983.6 | Val Energy: {1.40 - 0.005 * e:.4f} | Val Perplexity: 1145.2")  # fmt: skip
-    p = tmp_path / "training.log"
-    p.write_text("\n".join(lines) + "\n")
-    log = read_log(p)
+    log = _printed(tmp_path / "training.log", lines)
     assert log.format == "text" and log.loss.name == "Train Energy" and len(log.loss) == 20
     assert log.val_loss is not None and log.val_loss.name == "Val Energy"
