@@ -663,3 +663,14 @@ def test_printed_log_of_an_energy_model_after_a_config_dump(tmp_path: Path) -> N
     log = _printed(tmp_path / "training.log", lines)
     assert log.format == "text" and log.loss.name == "Train Energy" and len(log.loss) == 20
     assert log.val_loss is not None and log.val_loss.name == "Val Energy"
+
+
+def test_a_log_with_git_merge_conflict_markers_says_so(tmp_path: Path) -> None:
+    # A results.csv committed mid-merge (real15 u06): the two sides' rows between markers.
+    rows = [f"{e},{2.0 - 0.1 * e}" for e in range(5)]
+    text = "epoch,loss\n" + "<<<<<<< HEAD\n" + "\n".join(rows) + "\n=======\n"
+    text += "\n".join(rows) + "\n>>>>>>> 41feda3f487da5fa6af45686df24180f0dc078e0\n"
+    p = tmp_path / "results.csv"
+    p.write_text(text)
+    with pytest.raises(LogFormatError, match=r"merge-conflict markers \(line 2: '<<<<<<< HEAD'\)"):
+        read_log(p)

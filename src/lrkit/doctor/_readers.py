@@ -136,6 +136,13 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
         raise LogFormatError(
             f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
         ) from None
+    conflict = _CONFLICT.search(text)
+    if conflict is not None:
+        line = text.count("\n", 0, conflict.start()) + 1
+        raise LogFormatError(
+            f"{path}: unresolved git merge-conflict markers (line {line}: "
+            f"{conflict.group().strip()[:20]!r}): keep one side of the conflict, then run again"
+        )
     fmt = format or _sniff(path, text)
     if fmt == "text" or (format is None and fmt == "csv" and looks_like_text_log(text)):
         return _from_table(parse_text(text), str(path), "text", names)
@@ -164,6 +171,9 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
         raise
     return _from_table(table, str(path), format or kind, names)
 
+
+#: Git's conflict markers, left in a committed log by a merge (two runs' versions of one file).
+_CONFLICT = re.compile(r"^(?:<{7}|>{7}) .*$|^<{7}$|^>{7}$", re.MULTILINE)
 
 #: How a JSON document starts: an object, or an array of values (a logger's ``[INFO|...]``
 #: or ``[2025-10-20 21:19:13 ...]`` prefix is none: a number in an array ends at a comma or
