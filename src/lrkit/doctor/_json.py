@@ -60,28 +60,28 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
             # The final summary record ({train_loss, train_runtime, total_flos, ...}) holds
             # the run's mean loss: one number, not a point of the curve.
             rows = [r for r in log_history if not _HF_SUMMARY.intersection(r)]
+            means = [
+                r
+                for r in log_history
+                if _HF_SUMMARY.intersection(r) and isinstance(r.get("train_loss"), int | float)
+            ]
             summary_only = not rows
             if summary_only:
                 # A run that ended before its first logging step (logging_steps above the
                 # run's steps): only its summary is left, and its mean training loss is the
                 # one point there is (non-finite: it diverged; finite: too little to judge).
-                rows = [
-                    {"step": r.get("step", 0), "loss": r["train_loss"]}
-                    for r in log_history
-                    if isinstance(r.get("train_loss"), (int, float))
+                rows = [{"step": r.get("step", 0), "loss": r["train_loss"]} for r in means]
+            elif any("loss" in r and not _is_nonfinite(r["loss"]) for r in rows):
+                # A non-finite mean after finite logged steps: the run diverged after its last
+                # logging step (the Trainer averages every step's loss into the mean).
+                last = float(rows[-1].get("step", 0) or 0)
+                rows += [
+                    {"step": max(float(r.get("step", 0) or 0), last + 1), "loss": r["train_loss"]}
+                    for r in means
+                    if _is_nonfinite(r["train_loss"])
                 ]
             if not rows:
                 raise LogFormatError(f"{source}: log_history holds no per-step records")
-            # A non-finite mean loss in the summary, after finite logged steps: the run diverged
-            # after its last logging step (the Trainer averages every step's loss into it).
-            last = float(rows[-1].get("step", 0) or 0)
-            rows += [
-                {"step": max(float(r.get("step", 0) or 0), last + 1), "loss": r["train_loss"]}
-                for r in log_history
-                if _HF_SUMMARY.intersection(r)
-                and _is_nonfinite(r.get("train_loss"))
-                and any("loss" in q and not _is_nonfinite(q["loss"]) for q in rows)
-            ]
             table = _table_from_records(rows)
             if summary_only:
                 table.notes.append(

@@ -173,7 +173,7 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
 
 
 #: Git's conflict markers, left in a committed log by a merge (two runs' versions of one file).
-_CONFLICT = re.compile(r"^(?:<{7}|>{7}) .*$|^<{7}$|^>{7}$", re.MULTILINE)
+_CONFLICT = re.compile(r"^(?:<{7}|>{7})(?: .*)?$", re.MULTILINE)
 
 #: How a JSON document starts: an object, or an array of values (a logger's ``[INFO|...]``
 #: or ``[2025-10-20 21:19:13 ...]`` prefix is none: a number in an array ends at a comma or

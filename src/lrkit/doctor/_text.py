@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise
@@ -112,16 +112,18 @@ def _names_objective(name: str) -> bool:
     return _OBJECTIVE_WORDS.search(normalise(name)) is not None
 
 
-def _loss_test(lines: Sequence[str]) -> Callable[[str], bool] | None:
-    """How this log names its loss: ``loss`` where at least two lines hold such a value, else
-    the objective named by what it computes where two lines do (OpenNMT's ``xent: 3.29``, as
-    the column reader tries ``mse``/``nll``/``xent`` when no column says loss); ``None``
-    when neither. The scan stops at the second hit."""
-    for test in (_says_loss, _names_objective):
-        hits = (ln for ln in lines if any(test(k) for k in _pairs(ln)))
-        if next(hits, None) is not None and next(hits, None) is not None:
-            return test
-    return None
+def _loss_test(records: Iterable[Mapping[str, float]]) -> Callable[[str], bool] | None:
+    """How this log names its loss, from its lines' name/value pairs: ``loss`` where at least
+    two lines hold such a value, else the objective named by what it computes where two lines
+    do (OpenNMT's ``xent: 3.29``, as the column reader tries ``mse``/``nll``/``xent`` when no
+    column says loss); ``None`` when neither. One pass, which stops at the second ``loss``."""
+    hits = {_says_loss: 0, _names_objective: 0}
+    for pairs in records:
+        for test in hits:
+            hits[test] += any(test(k) for k in pairs)
+        if hits[_says_loss] >= 2:
+            return _says_loss
+    return _names_objective if hits[_names_objective] >= 2 else None
 
 
 def looks_like_text_log(text: str) -> bool:
@@ -134,7 +136,7 @@ def looks_like_text_log(text: str) -> bool:
     first = _pairs(lines[0])
     if not any(_says_loss(k) for k in first) and _csv_header(lines):
         return False
-    return _loss_test(lines) is not None
+    return _loss_test(map(_pairs, lines)) is not None
 
 
 def parse_text(text: str) -> _Table:
@@ -142,10 +144,9 @@ def parse_text(text: str) -> _Table:
     epoch of the lines below it (Keras's progress output)."""
     records: list[Mapping[str, Any]] = []
     epoch: float | None = None
-    lines = _ANSI.sub("", text).splitlines()
-    is_loss = _loss_test(lines) or _says_loss
-    for line in lines:
-        pairs = _pairs(line)
+    per_line = [_pairs(line) for line in _ANSI.sub("", text).splitlines()]
+    is_loss = _loss_test(per_line) or _says_loss
+    for pairs in per_line:
         if not any(is_loss(k) for k in pairs):
             if "epoch" in pairs:
                 epoch = pairs["epoch"]
