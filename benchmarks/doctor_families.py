@@ -78,7 +78,17 @@ encoder, the symmetric InfoNCE loss at temperature 0.2 against the other 31 pair
 SGD + Nesterov momentum 0.9), ``wide_deep`` (a wide-and-deep click-style classifier: a wide
 linear part and an ``EmbeddingBag`` over six hashed categorical fields, plus a deep MLP over the
 dense features and the bag, BCE on a binary label, Adagrad on the x10 grid), 600 steps each
-(``--families rank_pair,infonce,wide_deep``).
+(``--families rank_pair,infonce,wide_deep``). An eleventh fresh draw (session 15, named here and
+committed before it was generated): ``flow_nvp`` (a tiny RealNVP normalizing flow: six affine
+coupling layers with tanh-bounded log-scales, alternating masks, on seeded 4-D toy data, two
+moons beside a noisy sine curve, exact negative log-likelihood per sample under a standard normal
+base, Adam), ``diffusion_eps`` (a diffusion denoiser: an MLP with a sinusoidal time embedding
+predicting the noise added to seeded 8-D data on a curved 2-D manifold at random noise levels of
+a cosine schedule, epsilon-MSE, the validation noise drawn once from a fixed seed, AdamW with
+weight decay 0.01), ``ctc_gru`` (a CTC sequence model: a one-layer GRU over seeded 24-frame
+sequences of noisy label prototypes, separated by noise frames, emitting 2-4-symbol label strings
+over 6 symbols and a blank, ``CTCLoss``, SGD + momentum 0.9 on the x10 grid), 600 steps each
+(``--families flow_nvp,diffusion_eps,ctc_gru``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -160,6 +170,12 @@ HELDOUT9_FAMILIES = ["hinge_svm", "seg_dice", "distill_kd"]
 # wide-and-deep classifier over hashed categorical fields (EmbeddingBag) and dense features (BCE,
 # Adagrad); 600 steps.
 HELDOUT10_FAMILIES = ["rank_pair", "infonce", "wide_deep"]
+# An eleventh fresh draw (session 15, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): a tiny RealNVP normalizing flow on 4-D toy data (affine
+# coupling layers, negative log-likelihood, Adam), a diffusion denoiser MLP with a time embedding
+# predicting the added noise on 8-D manifold data (epsilon-MSE, AdamW), a GRU trained with the CTC
+# loss to emit label strings from noisy frame sequences (SGD + momentum 0.9); 600 steps.
+HELDOUT11_FAMILIES = ["flow_nvp", "diffusion_eps", "ctc_gru"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -172,6 +188,7 @@ ALL_FAMILIES = (
     + HELDOUT8_FAMILIES
     + HELDOUT9_FAMILIES
     + HELDOUT10_FAMILIES
+    + HELDOUT11_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
@@ -179,7 +196,7 @@ FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
 # had its grid best at the top edge of the Adam-type grid)
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
                 "drop_cnn", "triplet_embed", "gnn_graph", "hinge_svm", "infonce",
-                "wide_deep")  # fmt: skip
+                "wide_deep", "ctc_gru")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -356,6 +373,28 @@ def _data(family: str) -> dict[str, Any]:
         d = {"x": torch.tensor(views.astype(np.float32)), "y": torch.zeros(n)}
     elif family == "wide_deep":
         d = _wide_deep_data(g, N_TRAIN + 1000)
+    elif family == "flow_nvp":  # two moons beside a noisy sine curve, each pair standardised
+        n = N_TRAIN + 1000
+        upper = g.random(n) < 0.5
+        ang = g.uniform(0, np.pi, n)
+        moons = np.where(upper[:, None], np.stack([np.cos(ang), np.sin(ang)], 1),
+                         np.stack([1 - np.cos(ang), 0.5 - np.sin(ang)], 1))  # fmt: skip
+        moons = moons + 0.08 * g.normal(size=(n, 2))
+        u = g.uniform(-2, 2, n)
+        curve = np.stack([u, np.sin(2 * u) + 0.15 * g.normal(size=n)], 1)
+        x = np.concatenate([moons, curve], 1)
+        x = (x - x.mean(0)) / x.std(0)
+        d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.zeros(n)}
+    elif family == "diffusion_eps":  # 8-D data on a curved 2-D manifold, lightly noised
+        n = N_TRAIN + 1000
+        centers = np.array([[1.5, 0.0], [-1.5, 0.0], [0.0, 1.5], [0.0, -1.5]])
+        z = centers[g.integers(0, 4, n)] + 0.35 * g.normal(size=(n, 2))
+        a, b = g.normal(size=(2, 8)), g.normal(size=(2, 8)) / 2
+        x = np.tanh(z @ a) + np.sin(z @ b) + 0.05 * g.normal(size=(n, 8))
+        x = (x - x.mean(0)) / x.std(0)
+        d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.zeros(n)}
+    elif family == "ctc_gru":
+        d = _ctc_sequences(g, N_TRAIN + 1000)
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -465,6 +504,33 @@ def _wide_deep_data(g: Any, n: int, buckets: int = 97) -> dict[str, Any]:
     hashed = (np.arange(6)[None] * 1009 + cats * 31 + 7) % buckets
     x = np.concatenate([hashed, dense], 1).astype(np.float32)
     return {"x": torch.tensor(x), "y": torch.tensor(y)[:, None]}
+
+
+def _ctc_sequences(g: Any, n: int, frames: int = 24, feats: int = 10,
+                   symbols: int = 6) -> dict[str, Any]:  # fmt: skip
+    """Sequences of ``frames`` noisy feature frames: 2-4 labels (1..``symbols``; 0 is CTC's
+    blank), each shown as 2-3 frames of its fixed prototype plus noise, separated by 0-2
+    noise-only frames (at least one between two equal labels) after a 0-2-frame lead-in, padded
+    with noise frames. The target is packed as (n, 5) ids: the length, then the labels, 0-padded."""
+    import torch
+
+    protos = g.normal(size=(symbols + 1, feats)) * 1.2
+    protos[0] = 0.0  # a gap frame is noise around zero
+    xs = np.zeros((n, frames, feats))
+    ys = np.zeros((n, 5), dtype=np.int64)
+    for i in range(n):
+        length = int(g.integers(2, 5))
+        labels = g.integers(1, symbols + 1, length)
+        t = int(g.integers(0, 3))
+        for j, lab in enumerate(labels):
+            if j:
+                t += int(g.integers(1 if labels[j - 1] == lab else 0, 3))
+            dur = int(g.integers(2, 4))
+            xs[i, t : t + dur] = protos[lab]
+            t += dur
+        ys[i, 0], ys[i, 1 : 1 + length] = length, labels
+    xs = xs + 0.7 * g.normal(size=xs.shape)
+    return {"x": torch.tensor(xs.astype(np.float32)), "y": torch.tensor(ys)}
 
 
 def _shapes_masks(g: Any, n: int, size: int = 16) -> dict[str, Any]:
@@ -591,6 +657,12 @@ def _model(family: str, seed: int) -> Any:
                              nn.Linear(64, 16))  # fmt: skip
     if family == "wide_deep":
         return _WideDeep()
+    if family == "flow_nvp":
+        return _RealNVP()
+    if family == "diffusion_eps":
+        return _EpsDenoiser()
+    if family == "ctc_gru":
+        return _CTCGRU()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -870,6 +942,88 @@ class _WideDeep:
         return WideDeep()
 
 
+class _RealNVP:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class RealNVP(nn.Module):
+            """Affine couplings y = m x + (1 - m)(x exp(s) + t), s and t from the masked x; the
+            last layer of each coupling net starts at zero (the flow starts as the identity)."""
+
+            def __init__(self, dim: int = 4, layers: int = 6, hidden: int = 48) -> None:
+                super().__init__()
+                pats = [[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 0, 1]]
+                masks = []
+                for k in range(layers):
+                    m = torch.tensor(pats[(k // 2) % 3], dtype=torch.float32)
+                    masks.append(m if k % 2 == 0 else 1 - m)
+                self.register_buffer("masks", torch.stack(masks))
+                self.nets = nn.ModuleList()
+                for _ in range(layers):
+                    net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, 2 * dim))  # fmt: skip
+                    nn.init.zeros_(net[-1].weight)
+                    nn.init.zeros_(net[-1].bias)
+                    self.nets.append(net)
+
+            def forward(self, x: Any) -> Any:
+                logdet = torch.zeros(len(x))
+                for m, net in zip(self.masks, self.nets):
+                    s, t = net(x * m).chunk(2, 1)
+                    s = torch.tanh(s) * (1 - m)
+                    x = x * m + (1 - m) * (x * s.exp() + t)
+                    logdet = logdet + s.sum(1)
+                return x, logdet
+
+        return RealNVP()
+
+
+class _EpsDenoiser:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class EpsDenoiser(nn.Module):
+            """Draws a noise level t ~ U(0, 1) and the noise per sample (from the global RNG while
+            training, from a fixed seed in eval mode), noises the clean batch with the cosine
+            schedule and predicts the noise; returns (prediction, noise)."""
+
+            def __init__(self, dim: int = 8, hidden: int = 96) -> None:
+                super().__init__()
+                self.register_buffer("freqs", torch.tensor([1.0, 2.0, 4.0, 8.0, 16.0, 32.0]))
+                self.net = nn.Sequential(nn.Linear(dim + 12, hidden), nn.SiLU(),
+                                         nn.Linear(hidden, hidden), nn.SiLU(),
+                                         nn.Linear(hidden, hidden), nn.SiLU(),
+                                         nn.Linear(hidden, dim))  # fmt: skip
+
+            def forward(self, x0: Any) -> Any:
+                gen = None if self.training else torch.Generator().manual_seed(0)
+                t = torch.rand((len(x0), 1), generator=gen)
+                eps = torch.randn(x0.shape, generator=gen)
+                abar = torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+                xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+                emb = torch.cat([torch.sin(t * self.freqs), torch.cos(t * self.freqs)], 1)
+                return self.net(torch.cat([xt, emb], 1)), eps
+
+        return EpsDenoiser()
+
+
+class _CTCGRU:
+    def __new__(cls) -> Any:
+        _, nn = _torch_modules()
+
+        class CTCGRU(nn.Module):
+            def __init__(self, feats: int = 10, hidden: int = 48, classes: int = 7) -> None:
+                super().__init__()
+                self.gru = nn.GRU(feats, hidden, batch_first=True)
+                self.out = nn.Linear(hidden, classes)  # class 0: the blank
+
+            def forward(self, x: Any) -> Any:
+                return self.out(self.gru(x)[0]).log_softmax(-1)
+
+        return CTCGRU()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -910,6 +1064,7 @@ class _TinyTransformer:
 
 
 def _loss(family: str, out: Any, y: Any) -> Any:
+    import torch
     import torch.nn.functional as F
 
     if family in ("regression", "autoencoder", "elman_rnn", "lstm_fc", "deepsets_reg"):
@@ -940,6 +1095,16 @@ def _loss(family: str, out: Any, y: Any) -> Any:
         return _infonce_loss(out)
     if family == "wide_deep":
         return F.binary_cross_entropy_with_logits(out, y)
+    if family == "flow_nvp":  # exact NLL per sample (nats) under the standard normal base
+        z, logdet = out
+        log_pz = -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+        return -(log_pz + logdet).mean()
+    if family == "diffusion_eps":
+        pred, eps = out
+        return F.mse_loss(pred, eps)
+    if family == "ctc_gru":  # out: (n, frames, classes) log-probabilities; y: length, labels
+        frames = torch.full((len(out),), out.shape[1], dtype=torch.long)
+        return F.ctc_loss(out.transpose(0, 1), y[:, 1:], frames, y[:, 0], blank=0)
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -1052,7 +1217,11 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.SGD(params, lr, momentum=0.9, nesterov=True)
     if family == "wide_deep":
         return torch.optim.Adagrad(params, lr)
-    return torch.optim.Adam(params, lr)
+    if family == "diffusion_eps":
+        return torch.optim.AdamW(params, lr, weight_decay=0.01)
+    if family == "ctc_gru":
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    return torch.optim.Adam(params, lr)  # flow_nvp: Adam
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -1375,7 +1544,7 @@ def _steps(family: str) -> dict[str, int]:
         return {"steps": LONG_STEPS}
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
            + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES
-           + HELDOUT9_FAMILIES + HELDOUT10_FAMILIES)  # fmt: skip
+           + HELDOUT9_FAMILIES + HELDOUT10_FAMILIES + HELDOUT11_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -1444,8 +1613,9 @@ def main() -> None:
                          f"{','.join(HELDOUT2_FAMILIES)}, {','.join(HELDOUT3_FAMILIES)}, "
                          f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)}, "
                          f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)}, "
-                         f"{','.join(HELDOUT8_FAMILIES)}, {','.join(HELDOUT9_FAMILIES)} and "
-                         f"{','.join(HELDOUT10_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT8_FAMILIES)}, {','.join(HELDOUT9_FAMILIES)}, "
+                         f"{','.join(HELDOUT10_FAMILIES)} and "
+                         f"{','.join(HELDOUT11_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
