@@ -101,6 +101,9 @@ FINETUNE_FRESH16 = [
 # Session 14's fresh pair (finetune_tasks.FRESH17), named before any finder ran on it; its
 # recipe LRs: 1e-3 (the FiLM MLP), 3e-4 (the attention-pooling CNN).
 FINETUNE_FRESH17 = [f"{FINETUNE_FILE}:{name}" for name in ("film_mlp", "attnpool_cnn")]
+# Session 15's fresh pair (finetune_tasks.FRESH18), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the character CNN), 1e-3 (the Deep Sets encoder).
+FINETUNE_FRESH18 = [f"{FINETUNE_FILE}:{name}" for name in ("charcnn_text", "deepsets_cls")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -119,6 +122,7 @@ FINETUNE_FRESH = {
     "fresh15": FINETUNE_FRESH15,
     "fresh16": FINETUNE_FRESH16,
     "fresh17": FINETUNE_FRESH17,
+    "fresh18": FINETUNE_FRESH18,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -360,6 +364,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh15": ("finetune-fresh15", None),
     "summary_finetune_fresh16": ("finetune-fresh16", None),
     "summary_finetune_fresh17": ("finetune-fresh17", None),
+    "summary_finetune_fresh18": ("finetune-fresh18", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -387,6 +392,7 @@ TITLES = {
     "summary_finetune_fresh15": "fine-tuning tasks held out (session 12's second fresh pair)",
     "summary_finetune_fresh16": "fine-tuning tasks held out (session 13's fresh pair)",
     "summary_finetune_fresh17": "fine-tuning tasks held out (session 14's fresh pair)",
+    "summary_finetune_fresh18": "fine-tuning tasks held out (session 15's fresh pair)",
 }
 
 
