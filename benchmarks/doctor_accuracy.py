@@ -345,7 +345,9 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     def run(t: Any) -> list[Any]:
         return [_UNREADABLE if log is None else diagnose(log, thresholds=t) for log in logs]
 
-    default = run(None)
+    # The rules alone: the learned second opinion was trained on these families, so its figures
+    # here would be in-sample; benchmarks/doctor_learned.py reports it leave-one-family-out.
+    default = run(Thresholds(learned_margin=0.0))
     res: dict[str, Any] = {"families": families, "n": len(recs), "grid_best": best,
                            "dropped_by_labelling": dropped}  # fmt: skip
     verdicts = [d.verdict for d in default]
@@ -362,7 +364,7 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
     # Leave one family out: choose the thresholds on the other families, report on this one.
     keys = list(LOFO_GRID)
     combos = [dict(zip(keys, vals)) for vals in itertools.product(*LOFO_GRID.values())]
-    per_combo = [run(Thresholds(**c)) for c in combos]
+    per_combo = [run(Thresholds(**c, learned_margin=0.0)) for c in combos]
     pooled: list[Any] = [None] * len(recs)
     chosen = {}
     for f in families:
@@ -405,17 +407,23 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
 
     from doctor_real import evaluate
 
-    real = evaluate(verbose=False)
+    real = evaluate(verbose=False, rules_only=True)
     res["real_logs"] = {k: real[k] for k in ("n", "readable", "acceptable", "confusion")}
     res["real_logs"]["rows"] = [
         {k: row.get(k) for k in ("log", "repo", "path", "commit", "label", "verdict", "acceptable")}
         for row in real["rows"]
     ]
-    real2 = evaluate(Path(__file__).parent / "doctor_corpus" / "real2", verbose=False)
+    real2 = evaluate(
+        Path(__file__).parent / "doctor_corpus" / "real2", verbose=False, rules_only=True
+    )
     res["real2_logs"] = {k: real2[k] for k in ("n", "readable", "acceptable", "confusion")}
-    real3 = evaluate(Path(__file__).parent / "doctor_corpus" / "real3", verbose=False)
+    real3 = evaluate(
+        Path(__file__).parent / "doctor_corpus" / "real3", verbose=False, rules_only=True
+    )
     res["real3_logs"] = {k: real3[k] for k in ("n", "readable", "acceptable", "confusion")}
-    real4 = evaluate(Path(__file__).parent / "doctor_corpus" / "real4", verbose=False)
+    real4 = evaluate(
+        Path(__file__).parent / "doctor_corpus" / "real4", verbose=False, rules_only=True
+    )
     res["real4_logs"] = {k: real4[k] for k in ("n", "readable", "acceptable", "confusion")}
     for name in ("default_rules", "lofo"):
         s = res[name]

@@ -5,7 +5,11 @@ its raw columns *before* the doctor was run on it (``labels.json``: a label, eve
 experienced engineer could defend, and the reason). Reported: how many logs are readable, and
 how many verdicts are acceptable.
 
-    python benchmarks/doctor_real.py [--corpus real2|real3|real4] [OUT.json]
+    python benchmarks/doctor_real.py [--corpus real2|real3|real4] [--rules-only] [OUT.json]
+
+By default the doctor as shipped (rules + the learned second opinion, whose forest was trained
+on every set that existed when it was written — in-sample for those; ``--rules-only``: the
+rules alone; ``benchmarks/doctor_learned.py`` reports the forest leave-one-set-out).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from typing import Any
 ROOT = Path(__file__).parent / "doctor_corpus" / "real"
 
 
-def evaluate(root: Path = ROOT, verbose: bool = True) -> dict[str, Any]:
-    from lrkit.doctor import diagnose
+def evaluate(root: Path = ROOT, verbose: bool = True, rules_only: bool = False) -> dict[str, Any]:
+    from lrkit.doctor import Thresholds, diagnose
     from lrkit.errors import LRKitError
 
     labels = json.loads((root / "labels.json").read_text())["logs"]
@@ -29,7 +33,7 @@ def evaluate(root: Path = ROOT, verbose: bool = True) -> dict[str, Any]:
         row: dict[str, Any] = {"log": key, "repo": lab["repo"], "path": lab["path"],
                                "commit": lab["commit"], "label": lab["label"]}  # fmt: skip
         try:
-            d = diagnose(path)
+            d = diagnose(path, thresholds=Thresholds(learned_margin=0.0) if rules_only else None)
         except LRKitError as exc:
             row.update(readable=False, verdict=None, acceptable=False, error=str(exc))
         else:
@@ -67,9 +71,10 @@ if __name__ == "__main__":
                     help="folder under doctor_corpus/: real (the logs the rules were developed "
                          "with), real2, real3, real4, real5, real6, real7, real8, real9, real10, "
                          "real11, real12, real13, real14, real15, real16, real17, real18, real19, real20, "
-                         "real21, real22 or real23 "
+                         "real21, real22, real23, real24 or real25 "
                          "(fresh sets, each labelled before the doctor ever ran on it)")  # fmt: skip
+    ap.add_argument("--rules-only", action="store_true", help="the rules alone (no forest)")
     args = ap.parse_args()
-    res = evaluate(ROOT.parent / args.corpus)
+    res = evaluate(ROOT.parent / args.corpus, rules_only=args.rules_only)
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=2))

@@ -106,3 +106,23 @@ def test_inconclusive_exits_0(tmp_path: Path) -> None:
     r = _run(str(p))
     assert r.returncode == 0, r.stderr
     assert "(inconclusive)" in r.stdout
+
+
+def test_rules_only_turns_the_learned_opinion_off(tmp_path: Path) -> None:
+    import numpy as np
+
+    from lrkit.doctor import Thresholds, diagnose
+
+    # A noise floor with no LR column: a plateau to the rules, which the forest may overrule.
+    rng = np.random.default_rng(0)
+    s = np.arange(300, dtype=float)
+    data = {"step": s, "loss": (0.6 + 1.7 * np.exp(-s / 20)) * np.exp(rng.normal(0, 0.2, 300))}
+    log = _csv(tmp_path / "floor.csv", data)
+    rules = json.loads(_run(str(log), "--rules-only", "--format", "json").stdout)
+    assert rules["verdict"] == "plateau"
+    assert not any(f["statistic"] == "learned_probability" for f in rules["findings"])
+    default = json.loads(_run(str(log), "--format", "json").stdout)
+    assert default["verdict"] == diagnose(str(log)).verdict
+    assert rules["verdict"] == diagnose(str(log), thresholds=Thresholds(learned_margin=0)).verdict
+    learned = [f for f in default["findings"] if f["statistic"] == "learned_probability"]
+    assert bool(learned) == (default["verdict"] != rules["verdict"])

@@ -45,6 +45,11 @@ _STYLE = {
 @click.option("--val-loss", default=None, help="Validation-loss column or tag.")
 @click.option("--lr", default=None, help="Learning-rate column or tag.")
 @click.option("--step", default=None, help="Step column.")
+@click.option(
+    "--rules-only",
+    is_flag=True,
+    help="The rules' verdict alone, without the learned second opinion.",
+)
 def command(
     log: str,
     fmt: str,
@@ -54,6 +59,7 @@ def command(
     val_loss: str | None,
     lr: str | None,
     step: str | None,
+    rules_only: bool,
 ) -> None:
     """Diagnose the training run in LOG (CSV, Lightning metrics.csv, JSON Lines, Keras history
     or CSVLogger, Hugging Face trainer_state.json, YOLO results.csv, W&B export, an MLflow run
@@ -61,9 +67,12 @@ def command(
 
     Exit code 0 when the run looks healthy, 1 when a problem was found, 2 when LOG cannot be read.
     """
-    from lrkit.doctor import diagnose
+    from lrkit.doctor import Thresholds, diagnose
 
-    d = diagnose(log, format=input_format, loss=loss, val_loss=val_loss, lr=lr, step=step)
+    t = Thresholds(learned_margin=0.0) if rules_only else None
+    d = diagnose(
+        log, thresholds=t, format=input_format, loss=loss, val_loss=val_loss, lr=lr, step=step
+    )
     if plot_path is not None:
         import matplotlib
 

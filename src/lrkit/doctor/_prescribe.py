@@ -12,6 +12,7 @@ import math
 from lrkit.doctor._checks import Curve
 from lrkit.doctor._diagnosis import Finding, Prescription
 from lrkit.doctor._log import Log
+from lrkit.doctor._thresholds import Thresholds
 
 __all__ = ["prescribe"]
 
@@ -164,7 +165,11 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
             lr,
             0.1,
         )
-    if verdict == "plateau" and any(f.statistic == "stalled_progress" for f in mine):
+    stalled = any(f.statistic == "stalled_progress" for f in mine) or (
+        # the learned opinion's plateau of a loss that barely moved: no decay helps it either
+        c.progress < Thresholds.barely and not any(f.statistic == "drop_over_noise" for f in mine)
+    )
+    if verdict == "plateau" and stalled:
         return Prescription(
             "no LR decay helps a loss that stalled this early: check that the model can learn "
             "at all (inputs and labels line up, the loss suits the task, the updates reach the "

@@ -188,3 +188,8 @@ class Thresholds:
     #: best among the last quarter of them; also what lets a short log pass as learning
     #: (0 = off).
     plateau_val_evals: int = 4
+    #: learned second opinion: the shipped random forest (``_learned``) replaces the rules'
+    #: verdict where its most probable verdict beats the rules' own by at least this margin
+    #: of probability (chosen leave-one-set-out on the real logs and leave-one-family-out on
+    #: the synthetic runs, ``benchmarks/doctor_learned.py``; 0 = off: the rules alone).
+    learned_margin: float = 0.15
