@@ -57,7 +57,7 @@ def diagnose_parsed(parsed: Log, t: Thresholds, model: Forest | None) -> Diagnos
     """:func:`diagnose` on a parsed log, with the learned second opinion from ``model``
     (``None``: the rules alone; the benchmark passes each fold's own forest)."""
     verdict, findings, curve = rule_verdict(parsed, t)
-    if model is not None and t.learned_margin > 0 and len(curve.y) > 0:
+    if model is not None and t.learned_margin > 0 and len(curve.y) > 0 and verdict in _SOFT:
         verdict, findings = _second_opinion(parsed, curve, verdict, findings, t, model)
     final = _ranked(findings, verdict)
     return Diagnosis(
