@@ -674,3 +674,26 @@ def test_a_log_with_git_merge_conflict_markers_says_so(tmp_path: Path) -> None:
     p.write_text(text)
     with pytest.raises(LogFormatError, match=r"merge-conflict markers \(line 2: '<<<<<<< HEAD'\)"):
         read_log(p)
+
+
+@pytest.mark.parametrize("header", ["epoch loss val_loss acc", "# epoch loss val_loss acc"])
+def test_a_space_separated_table_is_read(tmp_path: Path, header: str) -> None:
+    # numpy.savetxt (its "# " header) or a hand-written f"{epoch} {loss} ..." loop
+    e = np.arange(30)
+    rows = [f"{i} {2.0 * 0.9**i:.6f}   {2.1 * 0.92**i:.6f} {1 - 0.5 * 0.9**i:.4f}" for i in e]
+    p = tmp_path / "train_log.txt"
+    p.write_text("\n".join([header, *rows]) + "\n")
+    log = read_log(p)
+    assert log.columns["loss"] == "loss" and log.columns["val_loss"] == "val_loss"
+    assert len(log.loss) == 30 and log.loss.values[0] == pytest.approx(2.0)
+
+
+def test_a_table_without_a_header_row_says_so(tmp_path: Path) -> None:
+    p = tmp_path / "train_log.txt"
+    p.write_text("".join(f"{i} {0.2 * 0.95**i} {0.9 + 0.003 * i}\n" for i in range(40)))
+    with pytest.raises(LogFormatError, match="no header row"):
+        read_log(p)
+    q = tmp_path / "log.csv"
+    q.write_text("".join(f"{i},{0.2 * 0.95**i}\n" for i in range(40)))
+    with pytest.raises(LogFormatError, match="no header row"):
+        read_log(q)

@@ -80,7 +80,14 @@ def _from_table(
             raise LogFormatError(
                 f"{source}: loss column {text_loss!r} is not numeric (row {line}: {cell!r})"
             )
-        columns = ", ".join([*available, *table.text])
+        names_seen = [*available, *table.text]
+        columns = ", ".join(names_seen)
+        if names_seen and all(_is_number(w) for c in names_seen for w in c.split() or [c]):
+            # A table written without a header row: its first line of numbers was read as one.
+            raise LogFormatError(
+                f"{source}: no header row (its first line is numbers: {columns}); add a first "
+                "line that names the columns (e.g. 'epoch loss val_loss')"
+            )
         raise LogFormatError(f"{source}: no loss column (columns: {columns})")
     val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
         yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
@@ -255,3 +262,11 @@ def _finish(
         notes=tuple(dict.fromkeys(notes)),
         loss_is_validation=loss_is_validation,
     )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -23,13 +23,24 @@ def _number(cell: str) -> float | None:
 def _parse_csv(text: str, source: str) -> _Table:
     sample = text[:4096]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    # Universal newlines: a file written with bare carriage returns (old Mac line ends, or a
-    # progress line rewritten in place) is read line by line instead of failing in csv; the
-    # blank lines that "\r\r\n" line ends (Keras's CSVLogger on Windows) then leave are no rows.
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline=None), delimiter=delimiter) if r]
-    except csv.Error as exc:
-        raise LogFormatError(f"{source}: not a readable CSV file ({exc})") from None
+    spaced = _space_separated(sample)
+    if spaced:
+        # Columns separated by runs of spaces (numpy.savetxt, a hand-written f"{epoch} {loss}"
+        # loop): one row a line, a "# " before the header dropped.
+        lines = io.StringIO(text, newline=None).read().splitlines()
+        rows = [ln.lstrip("#").split() if i == 0 else ln.split() for i, ln in
+                enumerate(x for x in lines if x.strip())]  # fmt: skip
+    else:
+        # Universal newlines: a file written with bare carriage returns (old Mac line ends, or
+        # a progress line rewritten in place) is read line by line instead of failing in csv;
+        # the blank lines that "\r\r\n" line ends (Keras's CSVLogger on Windows) then leave are
+        # no rows.
+        try:
+            rows = [
+                r for r in csv.reader(io.StringIO(text, newline=None), delimiter=delimiter) if r
+            ]
+        except csv.Error as exc:
+            raise LogFormatError(f"{source}: not a readable CSV file ({exc})") from None
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     header = [h.strip() for h in rows[0]]
@@ -71,6 +82,26 @@ def _parse_csv(text: str, source: str) -> _Table:
             continue  # a text column (timestamps, run names): not a curve
         table.add(name, cells)
     return table
+
+
+def _space_separated(sample: str) -> bool:
+    """Whether ``sample`` (the file's start) is a table whose columns are separated by spaces:
+    no comma or tab anywhere, and every one of its first lines (at least 3) splits into the same
+    number (≥ 2) of fields, all but the header's numbers."""
+    if "," in sample or "\t" in sample:
+        return False
+    lines = [ln for ln in sample.splitlines()[:-1] if ln.strip()][:20]
+    if len(lines) < 3:
+        return False
+    width = len(lines[0].lstrip("#").split())
+    if width < 2 or any(len(ln.split()) != width for ln in lines[1:]):
+        return False
+    try:
+        for ln in lines[1:]:
+            [float(w) for w in ln.split()]
+    except ValueError:
+        return False
+    return True
 
 
 def _looks_like_lightning(table: _Table) -> bool:
