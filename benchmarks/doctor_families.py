@@ -88,7 +88,17 @@ a cosine schedule, epsilon-MSE, the validation noise drawn once from a fixed see
 weight decay 0.01), ``ctc_gru`` (a CTC sequence model: a one-layer GRU over seeded 24-frame
 sequences of noisy label prototypes, separated by noise frames, emitting 2-4-symbol label strings
 over 6 symbols and a blank, ``CTCLoss``, SGD + momentum 0.9 on the x10 grid), 600 steps each
-(``--families flow_nvp,diffusion_eps,ctc_gru``).
+(``--families flow_nvp,diffusion_eps,ctc_gru``). A twelfth fresh draw (session 15, named here and
+committed before it was generated): ``mdn_mix`` (a mixture density network: an MLP whose output
+is a 3-component 1-D Gaussian mixture, mixing logits, means and softplus scales, for a seeded
+multimodal inverse regression, the input recovered from a noisy sine-warped observation, mixture
+negative log-likelihood, which can go below zero, Adam), ``seq2seq_attn`` (an encoder-decoder: a
+GRU encoder, a GRU decoder with dot-product attention over the encoder states, on seeded integer
+sequences of length 10 over 12 symbols learning to reverse them, teacher forcing from a
+begin-of-sequence token, token cross-entropy, AdamW with weight decay 0.01), ``multitask`` (a
+multi-task MLP: one shared trunk, a regression head with MSE and a 4-class classification head
+with cross-entropy on a seeded tabular set, the two losses summed, SGD + momentum 0.9 with weight
+decay 5e-4 on the x10 grid), 600 steps each (``--families mdn_mix,seq2seq_attn,multitask``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -176,6 +186,13 @@ HELDOUT10_FAMILIES = ["rank_pair", "infonce", "wide_deep"]
 # predicting the added noise on 8-D manifold data (epsilon-MSE, AdamW), a GRU trained with the CTC
 # loss to emit label strings from noisy frame sequences (SGD + momentum 0.9); 600 steps.
 HELDOUT11_FAMILIES = ["flow_nvp", "diffusion_eps", "ctc_gru"]
+# A twelfth fresh draw (session 15, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): a mixture density network (an MLP emitting a 3-component
+# 1-D Gaussian mixture for a multimodal inverse regression, mixture NLL, Adam), a GRU
+# encoder-decoder with dot-product attention learning to reverse integer sequences (teacher
+# forcing, token cross-entropy, AdamW), a multi-task MLP (shared trunk, an MSE regression head and
+# a cross-entropy classification head, losses summed, SGD + momentum 0.9, weight decay); 600 steps.
+HELDOUT12_FAMILIES = ["mdn_mix", "seq2seq_attn", "multitask"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -189,6 +206,7 @@ ALL_FAMILIES = (
     + HELDOUT9_FAMILIES
     + HELDOUT10_FAMILIES
     + HELDOUT11_FAMILIES
+    + HELDOUT12_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
@@ -196,7 +214,7 @@ FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
 # had its grid best at the top edge of the Adam-type grid)
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
                 "drop_cnn", "triplet_embed", "gnn_graph", "hinge_svm", "infonce",
-                "wide_deep", "ctc_gru")  # fmt: skip
+                "wide_deep", "ctc_gru", "multitask")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -395,6 +413,17 @@ def _data(family: str) -> dict[str, Any]:
         d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.zeros(n)}
     elif family == "ctc_gru":
         d = _ctc_sequences(g, N_TRAIN + 1000)
+    elif family == "mdn_mix":  # the inverse of a sine-warped line: one to three modes per input
+        n = N_TRAIN + 1000
+        t = g.uniform(0, 1, n)
+        obs = t + 0.3 * np.sin(2 * np.pi * t) + g.uniform(-0.1, 0.1, n)
+        x = ((obs - obs.mean()) / obs.std())[:, None]
+        y = ((t - t.mean()) / t.std())[:, None]
+        d = {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(y.astype(np.float32))}
+    elif family == "seq2seq_attn":
+        d = _reverse_pairs(g, N_TRAIN + 1000)
+    elif family == "multitask":
+        d = _multitask_data(g, N_TRAIN + 1000)
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -533,6 +562,35 @@ def _ctc_sequences(g: Any, n: int, frames: int = 24, feats: int = 10,
     return {"x": torch.tensor(xs.astype(np.float32)), "y": torch.tensor(ys)}
 
 
+def _reverse_pairs(g: Any, n: int, length: int = 10, vocab: int = 12) -> dict[str, Any]:
+    """Integer sequences (symbols 1..``vocab``) and their reversal. ``x`` packs, per sample, the
+    source and the teacher-forced decoder input (a begin token 0, then the target shifted right):
+    (n, 2, length); ``y`` is the reversed source (symbols as 0..``vocab``-1)."""
+    import torch
+
+    src = g.integers(1, vocab + 1, (n, length))
+    tgt = src[:, ::-1]
+    dec_in = np.concatenate([np.zeros((n, 1), dtype=np.int64), tgt[:, :-1]], 1)
+    x = np.stack([src, dec_in], 1)
+    return {"x": torch.tensor(x.astype(np.int64)), "y": torch.tensor((tgt - 1).astype(np.int64))}
+
+
+def _multitask_data(g: Any, n: int, dim: int = 14) -> dict[str, Any]:
+    """Tabular rows whose latent factors drive both tasks: a noisy nonlinear regression target and a
+    4-class label (the argmax of noisy class scores). ``y`` packs (n, 2): the target, the class id."""
+    import torch
+
+    z = g.normal(size=(n, 5))
+    mix = g.normal(size=(5, dim)) / np.sqrt(5)
+    x = np.tanh(z @ mix) + 0.3 * z @ mix + 0.4 * g.normal(size=(n, dim))
+    reg = np.sin(1.5 * z[:, 0]) + 0.5 * z[:, 1] * z[:, 2] + 0.3 * z[:, 3] + 0.25 * g.normal(size=n)
+    w = g.normal(size=(5, 4))
+    scores = z @ w + 0.8 * np.abs(z[:, 4:5]) * np.arange(4)[None] / 3
+    cls = (scores + g.gumbel(size=(n, 4))).argmax(1)
+    y = np.stack([reg, cls], 1)
+    return {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(y.astype(np.float32))}
+
+
 def _shapes_masks(g: Any, n: int, size: int = 16) -> dict[str, Any]:
     """Noisy size x size images holding one to three disks (the class to segment) and one to
     three squares of the same brightness (distractors); the target is the disks' pixel mask."""
@@ -663,6 +721,13 @@ def _model(family: str, seed: int) -> Any:
         return _EpsDenoiser()
     if family == "ctc_gru":
         return _CTCGRU()
+    if family == "mdn_mix":  # 3 mixing logits, 3 means, 3 (pre-softplus) scales
+        return nn.Sequential(nn.Linear(1, 48), nn.Tanh(), nn.Linear(48, 48), nn.Tanh(),
+                             nn.Linear(48, 9))  # fmt: skip
+    if family == "seq2seq_attn":
+        return _Seq2SeqAttn()
+    if family == "multitask":
+        return _MultiTask()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -1024,6 +1089,52 @@ class _CTCGRU:
         return CTCGRU()
 
 
+class _Seq2SeqAttn:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class Seq2SeqAttn(nn.Module):
+            """A GRU encoder over the source; a GRU decoder over the teacher-forced input, each
+            decoder state attending (scaled dot product) over the encoder states; the output layer
+            reads the decoder state and the attended context."""
+
+            def __init__(self, vocab: int = 12, hidden: int = 32) -> None:
+                super().__init__()
+                self.src_emb = nn.Embedding(vocab + 1, 16)
+                self.tgt_emb = nn.Embedding(vocab + 1, 16)
+                self.enc = nn.GRU(16, hidden, batch_first=True)
+                self.dec = nn.GRU(16, hidden, batch_first=True)
+                self.out = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(),
+                                         nn.Linear(hidden, vocab))  # fmt: skip
+
+            def forward(self, x: Any) -> Any:
+                e, h = self.enc(self.src_emb(x[:, 0]))
+                s = self.dec(self.tgt_emb(x[:, 1]), h)[0]
+                att = (s @ e.transpose(1, 2) / math.sqrt(e.shape[-1])).softmax(-1)
+                return self.out(torch.cat([s, att @ e], -1))
+
+        return Seq2SeqAttn()
+
+
+class _MultiTask:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class MultiTask(nn.Module):
+            def __init__(self, dim: int = 14, hidden: int = 64) -> None:
+                super().__init__()
+                self.trunk = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(),
+                                           nn.Linear(hidden, hidden), nn.ReLU())  # fmt: skip
+                self.reg = nn.Linear(hidden, 1)
+                self.cls = nn.Linear(hidden, 4)
+
+            def forward(self, x: Any) -> Any:
+                h = self.trunk(x)
+                return torch.cat([self.reg(h), self.cls(h)], 1)  # (n, 1 + 4)
+
+        return MultiTask()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -1105,6 +1216,16 @@ def _loss(family: str, out: Any, y: Any) -> Any:
     if family == "ctc_gru":  # out: (n, frames, classes) log-probabilities; y: length, labels
         frames = torch.full((len(out),), out.shape[1], dtype=torch.long)
         return F.ctc_loss(out.transpose(0, 1), y[:, 1:], frames, y[:, 0], blank=0)
+    if family == "mdn_mix":  # mixture NLL per sample (nats); scales through softplus
+        logit, mu, pre = out.chunk(3, 1)
+        sigma = F.softplus(pre) + 1e-3
+        comp = -0.5 * ((y - mu) / sigma) ** 2 - sigma.log() - 0.5 * math.log(2 * math.pi)
+        return -torch.logsumexp(F.log_softmax(logit, 1) + comp, 1).mean()
+    if family == "seq2seq_attn":
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    if family == "multitask":  # the two task losses summed
+        mse = F.mse_loss(out[:, 0], y[:, 0])
+        return mse + F.cross_entropy(out[:, 1:], y[:, 1].long())
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -1221,7 +1342,11 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.AdamW(params, lr, weight_decay=0.01)
     if family == "ctc_gru":
         return torch.optim.SGD(params, lr, momentum=0.9)
-    return torch.optim.Adam(params, lr)  # flow_nvp: Adam
+    if family == "seq2seq_attn":
+        return torch.optim.AdamW(params, lr, weight_decay=0.01)
+    if family == "multitask":
+        return torch.optim.SGD(params, lr, momentum=0.9, weight_decay=5e-4)
+    return torch.optim.Adam(params, lr)  # flow_nvp, mdn_mix: Adam
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -1544,7 +1669,8 @@ def _steps(family: str) -> dict[str, int]:
         return {"steps": LONG_STEPS}
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
            + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES
-           + HELDOUT9_FAMILIES + HELDOUT10_FAMILIES + HELDOUT11_FAMILIES)  # fmt: skip
+           + HELDOUT9_FAMILIES + HELDOUT10_FAMILIES + HELDOUT11_FAMILIES
+           + HELDOUT12_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -1614,8 +1740,9 @@ def main() -> None:
                          f"{','.join(HELDOUT4_FAMILIES)}, {','.join(HELDOUT5_FAMILIES)}, "
                          f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)}, "
                          f"{','.join(HELDOUT8_FAMILIES)}, {','.join(HELDOUT9_FAMILIES)}, "
-                         f"{','.join(HELDOUT10_FAMILIES)} and "
-                         f"{','.join(HELDOUT11_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT10_FAMILIES)}, "
+                         f"{','.join(HELDOUT11_FAMILIES)} and "
+                         f"{','.join(HELDOUT12_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
