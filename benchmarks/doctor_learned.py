@@ -207,7 +207,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         err = float(np.abs(want - got).max())
         assert err < 1e-3, f"lrkit's inference differs from scikit-learn's by {err}"
         MODEL_PATH.write_bytes(gzip.compress(json.dumps(d, separators=(",", ":")).encode(), 9))
-        out["shipped"] = {**meta, "max_abs_proba_diff": err, "bytes": MODEL_PATH.stat().st_size}
+        imp = sorted(zip(names, fitted.feature_importances_), key=lambda kv: -kv[1])
+        out["shipped"] = {**meta, "max_abs_proba_diff": err, "bytes": MODEL_PATH.stat().st_size,
+                          "importances": {k: round(float(v), 4) for k, v in imp}}  # fmt: skip
+        print("most used features:", ", ".join(f"{k} {v:.3f}" for k, v in imp[:12]))
         print(
             f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size} bytes; max |p - sklearn| {err:.1e})"
         )
