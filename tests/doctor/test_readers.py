@@ -697,3 +697,57 @@ def test_a_table_without_a_header_row_says_so(tmp_path: Path) -> None:
     q.write_text("".join(f"{i},{0.2 * 0.95**i}\n" for i in range(40)))
     with pytest.raises(LogFormatError, match="no header row"):
         read_log(q)
+
+
+def _darknet_lines(n: int) -> list[str]:
+    out = []
+    avg = 0.0
+    for i in range(1, n + 1):
+        loss = 20.0 / (1 + i / 20) + 0.3
+        avg = loss if i == 1 else 0.9 * avg + 0.1 * loss
+        lr = 0.001 * min(1.0, (i / 100) ** 4)
+        out.append(
+            f" {i}: {loss:.6f}, {avg:.6f} avg loss, {lr:.6f} rate, 2.1 seconds, {64 * i} images"
+        )
+    return out
+
+
+def test_a_darknet_printout_is_read(tmp_path: Path) -> None:
+    p = tmp_path / "train.log"
+    p.write_text(
+        "yolov3_training\nLearning Rate: 0.001, Momentum: 0.9\n" + "\n".join(_darknet_lines(300))
+    )
+    log = read_log(p)
+    assert log.format == "text" and len(log.loss) == 300
+    assert log.loss.values[0] == pytest.approx(20.0 / 1.05 + 0.3, rel=1e-5)
+    assert log.lr is not None and log.lr.values[-1] == pytest.approx(0.001)
+
+
+def test_nul_holes_in_a_text_log_are_removed_with_a_note(tmp_path: Path) -> None:
+    # A log truncated (> train.log) while the trainer kept writing at its old offset.
+    lines = _darknet_lines(200)
+    raw = ("\n".join(lines[:50]) + "\n").encode() + b"\x00" * 4000 + "\n".join(lines[50:]).encode()
+    p = tmp_path / "train.log"
+    p.write_bytes(raw)
+    log = read_log(p)
+    assert len(log.loss) == 200
+    assert any("4000 NUL bytes" in n for n in log.notes)
+    # a binary file stays an error
+    q = tmp_path / "weights.log"
+    q.write_bytes(bytes(range(256)) * 50)
+    with pytest.raises(LogFormatError, match="binary content"):
+        read_log(q)
+
+
+def test_a_catboost_training_json_is_read(tmp_path: Path) -> None:
+    its = [{"iteration": i, "learn": [0.65 * 0.995**i, 0.9], "test": [0.66 * 0.996**i],
+            "passed_time": 0.4 * i, "remaining_time": 100.0} for i in range(300)]  # fmt: skip
+    doc = {"meta": {"learn_metrics": [{"best_value": "Min", "name": "Logloss"}],
+                    "test_metrics": [{"best_value": "Min", "name": "Logloss"}],
+                    "iteration_count": 1000, "name": "experiment"}, "iterations": its}  # fmt: skip
+    p = tmp_path / "catboost_training.json"
+    p.write_text(json.dumps(doc))
+    log = read_log(p)
+    assert log.format == "catboost" and len(log.loss) == 300
+    assert log.val_loss is not None and log.val_loss.values[0] == pytest.approx(0.66)
+    assert any("Logloss" in n for n in log.notes)

@@ -89,6 +89,9 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
                     "set logging_steps below the run's number of steps to log the curve"
                 )
             return table, "huggingface"
+        boosting = _catboost(doc)
+        if boosting is not None:
+            return boosting, "catboost"
         if doc and all(isinstance(v, list) for v in doc.values()):
             kind = "keras" if _looks_like_keras(doc) else "json"
             return _table_from_mapping(doc, source), kind
@@ -106,6 +109,30 @@ def _parse_json_document(text: str, source: str) -> tuple[_Table, str]:
 
 
 _HF_SUMMARY = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
+
+
+def _catboost(doc: Mapping[str, Any]) -> _Table | None:
+    """CatBoost's ``catboost_training.json`` (``{"meta": {"learn_metrics": [{"name": ...}],
+    ...}, "iterations": [{"iteration": 0, "learn": [...], "test": [...]}, ...]}``): the first
+    learn metric (the objective) per iteration as the loss, the first test metric as the
+    validation loss; ``None`` for any other document."""
+    meta, its = doc.get("meta"), doc.get("iterations")
+    if not (isinstance(meta, Mapping) and isinstance(its, list) and its):
+        return None
+    if not all(isinstance(r, Mapping) and isinstance(r.get("learn"), list) for r in its):
+        return None
+    learn = meta.get("learn_metrics") or [{}]
+    name = learn[0].get("name", "loss") if isinstance(learn[0], Mapping) else "loss"
+    rows = []
+    for r in its:
+        row = {"iteration": r.get("iteration", len(rows)), "loss": r["learn"][0]}
+        test = r.get("test")
+        if isinstance(test, list) and test:
+            row["val_loss"] = test[0]
+        rows.append(row)
+    table = _table_from_records(rows)
+    table.notes.append(f"CatBoost log: the loss is its objective {name!r} (learn and test sets)")
+    return table
 
 
 def _batch_records(epochs: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:

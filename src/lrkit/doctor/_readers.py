@@ -16,6 +16,7 @@ row-aligned ``_Table``, dicts of lists, DataFrames), ``_runs`` (restarts and res
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -128,8 +129,39 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
     raw = path.read_bytes()
     if not raw.strip():
         raise LogFormatError(f"{path}: file is empty")
+    holes = _nul_holes(raw)
+    if holes:
+        # Runs of NUL bytes inside a text log: the holes a log file gets when it is truncated
+        # (``> train.log``) while the training process keeps writing at its old offset, or
+        # when a crash leaves preallocated blocks unwritten. The text around them is the log.
+        raw = raw.replace(b"\x00", b"")
+        log = _read_text(path, raw, format, names)
+        note = f"removed {holes} NUL bytes (holes in a log truncated or cut off while written)"
+        return dataclasses.replace(log, notes=(*log.notes, note))
     if b"\x00" in raw[:65536]:
         raise LogFormatError(f"{path}: binary content, not a text log (CSV, JSON Lines or JSON)")
+    return _read_text(path, raw, format, names)
+
+
+def _nul_holes(raw: bytes) -> int:
+    """How many NUL bytes a text log holds in runs (0 where it has none or is binary): the
+    rest must be UTF-8 text with line breaks and no other control bytes, and the NULs at most
+    half the file."""
+    n = raw.count(b"\x00")
+    if n == 0 or n > len(raw) // 2:
+        return 0
+    rest = raw.replace(b"\x00", b"")
+    controls = sum(rest.count(bytes([c])) for c in range(32) if c not in (9, 10, 13, 27))
+    if controls or b"\n" not in rest:
+        return 0
+    try:
+        rest.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return 0
+    return n
+
+
+def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str | None]) -> Log:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,7 +1,8 @@
 """A reader for training logs printed to a console and saved as text: one line per logged
 point, its values as ``name: value`` or ``name=value`` pairs (``Epoch 3/200 | Loss: 0.5895``,
 ``[epoch 2] step 400 train_loss=0.41 val_loss=0.52``, ``Epoch [1/10], Step [100/600], Loss:
-0.2345``, Keras's ``loss: 0.5 - accuracy: 0.8 - val_loss: 0.6`` under an ``Epoch 1/10`` line).
+0.2345``, Keras's ``loss: 0.5 - accuracy: 0.8 - val_loss: 0.6`` under an ``Epoch 1/10`` line,
+Darknet's ``1: 1957.6, 1957.6 avg loss, 0.001 rate, ...``).
 """
 
 from __future__ import annotations
@@ -55,9 +56,19 @@ _EVAL_LINE = re.compile(
     re.I,
 )
 _SPLITS = ("train", "val", "valid", "eval", "test", "dev")
+# Darknet's (YOLOv3/v4) training printout: ``1: 1957.6, 1957.6 avg loss, 0.000000 rate, 22.3
+# seconds, 64 images``: the iteration, the batch's loss, its running mean, the LR.
+_DARKNET = re.compile(
+    rf"^\s*(?P<step>\d+)\s*:\s*(?P<loss>{_NUMBER}),\s*(?:{_NUMBER})\s+avg(?: loss)?,"
+    rf"\s*(?P<lr>{_NUMBER})\s+rate\b",
+    re.IGNORECASE,
+)
 
 
 def _pairs(line: str) -> dict[str, float]:
+    dark = _DARKNET.match(line)
+    if dark is not None:
+        return {"step": float(dark["step"]), "loss": float(dark["loss"]), "lr": float(dark["lr"])}
     out: dict[str, float] = {}
     for m in _COUNTER.finditer(line):
         out.setdefault(normalise(m["name"]), float(m["value"]))
