@@ -123,7 +123,7 @@ def _catboost(doc: Mapping[str, Any]) -> _Table | None:
         return None
     learn = meta.get("learn_metrics") or [{}]
     name = learn[0].get("name", "loss") if isinstance(learn[0], Mapping) else "loss"
-    rows = []
+    rows: list[Mapping[str, Any]] = []
     for r in its:
         row = {"iteration": r.get("iteration", len(rows)), "loss": r["learn"][0]}
         test = r.get("test")
