@@ -394,7 +394,8 @@ def transfer(families_dir: str, out: str) -> dict[str, Any]:
                **eye.get("heldout5_runs", {}), **eye.get("heldout6_runs", {}),
                **eye.get("heldout7_runs", {}), **eye.get("heldout8_runs", {}),
                **eye.get("heldout9_runs", {}), **eye.get("heldout10_runs", {}),
-               **eye.get("heldout11_runs", {}), **eye.get("heldout12_runs", {})}  # fmt: skip
+               **eye.get("heldout11_runs", {}), **eye.get("heldout12_runs", {}),
+               **eye.get("heldout13_runs", {})}  # fmt: skip
     for row in res["runs"]:
         row["eye_acceptable"] = checked.get(row["log"].split("/")[0], {}).get(
             "acceptable", [row["label"]]

@@ -99,6 +99,16 @@ begin-of-sequence token, token cross-entropy, AdamW with weight decay 0.01), ``m
 multi-task MLP: one shared trunk, a regression head with MSE and a 4-class classification head
 with cross-entropy on a seeded tabular set, the two losses summed, SGD + momentum 0.9 with weight
 decay 5e-4 on the x10 grid), 600 steps each (``--families mdn_mix,seq2seq_attn,multitask``).
+A thirteenth fresh draw (session 15, named here and committed before it was generated): ``tcn_fc``
+(a temporal convolutional forecaster: four causal 1-D convolutions with dilations 1, 2, 4 and 8
+and residual connections over 48-step windows of seeded multi-seasonal series, periods near 6 and
+17 with drifting amplitudes, a trend and noise, predicting the next 4 values, mean absolute error,
+``L1Loss``, RMSprop), ``focal_bin`` (a binary MLP classifier trained with the focal loss, gamma 2,
+no class weight, on a seeded imbalanced tabular set with 10% positives, Adam with AMSGrad),
+``vit_digits`` (a small vision transformer on 8x8 digits: 2x2 patch embedding into 16 tokens, a
+learnt CLS token and position embedding, two pre-LayerNorm encoder blocks with GELU, the CLS
+token classified, cross-entropy, SGD + Nesterov momentum 0.9 on the x10 grid), 600 steps each
+(``--families tcn_fc,focal_bin,vit_digits``).
 
 Each run is written in one format, rotating: Lightning ``metrics.csv``, per-step CSV, HF
 ``trainer_state.json`` (loss averaged over 10 steps), Keras CSVLogger (per epoch), mixed JSON
@@ -193,6 +203,13 @@ HELDOUT11_FAMILIES = ["flow_nvp", "diffusion_eps", "ctc_gru"]
 # forcing, token cross-entropy, AdamW), a multi-task MLP (shared trunk, an MSE regression head and
 # a cross-entropy classification head, losses summed, SGD + momentum 0.9, weight decay); 600 steps.
 HELDOUT12_FAMILIES = ["mdn_mix", "seq2seq_attn", "multitask"]
+# A thirteenth fresh draw (session 15, named and committed here before it was generated; the doctor
+# runs on it once, with the rules frozen): a dilated causal temporal conv net forecasting the next
+# 4 values of seeded multi-seasonal series (L1 loss, RMSprop), a binary MLP classifier with the
+# focal loss (gamma 2) on an imbalanced tabular set, 10% positives (Adam + AMSGrad), a small vision
+# transformer on 8x8 digits (2x2 patches, CLS token, two pre-LN blocks, cross-entropy, SGD +
+# Nesterov momentum 0.9); 600 steps.
+HELDOUT13_FAMILIES = ["tcn_fc", "focal_bin", "vit_digits"]
 ALL_FAMILIES = (
     FAMILIES
     + HELDOUT_FAMILIES
@@ -207,6 +224,7 @@ ALL_FAMILIES = (
     + HELDOUT10_FAMILIES
     + HELDOUT11_FAMILIES
     + HELDOUT12_FAMILIES
+    + HELDOUT13_FAMILIES
 )
 GRID = [10.0**e for e in np.arange(-4.0, -0.99, 0.5)]  # Adam-type; SGD: x10
 FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
@@ -214,7 +232,7 @@ FACTORS = [1e-2, 0.1, 1.0, 3.0, 10.0, 100.0, 1e3]
 # had its grid best at the top edge of the Adam-type grid)
 SGD_FAMILIES = ("tabular", "cnn", "logreg", "conv1d", "gn_cnn", "resnet_bn", "quantile",
                 "drop_cnn", "triplet_embed", "gnn_graph", "hinge_svm", "infonce",
-                "wide_deep", "ctc_gru", "multitask")  # fmt: skip
+                "wide_deep", "ctc_gru", "multitask", "vit_digits")  # fmt: skip
 SCHEDULES = ["warmup_cosine", "onecycle", "step", "wsd", "plateau_cuts"]
 FORMATS = ["lightning", "csv", "hf", "keras", "jsonl", "wandb", "mlflow", "tensorboard"]
 STEPS, BATCH, N_TRAIN = 300, 32, 640  # 20 steps per epoch, 15 epochs
@@ -255,7 +273,7 @@ def _data(family: str) -> dict[str, Any]:
         x, y = make_classification(N_TRAIN + 1000, 20, n_informative=10, n_classes=k,
                                    class_sep=1.0, flip_y=0.05, random_state=3)  # fmt: skip
         d = {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y)}
-    elif family in ("cnn", "finetune", "gn_cnn", "resnet_bn", "drop_cnn"):
+    elif family in ("cnn", "finetune", "gn_cnn", "resnet_bn", "drop_cnn", "vit_digits"):
         dg = load_digits()
         x = torch.tensor(dg.images / 16.0, dtype=torch.float32)[:, None]
         y = torch.tensor(dg.target)
@@ -424,6 +442,14 @@ def _data(family: str) -> dict[str, Any]:
         d = _reverse_pairs(g, N_TRAIN + 1000)
     elif family == "multitask":
         d = _multitask_data(g, N_TRAIN + 1000)
+    elif family == "tcn_fc":
+        d = _seasonal_windows(g, N_TRAIN + 1000)
+    elif family == "focal_bin":  # 10% positives
+        x, y = make_classification(N_TRAIN + 1000, 16, n_informative=6, n_redundant=4,
+                                   n_clusters_per_class=2, weights=[0.9], class_sep=0.8,
+                                   flip_y=0.02, random_state=43)  # fmt: skip
+        d = {"x": torch.tensor(x, dtype=torch.float32),
+             "y": torch.tensor(y, dtype=torch.float32)[:, None]}  # fmt: skip
     elif family == "ln_mixer":
         dg = load_digits()
         d = {"x": torch.tensor(dg.data / 16.0, dtype=torch.float32), "y": torch.tensor(dg.target)}
@@ -591,6 +617,27 @@ def _multitask_data(g: Any, n: int, dim: int = 14) -> dict[str, Any]:
     return {"x": torch.tensor(x.astype(np.float32)), "y": torch.tensor(y.astype(np.float32))}
 
 
+def _seasonal_windows(g: Any, n: int, window: int = 48, horizon: int = 4) -> dict[str, Any]:
+    """Windows of seeded multi-seasonal series: two seasonalities (periods near 6 and 17 steps,
+    random phases, slowly drifting amplitudes), a small random trend and noise. ``x`` is the
+    window (n, 1, window), ``y`` the next ``horizon`` values (n, horizon); each window is shifted
+    by its own last value so that the level carries no information."""
+    import torch
+
+    t = np.arange(window + horizon)[None].astype(np.float64)
+    p1, p2 = g.uniform(5.5, 6.5, (n, 1)), g.uniform(15.0, 19.0, (n, 1))
+    drift = 1 + 0.3 * np.sin(2 * np.pi * t / 90 + g.uniform(0, 6, (n, 1)))
+    a1 = g.uniform(0.5, 1.5, (n, 1)) * drift
+    a2 = g.uniform(0.3, 1.0, (n, 1))
+    s = (a1 * np.sin(2 * np.pi * t / p1 + g.uniform(0, 2 * np.pi, (n, 1)))
+         + a2 * np.sin(2 * np.pi * t / p2 + g.uniform(0, 2 * np.pi, (n, 1)))
+         + g.normal(0, 0.02, (n, 1)) * t + 0.2 * g.normal(size=(n, window + horizon)))  # fmt: skip
+    s = s - s[:, window - 1 : window]
+    x = s[:, None, :window]
+    return {"x": torch.tensor(x.astype(np.float32)),
+            "y": torch.tensor(s[:, window:].astype(np.float32))}  # fmt: skip
+
+
 def _shapes_masks(g: Any, n: int, size: int = 16) -> dict[str, Any]:
     """Noisy size x size images holding one to three disks (the class to segment) and one to
     three squares of the same brightness (distractors); the target is the disks' pixel mask."""
@@ -728,6 +775,13 @@ def _model(family: str, seed: int) -> Any:
         return _Seq2SeqAttn()
     if family == "multitask":
         return _MultiTask()
+    if family == "tcn_fc":
+        return _TCN()
+    if family == "focal_bin":  # one logit
+        return nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 1))  # fmt: skip
+    if family == "vit_digits":
+        return _ViT()
     if family == "dropout_reg":
         return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
                              nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))  # fmt: skip
@@ -1135,6 +1189,64 @@ class _MultiTask:
         return MultiTask()
 
 
+class _TCN:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class TCN(nn.Module):
+            """Causal dilated 1-D convolutions (kernel 3, dilations 1, 2, 4, 8: a receptive field
+            of 31 steps), residual after the first; the last time step's features read out the
+            next values."""
+
+            def __init__(self, channels: int = 24, horizon: int = 4) -> None:
+                super().__init__()
+                self.inp = nn.Conv1d(1, channels, 1)
+                self.convs = nn.ModuleList(
+                    nn.Conv1d(channels, channels, 3, dilation=d) for d in (1, 2, 4, 8)
+                )
+                self.out = nn.Linear(channels, horizon)
+
+            def forward(self, x: Any) -> Any:
+                h = self.inp(x)
+                for conv in self.convs:
+                    pad = 2 * conv.dilation[0]
+                    h = h + torch.relu(conv(nn.functional.pad(h, (pad, 0))))
+                return self.out(h[:, :, -1])
+
+        return TCN()
+
+
+class _ViT:
+    def __new__(cls) -> Any:
+        torch, nn = _torch_modules()
+
+        class ViT(nn.Module):
+            """2x2 patches of an 8x8 image embedded into 16 tokens, a CLS token, learnt positions,
+            two pre-LayerNorm encoder blocks (2 heads, GELU MLP), a final LayerNorm; the CLS token
+            is classified."""
+
+            def __init__(self, dim: int = 32, classes: int = 10) -> None:
+                super().__init__()
+                self.patch = nn.Conv2d(1, dim, 2, stride=2)
+                self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+                self.pos = nn.Parameter(torch.randn(1, 17, dim) * 0.02)
+                kw = {"dropout": 0.0, "activation": "gelu", "batch_first": True, "norm_first": True}
+                self.blocks = nn.ModuleList(
+                    nn.TransformerEncoderLayer(dim, 2, 2 * dim, **kw) for _ in range(2)
+                )
+                self.norm = nn.LayerNorm(dim)
+                self.head = nn.Linear(dim, classes)
+
+            def forward(self, x: Any) -> Any:
+                h = self.patch(x).flatten(2).transpose(1, 2)  # (n, 16, dim)
+                h = torch.cat([self.cls.expand(len(h), -1, -1), h], 1) + self.pos
+                for block in self.blocks:
+                    h = block(h)
+                return self.head(self.norm(h[:, 0]))
+
+        return ViT()
+
+
 class _LSTMCls:
     def __new__(cls) -> Any:
         _, nn = _torch_modules()
@@ -1226,6 +1338,12 @@ def _loss(family: str, out: Any, y: Any) -> Any:
     if family == "multitask":  # the two task losses summed
         mse = F.mse_loss(out[:, 0], y[:, 0])
         return mse + F.cross_entropy(out[:, 1:], y[:, 1].long())
+    if family == "tcn_fc":
+        return F.l1_loss(out, y)
+    if family == "focal_bin":  # focal loss, gamma 2, no class weight
+        bce = F.binary_cross_entropy_with_logits(out, y, reduction="none")
+        p_t = torch.exp(-bce)
+        return ((1 - p_t) ** 2 * bce).mean()
     if family == "quantile":
         err = y - out
         return (err * (0.8 - (err < 0).float())).mean()
@@ -1346,6 +1464,12 @@ def _optimizer(family: str, params: Any, lr: float) -> Any:
         return torch.optim.AdamW(params, lr, weight_decay=0.01)
     if family == "multitask":
         return torch.optim.SGD(params, lr, momentum=0.9, weight_decay=5e-4)
+    if family == "tcn_fc":
+        return torch.optim.RMSprop(params, lr)
+    if family == "focal_bin":
+        return torch.optim.Adam(params, lr, amsgrad=True)
+    if family == "vit_digits":
+        return torch.optim.SGD(params, lr, momentum=0.9, nesterov=True)
     return torch.optim.Adam(params, lr)  # flow_nvp, mdn_mix: Adam
 
 
@@ -1670,7 +1794,7 @@ def _steps(family: str) -> dict[str, int]:
     mid = (HELDOUT2_FAMILIES + HELDOUT3_FAMILIES + HELDOUT4_FAMILIES + HELDOUT5_FAMILIES
            + HELDOUT6_FAMILIES + HELDOUT7_FAMILIES + HELDOUT8_FAMILIES
            + HELDOUT9_FAMILIES + HELDOUT10_FAMILIES + HELDOUT11_FAMILIES
-           + HELDOUT12_FAMILIES)  # fmt: skip
+           + HELDOUT12_FAMILIES + HELDOUT13_FAMILIES)  # fmt: skip
     return {"steps": MID_STEPS} if family in mid else {}
 
 
@@ -1741,8 +1865,9 @@ def main() -> None:
                          f"{','.join(HELDOUT6_FAMILIES)}, {','.join(HELDOUT7_FAMILIES)}, "
                          f"{','.join(HELDOUT8_FAMILIES)}, {','.join(HELDOUT9_FAMILIES)}, "
                          f"{','.join(HELDOUT10_FAMILIES)}, "
-                         f"{','.join(HELDOUT11_FAMILIES)} and "
-                         f"{','.join(HELDOUT12_FAMILIES)}")  # fmt: skip
+                         f"{','.join(HELDOUT11_FAMILIES)}, "
+                         f"{','.join(HELDOUT12_FAMILIES)} and "
+                         f"{','.join(HELDOUT13_FAMILIES)}")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
