@@ -751,3 +751,21 @@ def test_a_catboost_training_json_is_read(tmp_path: Path) -> None:
     assert log.format == "catboost" and len(log.loss) == 300
     assert log.val_loss is not None and log.val_loss.values[0] == pytest.approx(0.66)
     assert any("Logloss" in n for n in log.notes)
+
+
+def test_a_count_or_scale_of_the_loss_is_not_the_loss(tmp_path: Path) -> None:
+    # real30 v07: a JSON Lines log whose only column with "loss" in its name counts tokens
+    rows = [{"step": i, "num_loss_tokens": 500.0 + 7 * (i % 5), "loss_scale": 65536.0,
+             "train_mean_nll": 2.4 * 0.99**i, "test/nll": 2.5 * 0.99**i} for i in range(60)]  # fmt: skip
+    p = tmp_path / "metrics.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    log = read_log(p)
+    assert log.columns["loss"] == "train_mean_nll" and log.columns["val_loss"] == "test/nll"
+
+
+def test_a_printed_log_without_loss_values_says_so(tmp_path: Path) -> None:
+    p = tmp_path / "training.log"
+    p.write_text("".join(f"[2019-03-22 09:57:{i:02d} main.py:176] INFO  Epoch0 [{i}/7876] "
+                         f"Stage 0 = 1.{i}(2.0)\n" for i in range(30)))  # fmt: skip
+    with pytest.raises(LogFormatError, match="no two lines hold a value named as a loss"):
+        read_log(p)

@@ -99,13 +99,22 @@ def _exact(names: Iterable[str], aliases: tuple[str, ...]) -> str | None:
     return None
 
 
+#: Name components of a column that is about the loss but is no loss value: a count
+#: (``num_loss_tokens``), a weight or a mixed-precision scaler (``loss_scale`` = 65536), a mask.
+_ABOUT_LOSS = re.compile(r"(?:^|_)(?:num|n|count|tokens?|weights?|scale|scaler|mask)(?:_|$)")
+
+
 def _loose(names: list[str], *, val: bool) -> list[str]:
     """The columns (validation ones if ``val``, else the others) whose name says "loss", else
     "loss" in another language, else the objective (:data:`_OBJECTIVE_WORDS`): the first of
-    these that any column matches."""
+    these that any column matches (never one only *about* the loss: :data:`_ABOUT_LOSS`)."""
     for says in (lambda k: "loss" in k, _LOSS_WORDS.search, _OBJECTIVE_WORDS.search):
         hits = [
-            n for n in names if says(normalise(n)) and bool(_VAL_WORDS.search(normalise(n))) == val
+            n
+            for n in names
+            if says(normalise(n))
+            and not _ABOUT_LOSS.search(normalise(n))
+            and bool(_VAL_WORDS.search(normalise(n))) == val
         ]
         if hits:
             return hits

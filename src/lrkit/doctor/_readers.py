@@ -198,8 +198,13 @@ def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str 
         table, kind = _parse_json_document(text, str(path))
     except LogFormatError:
         # Only where the text never was JSON: a truncated or broken document keeps its error.
-        if format is None and not _JSON_START.match(text) and looks_like_text_log(text):
-            return _from_table(parse_text(text), str(path), "text", names)
+        if format is None and not _JSON_START.match(text):
+            if looks_like_text_log(text):
+                return _from_table(parse_text(text), str(path), "text", names)
+            raise LogFormatError(
+                f"{path}: a printed log in which no two lines hold a value named as a loss "
+                "(such as 'loss: 0.52' or 'train_loss=0.52'): nothing to diagnose"
+            ) from None
         raise
     return _from_table(table, str(path), format or kind, names)
 
