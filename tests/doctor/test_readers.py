@@ -769,3 +769,24 @@ def test_a_printed_log_without_loss_values_says_so(tmp_path: Path) -> None:
                          f"Stage 0 = 1.{i}(2.0)\n" for i in range(30)))  # fmt: skip
     with pytest.raises(LogFormatError, match="no two lines hold a value named as a loss"):
         read_log(p)
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_long_table_is_pivoted(tmp_path: Path, split: bool) -> None:
+    # real33 v11: epoch,split,metric,value (and MLflow's key,value,step,timestamp history)
+    lines = ["epoch,split,metric,value" if split else "key,value,step,timestamp"]
+    for e in range(1, 31):
+        if split:
+            lines += [f"{e},train,loss,{2.0 * 0.9**e}", f"{e},val,loss,{2.1 * 0.92**e}",
+                      f"{e},val,accuracy,{1 - 0.5 * 0.9**e}"]  # fmt: skip
+        else:
+            lines += [
+                f"train_loss,{2.0 * 0.9**e},{e},{1000 + e}",
+                f"val_loss,{2.1 * 0.92**e},{e},{1000 + e}",
+            ]
+    p = tmp_path / "training_log.csv"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_log(p)
+    assert log.columns["loss"] == "train_loss" and log.columns["val_loss"] == "val_loss"
+    assert len(log.loss) == 30 and log.loss.values[0] == pytest.approx(1.8)
+    assert log.val_loss is not None and log.val_loss.values[-1] == pytest.approx(2.1 * 0.92**30)

@@ -8,7 +8,7 @@ import io
 import re
 
 from lrkit.doctor._columns import normalise, pick_epoch, pick_step
-from lrkit.doctor._table import _Table
+from lrkit.doctor._table import _Table, _table_from_records
 from lrkit.errors import LogFormatError
 
 
@@ -54,6 +54,9 @@ def _parse_csv(text: str, source: str) -> _Table:
         dup = sorted({h for h in header if header.count(h) > 1})
         raise LogFormatError(f"{source}: duplicate column names {', '.join(dup)}")
     data = rows[1:]
+    long = _long_format(header, data)
+    if long is not None:
+        return long
     for i, row in enumerate(data):
         if len(row) != len(header):
             line = i + 2
@@ -82,6 +85,44 @@ def _parse_csv(text: str, source: str) -> _Table:
             continue  # a text column (timestamps, run names): not a curve
         table.add(name, cells)
     return table
+
+
+#: Long ("tidy") tables: one row per (step, metric) with the metric's name in a key column
+#: (``epoch,split,metric,value``; MLflow's ``key,value,step,timestamp`` metric history).
+_KEY_COLUMNS = ("metric", "key", "metric_name", "name", "tag")
+_SPLIT_COLUMNS = ("split", "phase", "mode", "subset", "stage")
+
+
+def _long_format(header: list[str], data: list[list[str]]) -> _Table | None:
+    """A long table pivoted to one row per step (``None`` for any other table): a ``value``
+    column, a key column naming the metric (one of :data:`_KEY_COLUMNS`) whose names include
+    one that says "loss", optionally a split column (:data:`_SPLIT_COLUMNS`: ``train`` /
+    ``val`` prefix the metric's name), and numeric step or epoch columns."""
+    norm = [normalise(h) for h in header]
+    if "value" not in norm or len(data) < 2:
+        return None
+    key = next((norm.index(k) for k in _KEY_COLUMNS if k in norm), None)
+    if key is None:
+        return None
+    split = next((norm.index(k) for k in _SPLIT_COLUMNS if k in norm), None)
+    value = norm.index("value")
+    if any(len(r) != len(header) for r in data):
+        return None
+    if not any("loss" in normalise(r[key]) for r in data):
+        return None
+    axes = [j for j in range(len(header)) if j not in (key, split, value)]
+    records: dict[tuple[str, ...], dict[str, float | None]] = {}
+    try:
+        for r in data:
+            at = tuple(r[j].strip() for j in axes)
+            rec = records.setdefault(at, {header[j]: _number(r[j]) for j in axes})
+            name = r[key].strip()
+            if split is not None and r[split].strip():
+                name = f"{r[split].strip()}_{name}"
+            rec[name] = _number(r[value])
+    except ValueError:
+        return None  # a text axis (a timestamp string): not this shape
+    return _table_from_records(list(records.values()))
 
 
 def _space_separated(sample: str) -> bool:
