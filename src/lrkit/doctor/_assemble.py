@@ -17,6 +17,7 @@ from lrkit.doctor._columns import (
 from lrkit.doctor._log import Log, Series
 from lrkit.doctor._runs import _split_runs
 from lrkit.doctor._table import _Table
+from lrkit.doctor._text import _numeric
 from lrkit.doctor._yolo import _looks_like_yolo, _yolo, _yolo_from_series, _yolo_names
 from lrkit.errors import ConfigError, LogFormatError
 
@@ -82,7 +83,7 @@ def _from_table(
             )
         names_seen = [*available, *table.text]
         columns = ", ".join(names_seen)
-        if names_seen and all(_is_number(w) for c in names_seen for w in c.split() or [c]):
+        if names_seen and all(_numeric(w) for c in names_seen for w in c.split() or [c]):
             # A table written without a header row: its first line of numbers was read as one.
             raise LogFormatError(
                 f"{source}: no header row (its first line is numbers: {columns}); add a first "
@@ -262,11 +263,3 @@ def _finish(
         notes=tuple(dict.fromkeys(notes)),
         loss_is_validation=loss_is_validation,
     )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

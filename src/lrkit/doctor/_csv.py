@@ -139,7 +139,7 @@ def _space_separated(sample: str) -> bool:
         return False
     try:
         for ln in lines[1:]:
-            [float(w) for w in ln.split()]
+            [_number(w) for w in ln.split()]
     except ValueError:
         return False
     return True

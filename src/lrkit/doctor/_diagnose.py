@@ -57,7 +57,7 @@ def diagnose_parsed(parsed: Log, t: Thresholds, model: Forest | None) -> Diagnos
     """:func:`diagnose` on a parsed log, with the learned second opinion from ``model``
     (``None``: the rules alone; the benchmark passes each fold's own forest)."""
     verdict, findings, curve = rule_verdict(parsed, t)
-    if model is not None and t.learned_margin > 0 and len(curve.y) > 0 and verdict in _SOFT:
+    if model is not None and t.learned_margin > 0 and len(curve.y) > 0:
         verdict, findings = _second_opinion(parsed, curve, verdict, findings, t, model)
     final = _ranked(findings, verdict)
     return Diagnosis(
@@ -100,13 +100,13 @@ _HARD = frozenset({"frozen_loss", "frozen_val_loss", "frozen_after_blowup"})
 
 
 def _overrulable(c: Curve, verdict: str, findings: list[Finding], best: str) -> bool:
-    """Whether the learned opinion may replace the rules' ``verdict`` by ``best``: only a soft
-    verdict (:data:`_SOFT`) not resting on a frozen loss, never by ``diverged``, an
+    """Whether the learned opinion may replace the rules' soft ``verdict`` by ``best``: not one
+    resting on a frozen loss, never by ``diverged``, an
     ``inconclusive`` only by ``healthy`` or ``lr_too_high``; and where the LR
     column shows one constant LR, not a plateau by ``healthy`` nor a strong too-low finding —
     there the prescription (decay at the stall, raise a steady crawl) rests on the logged LR."""
     mine = [f for f in findings if f.kind == verdict and f.severity == "error"]
-    if verdict not in _SOFT or best == "diverged" or any(f.statistic in _HARD for f in mine):
+    if best == "diverged" or any(f.statistic in _HARD for f in mine):
         return False
     if verdict == "inconclusive" and best not in ("healthy", "lr_too_high"):
         # A curve with no trend beyond its noise: a run that learnt before the log showed it,
@@ -124,7 +124,10 @@ def _second_opinion(
 ) -> tuple[str, list[Finding]]:
     """The learned forest's verdict where it beats the rules' by ``learned_margin`` and may
     overrule them (:func:`_overrulable`); the rules' findings stay as the evidence (those of the
-    new verdict decide, the rest are notes), and one finding says why the verdict changed."""
+    new verdict decide, the rest are notes), and one finding says why the verdict changed. Only
+    a soft verdict (:data:`_SOFT`) is weighed at all."""
+    if verdict not in _SOFT:
+        return verdict, findings
     p = model.proba(features(log, c, verdict, _ranked(findings, verdict), t))
     best = max(p, key=lambda k: p[k])
     if best == verdict or p[best] - p.get(verdict, 0.0) < t.learned_margin:

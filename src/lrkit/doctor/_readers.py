@@ -143,6 +143,10 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
     return _read_text(path, raw, format, names)
 
 
+#: Control bytes a text log does not hold (tab, line ends and the escape of colour codes aside).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
+
+
 def _nul_holes(raw: bytes) -> int:
     """How many NUL bytes a text log holds in runs (0 where it has none or is binary): the
     rest must be UTF-8 text with line breaks and no other control bytes, and the NULs at most
@@ -151,8 +155,7 @@ def _nul_holes(raw: bytes) -> int:
     if n == 0 or n > len(raw) // 2:
         return 0
     rest = raw.replace(b"\x00", b"")
-    controls = sum(rest.count(bytes([c])) for c in range(32) if c not in (9, 10, 13, 27))
-    if controls or b"\n" not in rest:
+    if _CONTROL.search(rest) or b"\n" not in rest:
         return 0
     try:
         rest.decode("utf-8-sig")
