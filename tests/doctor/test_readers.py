@@ -790,3 +790,39 @@ def test_a_long_table_is_pivoted(tmp_path: Path, split: bool) -> None:
     assert log.columns["loss"] == "train_loss" and log.columns["val_loss"] == "val_loss"
     assert len(log.loss) == 30 and log.loss.values[0] == pytest.approx(1.8)
     assert log.val_loss is not None and log.val_loss.values[-1] == pytest.approx(2.1 * 0.92**30)
+
+
+def _sentence_log(epochs: int, steps: int) -> str:
+    # real34 v07 (PaddlePaddle): values in sentences, a step counter that restarts every epoch,
+    # the LR on each epoch's header line, commas in a preamble line
+    out = ["W1205 12:44:41.166 device_context.cc:447] NOTE: device: 0, GPU Compute Capability: 7.0"]
+    for e in range(epochs):
+        lr = 1e-3 if e < epochs // 2 else 1e-4
+        out.append(f"Starting epoch {e} current lr is {lr}")
+        for s in range(25, steps + 1, 25):
+            loss = 0.1 / (1 + e + s / steps)
+            out.append(f"Epoch {e}, Step {s}, total used time 7.1 (s), avg loss so far is {loss}")
+        out.append(f"Epoch {e}, val loss is {0.05 / (1 + e)}, val mse is {0.02 / (1 + e)}.")
+    return "\n".join(out) + "\n"
+
+
+def test_a_log_that_prints_its_values_in_sentences(tmp_path: Path) -> None:
+    p = tmp_path / "train.log"
+    p.write_text(_sentence_log(12, 100))
+    log = read_log(p)
+    assert log.format == "text" and len(log.loss) == 12 * 4 and log.x_name == "step"
+    assert log.columns["loss"] == "avg loss so far" and log.columns["val_loss"] == "val loss"
+    assert log.val_loss is not None and len(log.val_loss) == 12
+    # the step counter restarts every epoch: counted across epochs, strictly increasing
+    assert np.all(np.diff(log.loss.steps) > 0) and log.loss.steps[-1] == 12 * 100
+    assert any("restarts every 'epoch'" in n for n in log.notes)
+    # the LR printed on each epoch's header line is the LR of the lines below it
+    assert log.lr is not None and log.lr.values[0] == 1e-3 and log.lr.values[-1] == 1e-4
+
+
+def test_an_appended_log_whose_epoch_restarts_too_is_still_several_runs(tmp_path: Path) -> None:
+    p = tmp_path / "train.log"
+    p.write_text(_sentence_log(5, 100) + _sentence_log(6, 100))
+    log = read_log(p)
+    assert len(log.loss) == 6 * 4  # the last run only
+    assert any("2 runs in this log" in n for n in log.notes)

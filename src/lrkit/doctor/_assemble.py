@@ -107,6 +107,8 @@ def _from_table(
         xs = table.values[cand][loss_rows]
         if not (table.present[cand][loss_rows].all() and np.isfinite(xs).all()):
             continue
+        if cand_name == "step" and epoch_col is not None:
+            table = _steps_across_epochs(table, cand, epoch_col, loss_rows, notes)
         keep = _split_runs(table, cand, loss_rows, notes, cand_name)
         kept = table.values[cand][loss_rows & keep]
         if cand_name == "epoch" and len(np.unique(kept)) < len(kept):
@@ -167,6 +169,40 @@ def _from_table(
         notes,
         loss_is_validation=val_as_loss,
     )
+
+
+def _steps_across_epochs(
+    table: _Table, step_col: str, epoch_col: str, rows: np.ndarray, notes: list[str]
+) -> _Table:
+    """A step counter that restarts every epoch (``Epoch 3, Step 25``: the batch within the
+    epoch) made global: each epoch's steps follow the previous epoch's last. Only where, on the
+    loss's ``rows``, every restart of the step comes with a higher epoch or a lower one (an
+    appended run, which starts the count again: :func:`_split_runs` then splits the runs)."""
+    has = table.present[step_col] & table.present[epoch_col] & rows
+    order = np.flatnonzero(has)
+    if order.size < 3 or (table.present[step_col] & rows).sum() != order.size:
+        return table
+    step, epoch = table.values[step_col][order], table.values[epoch_col][order]
+    if not (np.isfinite(step).all() and np.isfinite(epoch).all()):
+        return table
+    back = np.flatnonzero(np.diff(step) < 0)
+    if back.size == 0 or np.any(epoch[back + 1] == epoch[back]):
+        return table  # no restart, or one within an epoch: the step is no batch index
+    if np.all(epoch[back + 1] < epoch[back]):
+        return table  # only appended runs
+    offset = np.zeros(order.size)
+    for i in back:  # the next epoch starts after this one's last step; a new run from 0
+        offset[i + 1 :] = offset[i] + step[i] if epoch[i + 1] > epoch[i] else 0.0
+    out = _Table(table.n_rows)
+    for k in table.values:
+        out.values[k], out.present[k] = table.values[k], table.present[k]
+    out.text = table.text
+    out.values[step_col] = table.values[step_col].copy()
+    out.values[step_col][order] = step + offset
+    notes.append(
+        f"the {step_col!r} counter restarts every {epoch_col!r}: steps counted across epochs"
+    )
+    return out
 
 
 def _subset(table: _Table, keep: np.ndarray) -> _Table:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise
+from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise, pick_lrs
 from lrkit.doctor._csv import _number
 from lrkit.doctor._table import _Table, _table_from_records
 
@@ -55,6 +55,14 @@ _EVAL_LINE = re.compile(
     r"\b(?:val|valid|validate|validation|eval|evaluate|evaluation|test)(?:\s+[a-z]+)?\s*[:\[]",
     re.I,
 )
+# A value printed in a sentence: ``val loss is 0.0297``, ``avg loss so far is 0.1098``,
+# ``current lr is 0.001`` (PaddlePaddle's and many hand-written loops' prints): a name of one
+# to four words, then ``is``, then a number that ends the token.
+_IS = re.compile(
+    rf"(?<![\w/.])(?P<name>[A-Za-z_]\w*(?: [A-Za-z_]\w*){{0,3}})\s+is\s+(?P<value>{_NUMBER})"
+    rf"(?![\w:/])",
+    re.IGNORECASE,
+)
 _SPLITS = ("train", "val", "valid", "eval", "test", "dev")
 # Darknet's (YOLOv3/v4) training printout: ``1: 1957.6, 1957.6 avg loss, 0.000000 rate, 22.3
 # seconds, 64 images``: the iteration, the batch's loss, its running mean, the LR.
@@ -73,7 +81,7 @@ def _pairs(line: str) -> dict[str, float]:
     for m in _COUNTER.finditer(line):
         out.setdefault(normalise(m["name"]), float(m["value"]))
     found: dict[str, float] = {}
-    for pattern in (_METER, _PAIR, _BARE):
+    for pattern in (_METER, _PAIR, _BARE, _IS):
         for m in pattern.finditer(line):
             name = m["name"].strip()
             if normalise(name) not in out and name not in found:
@@ -152,18 +160,20 @@ def looks_like_text_log(text: str) -> bool:
 
 def parse_text(text: str) -> _Table:
     """One record per line that holds a loss value; an ``Epoch N`` line without one sets the
-    epoch of the lines below it (Keras's progress output)."""
+    epoch (Keras's progress output) and, where it prints one, the LR (``Starting epoch 3
+    current lr is 0.001``) of the lines below it."""
     records: list[Mapping[str, Any]] = []
-    epoch: float | None = None
+    carried: dict[str, float] = {}
     per_line = [_pairs(line) for line in _ANSI.sub("", text).splitlines()]
     is_loss = _loss_test(per_line) or _says_loss
     for pairs in per_line:
         if not any(is_loss(k) for k in pairs):
-            if "epoch" in pairs:
-                epoch = pairs["epoch"]
+            if "epoch" in pairs:  # an epoch's header line (a config dump's lr stays out)
+                lrs = pick_lrs(pairs)
+                carried = {"epoch": pairs["epoch"], **({lrs[0]: pairs[lrs[0]]} if lrs else {})}
             continue
-        if "epoch" not in pairs and epoch is not None:
-            pairs = {"epoch": epoch, **pairs}
+        if carried:
+            pairs = {**{k: v for k, v in carried.items() if k not in pairs}, **pairs}
         records.append(pairs)
     # A name seen on one line only, among many, is a setting printed once (a config dump's
     # ``transfer_loss_weight=1.0``), not a logged series.
