@@ -465,3 +465,30 @@ def test_a_slow_significant_fall_with_little_progress_is_weak_evidence_of_a_low_
     # got worse): not what a small LR does.
     d = diagnose(_slow_fall(seed, val_best_early=True), thresholds=on)
     assert not any(f.statistic == "slow_fall_progress" for f in d.findings), d.explain()
+
+
+# real34 v15 (a Lightning CSVLogger's train_loss every 50 steps): per-step noise, no blow-up
+_V15 = [0.0158, 0.0178, 0.0236, 0.0327, 0.0183, 0.0301, 0.0136, 0.0042, 0.0122, 0.0144, 0.031,
+        0.0397, 0.0145, 0.0203, 0.0136, 0.0104, 0.0161, 0.018, 0.0109, 0.0226, 0.0171, 0.0138,
+        0.0286, 0.0104, 0.0085]  # fmt: skip
+
+
+def test_a_rise_within_the_noise_of_a_sparse_log_is_no_blow_up() -> None:
+    """25 per-step losses, 0.004-0.040 with no early trend: the start is one noisy value, so
+    the running median's 1.9x excursion above it is noise, not a blow-up. The same log with a
+    rise far outside that noise still is one."""
+    steps = 50.0 * np.arange(len(_V15))
+    val = 0.0354 - 0.0004 * np.arange(len(_V15))
+    d = diagnose({"step": steps, "train_loss": np.array(_V15), "val_loss": val})
+    assert not any(f.statistic == "early_rise_over_initial" for f in d.findings), d.explain()
+    assert d.verdict != "lr_too_high"
+    blown = np.array(_V15)
+    blown[3:7] = 0.5  # 30x the start, for four logged points
+    d = diagnose({"step": steps, "train_loss": blown, "val_loss": val})
+    assert any(f.statistic == "early_rise_over_initial" for f in d.findings), d.explain()
+    # switched off: the old reading of the noisy log
+    off = diagnose(
+        {"step": steps, "train_loss": np.array(_V15), "val_loss": val},
+        thresholds=Thresholds(blowup_noise=0.0),
+    )
+    assert any(f.statistic == "early_rise_over_initial" for f in off.findings)

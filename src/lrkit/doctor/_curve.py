@@ -131,6 +131,10 @@ def _blowup(c: Curve, t: Thresholds) -> tuple[int, int, float] | None:
         return None
     start = int(above[0]) if above.size else int(raw[0])
     peak = max(float(head.max()), float(c.y[raw].max()) if raw.size >= 2 else 0.0)
+    # The rise must clear the loss's minibatch noise (the spread of consecutive changes / √2):
+    # a start read off one noisy value (a sparse log of per-step losses) sits anywhere in it.
+    if t.blowup_noise > 0 and peak - c.l0 < t.blowup_noise * robust_sd(np.diff(c.y)) / np.sqrt(2):
+        return None
     below = np.flatnonzero(c.smooth[start:] <= c.l0)
     end = start + int(below[0]) if below.size else n - 1
     return start, end, peak / c.l0

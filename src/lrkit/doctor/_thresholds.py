@@ -17,6 +17,11 @@ class Thresholds:
     blowup_raw: float = 3.0
     #: ... and progress stays below this (with more progress, the spike is "unstable").
     blowup_progress: float = 0.5
+    #: ... and the rise clears blowup_noise × the loss's minibatch noise (0 = off; session 16:
+    #: a Lightning log of 25 per-step losses, 0.004-0.040 with no trend, read as a 1.9x
+    #: blow-up from its first value; 2 and 3 changed no synthetic verdict, 3 one more real log
+    #: right, none wrong).
+    blowup_noise: float = 3.0
     #: lr_too_high: the second half trends up (Mann–Kendall p below this) and the tail is
     #: this many times the best smoothed loss.
     rise_p: float = 0.01
