@@ -467,7 +467,9 @@ def report(result: dict[str, Any]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 task, 5 epochs, coarse grid, 2 seeds")
-    ap.add_argument("--tasks", nargs="*", default=None)
+    ap.add_argument(
+        "--tasks", nargs="*", default=None, help="tasks (with --finetune: only these of the set)"
+    )
     ap.add_argument("--optimizers", nargs="*", default=["adam", "sgd"])
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     ap.add_argument("--anchors", nargs="*", default=["torch-lr-finder", "lightning"])
@@ -545,6 +547,8 @@ def main() -> None:
                 + FINETUNE_HELDOUT
                 + [t for s in FINETUNE_FRESH.values() for t in s],
             }[args.finetune]
+            if args.tasks:  # only these tasks of the set (by name)
+                tasks = [t for t in tasks if t.rsplit(":", 1)[-1] in args.tasks]
             # fine-tuning's best LRs sit 10-300x below training from scratch
             grid = [10 ** (e / 2) for e in range(-12, 0)]  # half decades 1e-6..10^-0.5
         grid_seeds, finder_seeds = [0, 1, 2], [0, 1, 2, 3, 4]

@@ -21,6 +21,7 @@ from lrkit.finder._finetune import (  # noqa: E402
     outcome_of,
     pick,
     run_trials,
+    trial_anchor,
     vertex_lr,
 )
 from lrkit.finder._finetune_torch import detect, spectra  # noqa: E402
@@ -839,6 +840,40 @@ def test_plain_sgd_takes_the_parabolas_peak_alone(pretrained: dict) -> None:
     sgd = torch.optim.SGD(model.parameters(), lr=0.1)
     assert plain_sgd(sgd) and plain_sgd(Wrapped(sgd)) and not plain_sgd(Wrapped(heavy))
     assert not plain_sgd(torch.optim.AdamW(model.parameters()))
+
+
+def test_plain_sgd_trials_start_near_the_top_of_the_range_test() -> None:
+    """Plain SGD: the anchor is at least the highest LR reached with a finite loss / 10**2.5
+    (a noise-flat range test puts its fitted minimum anywhere); other optimizers keep the
+    fitted minimum; a minimum above the floor is kept."""
+    lrs = np.logspace(-7, 0, 50)
+    losses = np.full(50, 1.0)
+    losses[-5:] = [2.0, 5.0, 9.0, np.nan, 3.0]  # diverged at lrs[-2]: the reached top is lrs[-3]
+    top = lrs[-3]
+    assert trial_anchor(1e-7, lrs, losses, plain_sgd=True) == pytest.approx(top / 10**2.5)
+    assert trial_anchor(1e-7, lrs, losses, plain_sgd=False) == 1e-7
+    assert trial_anchor(0.05, lrs, losses, plain_sgd=True) == 0.05  # above the floor: kept
+    assert trial_anchor(1e-7, lrs[:3], [np.nan] * 3, plain_sgd=True) == 1e-7  # nothing reached
+
+
+def test_plain_sgd_trials_are_not_stranded_below_a_noise_minimum(
+    pretrained: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wiring: with a range test whose fitted minimum is noise far below its top (forced
+    here), plain SGD's trials climb from the floor, AdamW's from the fitted minimum."""
+    import lrkit.finder._finetune_torch as ft
+
+    monkeypatch.setattr(ft, "lrkit_interval", lambda lrs, losses: (1e-9, 1e-8))
+    val = data(7, n=256, shift=0.5)
+    model = pretrained_model(pretrained)
+    r = run(model, torch.optim.SGD(model.parameters(), lr=0.1), val_data=val, end_lr=1.0)
+    assert r.trials is not None
+    reached = max(lr for lr, v in zip(r.lrs, r.losses) if math.isfinite(v))
+    assert max(r.trials.lrs) >= reached / 10**2.5 / 10**0.5 * 0.999
+    assert min(r.trials.lrs) > 1e-7  # not a single trial spent at the noise minimum
+    model = pretrained_model(pretrained)
+    r = run(model, torch.optim.AdamW(model.parameters(), lr=1e-3), val_data=val, end_lr=1.0)
+    assert r.trials is not None and min(r.trials.lrs) < 1e-8
 
 
 def test_val_metric_scores_the_trials_and_the_weights_come_back(pretrained: dict) -> None:

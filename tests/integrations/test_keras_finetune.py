@@ -280,3 +280,37 @@ def test_bad_regime_names_it() -> None:
     with pytest.raises(ConfigError, match="regime"):
         find_lr(make_model(), x, y, regime="pretrained")
     _ = ops  # the backend is imported
+
+
+def test_keras_plain_sgd_trials_hang_from_the_floored_anchor(pretrained, monkeypatch) -> None:
+    """Keras reads the optimizer like PyTorch: plain SGD's trials start no lower than the
+    range test's reached top / 10**2.5, the trial LRs are half decades from that anchor;
+    with momentum the fitted minimum is the anchor."""
+    import lrkit.integrations._keras_finder as kf
+    from lrkit.finder._finetune import trial_anchor
+
+    seen: list[tuple[bool, float]] = []
+
+    def spy(lr_min: float, lrs, losses, *, plain_sgd: bool) -> float:  # type: ignore[no-untyped-def]
+        out = trial_anchor(lr_min, lrs, losses, plain_sgd=plain_sgd)
+        seen.append((plain_sgd, out))
+        return out
+
+    monkeypatch.setattr(kf, "trial_anchor", spy)
+    xv, yv = val_split()
+    for momentum in (0.0, 0.9):
+        model = make_model()
+        model.set_weights(pretrained)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=momentum),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        r = run(model, validation_data=(xv, yv))
+        plain, anchor = seen[-1]
+        assert plain is (momentum == 0.0)
+        lr_min = float(r.lrs[int(np.argmin(r.fitted))])
+        reached = max(lr for lr, v in zip(r.lrs, r.losses, strict=True) if np.isfinite(v))
+        assert anchor == pytest.approx(max(lr_min, reached / 10**2.5) if plain else lr_min)
+        assert r.trials is not None
+        k = -2 * np.log10(np.asarray(r.trials.lrs) / anchor)
+        assert np.allclose(k, np.round(k), atol=1e-6)

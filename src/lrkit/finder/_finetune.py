@@ -69,6 +69,7 @@ __all__ = [
     "rule_applies",
     "run_trials",
     "spectra_numpy",
+    "trial_anchor",
     "vertex_lr",
 ]
 
@@ -150,6 +151,17 @@ MAX_CANDIDATES = 8
 #: noise as the peak: fresh10's pointnet, plain SGD, stopped at 1e-3 on a 0.8-point dip with
 #: the grid's best at 1e-2).
 MAX_ABOVE = 6
+#: With plain SGD (no momentum) the trials start no lower than the highest LR the range test
+#: reached with a finite loss / 10**PLAIN_SGD_FLOOR_DECADES (:func:`trial_anchor`): plain SGD's
+#: best LR sits near the stability edge, and where the range test's loss is minibatch noise
+#: from end to end its fitted minimum is noise too. Chosen in session 16 on the 26 seen
+#: plain-SGD cells whose trials ran (130 runs; their saved range tests read again:
+#: benchmarks/plain_sgd_anchor.py): the fitted minimum sat 1.25-5.5 decades below the grid's
+#: best LR in 10 runs (fresh18's charcnn_text 5.5 decades, its 10 trials spent climbing;
+#: fresh10's pointnet, fresh13's ssm_seq, fresh14's conv_ae_cls 3-5), where the range test's
+#: fitted drop was a median 0.54 of its noise (1.56 elsewhere); with the floor none (the worst
+#: 1.55 decades either way), 32 runs changed. 2 decades changed 72 runs, 3 left 5 of the 10.
+PLAIN_SGD_FLOOR_DECADES = 2.5
 #: No more than this many trials in all (400 updates at 40 each: 4.4% of a 12-LR, 3-seed grid
 #: of 300-update fine-tunings).
 MAX_TRIALS = 10
@@ -410,6 +422,27 @@ def vertex_lr(lrs: Any, scores: Any) -> float:
     if a2 <= 0:
         return float(lr[b])
     return float(10 ** np.clip(-a1 / (2 * a2), x[0], x[2]))
+
+
+def trial_anchor(lr_min: float, lrs: Any, losses: Any, *, plain_sgd: bool) -> float:
+    """The LR the trials' candidates hang from: the range test's fitted minimum ``lr_min``;
+    with ``plain_sgd`` at least the highest LR the range test reached before its first
+    non-finite loss / 10**:data:`PLAIN_SGD_FLOOR_DECADES`.
+
+    >>> trial_anchor(1e-7, [1e-7, 1e-3, 1e-1, 1.0], [1.0, 1.1, 0.9, float("nan")], plain_sgd=True)
+    0.00031622776601683794
+    >>> trial_anchor(1e-7, [1e-7, 1.0], [1.0, 1.0], plain_sgd=False)
+    1e-07
+    """
+    if not plain_sgd:
+        return lr_min
+    lr = np.asarray(lrs, dtype=float)
+    lo = np.asarray(losses, dtype=float)
+    bad = ~(np.isfinite(lo) & np.isfinite(lr) & (lr > 0))
+    reached = lr[: int(np.argmax(bad))] if bad.any() else lr
+    if reached.size == 0:
+        return lr_min
+    return max(lr_min, float(reached.max()) / 10.0**PLAIN_SGD_FLOOR_DECADES)
 
 
 def run_trials(

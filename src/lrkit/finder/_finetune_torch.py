@@ -26,6 +26,7 @@ from lrkit.finder._finetune import (
     outcome_of,
     rule_applies,
     run_trials,
+    trial_anchor,
 )
 from lrkit.finder._suggest import MIN_POINTS, lrkit_interval
 from lrkit.finder._torch_step import _batches, _is_tensor_pair, _StepFn, _to, eval_loss_sum
@@ -324,7 +325,9 @@ def finetune_stage(
         return detection, None, ()
     if method.lower() not in ("auto", "lrkit") or kw["trial_steps"] == 0:
         return detection, None, ()  # apply() uses the fitted-minimum rule, or says why not
-    lr_min = lrkit_interval(lrs[:n], curve)[1]
+    lr_min = trial_anchor(
+        lrkit_interval(lrs[:n], curve)[1], lrs[:n], curve, plain_sgd=plain_sgd(kw["optimizer"])
+    )
     outcome, notes = finetune_trials(lr_min=lr_min, **kw)
     return detection, outcome, notes
 

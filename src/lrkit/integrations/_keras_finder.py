@@ -30,6 +30,7 @@ from lrkit.finder._finetune import (
     rule_applies,
     run_trials,
     spectra_numpy,
+    trial_anchor,
 )
 
 __all__ = ["find_lr"]
@@ -265,7 +266,10 @@ def find_lr(
                 return float(logs["loss"])
 
             lrs, losses, start, metrics, start_metric = run_trials(
-                result.interval[1],  # below the range test's fitted minimum
+                # below the range test's fitted minimum (plain SGD: not far below its top)
+                trial_anchor(
+                    result.interval[1], result.lrs, result.losses, plain_sgd=_plain_sgd(opt)
+                ),
                 start_trial=start_trial,
                 train_step=step_fn,
                 val_loss=val_loss,
