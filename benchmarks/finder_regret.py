@@ -104,6 +104,9 @@ FINETUNE_FRESH17 = [f"{FINETUNE_FILE}:{name}" for name in ("film_mlp", "attnpool
 # Session 15's fresh pair (finetune_tasks.FRESH18), named before any finder ran on it; its
 # recipe LRs: 1e-3 (the character CNN), 1e-3 (the Deep Sets encoder).
 FINETUNE_FRESH18 = [f"{FINETUNE_FILE}:{name}" for name in ("charcnn_text", "deepsets_cls")]
+# Session 16's fresh pair (finetune_tasks.FRESH19), named before any finder ran on it; its
+# recipe LRs: 5e-4 (the gMLP), 1e-3 (the GRU forecaster, a regression scored on R^2).
+FINETUNE_FRESH19 = [f"{FINETUNE_FILE}:{name}" for name in ("gmlp_seq", "gru_forecast")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -123,6 +126,7 @@ FINETUNE_FRESH = {
     "fresh16": FINETUNE_FRESH16,
     "fresh17": FINETUNE_FRESH17,
     "fresh18": FINETUNE_FRESH18,
+    "fresh19": FINETUNE_FRESH19,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -365,6 +369,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh16": ("finetune-fresh16", None),
     "summary_finetune_fresh17": ("finetune-fresh17", None),
     "summary_finetune_fresh18": ("finetune-fresh18", None),
+    "summary_finetune_fresh19": ("finetune-fresh19", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -393,6 +398,7 @@ TITLES = {
     "summary_finetune_fresh16": "fine-tuning tasks held out (session 13's fresh pair)",
     "summary_finetune_fresh17": "fine-tuning tasks held out (session 14's fresh pair)",
     "summary_finetune_fresh18": "fine-tuning tasks held out (session 15's fresh pair)",
+    "summary_finetune_fresh19": "fine-tuning tasks held out (session 16's fresh pair)",
 }
 
 

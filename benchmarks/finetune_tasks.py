@@ -47,6 +47,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them.
 - ``charcnn_text`` and ``deepsets_cls`` (``FRESH18``) are an eighteenth fresh pair, named here
   before any finder ran on them.
+- ``gmlp_seq`` and ``gru_forecast`` (``FRESH19``) are a nineteenth fresh pair, named here
+  before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -3731,6 +3733,220 @@ def deepsets_cls() -> Task:
     return _task("ft-deepsets-cls", model, train, val, 32, 15, lr=1e-3)
 
 
+# --- 40. a gMLP sequence classifier: which motif is planted -> in which order two are (fresh) --
+
+_GM_LEN = 32  # tokens per sequence
+_GM_VOCAB = 16
+_GM_MOTIF = 4  # tokens per motif
+
+
+def _gm_seqs(task: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` token sequences (batch, 32) over 16 tokens and their labels. Ten motifs of four
+    tokens (seed 440); every planted motif token is replaced by a uniform one with probability
+    0.15. ``task`` 0 (pretraining): uniform background tokens, one of the first six motifs
+    planted at a uniform position; label: which (of 6). ``task`` 1 (fine-tuning): background
+    tokens from a skewed distribution (Dirichlet(1), seed 441), two motifs drawn from two NEW
+    ones (A, B: the seventh and eighth) planted without overlap; label: their order and kinds,
+    AB, BA, AA or BB (of 4): a relation between two positions, not a presence."""
+    motifs = np.random.default_rng(440).integers(0, _GM_VOCAB, (10, _GM_MOTIF))
+    rng = np.random.default_rng(seed)
+    if task == 0:
+        x = rng.integers(0, _GM_VOCAB, (n, _GM_LEN))
+    else:
+        p = np.random.default_rng(441).dirichlet(np.ones(_GM_VOCAB))
+        x = rng.choice(_GM_VOCAB, size=(n, _GM_LEN), p=p)
+    y = rng.integers(0, 6 if task == 0 else 4, n)
+    for i in range(n):
+        if task == 0:
+            kinds = [int(y[i])]
+            starts = [int(rng.integers(0, _GM_LEN - _GM_MOTIF + 1))]
+        else:
+            kinds = [(6, 7), (7, 6), (6, 6), (7, 7)][int(y[i])]
+            a = int(rng.integers(0, _GM_LEN - 2 * _GM_MOTIF + 1))
+            b = int(rng.integers(a + _GM_MOTIF, _GM_LEN - _GM_MOTIF + 1))
+            starts = [a, b]
+        for k, s in zip(kinds, starts):
+            m = motifs[k].copy()
+            noise = rng.random(_GM_MOTIF) < 0.15
+            m[noise] = rng.integers(0, _GM_VOCAB, int(noise.sum()))
+            x[i, s : s + _GM_MOTIF] = m
+    return x.astype(np.int64), y.astype(np.int64)
+
+
+def _gmlp(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        """A gMLP block: pre-norm, a channel projection to 2 x 96 with GELU, split into u and v;
+        the spatial gating unit normalises v and mixes it ACROSS POSITIONS with a learned 32 x 32
+        linear map (weights near zero, bias one, so the block starts close to a plain MLP); u * v
+        projected back to 48 channels, residual."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(48)
+            self.proj_in = nn.Linear(48, 2 * 96)
+            self.gate_norm = nn.LayerNorm(96)
+            self.spatial = nn.Linear(_GM_LEN, _GM_LEN)
+            nn.init.uniform_(self.spatial.weight, -1e-3, 1e-3)
+            nn.init.ones_(self.spatial.bias)
+            self.proj_out = nn.Linear(96, 48)
+
+        def forward(self, x: Any) -> Any:
+            u, v = torch.nn.functional.gelu(self.proj_in(self.norm(x))).chunk(2, -1)
+            v = self.spatial(self.gate_norm(v).transpose(1, 2)).transpose(1, 2)
+            return x + self.proj_out(u * v)
+
+    class GMLP(nn.Module):
+        """gMLP (Liu, Dai, So & Le, "Pay Attention to MLPs", 2021) at toy scale: token
+        embeddings (16 x 48), three gMLP blocks (no attention, no recurrence, no position
+        embedding: the spatial gating sees positions), a final LayerNorm, mean pooling over
+        positions, a linear head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(_GM_VOCAB, 48)
+            self.blocks = nn.Sequential(Block(), Block(), Block())
+            self.norm = nn.LayerNorm(48)
+            self.head = nn.Linear(48, n_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.norm(self.blocks(self.emb(x))).mean(1))
+
+    return GMLP()
+
+
+def gmlp_seq() -> Task:
+    """A gMLP SEQUENCE CLASSIFIER (Liu et al., "Pay Attention to MLPs", 2021: token MLPs whose
+    spatial gating unit mixes positions with a learned linear map; no attention, no recurrence)
+    pretrained to tell which of six noisy four-token motifs is planted in 8000 seeded synthetic
+    sequences of 32 uniform tokens (6 classes; about a minute on one core), its head replaced by
+    a fresh one and the whole network fine-tuned on a DIFFERENT question over two NEW motifs and
+    a skewed background: in which order and which kinds two planted motifs come (AB, BA, AA,
+    BB; 4 classes): 256 sequences, validated on 1000 more; AdamW at LR 5e-4 (a common choice an
+    engineer makes to fine-tune a small token-mixing model, below the library default), kept
+    whether or not it is the grid's best; batch 8, 8 epochs (256 updates). Metric: accuracy."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _gm_seqs(0, 8000, 270))
+    state = _pretrained(
+        "gmlp-motifs6",
+        lambda: _gmlp(6),
+        lambda m: _fit(m, xp, yp, cross_entropy, steps=1500, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _gm_seqs(1, 256, 271))
+    val = tuple(torch.from_numpy(a) for a in _gm_seqs(1, 1000, 272))
+    model = _fresh_head(state, lambda: _gmlp(4))
+    return _task("ft-gmlp-seq", model, train, val, 8, 8, lr=5e-4)
+
+
+# --- 41. a GRU forecaster: one family of series -> a shifted one (fresh; a regression) ---------
+
+_FC_IN = 48  # observed steps
+_FC_OUT = 8  # steps forecast
+
+
+def _fc_series(family: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` series (batch, 48, 1) and their next eight values (batch, 8). A series is a level,
+    two sinusoids (amplitudes U(0.5, 1) and U(0.2, 0.6), uniform phases) and AR(1) noise
+    (coefficient 0.6). ``family`` 0 (pretraining): periods U(12, 30) and U(4, 10), level
+    N(0, 0.3^2), noise sd 0.1. ``family`` 1 (the shifted family): periods U(24, 48) and
+    U(3, 6), a linear trend of slope N(0, 0.01^2) per step, level N(0.5, 0.3^2), noise sd 0.15."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(_FC_IN + _FC_OUT)[None, :]
+    p1 = rng.uniform(*((12, 30) if family == 0 else (24, 48)), (n, 1))
+    p2 = rng.uniform(*((4, 10) if family == 0 else (3, 6)), (n, 1))
+    a1, a2 = rng.uniform(0.5, 1.0, (n, 1)), rng.uniform(0.2, 0.6, (n, 1))
+    ph1, ph2 = rng.uniform(0, 2 * np.pi, (n, 1)), rng.uniform(0, 2 * np.pi, (n, 1))
+    level = rng.normal(0.0 if family == 0 else 0.5, 0.3, (n, 1))
+    slope = 0.0 if family == 0 else rng.normal(0, 0.01, (n, 1))
+    sd = 0.1 if family == 0 else 0.15
+    eps = sd * rng.normal(size=(n, t.shape[1]))
+    noise = np.zeros_like(eps)
+    for k in range(t.shape[1]):
+        noise[:, k] = (0.6 * noise[:, k - 1] if k else 0.0) + eps[:, k]
+    s = (
+        level
+        + slope * t
+        + a1 * np.sin(2 * np.pi * t / p1 + ph1)
+        + a2 * np.sin(2 * np.pi * t / p2 + ph2)
+        + noise
+    )
+    s = s.astype(np.float32)
+    return s[:, :_FC_IN, None].copy(), s[:, _FC_IN:].copy()
+
+
+def _mse(pred: Any, y: Any) -> Any:
+    import torch.nn.functional as F
+
+    return F.mse_loss(pred, y)
+
+
+def _r2(pred: Any, y: Any) -> float:
+    """R^2 of a forecast over all its steps (1 - MSE / the targets' variance about their mean
+    per step), floored at 0: higher is better, like accuracy, and a diverged run (or anything
+    worse than forecasting the mean) scores 0, so one blow-up cannot swamp a mean over seeds."""
+    import torch
+
+    sse = float(((pred - y) ** 2).mean().item())
+    sst = float(((y - y.mean(0, keepdim=True)) ** 2).mean().item())
+    r2 = 1.0 - sse / sst
+    return max(0.0, r2) if r2 == r2 and torch.isfinite(torch.tensor(r2)) else 0.0
+
+
+def _gru_forecaster() -> Any:
+    from torch import nn
+
+    class GRUForecaster(nn.Module):
+        """A GRU (64 hidden) over the observed steps; a linear head on the last hidden state
+        gives the next eight values at once."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(1, 64, batch_first=True)
+            self.head = nn.Linear(64, _FC_OUT)
+
+        def forward(self, x: Any) -> Any:
+            out, _ = self.gru(x)
+            return self.head(out[:, -1])
+
+    return GRUForecaster()
+
+
+def gru_forecast() -> Task:
+    """A GRU FORECASTER (a GRU over 48 observed steps, a linear head giving the next
+    eight at once) pretrained with the MSE loss on 20000 seeded synthetic series of one family
+    (a level, two sinusoids, AR(1) noise; under a minute on one core), then the whole network,
+    head kept (the outputs mean the same: the next eight steps), fine-tuned to forecast a
+    SHIFTED family (slower and faster periods, a trend, an offset level, more noise): 512
+    series, validated on 1000 more. A REGRESSION: the outputs are no class scores, so the
+    finder's ``val_metric="auto"`` scores its trials on the validation loss. AdamW at LR 1e-3
+    (the library default an engineer starts from for a small recurrent forecaster), kept
+    whether or not it is the grid's best; batch 16, 8 epochs (256 updates). Metric: R^2 of the
+    forecast on the validation series, floored at 0 (higher is better)."""
+    import dataclasses
+
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _fc_series(0, 20000, 280))
+    state = _pretrained(
+        "gru-forecast-family0",
+        _gru_forecaster,
+        lambda m: _fit(m, xp, yp, _mse, steps=1000, lr=3e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _fc_series(1, 512, 281))
+    val = tuple(torch.from_numpy(a) for a in _fc_series(1, 1000, 282))
+
+    def model() -> Any:
+        m = _gru_forecaster()
+        m.load_state_dict(state)
+        return m
+
+    task = _task("ft-gru-forecast", model, train, val, 16, 8, loss_fn=_mse, metric=_r2, lr=1e-3)
+    return dataclasses.replace(task, metric_name="r2")
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -3768,6 +3984,8 @@ FRESH16 = ("convnext_textures", "ft_transformer_tabular")
 FRESH17 = ("film_mlp", "attnpool_cnn")
 # Named before any finder ran on them.
 FRESH18 = ("charcnn_text", "deepsets_cls")
+# Named before any finder ran on them.
+FRESH19 = ("gmlp_seq", "gru_forecast")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -3790,6 +4008,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH16,
         *FRESH17,
         *FRESH18,
+        *FRESH19,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
