@@ -3,6 +3,8 @@ keep the last run, and place every value on the step axis."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from lrkit.doctor._columns import (
@@ -193,12 +195,10 @@ def _steps_across_epochs(
     offset = np.zeros(order.size)
     for i in back:  # the next epoch starts after this one's last step; a new run from 0
         offset[i + 1 :] = offset[i] + step[i] if epoch[i + 1] > epoch[i] else 0.0
-    out = _Table(table.n_rows)
-    for k in table.values:
-        out.values[k], out.present[k] = table.values[k], table.present[k]
-    out.text = table.text
-    out.values[step_col] = table.values[step_col].copy()
-    out.values[step_col][order] = step + offset
+    steps = table.values[step_col].copy()
+    steps[order] = step + offset
+    out = copy.copy(table)  # the caller's table stays as read
+    out.values = {**table.values, step_col: steps}
     notes.append(
         f"the {step_col!r} counter restarts every {epoch_col!r}: steps counted across epochs"
     )
