@@ -67,7 +67,9 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     gained = float(vy[0]) - vmin
     climb = (vtail - vmin) / gained if gained > 0 else float("inf")
     if significant and gained > 0 and climb < t.overfit_floor:
-        significant = not _at_floor(v.steps, v.values, k, vtail - vmin, t)
+        significant = climb >= t.overfit_negligible and not _at_floor(
+            v.steps, v.values, k, vtail - vmin, t
+        )
     # A loss that sits high (a language model at 2.4 nats) rises little relative to its level:
     # then ask for a steady climb (Mann–Kendall on the values after the minimum) instead.
     steady = False
@@ -124,6 +126,8 @@ def _stalled_gap(
     # set at 0.005 → 0.003 against a validation loss at 0.1) widens nothing that matters; and
     # it must widen beyond the validation loss's own noise (the overfit_noise × its noise that
     # a rise must clear too).
+    if c.tail >= vmin:
+        return None  # training still above validation's best: the curves close, not open
     gain = float(np.interp(x0, c.x, c.smooth)) - c.tail
     drop = gain / vmin
     noise = val_noise(v.values)
