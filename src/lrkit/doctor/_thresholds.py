@@ -58,11 +58,11 @@ class Thresholds:
     #: loss rises that far above its lowest value by chance (overfit_floor 0 = off).
     overfit_floor: float = 0.05
     overfit_noise: float = 3.0
+    overfit_trend_p: float = 0.05
     #: A rise that gives back less than overfit_negligible of what the validation loss gained
     #: before its minimum is not overfitting however steady it is (a saturated classifier's
     #: validation loss drifting 4e-5 -> 1e-3 after falling from 0.2; 0 = off).
     overfit_negligible: float = 0.01
-    overfit_trend_p: float = 0.05
     #: Overfitting needs a model that fits its training data: not when the training loss
     #: ended less than this fraction below its start (it hardly moved: the run never learnt,
     #: and a validation loss drifting up after a tiny dip is that, not overfitting; 0 = off).
