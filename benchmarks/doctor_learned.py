@@ -11,7 +11,9 @@ score them). Reported only on data the scoring model never saw:
 * synthetic runs, **leave-one-family-out**: each family is scored by a forest trained on every
   other family plus all real logs;
 * ``--fresh-real`` / ``--fresh-synth``: sets and draws kept out of every fold's training: their
-  figures are a first look by the forest trained on everything else.
+  figures are a first look by the forest trained on everything else;
+* ``--hold-out``: real sets this script neither trains on nor scores (nor ships): collected for
+  the first look of the doctor as shipped (``doctor_real.py``).
 
 The forest that ships (``--write``) is then trained on everything and saved as NumPy-readable
 arrays in ``src/lrkit/doctor/verdict_model.json.gz``; the script checks that lrkit's own
@@ -134,12 +136,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--synthetic", required=True, help="comma-separated synthetic corpus folders")
     ap.add_argument("--fresh-real", default="", help="real sets kept out of all training")
     ap.add_argument("--fresh-synth", default="", help="synthetic folders kept out of training")
+    ap.add_argument("--hold-out", default="", help="real sets neither trained on nor scored "
+                    "(kept for the shipped doctor's first look)")  # fmt: skip
     ap.add_argument("--out", required=True)
     ap.add_argument("--write", action="store_true", help="train on everything and ship it")
     a = ap.parse_args(argv)
     t0 = time.time()
     fresh_real = [s for s in a.fresh_real.split(",") if s]
     all_sets = sorted(p.parent.name for p in CORPUS.glob("real*/labels.json"))
+    held = set(a.hold_out.split(",")) - {""}
+    all_sets = [s for s in all_sets if s not in held]
     seen_sets = [s for s in all_sets if s not in fresh_real]
     rules_t = Thresholds(learned_margin=0.0)
     real = _real_rows(seen_sets)

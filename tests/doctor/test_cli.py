@@ -68,7 +68,7 @@ def test_unreadable_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "cols.csv").write_text("a,b\n1,2\n3,4\n")
     for name, msg in [
         ("trunc.jsonl", "truncated: last line 2 is not valid JSON"),
-        ("cols.csv", "no loss column (columns: a, b)"),
+        ("cols.csv", "no loss column (columns: a, b); name it with --loss COLUMN"),
         ("missing.csv", "no such file or directory"),
     ]:
         assert _main([str(tmp_path / name)]) == 2

@@ -91,7 +91,10 @@ def _from_table(
                 f"{source}: no header row (its first line is numbers: {columns}); add a first "
                 "line that names the columns (e.g. 'epoch loss val_loss')"
             )
-        raise LogFormatError(f"{source}: no loss column (columns: {columns})")
+        raise LogFormatError(
+            f"{source}: no loss column (columns: {columns}); name it with --loss COLUMN "
+            "(diagnose(..., loss=COLUMN))"
+        )
     val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
         yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
     )
