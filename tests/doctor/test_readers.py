@@ -826,3 +826,30 @@ def test_an_appended_log_whose_epoch_restarts_too_is_still_several_runs(tmp_path
     log = read_log(p)
     assert len(log.loss) == 6 * 4  # the last run only
     assert any("2 runs in this log" in n for n in log.notes)
+
+
+def test_fairseq_json_records_in_a_printed_log(tmp_path: Path) -> None:
+    # fairseq's --log-format json: each line a logger prefix and a JSON record whose numbers are
+    # quoted strings; the first line a Namespace(...) dump full of commas (no CSV header).
+    lines = [
+        "2025-05-29 21:53:44 | INFO | fairseq_cli.train | Namespace(activation_dropout=0.0, "
+        "adam_eps=1e-08, arch='transformer', best_checkpoint_metric='loss', lr=[0.0005])"
+    ]
+    for i in range(1, 41):
+        loss = 3.0 * 0.98**i
+        lines.append(
+            f'2025-05-29 21:54:{i:02d} | INFO | train_inner | {{"epoch": {1 + i // 20}, '
+            f'"update": {1 + i / 1000:.3f}, "loss": "{loss:.3f}", "ppl": "{2**loss:.2f}", '
+            f'"num_updates": "{50 * i}", "lr": "{1e-5 * i:.6g}", "gnorm": "0.7"}}'
+        )
+        if i % 20 == 0:
+            lines.append(
+                f'2025-05-29 22:{i:02d}:08 | INFO | valid | {{"epoch": {i // 20}, '
+                f'"valid_loss": "{loss + 0.1:.3f}", "valid_num_updates": "{50 * i}"}}'
+            )
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    log = read_log(tmp_path / "train.log")
+    assert log.loss.name == "loss" and len(log.loss) == 40
+    assert log.loss.values[0] == pytest.approx(3.0 * 0.98) and log.lr is not None
+    assert log.lr.values[-1] == pytest.approx(4e-4)
+    assert log.val_loss is not None and len(log.val_loss.finite()) == 2

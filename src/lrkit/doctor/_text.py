@@ -20,10 +20,11 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 # ``name: value`` / ``name=value``: a name of word characters (and ``/`` or ``.`` inside),
 # then a number that is not the start of a longer token (a time ``12:30`` stays out).
 # A quoted name is a printed Python dict (``{'loss': 0.69, 'grad_norm': 14.4}``, as the
-# Hugging Face Trainer prints its logs to the console).
+# Hugging Face Trainer prints its logs to the console); a quoted number is a JSON record
+# printed in a log line (fairseq's ``| train_inner | {"epoch": 2, "loss": "2.474", ...}``).
 _PAIR = re.compile(
     rf"(?<![\w/.])['\"]?(?P<name>[A-Za-z_][\w/.]*(?: [A-Za-z_]\w*)?)['\"]?\s*[:=]\s*"
-    rf"(?P<value>{_NUMBER})(?![\w:/])",
+    rf"(?P<q>['\"]?)(?P<value>{_NUMBER})(?P=q)(?![\w:/])",
     re.IGNORECASE,
 )
 # Terminal colour codes (``\x1b[32m``) that coloured loggers write into saved output.
