@@ -107,6 +107,10 @@ FINETUNE_FRESH18 = [f"{FINETUNE_FILE}:{name}" for name in ("charcnn_text", "deep
 # Session 16's fresh pair (finetune_tasks.FRESH19), named before any finder ran on it; its
 # recipe LRs: 5e-4 (the gMLP), 1e-3 (the GRU forecaster, a regression scored on R^2).
 FINETUNE_FRESH19 = [f"{FINETUNE_FILE}:{name}" for name in ("gmlp_seq", "gru_forecast")]
+# Session 17's fresh pair (finetune_tasks.FRESH20), named before any finder ran on it; its
+# recipe LRs: 3e-4 (the SE-CNN multi-label tagger, scored on mean per-label accuracy), 1e-3 (the
+# two-tower recommender, scored on hit rate at 10).
+FINETUNE_FRESH20 = [f"{FINETUNE_FILE}:{name}" for name in ("se_cnn_multilabel", "two_tower_rec")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -127,6 +131,7 @@ FINETUNE_FRESH = {
     "fresh17": FINETUNE_FRESH17,
     "fresh18": FINETUNE_FRESH18,
     "fresh19": FINETUNE_FRESH19,
+    "fresh20": FINETUNE_FRESH20,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -370,6 +375,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh17": ("finetune-fresh17", None),
     "summary_finetune_fresh18": ("finetune-fresh18", None),
     "summary_finetune_fresh19": ("finetune-fresh19", None),
+    "summary_finetune_fresh20": ("finetune-fresh20", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -399,6 +405,7 @@ TITLES = {
     "summary_finetune_fresh17": "fine-tuning tasks held out (session 14's fresh pair)",
     "summary_finetune_fresh18": "fine-tuning tasks held out (session 15's fresh pair)",
     "summary_finetune_fresh19": "fine-tuning tasks held out (session 16's fresh pair)",
+    "summary_finetune_fresh20": "fine-tuning tasks held out (session 17's fresh pair)",
 }
 
 
