@@ -16,10 +16,10 @@ from lrkit.doctor._columns import (
     pick_step,
     pick_val_loss,
 )
+from lrkit.doctor._csv import _numeric
 from lrkit.doctor._log import Log, Series
 from lrkit.doctor._runs import _split_runs
 from lrkit.doctor._table import _Table
-from lrkit.doctor._text import _numeric
 from lrkit.doctor._yolo import _looks_like_yolo, _yolo, _yolo_from_series, _yolo_names
 from lrkit.errors import ConfigError, LogFormatError
 

@@ -20,6 +20,15 @@ def _number(cell: str) -> float | None:
     return float(s)  # accepts nan, NaN, inf, -inf, Infinity
 
 
+def _numeric(field: str) -> bool:
+    """A CSV cell that :func:`_number` reads (a number, or empty), quotes aside."""
+    try:
+        _number(field.strip().strip('"'))
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_csv(text: str, source: str) -> _Table:
     sample = text[:4096]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","

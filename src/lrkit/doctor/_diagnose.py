@@ -63,7 +63,7 @@ def diagnose_parsed(parsed: Log, t: Thresholds, model: Forest | None) -> Diagnos
     return Diagnosis(
         verdict=verdict,
         findings=final,
-        prescription=prescribe(verdict, list(final), parsed, curve),
+        prescription=prescribe(verdict, list(final), parsed, curve, t),
         log=parsed,
         features=dict(curve.features),
     )

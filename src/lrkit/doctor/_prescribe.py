@@ -67,7 +67,9 @@ def _count(n: float, unit: str) -> str:
     return f"{n:g} warmup {unit}" + ("" if n == 1 else "s")
 
 
-def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Prescription:
+def prescribe(
+    verdict: str, findings: list[Finding], log: Log, c: Curve, t: Thresholds
+) -> Prescription:
     x = log.x_name
     mine = [f for f in findings if f.kind == verdict]
     span = float(c.x[-1] - c.x[0]) if len(c.x) > 1 else 1.0
@@ -167,7 +169,7 @@ def prescribe(verdict: str, findings: list[Finding], log: Log, c: Curve) -> Pres
         )
     stalled = any(f.statistic == "stalled_progress" for f in mine) or (
         # the learned opinion's plateau of a loss that barely moved: no decay helps it either
-        c.progress < Thresholds.barely and not any(f.statistic == "drop_over_noise" for f in mine)
+        c.progress < t.barely and not any(f.statistic == "drop_over_noise" for f in mine)
     )
     if verdict == "plateau" and stalled:
         return Prescription(

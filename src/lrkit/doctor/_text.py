@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise, pick_lrs
-from lrkit.doctor._csv import _number
+from lrkit.doctor._csv import _numeric
 from lrkit.doctor._table import _Table, _table_from_records
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
@@ -94,15 +94,6 @@ def _pairs(line: str) -> dict[str, float]:
             name = f"val_{name}"
         out[name] = value
     return out
-
-
-def _numeric(field: str) -> bool:
-    """A CSV cell that :func:`_csv._number` reads (a number, or empty), quotes aside."""
-    try:
-        _number(field.strip().strip('"'))
-    except ValueError:
-        return False
-    return True
 
 
 def _csv_header(lines: list[str]) -> bool:

@@ -5,9 +5,9 @@ pretrained model knows; its fitted minimum sits 10-100x above the best fine-tuni
 (huggingface/transformers#16013; lrkit's own ``benchmarks/finder_regret.py`` fine-tuning
 family). :func:`detect_pretrained` reads a pretrained start off the weights' spectra. The
 fine-tuning rule (the default, ``trial_steps=None``) runs short trials from the caller's exact
-weights at LRs below the range test's fitted minimum (with plain SGD, no lower than its reached top /
-10**2.5: :func:`trial_anchor`) (:func:`run_trials`: 4, then lower while
-the lowest is strictly the best, or higher while the highest is or while no trial has moved the
+weights at LRs below the range test's fitted minimum — with plain SGD no lower than its reached
+top / 10**2.5, :func:`trial_anchor` — (:func:`run_trials`: 4, then lower while the lowest is
+strictly the best, or higher while the highest is or while no trial has moved the
 score from the start, a decade at a time then), scores them on the validation data
 (at most :data:`MAX_VAL_SAMPLES`; without ``val_data``, on training samples held out from the
 trials) and suggests half a decade below the best (short trials favour too high an LR); the
