@@ -21,13 +21,6 @@ import _dist_harness as H  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 
-#: What a worker prints when gloo's threads are torn down during interpreter finalization,
-#: after ``destroy_process_group()`` returned on every rank: a torch/gloo race on CPU
-#: (pytorch/pytorch#179291), seen here in ~10% of runs on a loaded 2-core machine — also with a
-#: plain DDP script that uses no lrkit at all (session 14: 4 of 8 runs under load).
-_TEARDOWN_ABORT = "terminate called without an active exception"
-
-
 def _run(script: Path, tmp_path: Path) -> tuple[int, str, str]:
     env = {
         **os.environ,
@@ -68,7 +61,7 @@ def test_torchrun_example_runs(tmp_path: Path) -> None:
         if rc == 0:
             break
         finished = any(ln.startswith("suggestion") for ln in out.splitlines())
-        known = _TEARDOWN_ABORT in err and 'train_ddp.py", line' not in err
+        known = H.teardown_abort(err, "train_ddp.py")
         assert finished and known, out[-3000:] + err[-3000:]
     assert rc == 0, "the teardown abort happened in 3 runs in a row:\n" + err[-3000:]
     line = [ln for ln in out.splitlines() if ln.startswith("suggestion")]
