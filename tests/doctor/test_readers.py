@@ -699,6 +699,26 @@ def test_a_table_without_a_header_row_says_so(tmp_path: Path) -> None:
         read_log(q)
 
 
+@pytest.mark.parametrize("sep", [",", " ", "\t"])
+def test_a_headerless_file_named_after_its_loss_is_read(tmp_path: Path, sep: str) -> None:
+    # a hand-written loop's f.write(f"{epoch},{loss}\n"), appended by a second run
+    run1 = [f"{i}{sep}{3.0 * 0.9**i:.4f}" for i in range(1, 21)]
+    run2 = [f"{i}{sep}{1.0 * 0.97**i:.4f}" for i in range(1, 31)]
+    p = tmp_path / "loss_log.txt"
+    p.write_text("\n".join(run1 + run2) + "\n")
+    log = read_log(p)
+    assert log.columns["loss"] == "loss_log" and len(log.loss) == 30  # the last run
+    assert log.loss.values[0] == pytest.approx(0.97)
+    assert any("no header row" in n for n in log.notes)
+    assert any("2 runs" in n for n in log.notes)
+    # one value a line, named as a validation loss: diagnosed as that, and said so
+    q = tmp_path / "val_loss.txt"
+    q.write_text("".join(f"{2.0 * 0.95**i:.5f}\n" for i in range(40)))
+    log = read_log(q)
+    assert log.columns["loss"] == "val_loss" and len(log.loss) == 40
+    assert any("no training loss" in n for n in log.notes)
+
+
 def _darknet_lines(n: int) -> list[str]:
     out = []
     avg = 0.0

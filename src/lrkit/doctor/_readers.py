@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from lrkit.doctor._assemble import _from_series, _from_table
+from lrkit.doctor._columns import pick_losses, pick_val_loss
 from lrkit.doctor._csv import (
     _looks_like_lightning,
     _looks_like_wandb,
+    _numeric,
     _parse_csv,
     _wandb_chart_export,
 )
@@ -182,8 +184,9 @@ def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str 
     if fmt == "text" or (format is None and fmt == "csv" and looks_like_text_log(text)):
         return _from_table(parse_text(text), str(path), "text", names)
     if fmt in ("csv", "lightning", "yolo", "wandb"):
-        table = _parse_csv(text, str(path))
         notes: list[str] = []
+        text = _name_headerless(path, text, notes) if fmt == "csv" else text
+        table = _parse_csv(text, str(path))
         table = _wandb_chart_export(table, notes)
         if format is None:
             if _looks_like_yolo(table):
@@ -210,6 +213,24 @@ def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str 
             ) from None
         raise
     return _from_table(table, str(path), format or kind, names)
+
+
+def _name_headerless(path: Path, text: str, notes: list[str]) -> str:
+    """``text`` with a header row where it has none and its file is named after a loss
+    (``loss.txt``, ``loss_log.txt``, ``val_loss.csv``): one number a line is that loss, two
+    are a counter and that loss (a hand-written loop writing ``epoch,loss`` a line).
+    Anything else without a header keeps its error (the columns cannot be told apart)."""
+    stem = path.stem
+    if not (pick_losses([stem]) or pick_val_loss([stem])):
+        return text
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    sep = next((c for c in ",\t" if c in first), " ")
+    fields = first.strip().split(None if sep == " " else sep)
+    if not 1 <= len(fields) <= 2 or not all(_numeric(f.strip()) for f in fields):
+        return text
+    header = [stem] if len(fields) == 1 else ["step", stem]
+    notes.append(f"no header row: read as {', '.join(header)} (the file is named after its loss)")
+    return sep.join(header) + "\n" + text
 
 
 #: Git's conflict markers, left in a committed log by a merge (two runs' versions of one file).
