@@ -719,6 +719,24 @@ def test_a_headerless_file_named_after_its_loss_is_read(tmp_path: Path, sep: str
     assert any("no training loss" in n for n in log.notes)
 
 
+def test_a_sweeps_curves_side_by_side_name_the_way_to_read_one(tmp_path: Path) -> None:
+    # one loss column per run of an LR sweep, none named as a loss
+    lrs = (0.005, 0.01, 0.05, 0.1)
+    rows = [
+        ",".join(f"{2.0 * (1 - k * 0.1) ** i + 0.1 * k:.4f}" for k in range(4)) for i in range(60)
+    ]
+    p = tmp_path / "sweep.csv"
+    p.write_text(",".join(f"learning_rate_{lr}" for lr in lrs) + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(
+        LogFormatError, match=r"sweep over 'learning_rate'.*--loss learning_rate_0.1"
+    ):
+        read_log(p)
+    # naming one: the other runs' columns are neither its LR nor its validation loss
+    log = read_log(p, loss="learning_rate_0.1")
+    assert log.columns["loss"] == "learning_rate_0.1"
+    assert log.columns["lr"] is None and log.columns["val_loss"] is None
+
+
 def _darknet_lines(n: int) -> list[str]:
     out = []
     avg = 0.0

@@ -4,6 +4,7 @@ keep the last run, and place every value on the step axis."""
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 
@@ -35,6 +36,21 @@ def _resolve(name: str | None, available: list[str], role: str, source: str) -> 
     raise ConfigError(
         f"{role}={name!r} is not a column of {source} (columns: {', '.join(available)})"
     )
+
+
+def _side_by_side(columns: list[str]) -> str | None:
+    """The swept setting where every column is one name followed by a different number
+    (``learning_rate_0.005, learning_rate_0.01, ...``: a sweep's curves side by side), else
+    ``None``."""
+    split = [
+        re.fullmatch(r"(.*?[A-Za-z][^0-9]*?)[_ =:-]?(-?\d+(?:\.\d*)?(?:[eE]-?\d+)?)", c)
+        for c in columns
+    ]
+    if len(columns) < 2 or not all(split):
+        return None
+    stems = {m.group(1) for m in split if m is not None}
+    values = {m.group(2) for m in split if m is not None}
+    return stems.pop() if len(stems) == 1 and len(values) == len(columns) else None
 
 
 def _densest(table: _Table, cols: list[str]) -> str | None:
@@ -91,6 +107,13 @@ def _from_table(
                 f"{source}: no header row (its first line is numbers: {columns}); add a first "
                 "line that names the columns (e.g. 'epoch loss val_loss')"
             )
+        runs = _side_by_side(names_seen)
+        if runs is not None:
+            raise LogFormatError(
+                f"{source}: no loss column, but {len(names_seen)} columns that look like one "
+                f"curve per run of a sweep over {runs!r} ({columns}); diagnose one with --loss "
+                f"{names_seen[-1]} (diagnose(..., loss={names_seen[-1]!r}))"
+            )
         raise LogFormatError(
             f"{source}: no loss column (columns: {columns}); name it with --loss COLUMN "
             "(diagnose(..., loss=COLUMN))"
@@ -98,11 +121,16 @@ def _from_table(
     val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
         yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
     )
-    if val_as_loss:
-        val_col = None
     lr_col = _resolve(names["lr"], available, "lr", source) or (
         yolo_lr if yolo else _densest(table, pick_lrs(available))
     )
+    if val_as_loss:
+        val_col = None
+    if _side_by_side(available) is not None:
+        # One run's curve chosen among a sweep's (learning_rate_0.1 of learning_rate_0.005,
+        # ...): the other columns are other runs, not its validation loss or LR.
+        val_col = val_col if names["val_loss"] else None
+        lr_col = lr_col if names["lr"] else None
 
     loss_rows = table.present[loss_col]
     x_col, x_name = None, "index"
