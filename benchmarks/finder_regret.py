@@ -111,6 +111,10 @@ FINETUNE_FRESH19 = [f"{FINETUNE_FILE}:{name}" for name in ("gmlp_seq", "gru_fore
 # recipe LRs: 3e-4 (the SE-CNN multi-label tagger, scored on mean per-label accuracy), 1e-3 (the
 # two-tower recommender, scored on hit rate at 10).
 FINETUNE_FRESH20 = [f"{FINETUNE_FILE}:{name}" for name in ("se_cnn_multilabel", "two_tower_rec")]
+# Session 18's fresh pair (finetune_tasks.FRESH21), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the CTC recogniser, scored on glyph accuracy), 3e-4 (the box regressor,
+# scored on detection accuracy).
+FINETUNE_FRESH21 = [f"{FINETUNE_FILE}:{name}" for name in ("ctc_recognizer", "box_regressor")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -132,6 +136,7 @@ FINETUNE_FRESH = {
     "fresh18": FINETUNE_FRESH18,
     "fresh19": FINETUNE_FRESH19,
     "fresh20": FINETUNE_FRESH20,
+    "fresh21": FINETUNE_FRESH21,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -376,6 +381,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh18": ("finetune-fresh18", None),
     "summary_finetune_fresh19": ("finetune-fresh19", None),
     "summary_finetune_fresh20": ("finetune-fresh20", None),
+    "summary_finetune_fresh21": ("finetune-fresh21", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -406,6 +412,7 @@ TITLES = {
     "summary_finetune_fresh18": "fine-tuning tasks held out (session 15's fresh pair)",
     "summary_finetune_fresh19": "fine-tuning tasks held out (session 16's fresh pair)",
     "summary_finetune_fresh20": "fine-tuning tasks held out (session 17's fresh pair)",
+    "summary_finetune_fresh21": "fine-tuning tasks held out (session 18's fresh pair)",
 }
 
 

@@ -51,6 +51,8 @@ Roles (see docs/benchmarks.md):
   before any finder ran on them.
 - ``se_cnn_multilabel`` and ``two_tower_rec`` (``FRESH20``) are a twentieth fresh pair, named
   here before any finder ran on them.
+- ``ctc_recognizer`` and ``box_regressor`` (``FRESH21``) are a twenty-first fresh pair, named
+  here before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -4223,6 +4225,332 @@ def two_tower_rec() -> Task:
     return dataclasses.replace(task, metric_name="hit@10")
 
 
+# --- 44. a CTC sequence recogniser: one glyph alphabet -> a new one (fresh; CTC loss) ---------
+
+_CTC_LEN = 96  # samples per signal
+_CTC_CH = 3  # signal channels
+_CTC_GLYPH = 8  # samples per glyph template
+_CTC_MAXLAB = 6  # glyphs per sequence at most (targets padded with 0, the blank)
+_CTC_OLD = 8  # pretraining alphabet
+_CTC_NEW = 6  # fine-tuning alphabet
+
+
+def _ctc_templates(alphabet: int) -> np.ndarray:
+    """The glyph templates of an alphabet, (k, 3, 8): smoothed random strokes, each scaled to
+    unit sd. Alphabet 0 (the pretraining one, seed 310): 8 independent glyphs. Alphabet 1 (the
+    new one, seed 311): 6 glyphs in three look-alike pairs (a shared base stroke plus 0.3 x a
+    stroke of its own)."""
+    rng = np.random.default_rng(310 + alphabet)
+    if alphabet == 0:
+        raw = rng.normal(size=(_CTC_OLD, _CTC_CH, _CTC_GLYPH + 2))
+    else:  # three base strokes, two look-alike variants of each (base + 0.3 x its own stroke)
+        base = np.repeat(rng.normal(size=(_CTC_NEW // 2, _CTC_CH, _CTC_GLYPH + 2)), 2, 0)
+        raw = base + 0.3 * rng.normal(size=base.shape)
+    smooth = (raw[..., :-2] + raw[..., 1:-1] + raw[..., 2:]) / 3
+    return (smooth / smooth.std(axis=(1, 2), keepdims=True)).astype(np.float32)
+
+
+def _ctc_signals(alphabet: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` signals (batch, 96, 3) and their glyph labels (batch, 6), int64, 1-based, padded
+    with 0 (the CTC blank). A signal holds 2-6 glyphs of the alphabet, left to right from an
+    offset of 0-5 samples, each its template stretched to 6-10 samples (linear interpolation)
+    at amplitude U(0.7, 1.3), 2-4 silent samples apart, over N(0, 0.15^2) noise. Alphabet 1 (the
+    new one) stretches to 5-11 samples, over N(0, 0.5^2) noise, plus a slow baseline drift (a
+    sinusoid of amplitude U(0, 0.3), period U(40, 120) samples)."""
+    rng = np.random.default_rng(seed)
+    tpl = _ctc_templates(alphabet)
+    lo, hi = (6, 10) if alphabet == 0 else (5, 11)
+    x = np.zeros((n, _CTC_LEN, _CTC_CH), np.float32)
+    y = np.zeros((n, _CTC_MAXLAB), np.int64)
+    src = np.linspace(0, 1, _CTC_GLYPH)
+    for i in range(n):
+        count = rng.integers(2, _CTC_MAXLAB + 1)
+        labels = rng.integers(0, len(tpl), count)
+        y[i, :count] = labels + 1
+        pos = int(rng.integers(0, 6))
+        for lab in labels:
+            w = int(rng.integers(lo, hi + 1))
+            grid = np.linspace(0, 1, w)
+            glyph = np.stack([np.interp(grid, src, tpl[lab, c]) for c in range(_CTC_CH)], 1)
+            x[i, pos : pos + w] = rng.uniform(0.7, 1.3) * glyph
+            pos += w + int(rng.integers(2, 5))
+    x += rng.normal(0, 0.15 if alphabet == 0 else 0.5, x.shape).astype(np.float32)
+    if alphabet == 1:
+        t = np.arange(_CTC_LEN)[None, :]
+        drift = rng.uniform(0, 0.3, (n, 1)) * np.sin(
+            2 * np.pi * t / rng.uniform(40, 120, (n, 1)) + rng.uniform(0, 2 * np.pi, (n, 1))
+        )
+        x += drift[:, :, None].astype(np.float32)
+    return x, y
+
+
+def _ctc_loss(logits: Any, y: Any) -> Any:
+    """CTC loss (blank 0) of per-frame class scores (batch, frames, classes) against padded
+    1-based labels (batch, 6): torch's default reduction (each sequence's loss divided by its
+    label count, averaged over the batch)."""
+    import torch
+    import torch.nn.functional as F
+
+    logp = F.log_softmax(logits, -1).transpose(0, 1)  # (frames, batch, classes)
+    frames = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long)
+    return F.ctc_loss(logp, y, frames, (y > 0).sum(1), blank=0)
+
+
+def _ctc_greedy(logits: Any) -> list[list[int]]:
+    """Best-path decoding: the per-frame argmax, repeats merged, blanks dropped."""
+    out = []
+    for path in logits.argmax(-1).tolist():
+        seq, prev = [], 0
+        for c in path:
+            if c != prev and c != 0:
+                seq.append(c)
+            prev = c
+        out.append(seq)
+    return out
+
+
+def _edit_distance(a: list[int], b: list[int]) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def _glyph_accuracy(logits: Any, y: Any) -> float:
+    """1 - the glyph error rate of best-path decoding (edit distance over all sequences / their
+    glyph count), floored at 0: higher is better, and a run that decodes nothing scores 0."""
+    truth = [[c for c in row if c > 0] for row in y.tolist()]
+    errors = sum(_edit_distance(p, t) for p, t in zip(_ctc_greedy(logits), truth))
+    return max(0.0, 1.0 - errors / max(1, sum(len(t) for t in truth)))
+
+
+def _ctc_recognizer(n_out: int) -> Any:
+    from torch import nn
+
+    class CTCRecognizer(nn.Module):
+        """A CRNN-style recogniser (Shi, Bai & Yao, 2015, in 1-D) at toy scale: two conv1d
+        layers (3-32 kernel 5, 32-48 kernel 5 stride 2, each BN + ReLU: 48 frames), a
+        bidirectional GRU (2 x 48 hidden), a linear head of per-frame scores over the glyphs
+        and the blank (class 0)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Sequential(
+                nn.Conv1d(_CTC_CH, 32, 5, 1, 2, bias=False),
+                nn.BatchNorm1d(32),
+                nn.ReLU(),
+                nn.Conv1d(32, 48, 5, 2, 2, bias=False),
+                nn.BatchNorm1d(48),
+                nn.ReLU(),
+            )
+            self.rnn = nn.GRU(48, 48, batch_first=True, bidirectional=True)
+            self.head = nn.Linear(96, n_out + 1)
+
+        def forward(self, x: Any) -> Any:
+            h = self.conv(x.transpose(1, 2)).transpose(1, 2)  # (batch, frames, channels)
+            out, _ = self.rnn(h)
+            return self.head(out)
+
+    return CTCRecognizer()
+
+
+def ctc_recognizer() -> Task:
+    """A CTC SEQUENCE RECOGNISER (a CRNN in 1-D: conv1d feature layers, a bidirectional GRU,
+    per-frame scores over the glyphs and a blank, trained with the CTC loss: no alignment of
+    labels to frames is given) pretrained on 20000 seeded synthetic 3-channel signals, each a
+    row of 2-6 glyphs of one 8-glyph ALPHABET (smoothed random strokes, stretched, spaced, in
+    noise; about a minute on one core), its head replaced by a fresh one (7 outputs: six glyphs
+    and the blank) and the whole network fine-tuned to read a NEW 6-glyph alphabet (other
+    strokes in three look-alike pairs, wider stretch, more noise, a slow baseline drift): 512
+    signals, validated on 500 more; AdamW at LR 1e-3 (the library default an engineer starts
+    from; CRNN recipes use Adam at 1e-3), kept whether or not it is the grid's best; batch 16,
+    8 epochs (256 updates). The CTC loss is torch's (blank 0, the mean over sequences of the
+    loss per label). The outputs are
+    per-frame scores (48 frames) for padded label rows (6 columns), not scores per target, so
+    the finder's ``val_metric="auto"`` scores its trials on the validation loss. Metric: glyph
+    accuracy, 1 - the glyph error rate of best-path decoding, floored at 0."""
+    import dataclasses
+
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _ctc_signals(0, 20000, 312))
+    state = _pretrained(
+        "ctc-recognizer-alphabet0",
+        lambda: _ctc_recognizer(_CTC_OLD),
+        lambda m: _fit(m, xp, yp, _ctc_loss, steps=1500, lr=3e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _ctc_signals(1, 512, 313))
+    val = tuple(torch.from_numpy(a) for a in _ctc_signals(1, 500, 314))
+    model = _fresh_head(state, lambda: _ctc_recognizer(_CTC_NEW))
+    task = _task(
+        "ft-ctc-recognizer",
+        model,
+        train,
+        val,
+        16,
+        8,
+        loss_fn=_ctc_loss,
+        metric=_glyph_accuracy,
+        lr=1e-3,
+    )
+    return dataclasses.replace(task, metric_name="glyph accuracy")
+
+
+# --- 45. a one-object box regressor: five shapes -> four new shapes and sizes (fresh) ---------
+
+_BOX_SIZE = 24  # image side
+_BOX_OLD = ("square", "disc", "triangle", "plus", "ring")
+_BOX_NEW = ("diamond", "frame", "ell", "xcross")
+_BOX_UNIT = 4.0  # box targets in units of 4 pixels (0-6 across the image)
+
+
+def _box_mask(kind: str, h: int, w: int) -> np.ndarray:
+    """A filled/outlined shape of ``kind`` filling an h x w box."""
+    r = (np.arange(h)[:, None] + 0.5) / h * 2 - 1  # -1..1 down
+    c = (np.arange(w)[None, :] + 0.5) / w * 2 - 1  # -1..1 across
+    t = 0.34  # stroke half-width (of the half-extent)
+    shapes = {
+        "square": np.ones((h, w), bool),
+        "disc": r**2 + c**2 <= 1.0,
+        "triangle": np.abs(c) <= (r + 1) / 2,
+        "plus": (np.abs(r) <= t) | (np.abs(c) <= t),
+        "ring": (r**2 + c**2 <= 1.0) & (r**2 + c**2 >= 0.4),
+        "diamond": np.abs(r) + np.abs(c) <= 1.0,
+        "frame": (np.abs(r) >= 1 - 2 * t / 1.5) | (np.abs(c) >= 1 - 2 * t / 1.5),
+        "ell": (c <= -1 + 2 * t) | (r >= 1 - 2 * t),
+        "xcross": (np.abs(r - c) <= t * 1.2) | (np.abs(r + c) <= t * 1.2),
+    }
+    return shapes[kind] & np.ones((h, w), bool)
+
+
+def _box_images(kinds: tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` 24x24 one-channel images (batch, 1, 24, 24) of one shape each and their targets
+    (batch, 5), float: the class index, then the box's centre (x, y) and size (w, h) in units of
+    4 pixels. Pretraining shapes (``_BOX_OLD``) are 6-12 pixels a side; the new ones 4-16, and
+    their images add a dim clutter square (intensity 0.3-0.5, 3-5 pixels) elsewhere. The shape
+    is at intensity U(0.7, 1.2), anywhere inside the image, over N(0, 0.2^2) noise."""
+    rng = np.random.default_rng(seed)
+    lo, hi = (6, 12) if kinds == _BOX_OLD else (4, 16)
+    x = np.zeros((n, _BOX_SIZE, _BOX_SIZE), np.float32)
+    y = np.zeros((n, 5), np.float32)
+    for i in range(n):
+        k = int(rng.integers(0, len(kinds)))
+        h, w = (int(v) for v in rng.integers(lo, hi + 1, 2))
+        r0, c0 = int(rng.integers(0, _BOX_SIZE - h + 1)), int(rng.integers(0, _BOX_SIZE - w + 1))
+        if kinds != _BOX_OLD:  # a dim clutter square, drawn first (the shape covers it)
+            s = int(rng.integers(3, 6))
+            rr, cc = rng.integers(0, _BOX_SIZE - s + 1, 2)
+            x[i, rr : rr + s, cc : cc + s] = rng.uniform(0.3, 0.5)
+        patch = x[i, r0 : r0 + h, c0 : c0 + w]
+        m = _box_mask(kinds[k], h, w)
+        patch[m] = rng.uniform(0.7, 1.2)
+        y[i] = (k, (c0 + w / 2) / _BOX_UNIT, (r0 + h / 2) / _BOX_UNIT, w / _BOX_UNIT, h / _BOX_UNIT)
+    x += rng.normal(0, 0.2, x.shape).astype(np.float32)
+    return x[:, None].copy(), y
+
+
+def _box_loss(out: Any, y: Any) -> Any:
+    """The detector's multi-task loss: cross-entropy of the class scores plus smooth-L1 (beta
+    1) of the box, summed over its four coordinates, each averaged over the batch (Fast R-CNN's
+    loss with lambda 1, for one object per image)."""
+    import torch.nn.functional as F
+
+    k = out.shape[-1] - 4
+    cls = F.cross_entropy(out[:, :k], y[:, 0].long())
+    box = F.smooth_l1_loss(out[:, k:], y[:, 1:], reduction="none").sum(-1).mean()
+    return cls + box
+
+
+def _box_iou(a: Any, b: Any) -> Any:
+    """IoU of (cx, cy, w, h) boxes, row by row."""
+    a0, a1 = a[:, :2] - a[:, 2:].abs() / 2, a[:, :2] + a[:, 2:].abs() / 2
+    b0, b1 = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
+    inter = (a1.minimum(b1) - a0.maximum(b0)).clamp(min=0).prod(-1)
+    union = (a1 - a0).prod(-1) + (b1 - b0).prod(-1) - inter
+    return inter / union.clamp(min=1e-9)
+
+
+def _detection_accuracy(out: Any, y: Any) -> float:
+    """The share of images whose object is detected: its class right and the predicted box's
+    IoU with the true one at least 0.5."""
+    k = out.shape[-1] - 4
+    right = out[:, :k].argmax(-1) == y[:, 0].long()
+    return float((right & (_box_iou(out[:, k:], y[:, 1:]) >= 0.5)).float().mean().item())
+
+
+def _box_cnn(n_out: int) -> Any:
+    import torch
+    from torch import nn
+
+    class BoxRegressor(nn.Module):
+        """A one-object detector at toy scale: three conv 3x3 - BN - ReLU - max-pool 2 stages
+        (16, 32, 64 channels: 24 -> 3 pixels), a shared FC neck (576-128, ReLU), then two
+        heads: class scores (``head``) and the box (``box``: centre and size, 4 numbers). The
+        output is their concatenation (batch, classes + 4)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[Any] = []
+            for cin, cout in ((1, 16), (16, 32), (32, 64)):
+                layers += [
+                    nn.Conv2d(cin, cout, 3, 1, 1, bias=False),
+                    nn.BatchNorm2d(cout),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2),
+                ]
+            self.features = nn.Sequential(*layers)
+            self.neck = nn.Sequential(nn.Flatten(), nn.Linear(64 * 3 * 3, 128), nn.ReLU())
+            self.head = nn.Linear(128, n_out)
+            self.box = nn.Linear(128, 4)
+
+        def forward(self, x: Any) -> Any:
+            h = self.neck(self.features(x))
+            return torch.cat([self.head(h), self.box(h)], -1)
+
+    return BoxRegressor()
+
+
+def box_regressor() -> Task:
+    """A ONE-OBJECT BOX REGRESSOR (a small CNN detector: conv stages, a shared neck, a class
+    head and a box-regression head, trained on a MULTI-TASK loss: cross-entropy + smooth-L1 of
+    the box) pretrained on 10000 seeded synthetic 24x24 images of one of five shapes (square,
+    disc, triangle, plus, ring; 6-12 pixels, anywhere, in noise; under a minute on one core),
+    its class head replaced by a fresh one (the box head kept: a box means the same) and the
+    whole network fine-tuned on FOUR NEW SHAPES (diamond, frame, L, X) at NEW SIZES (4-16
+    pixels) with a dim clutter square in each image: 1024 images, validated on 800 more; AdamW
+    at LR 3e-4 (a common fine-tuning LR for a pretrained detector with a new class head), kept
+    whether or not it is the grid's best; batch 32, 8 epochs (256 updates). The targets are
+    float rows (class, box), not class indices, so the finder's ``val_metric="auto"`` scores
+    its trials on the validation loss. Metric: detection accuracy (class right and IoU >= 0.5)."""
+    import dataclasses
+
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _box_images(_BOX_OLD, 10000, 320))
+    state = _pretrained(
+        "box-regressor-shapes5",
+        lambda: _box_cnn(len(_BOX_OLD)),
+        lambda m: _fit(m, xp, yp, _box_loss, steps=1500, lr=2e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _box_images(_BOX_NEW, 1024, 321))
+    val = tuple(torch.from_numpy(a) for a in _box_images(_BOX_NEW, 800, 322))
+    model = _fresh_head(state, lambda: _box_cnn(len(_BOX_NEW)))
+    task = _task(
+        "ft-box-regressor",
+        model,
+        train,
+        val,
+        32,
+        8,
+        loss_fn=_box_loss,
+        metric=_detection_accuracy,
+        lr=3e-4,
+    )
+    return dataclasses.replace(task, metric_name="detection accuracy")
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -4264,6 +4592,8 @@ FRESH18 = ("charcnn_text", "deepsets_cls")
 FRESH19 = ("gmlp_seq", "gru_forecast")
 # Named before any finder ran on them.
 FRESH20 = ("se_cnn_multilabel", "two_tower_rec")
+# Named before any finder ran on them.
+FRESH21 = ("ctc_recognizer", "box_regressor")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -4288,6 +4618,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH18,
         *FRESH19,
         *FRESH20,
+        *FRESH21,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
