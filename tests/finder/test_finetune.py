@@ -712,6 +712,40 @@ def test_run_trials_look_above_a_metric_dip_while_the_loss_still_falls() -> None
     assert logs.max() == pytest.approx(0.0)
 
 
+def test_plain_sgd_trials_look_once_above_a_top_that_fell_short() -> None:
+    """With plain SGD a top trial that scored worse than the one just below it, but still
+    better than the start, may be one trial's noise at the stability edge: the trials look one
+    half decade above (and climb on where that one is the best). Not with other optimizers, not
+    above a top worse than the start, and only once: two trials short of the best end it."""
+    w = {"v": 0.0}
+
+    def step(lr: float) -> float:
+        w["v"] += lr
+        return 1.0
+
+    def go(loss, plain_sgd: bool):  # type: ignore[no-untyped-def]
+        w["v"] = 0.0
+        lrs, *_ = run_trials(
+            1.0, start_trial=lambda: None, train_step=step, val_loss=lambda: loss(w["v"]),
+            restore=lambda: w.update(v=0.0), trial_steps=2, plain_sgd=plain_sgd,
+        )  # fmt: skip
+        return float(np.log10(lrs).max())
+
+    def dip(v: float) -> float:  # falls with w, but the trial at lr 1 (w = 2) scores worse
+        return 1 / (1 + v) + (0.3 if 1.5 < v < 2.5 else 0.0)
+
+    assert go(dip, plain_sgd=False) == pytest.approx(0.0)  # stops at the dip (lr 1)
+    assert go(dip, plain_sgd=True) > 0.9  # looked above it and climbed on
+
+    def step_up(by: float):  # type: ignore[no-untyped-def]
+        return lambda v: 1 / (1 + v) + (by if v > 1.5 else 0.0)
+
+    # a top worse than the start is no noise: the climb ends there
+    assert go(step_up(1.0), plain_sgd=True) == pytest.approx(0.0)
+    # two trials above the best both short of it: one look, then stop
+    assert go(step_up(0.5), plain_sgd=True) == pytest.approx(0.5)
+
+
 def test_run_trials_score_on_the_metric_when_given() -> None:
     """The metric (not the loss) picks the trials and drives the extension; a blown-up trial
     gets the worst metric; ``min`` mode reads it the other way round."""

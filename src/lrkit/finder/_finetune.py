@@ -8,7 +8,8 @@ fine-tuning rule (the default, ``trial_steps=None``) runs short trials from the 
 weights at LRs below the range test's fitted minimum — with plain SGD no lower than its reached
 top / 10**2.5, :func:`trial_anchor` — (:func:`run_trials`: 4, then lower while the lowest is
 strictly the best, or higher while the highest is or while no trial has moved the
-score from the start, a decade at a time then), scores them on the validation data
+score from the start, a decade at a time then; with plain SGD once more above a top that
+fell just short of the best), scores them on the validation data
 (at most :data:`MAX_VAL_SAMPLES`; without ``val_data``, on training samples held out from the
 trials) and suggests half a decade below the best (short trials favour too high an LR); the
 interval covers every trial within :data:`NEAR` of the best (:func:`pick`). With
@@ -150,7 +151,14 @@ MAX_CANDIDATES = 8
 #: bounds it first. The climb also looks one half decade above a top whose metric dipped while
 #: its validation loss still fell (one trial's dip of a few hundred samples is as likely
 #: noise as the peak: fresh10's pointnet, plain SGD, stopped at 1e-3 on a 0.8-point dip with
-#: the grid's best at 1e-2).
+#: the grid's best at 1e-2). Since session 18, with plain SGD, it also looks one half decade
+#: above a top that scored worse than the trial just below it but still improved on the start
+#: (its loss and its metric dipped together: one 40-update trial at the stability edge is
+#: noisy); two trials short of the best end it. Chosen on the 31 seen plain-SGD cells rerun
+#: side by side with session 17's code (benchmarks/finder_regret.py --finetune ... --optimizers
+#: sgd --grid-from ...): fresh18's charcnn_text 7.70 -> 1.81 points (a seed had stopped at
+#: 2.3e-3 on one trial's dip, the grid's best at 3.2e-2), fresh11's moe_mlp 2.19 -> 1.41, no
+#: cell worse; the extra trial costs ~0.5% of the grid's updates where it runs.
 MAX_ABOVE = 6
 #: With plain SGD (no momentum) the trials start no lower than the highest LR the range test
 #: reached with a finite loss / 10**PLAIN_SGD_FLOOR_DECADES (:func:`trial_anchor`): plain SGD's
@@ -457,6 +465,7 @@ def run_trials(
     progress: Callable[[int], None] | None = None,
     val_metric: Callable[[], float] | None = None,
     metric_mode: str = "max",
+    plain_sgd: bool = False,
 ) -> tuple[np.ndarray, list[float], float, list[float] | None, float | None]:
     """Train ``trial_steps`` updates at each candidate LR from the restored start.
 
@@ -464,7 +473,8 @@ def run_trials(
     highest first, then one more half decade below while the lowest LR tried scored strictly
     best (up to :data:`MAX_CANDIDATES`), then one more half decade above while the highest LR
     tried scored best or tied it, or its metric dipped while its validation loss was still the
-    lowest (up to :data:`MAX_ABOVE`). While every trial is *inert* (its validation loss within
+    lowest (up to :data:`MAX_ABOVE`); with ``plain_sgd`` also once above a top that scored
+    worse than the trial just below it but better than the start. While every trial is *inert* (its validation loss within
     :data:`INERT` of the start's) they climb a decade at a time instead, up to
     :data:`MAX_INERT_ABOVE` times, and an inert first trial skips the lower candidates (they
     would be inert too); :data:`MAX_TRIALS` in all. With
@@ -526,7 +536,13 @@ def run_trials(
         # peak, so look one step above.
         best_top = rank[top] <= min(v for i, v in enumerate(rank) if i != top)
         loss_falls = out[top] < min(v for i, v in enumerate(out) if i != top)
-        return lrs[top] * 10**0.5 if best_top or (rank is scores and loss_falls) else None
+        if best_top or (rank is scores and loss_falls):
+            return lrs[top] * 10**0.5
+        # Plain SGD: a top that fell short of the best trial just below it but still improved
+        # on the start may be one trial's noise at the stability edge: look one step above.
+        below_top = sorted(range(len(lrs)), key=lrs.__getitem__)[-2]
+        noisy_top = out[top] < start and rank[below_top] == min(rank)
+        return lrs[top] * 10**0.5 if plain_sgd and noisy_top else None
 
     above = moved = 0  # trials above the first LR tried; those climbed from a non-inert top
     while (lr := next_lr()) is not None:

@@ -197,6 +197,7 @@ def finetune_trials(
         progress=progress,
         val_metric=None if val_metric is None else (lambda: last_metric[0]),
         metric_mode=metric_mode,
+        plain_sgd=plain_sgd(optimizer),
     )
     outcome = outcome_of(
         lrs, losses, start, trial_steps, metrics, start_metric, metric_mode,

@@ -277,6 +277,7 @@ def find_lr(
                 trial_steps=trial_steps,
                 val_metric=None if val_metric is None else (lambda: last_metric[0]),
                 metric_mode=val_metric_mode,
+                plain_sgd=_plain_sgd(opt),
             )
             outcome = outcome_of(
                 lrs, losses, start, trial_steps, metrics, start_metric, val_metric_mode,
