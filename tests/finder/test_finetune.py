@@ -1078,3 +1078,18 @@ def test_plain_sgd_result_interval_is_the_widened_one() -> None:
     lr_min = float(r.lrs[int(np.argmin(r.fitted))])
     assert r.interval == pytest.approx(plain_sgd_interval(lr_min))
     assert r.interval[0] <= r.suggestion <= r.interval[1]
+
+
+def test_plain_sgd_takes_the_validation_losss_peak_unshaded() -> None:
+    """Scored on the validation loss, an adaptive optimizer's suggestion is the best trial
+    / sqrt(10) (short trials favour too high an LR); plain SGD's is the parabola's peak, not
+    shaded (its whole fine-tuning's best sat at or above the trials' peak), inside an interval
+    that holds it."""
+    lrs = np.array([1e-3, 10**-2.5, 1e-2, 10**-1.5])
+    losses = [1.0, 0.8, 0.6, 0.9]
+    adaptive = outcome_of(lrs, losses, 1.2, 40)
+    sgd = outcome_of(lrs, losses, 1.2, 40, plain_sgd=True)
+    assert adaptive.suggestion == pytest.approx(1e-2 / 10**0.5)
+    assert sgd.suggestion == pytest.approx(vertex_lr(lrs, losses))
+    assert 10**-2.5 < sgd.suggestion < 10**-1.5 and sgd.peak_only
+    assert sgd.interval[0] <= sgd.suggestion <= sgd.interval[1]

@@ -11,7 +11,8 @@ strictly the best, or higher while the highest is or while no trial has moved th
 score from the start, a decade at a time then; with plain SGD once more above a top that
 fell just short of the best), scores them on the validation data
 (at most :data:`MAX_VAL_SAMPLES`; without ``val_data``, on training samples held out from the
-trials) and suggests half a decade below the best (short trials favour too high an LR); the
+trials) and suggests half a decade below the best (short trials favour too high an LR; with
+plain SGD the validation loss's peak itself, :func:`outcome_of`); the
 interval covers every trial within :data:`NEAR` of the best (:func:`pick`). With
 ``trial_steps=0`` it suggests the fitted minimum / 10 (:func:`apply`), with a note that this
 evidence is weaker. Every trial starts from the caller's weights and optimizer state, restored
@@ -631,6 +632,14 @@ def apply(
                 f"{outcome.trial_steps} updates from your weights, scored on validation loss "
                 "(short trials favour too high an LR)"
             )
+            if outcome.peak_only:
+                how = (
+                    f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates "
+                    "from your weights, scored on validation loss: the peak of a parabola "
+                    "through the best trial and its neighbours, not shaded lower as for "
+                    "adaptive optimizers (with plain SGD the best LR of a whole fine-tuning sat "
+                    "at or above the short trials' peak in lrkit's benchmark)"
+                )
             within = f"within {100 * NEAR:.0f}% of the best validation loss"
             tip = " Pass val_metric= (e.g. accuracy) to score the trials on what you judge by."
         else:
@@ -805,6 +814,14 @@ def metric_pick(
 # 10's climb): median 0.90 points, worst cell 1.88, no cell above 2, against 1.08 / 2.90 / 3 for
 # the shaded pick; on the 22 AdamW sets the parabola alone did worse (0.95 / 5.44 against
 # 0.56 / 2.88), and SGD with momentum (2 sets) was a tie, so only plain SGD changes.
+#
+# Since session 18 the same holds where plain SGD's trials are scored on the validation loss
+# (no metric: a regression, a multi-label or CTC loss): the loss's peak, unshaded, its interval
+# reaching down to the shaded pick. On the four such seen cells, rerun (benchmarks/
+# finder_regret.py; results/finder_regret_finetune_sgd_loss_s18.json): se_cnn_multilabel 6.81
+# -> 4.10 points, ctc_recognizer 5.61 -> -0.09, box_regressor 2.73 -> 0.74, gru_forecast -0.50
+# -> 1.48; interval 50% -> 100% of runs. Chosen after the twenty-first pair's first look (two of
+# the four cells are that pair's).
 def outcome_of(
     lrs: np.ndarray,
     losses: Sequence[float],
@@ -817,11 +834,20 @@ def outcome_of(
 ) -> TrialOutcome:
     """The trials' :class:`TrialOutcome`: LRs ascending, the :func:`pick` verdict (on the
     metric when ``metrics`` is given, else on the validation loss). ``plain_sgd``: the
-    optimizer is SGD without momentum, and a metric-scored suggestion is the parabola's peak
-    alone (see the comment above)."""
+    optimizer is SGD without momentum, and the suggestion is the parabola's peak alone, on the
+    metric or on the validation loss (see the comment above)."""
     order = np.argsort(lrs)
     peak_only = False
-    if metrics is None:
+    if metrics is None and plain_sgd:
+        # The validation loss's peak, unshaded, as for a plain-SGD metric (see the comment
+        # above; session 18).
+        ordered = np.asarray(lrs, dtype=float)[order]
+        best = vertex_lr(ordered, np.asarray(losses, dtype=float)[order])
+        _, (low, high) = pick(lrs, losses, divisor=1.0)
+        # down to where the adaptive optimizers' shading would put it: the peak is not always
+        # at or below the whole fine-tuning's best (fresh19's gru_forecast)
+        interval, peak_only = (min(low / TRIAL_DIVISOR, best), max(high, best)), True
+    elif metrics is None:
         best, interval = pick(lrs, losses)
     else:
         scores = [_score(float(m), metric_mode) for m in metrics]
