@@ -159,7 +159,7 @@ MAX_CANDIDATES = 8
 #: side by side with session 17's code (benchmarks/finder_regret.py --finetune ... --optimizers
 #: sgd --grid-from ...): fresh18's charcnn_text 7.70 -> 1.81 points (a seed had stopped at
 #: 2.3e-3 on one trial's dip, the grid's best at 3.2e-2), fresh11's moe_mlp 2.19 -> 1.41, no
-#: cell worse; the extra trial costs ~0.5% of the grid's updates where it runs.
+#: cell worse; the extra trial costs 0.4-1.9% of the grid's updates where it runs.
 MAX_ABOVE = 6
 #: With plain SGD (no momentum) the trials start no lower than the highest LR the range test
 #: reached with a finite loss / 10**PLAIN_SGD_FLOOR_DECADES (:func:`trial_anchor`): plain SGD's
@@ -475,21 +475,22 @@ def run_trials(
     best (up to :data:`MAX_CANDIDATES`), then one more half decade above while the highest LR
     tried scored best or tied it, or its metric dipped while its validation loss was still the
     lowest (up to :data:`MAX_ABOVE`); with ``plain_sgd`` also once above a top that scored
-    worse than the trial just below it but better than the start. While every trial is *inert* (its validation loss within
-    :data:`INERT` of the start's) they climb a decade at a time instead, up to
-    :data:`MAX_INERT_ABOVE` times, and an inert first trial skips the lower candidates (they
-    would be inert too); :data:`MAX_TRIALS` in all. With
+    worse than the trial just below it but better than the start. While every trial is
+    *inert* (its validation loss within :data:`INERT` of the start's) they climb a decade at
+    a time instead, up to :data:`MAX_INERT_ABOVE` times, and an inert first trial skips the
+    lower candidates (they would be inert too); :data:`MAX_TRIALS` in all. With
     ``val_metric`` the metric decides the direction once a trial has moved it by more than
     :data:`NEAR` of its start, the validation loss before that (distributed callers agree on
-    every validation value, so every rank tries the same LRs). ``restore()`` puts the starting
-    weights and optimizer state back; ``start_trial()`` rewinds the batches so that every trial sees the same ones (common random
-    numbers: the trials differ only in their LR); ``train_step(lr)`` takes one update and
-    returns its training loss (``StopIteration`` when the data ran out). ``val_metric()``
-    (optional) is called right after ``val_loss()`` and scores the trials instead of the loss
-    (``metric_mode``: ``"max"`` or ``"min"``). Returns the LRs tried (ascending), the
-    validation loss after each (``inf`` for a trial whose loss became non-finite), the one at
-    the start, and the metric after each (the worst value for a non-finite trial) and at the
-    start (``None`` without ``val_metric``).
+    every validation value, so every rank tries the same LRs). ``restore()`` puts the
+    starting weights and optimizer state back; ``start_trial()`` rewinds the batches so that
+    every trial sees the same ones (common random numbers: the trials differ only in their
+    LR); ``train_step(lr)`` takes one update and returns its training loss
+    (``StopIteration`` when the data ran out). ``val_metric()`` (optional) is called right
+    after ``val_loss()`` and scores the trials instead of the loss (``metric_mode``:
+    ``"max"`` or ``"min"``). Returns the LRs tried (ascending), the validation loss after
+    each (``inf`` for a trial whose loss became non-finite), the one at the start, and the
+    metric after each (the worst value for a non-finite trial) and at the start (``None``
+    without ``val_metric``).
     """
     worst = -math.inf if metric_mode == "max" else math.inf
     restore()
@@ -641,6 +642,8 @@ def apply(
                     "at or above the short trials' peak in lrkit's benchmark)"
                 )
             within = f"within {100 * NEAR:.0f}% of the best validation loss"
+            if outcome.peak_only:
+                within += " and reaches down to half a decade below them"
             tip = " Pass val_metric= (e.g. accuracy) to score the trials on what you judge by."
         else:
             how = (
