@@ -627,42 +627,35 @@ def apply(
             if detection is None
             else f"this looks like fine-tuning a pretrained model ({detection.reason})"
         )
-        if outcome.val_metrics is None:
+        scored = "validation loss" if outcome.val_metrics is None else "val_metric"
+        trials = (
+            f"{len(outcome.lrs)} trials of {outcome.trial_steps} updates from your weights, "
+            f"scored on {scored}"
+        )
+        within = f"within {100 * NEAR:.0f}% of the best {scored}"
+        tip = ""
+        if outcome.peak_only:
             how = (
-                f"is half a decade below the best of {len(outcome.lrs)} trials of "
-                f"{outcome.trial_steps} updates from your weights, scored on validation loss "
-                "(short trials favour too high an LR)"
+                f"comes from {trials}: the peak of a parabola through the best trial and its "
+                "neighbours, not shaded lower as for adaptive optimizers (with plain SGD the "
+                "best LR of a whole fine-tuning sat at or above the short trials' peak in "
+                "lrkit's benchmark)"
             )
-            if outcome.peak_only:
-                how = (
-                    f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates "
-                    "from your weights, scored on validation loss: the peak of a parabola "
-                    "through the best trial and its neighbours, not shaded lower as for "
-                    "adaptive optimizers (with plain SGD the best LR of a whole fine-tuning sat "
-                    "at or above the short trials' peak in lrkit's benchmark)"
-                )
-            within = f"within {100 * NEAR:.0f}% of the best validation loss"
-            if outcome.peak_only:
-                within += " and reaches down to half a decade below them"
-            tip = " Pass val_metric= (e.g. accuracy) to score the trials on what you judge by."
+        elif outcome.val_metrics is None:
+            how = (
+                f"is half a decade below the best of {trials} (short trials favour too high an LR)"
+            )
         else:
             how = (
-                f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates from "
-                "your weights, scored on val_metric: the geometric mean of val_metric's peak "
-                "(a parabola through the best trial and its neighbours) and the validation "
-                "loss's peak half a decade lower (short trials favour too high an LR; each "
-                "score alone is noisy)"
+                f"comes from {trials}: the geometric mean of val_metric's peak (a parabola "
+                "through the best trial and its neighbours) and the validation loss's peak "
+                "half a decade lower (short trials favour too high an LR; each score alone "
+                "is noisy)"
             )
+        if outcome.val_metrics is None:
+            tip = " Pass val_metric= (e.g. accuracy) to score the trials on what you judge by."
             if outcome.peak_only:
-                how = (
-                    f"comes from {len(outcome.lrs)} trials of {outcome.trial_steps} updates "
-                    "from your weights, scored on val_metric: the peak of a parabola through "
-                    "the best trial and its neighbours, not shaded lower as for adaptive "
-                    "optimizers (with plain SGD the best LR of a whole fine-tuning sat at or "
-                    "above the short trials' peak in lrkit's benchmark)"
-                )
-            within = f"within {100 * NEAR:.0f}% of the best val_metric"
-            tip = ""
+                within += " and reaches down to half a decade below them"
         extra.append(
             f"{why}: the suggestion {outcome.suggestion:.3g} {how}, not the range "
             f"test's (its fitted minimum {lr_min:.3g} is where the training loss falls fastest, "
@@ -842,13 +835,11 @@ def outcome_of(
     order = np.argsort(lrs)
     peak_only = False
     if metrics is None and plain_sgd:
-        # The validation loss's peak, unshaded, as for a plain-SGD metric (see the comment
-        # above; session 18).
-        ordered = np.asarray(lrs, dtype=float)[order]
-        best = vertex_lr(ordered, np.asarray(losses, dtype=float)[order])
-        _, (low, high) = pick(lrs, losses, divisor=1.0)
-        # down to where the adaptive optimizers' shading would put it: the peak is not always
-        # at or below the whole fine-tuning's best (fresh19's gru_forecast)
+        # Plain SGD scored on the validation loss: read as a metric (its peak, unshaded; see
+        # the comment above), the interval reaching down to where the adaptive optimizers'
+        # shading would put it: the peak is not always at or below the whole fine-tuning's
+        # best (fresh19's gru_forecast).
+        best, (low, high) = metric_pick(lrs, losses, losses, plain_sgd=True)
         interval, peak_only = (min(low / TRIAL_DIVISOR, best), max(high, best)), True
     elif metrics is None:
         best, interval = pick(lrs, losses)

@@ -187,6 +187,7 @@ def finetune_trials(
             last_metric[0] = agreed_value(lambda: (None, metric), "find_lr")[1]
         return loss
 
+    sgd = plain_sgd(optimizer)
     lrs, losses, start, metrics, start_metric = run_trials(
         lr_min,
         start_trial=start_trial,
@@ -197,11 +198,11 @@ def finetune_trials(
         progress=progress,
         val_metric=None if val_metric is None else (lambda: last_metric[0]),
         metric_mode=metric_mode,
-        plain_sgd=plain_sgd(optimizer),
+        plain_sgd=sgd,
     )
     outcome = outcome_of(
         lrs, losses, start, trial_steps, metrics, start_metric, metric_mode,
-        plain_sgd=plain_sgd(optimizer),
+        plain_sgd=sgd,
     )  # fmt: skip
     return outcome, notes
 

@@ -265,11 +265,10 @@ def find_lr(
                     last_metric[0] = float(logs[val_metric])
                 return float(logs["loss"])
 
+            sgd = _plain_sgd(opt)
             lrs, losses, start, metrics, start_metric = run_trials(
                 # below the range test's fitted minimum (plain SGD: not far below its top)
-                trial_anchor(
-                    result.interval[1], result.lrs, result.losses, plain_sgd=_plain_sgd(opt)
-                ),
+                trial_anchor(result.interval[1], result.lrs, result.losses, plain_sgd=sgd),
                 start_trial=start_trial,
                 train_step=step_fn,
                 val_loss=val_loss,
@@ -277,11 +276,11 @@ def find_lr(
                 trial_steps=trial_steps,
                 val_metric=None if val_metric is None else (lambda: last_metric[0]),
                 metric_mode=val_metric_mode,
-                plain_sgd=_plain_sgd(opt),
+                plain_sgd=sgd,
             )
             outcome = outcome_of(
                 lrs, losses, start, trial_steps, metrics, start_metric, val_metric_mode,
-                plain_sgd=_plain_sgd(opt),
+                plain_sgd=sgd,
             )  # fmt: skip
     finally:
         bar.close()
