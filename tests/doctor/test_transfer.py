@@ -639,3 +639,33 @@ def test_a_stall_with_the_training_loss_still_above_validation_is_not_overfittin
     d = diagnose(above)
     assert "train_drop_after_val_best" not in {f.statistic for f in d.findings}, d.explain()
     assert d.verdict != "overfitting"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_training_climb_that_validation_does_not_share_is_not_too_high(seed: int) -> None:
+    # real13 x01, real15 u09, real29 v15: a noisy per-step training loss that climbs back
+    # after its best while the validation loss keeps falling at every evaluation — the model
+    # still improves on held-out data, so the climb is not the LR making its steps worse.
+    rng = np.random.default_rng(seed)
+    k = np.arange(50, 4750, 50, dtype=float)
+    loss = (0.2 + 1.2 * np.exp(-k / 500) + 0.25 * np.clip((k - 2600) / 1500, 0, 1)) * _noise(
+        rng, k.size, 0.2
+    )
+    at = [int(np.argmin(abs(k - e))) for e in np.arange(938, 4750, 938.0)]
+    falling = 0.48 - 0.09 * (1 - np.exp(-k[at] / 1500))
+
+    def with_val(values: np.ndarray) -> dict[str, np.ndarray]:
+        val = np.full(k.size, np.nan)
+        val[at] = values
+        return {"step": k, "loss": loss, "val_loss": val}
+
+    climbs = {"rebound_over_range", "mann_kendall_tau"}
+    alone = diagnose({"step": k, "loss": loss})
+    assert alone.verdict == "lr_too_high", alone.explain()
+    assert climbs & {f.statistic for f in alone.findings}
+    d = diagnose(with_val(falling))
+    assert d.verdict != "lr_too_high", d.explain()
+    assert not climbs & {f.statistic for f in d.findings}
+    # a validation loss that climbs with it leaves the verdict as it was
+    rising = diagnose(with_val(falling[::-1]))
+    assert rising.verdict == "lr_too_high", rising.explain()
