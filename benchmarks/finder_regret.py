@@ -115,6 +115,10 @@ FINETUNE_FRESH20 = [f"{FINETUNE_FILE}:{name}" for name in ("se_cnn_multilabel", 
 # recipe LRs: 1e-3 (the CTC recogniser, scored on glyph accuracy), 3e-4 (the box regressor,
 # scored on detection accuracy).
 FINETUNE_FRESH21 = [f"{FINETUNE_FILE}:{name}" for name in ("ctc_recognizer", "box_regressor")]
+# Session 19's fresh pair (finetune_tasks.FRESH22), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the mixture-density network, scored on NLL skill), 1e-4 (the PatchTST-style
+# forecaster, scored on R^2).
+FINETUNE_FRESH22 = [f"{FINETUNE_FILE}:{name}" for name in ("mdn_regressor", "patch_forecaster")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -137,6 +141,7 @@ FINETUNE_FRESH = {
     "fresh19": FINETUNE_FRESH19,
     "fresh20": FINETUNE_FRESH20,
     "fresh21": FINETUNE_FRESH21,
+    "fresh22": FINETUNE_FRESH22,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -382,6 +387,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh19": ("finetune-fresh19", None),
     "summary_finetune_fresh20": ("finetune-fresh20", None),
     "summary_finetune_fresh21": ("finetune-fresh21", None),
+    "summary_finetune_fresh22": ("finetune-fresh22", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -413,6 +419,7 @@ TITLES = {
     "summary_finetune_fresh19": "fine-tuning tasks held out (session 16's fresh pair)",
     "summary_finetune_fresh20": "fine-tuning tasks held out (session 17's fresh pair)",
     "summary_finetune_fresh21": "fine-tuning tasks held out (session 18's fresh pair)",
+    "summary_finetune_fresh22": "fine-tuning tasks held out (session 19's fresh pair)",
 }
 
 
