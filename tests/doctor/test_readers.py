@@ -342,7 +342,8 @@ def test_two_histories_of_different_lengths_in_one_mapping(tmp_path: Path) -> No
          "truncated: last line 3 is not valid JSON"),
         ("trunc.json", b'{"loss": [2.3, 2.1, 1.9], "val_loss": [2.2, 2.', "truncated JSON"),
         ("garbage.csv", bytes(range(256)) * 8, "binary content"),
-        ("latin.csv", "step,loss\n0,2.3 \xe9\n".encode("latin-1"), "not UTF-8"),
+        ("latin.csv", b"step,loss\n0,2.3\x01\xe9\n", "not UTF-8"),
+        ("latin_cell.csv", "step,loss\n0,2.3 \xe9\n".encode("latin-1"), "not numeric"),
         ("noloss.csv", b"a,b,c\n1,2,3\n4,5,6\n", r"no loss column \(columns: a, b, c\)"),
         ("empty_loss.csv", b"step,loss,acc\n0,,0.1\n1,,0.2\n", "has no values"),
         ("text.csv", b"step,loss\n0,2.3\n1,oops\n2,1.9\n", "loss column 'loss' is not numeric \\(row 3: 'oops'\\)"),
@@ -891,3 +892,46 @@ def test_fairseq_json_records_in_a_printed_log(tmp_path: Path) -> None:
     assert log.loss.values[0] == pytest.approx(3.0 * 0.98) and log.lr is not None
     assert log.lr.values[-1] == pytest.approx(4e-4)
     assert log.val_loss is not None and len(log.val_loss.finite()) == 2
+
+
+def test_a_printed_epoch_table_is_read(tmp_path: Path) -> None:
+    # real41 v01/v02: skorch's printed epoch table, a rule of dashes under the header, each
+    # column's best so far in a colour code, and a line of text after it.
+    rows = []
+    for e in range(1, 31):
+        loss, val = 1.6 * 0.9**e, 1.5 * 0.95**e
+        best = "\x1b[32m" if e % 3 else ""
+        rows.append(f"{e:7d}  {best}{loss:.4f}\x1b[0m  {val:10.4f}  {0.02:6.4f}  {30.5 + e:9.4f}")
+    text = "  epoch    train_loss    valid_loss      lr        dur\n"
+    text += "-------  ------------  ------------  ------  ---------\n" + "\n".join(rows)
+    text += "\nStopping since valid_loss has not improved in the last 5 epochs.\n"
+    p = tmp_path / "training_log.txt"
+    p.write_text(text)
+    log = read_log(p)
+    assert log.columns == {"loss": "train_loss", "val_loss": "valid_loss", "lr": "lr"}
+    assert len(log.loss) == 30 and log.loss.values[-1] == pytest.approx(1.6 * 0.9**30, abs=1e-4)
+
+
+def test_a_log_in_a_legacy_encoding_is_read_and_says_so(tmp_path: Path) -> None:
+    # real41 v05/v11: a logger's messages in GBK (or cp1252) around ASCII numbers
+    lines = ["\u5f00\u59cb\u8bad\u7ec3 (start)"] + [
+        f"epoch {e} \u8bad\u7ec3 loss: {2.0 * 0.9**e:.4f}" for e in range(20)
+    ]
+    p = tmp_path / "train.log"
+    p.write_bytes("\n".join(lines).encode("gbk"))
+    log = read_log(p)
+    assert len(log.loss) == 20 and log.loss.values[0] == pytest.approx(2.0)
+    assert any("not UTF-8" in n and "Latin-1" in n for n in log.notes)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_log_with_its_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    # Windows PowerShell's `python train.py > train.log` writes UTF-16 with a BOM
+    text = "step,loss\n" + "".join(f"{i},{2.0 * 0.9**i}\n" for i in range(20))
+    raw = text.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = b"\xfe\xff" + raw
+    p = tmp_path / "train.csv"
+    p.write_bytes(raw)
+    log = read_log(p)
+    assert len(log.loss) == 20 and log.loss.values[1] == pytest.approx(1.8)

@@ -11,6 +11,10 @@ from lrkit.doctor._columns import normalise, pick_epoch, pick_step
 from lrkit.doctor._table import _Table, _table_from_records
 from lrkit.errors import LogFormatError
 
+#: Terminal colour codes (``\x1b[32m``) that coloured loggers, and printed tables marking each
+#: column's best value (skorch's epoch table), write into saved output.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
 
 def _number(cell: str) -> float | None:
     """Float value of a raw cell; ``None`` for an empty cell. Raises ValueError otherwise."""
@@ -18,6 +22,11 @@ def _number(cell: str) -> float | None:
     if not s:
         return None
     return float(s)  # accepts nan, NaN, inf, -inf, Infinity
+
+
+def _numeric_row(row: list[str], width: int) -> bool:
+    """A table row of ``width`` numbers."""
+    return len(row) == width and all(_numeric(f) for f in row)
 
 
 def _numeric(field: str) -> bool:
@@ -36,9 +45,12 @@ def _parse_csv(text: str, source: str) -> _Table:
     if spaced:
         # Columns separated by runs of spaces (numpy.savetxt, a hand-written f"{epoch} {loss}"
         # loop): one row a line, a "# " before the header dropped.
-        lines = io.StringIO(text, newline=None).read().splitlines()
-        rows = [ln.lstrip("#").split() if i == 0 else ln.split() for i, ln in
-                enumerate(x for x in lines if x.strip())]  # fmt: skip
+        lines = _table_lines(io.StringIO(text, newline=None).read())
+        rows = [ln.lstrip("#").split() if i == 0 else ln.split() for i, ln in enumerate(lines)]
+        # A line of text printed after the table ("Stopping since valid_loss has not improved
+        # in the last 300 epochs.", skorch's early stopping) ends it.
+        while len(rows) > 2 and not _numeric_row(rows[-1], len(rows[0])):
+            rows.pop()
     else:
         # Universal newlines: a file written with bare carriage returns (old Mac line ends, or
         # a progress line rewritten in place) is read line by line instead of failing in csv;
@@ -134,13 +146,26 @@ def _long_format(header: list[str], data: list[list[str]]) -> _Table | None:
     return _table_from_records(list(records.values()))
 
 
+#: The rule under a printed table's header (skorch, tabulate's "simple" format): dashes
+#: separated by spaces, one run per column.
+_RULE = re.compile(r"^\s*-{2,}(?:\s+-{2,})*\s*$")
+
+
+def _table_lines(text: str) -> list[str]:
+    """The non-blank lines of a space-aligned table, colour codes and the rule under its
+    header removed."""
+    lines = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
+    return [ln for i, ln in enumerate(lines) if not (i == 1 and _RULE.match(ln))]
+
+
 def _space_separated(sample: str) -> bool:
     """Whether ``sample`` (the file's start) is a table whose columns are separated by spaces:
     no comma or tab anywhere, and every one of its first lines (at least 3) splits into the same
-    number (≥ 2) of fields, all but the header's numbers."""
+    number (≥ 2) of fields, all but the header's numbers (colour codes and a rule of dashes
+    under the header aside: a printed epoch table)."""
     if "," in sample or "\t" in sample:
         return False
-    lines = [ln for ln in sample.splitlines()[:-1] if ln.strip()][:20]
+    lines = _table_lines(sample)[:-1][:20]
     if len(lines) < 3:
         return False
     width = len(lines[0].lstrip("#").split())

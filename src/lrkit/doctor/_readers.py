@@ -16,6 +16,7 @@ row-aligned ``_Table``, dicts of lists, DataFrames), ``_runs`` (restarts and res
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import os
@@ -131,6 +132,15 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
     raw = path.read_bytes()
     if not raw.strip():
         raise LogFormatError(f"{path}: file is empty")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # UTF-16 with its byte-order mark: what Windows PowerShell's ``>`` writes
+        # (``python train.py > train.log``); every other character a NUL byte.
+        try:
+            return _read_decoded(path, raw.decode("utf-16"), format, names)
+        except UnicodeDecodeError as exc:
+            raise LogFormatError(
+                f"{path}: not UTF-16 text after its byte-order mark ({exc.reason})"
+            ) from None
     holes = _nul_holes(raw)
     if holes:
         # Runs of NUL bytes inside a text log: the holes a log file gets when it is truncated
@@ -168,11 +178,21 @@ def _nul_holes(raw: bytes) -> int:
 
 def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str | None]) -> Log:
     try:
-        text = raw.decode("utf-8-sig")
+        return _read_decoded(path, raw.decode("utf-8-sig"), format, names)
     except UnicodeDecodeError as exc:
-        raise LogFormatError(
-            f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
-        ) from None
+        if _CONTROL.search(raw) or b"\n" not in raw:
+            raise LogFormatError(
+                f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
+            ) from None
+        # Text in a legacy encoding (a logger's messages in GBK or cp1252): the numbers and
+        # the names lrkit reads are ASCII, the same bytes in every such encoding, and Latin-1
+        # maps every byte to one character, so only the non-ASCII words come out wrong.
+        log = _read_decoded(path, raw.decode("latin-1"), format, names)
+        note = f"not UTF-8 (byte {exc.start}): read as Latin-1; non-ASCII words show garbled"
+        return dataclasses.replace(log, notes=(*log.notes, note))
+
+
+def _read_decoded(path: Path, text: str, format: str | None, names: dict[str, str | None]) -> Log:
     conflict = _CONFLICT.search(text)
     if conflict is not None:
         line = text.count("\n", 0, conflict.start()) + 1

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise, pick_lrs
-from lrkit.doctor._csv import _numeric
+from lrkit.doctor._csv import _ANSI, _numeric
 from lrkit.doctor._table import _Table, _table_from_records
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
@@ -27,8 +27,6 @@ _PAIR = re.compile(
     rf"(?P<q>['\"]?)(?P<value>{_NUMBER})(?P=q)(?![\w:/])",
     re.IGNORECASE,
 )
-# Terminal colour codes (``\x1b[32m``) that coloured loggers write into saved output.
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # ``epoch 3``, ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``, ``Iter [100/600]``.
 _COUNTER = re.compile(
     r"\b(?P<name>epoch|step|iter|iteration|batch)\s*[:=]?\s*\[?\s*(?P<value>\d+)\s*(?:/\s*\d+)?\s*\]?",
