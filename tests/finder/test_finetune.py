@@ -102,6 +102,12 @@ def test_detect_pretrained_reads_the_spectra() -> None:
     assert detect_pretrained(mixed).trained_share == pytest.approx(4096 / (4096 + 256))
     # too small to read, or all zero
     assert not detect_pretrained([(4, 64, 10.0, 1.0), (64, 64, 0.0, 0.0)]).pretrained
+    # a lightly pretrained body: one matrix of nine above the edge, 6% of the weights
+    # (fresh20's two-tower recommender; fresh22's forecaster), the rest random-looking
+    body = [(64, 64, 1.0 * edge, 64.0)] * 8
+    light = detect_pretrained([*body, (32, 64, 1.15 * (32**0.5 + 8), 2048**0.5)])
+    assert light.pretrained and light.trained_share == pytest.approx(2048 / (2048 + 32768))
+    assert not detect_pretrained([*body, (8, 64, 1.15 * (8**0.5 + 8), 512**0.5)]).pretrained  # 1%
 
 
 def test_spectra_leave_the_global_rngs_alone() -> None:
