@@ -935,3 +935,19 @@ def test_a_utf16_log_with_its_byte_order_mark_is_read(tmp_path: Path, encoding: 
     p.write_bytes(raw)
     log = read_log(p)
     assert len(log.loss) == 20 and log.loss.values[1] == pytest.approx(1.8)
+
+
+def test_appended_runs_split_where_each_epoch_has_several_lines(tmp_path: Path) -> None:
+    # real40 v13: sessions appended to one log, each epoch written by two ranks; the epoch
+    # is no position (two rows each) but its restart still starts a new run
+    lines = []
+    for run, epochs in ((0, 6), (1, 8)):
+        for e in range(1, epochs + 1):
+            for rank in range(2):
+                loss = 2.0 * 0.9**e + 0.01 * rank + run
+                lines.append(f"INFO - Epoch {e} Average Training Loss: {loss:.4f}")
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_log(p)
+    assert len(log.loss) == 16 and log.loss.values[0] == pytest.approx(2.8, abs=1e-3)
+    assert any("2 runs in this log" in n for n in log.notes)

@@ -145,8 +145,12 @@ def _from_table(
         keep = _split_runs(table, cand, loss_rows, notes, cand_name)
         kept = table.values[cand][loss_rows & keep]
         if cand_name == "epoch" and len(np.unique(kept)) < len(kept):
-            notes[:] = [n for n in notes if cand_name not in n]
-            continue  # several rows per epoch: an epoch is not a position
+            # Several rows per epoch (batch lines, or each rank of a distributed run writing
+            # its own line): an epoch is not a position, but its counter's restarts still
+            # split appended runs (real40 v13: ~50 sessions, two ranks' lines each epoch).
+            if not keep.all():
+                table = _subset(table, keep)
+            continue
         x_col, x_name = cand, cand_name
         if not keep.all():
             table = _subset(table, keep)
