@@ -136,11 +136,12 @@ def _read_path(path: Path, format: str | None, names: dict[str, str | None]) -> 
         # UTF-16 with its byte-order mark: what Windows PowerShell's ``>`` writes
         # (``python train.py > train.log``); every other character a NUL byte.
         try:
-            return _read_decoded(path, raw.decode("utf-16"), format, names)
+            text = raw.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise LogFormatError(
                 f"{path}: not UTF-16 text after its byte-order mark ({exc.reason})"
             ) from None
+        return _read_decoded(path, text, format, names)
     holes = _nul_holes(raw)
     if holes:
         # Runs of NUL bytes inside a text log: the holes a log file gets when it is truncated
@@ -177,8 +178,9 @@ def _nul_holes(raw: bytes) -> int:
 
 
 def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str | None]) -> Log:
+    note = None
     try:
-        return _read_decoded(path, raw.decode("utf-8-sig"), format, names)
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if _CONTROL.search(raw) or b"\n" not in raw:
             raise LogFormatError(
@@ -187,9 +189,10 @@ def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str 
         # Text in a legacy encoding (a logger's messages in GBK or cp1252): the numbers and
         # the names lrkit reads are ASCII, the same bytes in every such encoding, and Latin-1
         # maps every byte to one character, so only the non-ASCII words come out wrong.
-        log = _read_decoded(path, raw.decode("latin-1"), format, names)
+        text = raw.decode("latin-1")
         note = f"not UTF-8 (byte {exc.start}): read as Latin-1; non-ASCII words show garbled"
-        return dataclasses.replace(log, notes=(*log.notes, note))
+    log = _read_decoded(path, text, format, names)
+    return log if note is None else dataclasses.replace(log, notes=(*log.notes, note))
 
 
 def _read_decoded(path: Path, text: str, format: str | None, names: dict[str, str | None]) -> Log:

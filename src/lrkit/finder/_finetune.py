@@ -301,7 +301,8 @@ def detect_pretrained(spectra: Sequence[tuple[int, int, float, float]]) -> Detec
     grows a few large singular values above that edge (Martin & Mahoney 2021, "Implicit
     self-regularization in deep neural networks"). The model counts as pretrained when at
     least :data:`_TRAINED_SHARE` (5%) of its matrix weights sit in matrices whose top singular
-    value exceeds the edge by :data:`_SPIKE` (10%): no fresh initialisation measured has one. A new, freshly initialised head on a pretrained body is still detected.
+    value exceeds the edge by :data:`_SPIKE` (10%): no fresh initialisation measured has one.
+    A new, freshly initialised head on a pretrained body is still detected.
     """
     total, trained, worst = 0, 0, 0.0
     for rows, cols, top, fro in spectra:
