@@ -119,6 +119,10 @@ FINETUNE_FRESH21 = [f"{FINETUNE_FILE}:{name}" for name in ("ctc_recognizer", "bo
 # recipe LRs: 1e-3 (the mixture-density network, scored on NLL skill), 1e-4 (the PatchTST-style
 # forecaster, scored on R^2).
 FINETUNE_FRESH22 = [f"{FINETUNE_FILE}:{name}" for name in ("mdn_regressor", "patch_forecaster")]
+# Session 19's second fresh pair (finetune_tasks.FRESH23), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the WaveNet-style denoiser, scored on R^2), 1e-3 (the RealNVP flow, scored
+# on NLL skill).
+FINETUNE_FRESH23 = [f"{FINETUNE_FILE}:{name}" for name in ("wavenet_denoiser", "realnvp_density")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -142,6 +146,7 @@ FINETUNE_FRESH = {
     "fresh20": FINETUNE_FRESH20,
     "fresh21": FINETUNE_FRESH21,
     "fresh22": FINETUNE_FRESH22,
+    "fresh23": FINETUNE_FRESH23,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -388,6 +393,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh20": ("finetune-fresh20", None),
     "summary_finetune_fresh21": ("finetune-fresh21", None),
     "summary_finetune_fresh22": ("finetune-fresh22", None),
+    "summary_finetune_fresh23": ("finetune-fresh23", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -420,6 +426,7 @@ TITLES = {
     "summary_finetune_fresh20": "fine-tuning tasks held out (session 17's fresh pair)",
     "summary_finetune_fresh21": "fine-tuning tasks held out (session 18's fresh pair)",
     "summary_finetune_fresh22": "fine-tuning tasks held out (session 19's fresh pair)",
+    "summary_finetune_fresh23": "fine-tuning tasks held out (session 19's second fresh pair)",
 }
 
 
