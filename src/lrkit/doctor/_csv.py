@@ -25,8 +25,11 @@ def _number(cell: str) -> float | None:
 
 
 def _numeric_row(row: list[str], width: int) -> bool:
-    """A table row of ``width`` numbers."""
-    return len(row) == width and all(_numeric(f) for f in row)
+    """A space-separated table's row: ``width`` cells that :func:`_number` reads."""
+    try:
+        return len(row) == width and all(_number(f) is not None for f in row)
+    except ValueError:
+        return False
 
 
 def _numeric(field: str) -> bool:
@@ -169,14 +172,7 @@ def _space_separated(sample: str) -> bool:
     if len(lines) < 3:
         return False
     width = len(lines[0].lstrip("#").split())
-    if width < 2 or any(len(ln.split()) != width for ln in lines[1:]):
-        return False
-    try:
-        for ln in lines[1:]:
-            [_number(w) for w in ln.split()]
-    except ValueError:
-        return False
-    return True
+    return width >= 2 and all(_numeric_row(ln.split(), width) for ln in lines[1:])
 
 
 def _looks_like_lightning(table: _Table) -> bool:
