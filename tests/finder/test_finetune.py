@@ -18,6 +18,7 @@ from lrkit.finder._finetune import (  # noqa: E402
     candidates,
     check_regime,
     detect_pretrained,
+    metric_pick,
     outcome_of,
     pick,
     run_trials,
@@ -1086,16 +1087,21 @@ def test_plain_sgd_result_interval_is_the_widened_one() -> None:
     assert r.interval[0] <= r.suggestion <= r.interval[1]
 
 
-def test_plain_sgd_takes_the_validation_losss_peak_unshaded() -> None:
-    """Scored on the validation loss, an adaptive optimizer's suggestion is the best trial
-    / sqrt(10) (short trials favour too high an LR); plain SGD's is the parabola's peak, not
-    shaded (its whole fine-tuning's best sat at or above the trials' peak), inside an interval
-    that holds it."""
+def test_the_validation_loss_is_read_as_the_metric_too() -> None:
+    """Scored on the validation loss, an adaptive optimizer's suggestion is a quarter of a
+    decade below the loss's parabola peak (metric_pick with the loss in both places; short
+    trials favour too high an LR), no longer the best trial / sqrt(10); plain SGD's is the
+    peak, not shaded (its whole fine-tuning's best sat at or above the trials' peak). Both
+    intervals hold the suggestion and reach down to the best trial / sqrt(10)."""
     lrs = np.array([1e-3, 10**-2.5, 1e-2, 10**-1.5])
     losses = [1.0, 0.8, 0.6, 0.9]
+    peak = vertex_lr(lrs, losses)
+    assert 10**-2.5 < peak < 10**-1.5 and peak != pytest.approx(1e-2, rel=0.05)
     adaptive = outcome_of(lrs, losses, 1.2, 40)
     sgd = outcome_of(lrs, losses, 1.2, 40, plain_sgd=True)
-    assert adaptive.suggestion == pytest.approx(1e-2 / 10**0.5)
-    assert sgd.suggestion == pytest.approx(vertex_lr(lrs, losses))
-    assert 10**-2.5 < sgd.suggestion < 10**-1.5 and sgd.peak_only
-    assert sgd.interval[0] <= sgd.suggestion <= sgd.interval[1]
+    assert adaptive.suggestion == pytest.approx(peak / 10**0.25)
+    assert adaptive.suggestion == pytest.approx(metric_pick(lrs, losses, losses)[0])
+    assert not adaptive.peak_only and adaptive.val_metrics is None
+    assert sgd.suggestion == pytest.approx(peak) and sgd.peak_only
+    for o in (adaptive, sgd):
+        assert o.interval[0] <= min(o.suggestion, 1e-2 / 10**0.5) and o.suggestion <= o.interval[1]
