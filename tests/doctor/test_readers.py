@@ -579,6 +579,36 @@ def test_printed_log_that_names_its_loss_by_the_objective(tmp_path: Path) -> Non
     )
 
 
+def test_printed_log_of_a_physics_informed_network_names_its_loss_total(tmp_path: Path) -> None:
+    # A PINN's printout: "[Adam] ep=   20  total=3.851e+00  PDE=2.6e-01 [colloc=..., cfd=...]"
+    # — its weighted sum of terms is "total", its counter "ep"; no line says "loss".
+    lines = ["Model: width=128, depth=6, params=83586", "Phase 1 — Adam (400 epochs)"]
+    for k in range(1, 31):
+        total = 3.0 * math.exp(-k / 8) + 0.05
+        lines.append(f"[Adam] ep={20 * k:5d}  total={total:.3e}  PDE={total / 3:.3e} "
+                     f"[colloc={total / 4:.3e}, cfd={total / 50:.3e}] (w=2.2)  DATA={total / 5:.3e}")  # fmt: skip
+    lines.append("Phase 2 — BFGS (12000 total calls, 200 iters/batch)")
+    log = _printed(tmp_path / "pinn.out", lines)
+    assert log.format == "text" and log.loss.name == "total" and len(log.loss) == 30
+    assert log.x_name == "epoch" and log.loss.steps[-1] == 600
+    assert log.loss.values[0] == pytest.approx(3.0 * math.exp(-1 / 8) + 0.05, rel=1e-3)
+
+
+def test_printed_log_with_the_loss_after_its_value(tmp_path: Path) -> None:
+    # "Epoch 3 @ 10:27 PM : 0.9816 C.E. Loss, 94.28% Accuracy": no name comes before a value
+    lines = ["[W logger.cpp:314] Warning: Cuda time stats are not collected."]
+    for k in range(20):
+        lines.append(f"Epoch {k} @ 10:{k + 10:02d} PM : {1.5 - 0.02 * k:.4f} C.E. Loss, "
+                     f"{90 + k * 0.3:.2f}% Accuracy")  # fmt: skip
+    log = _printed(tmp_path / "train.out", lines)
+    assert log.format == "text" and "loss" in log.loss.name.lower() and len(log.loss) == 20
+    assert log.loss.steps[-1] == 19 and log.loss.values[-1] == pytest.approx(1.5 - 0.02 * 19)
+    # where a line names its loss before the value, a number before "loss" is no loss value
+    named = _printed(tmp_path / "named.log", [f"step {k} 3 loss terms, loss: {1 / (k + 1):.3f}"
+                                              for k in range(10)])  # fmt: skip
+    assert named.loss.name == "loss" and named.loss.values[0] == pytest.approx(1.0)
+
+
 def test_printed_log_whose_first_loss_comes_after_a_long_preamble(tmp_path: Path) -> None:
     # nohup output: thousands of lines of compiler warnings before the first "train_loss:".
     pre = [

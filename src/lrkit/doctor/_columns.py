@@ -24,7 +24,7 @@ _STEP = (
     "step", "train_global_step", "global_step", "trainer_global_step", "steps", "iteration", "iterations",
     "iter", "it", "update", "updates", "num_updates", "_step", "batch",
 )  # fmt: skip
-_EPOCH = ("epoch", "epochs", "_epoch")
+_EPOCH = ("epoch", "epochs", "_epoch", "ep")
 # Per-step training loss before per-epoch: the finer curve carries more evidence.
 _LOSS = (
     "train_loss_step", "train_loss", "loss", "training_loss", "loss_train", "train_batch_loss",
@@ -49,10 +49,11 @@ _LOSS_WORDS = re.compile(
     r"потер[яи])(_|$)|损失|損失|손실"
 )
 # The objective named by what it computes (``train_mse_step``, ``val_nll``, ``cost``, an
-# energy-based or predictive-coding model's ``Train Energy``): tried
+# energy-based or predictive-coding model's ``Train Energy``, a physics-informed network's
+# weighted sum of its terms printed as ``total``): tried
 # only when no column says "loss" in any language above. Accuracy-like metrics are not losses.
 _OBJECTIVE_WORDS = re.compile(
-    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective|energy)(_|$)"
+    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective|energy)(_|$)|^total$"
 )
 
 

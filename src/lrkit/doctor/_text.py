@@ -27,9 +27,9 @@ _PAIR = re.compile(
     rf"(?P<q>['\"]?)(?P<value>{_NUMBER})(?P=q)(?![\w:/])",
     re.IGNORECASE,
 )
-# ``epoch 3``, ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``, ``Iter [100/600]``.
+# ``epoch 3``, ``ep=20`` (a PINN's printout), ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``, ``Iter [100/600]``.
 _COUNTER = re.compile(
-    r"\b(?P<name>epoch|step|iter|iteration|batch)\s*[:=]?\s*\[?\s*(?P<value>\d+)\s*(?:/\s*\d+)?\s*\]?",
+    r"\b(?P<name>epoch|ep|step|iter|iteration|batch)\s*[:=]?\s*\[?\s*(?P<value>\d+)\s*(?:/\s*\d+)?\s*\]?",
     re.IGNORECASE,
 )
 _LOSS_KEY = re.compile(r"loss", re.IGNORECASE)
@@ -62,6 +62,12 @@ _IS = re.compile(
     rf"(?![\w:/])",
     re.IGNORECASE,
 )
+# A loss printed after its value, where no line names one before it (``Epoch 3 @ 10:27 PM :
+# 0.9816 C.E. Loss, 94.28% Accuracy``): a number, then up to two words and ``loss``.
+_SUFFIX = re.compile(
+    rf"(?<![\w.:])(?P<value>{_NUMBER})\s+(?P<name>(?:[A-Za-z][\w.]*\s+){{0,2}}loss)\b",
+    re.IGNORECASE,
+)
 _SPLITS = ("train", "val", "valid", "eval", "test", "dev")
 # Darknet's (YOLOv3/v4) training printout: ``1: 1957.6, 1957.6 avg loss, 0.000000 rate, 22.3
 # seconds, 64 images``: the iteration, the batch's loss, its running mean, the LR.
@@ -72,7 +78,9 @@ _DARKNET = re.compile(
 )
 
 
-def _pairs(line: str) -> dict[str, float]:
+def _pairs(line: str, suffix: bool = False) -> dict[str, float]:
+    """``line``'s ``name: value`` pairs; with ``suffix`` also losses printed after their value
+    (:data:`_SUFFIX`: only where no line of the log names a loss before its value)."""
     dark = _DARKNET.match(line)
     if dark is not None:
         return {"step": float(dark["step"]), "loss": float(dark["loss"]), "lr": float(dark["lr"])}
@@ -80,7 +88,7 @@ def _pairs(line: str) -> dict[str, float]:
     for m in _COUNTER.finditer(line):
         out.setdefault(normalise(m["name"]), float(m["value"]))
     found: dict[str, float] = {}
-    for pattern in (_METER, _PAIR, _BARE, _IS):
+    for pattern in (_METER, _PAIR, _BARE, _IS, *((_SUFFIX,) if suffix else ())):
         for m in pattern.finditer(line):
             name = m["name"].strip()
             if normalise(name) not in out and name not in found:
@@ -145,7 +153,16 @@ def looks_like_text_log(text: str) -> bool:
     first = _pairs(lines[0])
     if not any(_says_loss(k) for k in first) and _csv_header(lines):
         return False
-    return _loss_test(map(_pairs, lines)) is not None
+    return _loss_test(_records(lines)) is not None
+
+
+def _records(lines: list[str]) -> list[dict[str, float]]:
+    """Each line's pairs: read with :data:`_SUFFIX` too where no two lines name a loss before
+    its value."""
+    per_line = [_pairs(line) for line in lines]
+    if _loss_test(per_line) is None:
+        per_line = [_pairs(line, suffix=True) for line in lines]
+    return per_line
 
 
 def parse_text(text: str) -> _Table:
@@ -154,7 +171,7 @@ def parse_text(text: str) -> _Table:
     current lr is 0.001``) of the lines below it."""
     records: list[Mapping[str, Any]] = []
     carried: dict[str, float] = {}
-    per_line = [_pairs(line) for line in _ANSI.sub("", text).splitlines()]
+    per_line = _records(_ANSI.sub("", text).splitlines())
     is_loss = _loss_test(per_line) or _says_loss
     for pairs in per_line:
         if not any(is_loss(k) for k in pairs):
