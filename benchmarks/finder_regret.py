@@ -123,6 +123,10 @@ FINETUNE_FRESH22 = [f"{FINETUNE_FILE}:{name}" for name in ("mdn_regressor", "pat
 # recipe LRs: 1e-3 (the WaveNet-style denoiser, scored on R^2), 1e-3 (the RealNVP flow, scored
 # on NLL skill).
 FINETUNE_FRESH23 = [f"{FINETUNE_FILE}:{name}" for name in ("wavenet_denoiser", "realnvp_density")]
+# Session 20's fresh pair (finetune_tasks.FRESH24), named before any finder ran on it; its recipe
+# LRs: 3e-4 (the linear-attention LM, scored on NLL skill), 1e-3 (the CORAL ordinal CNN, scored
+# on MAE skill, a decreasing function of the grade's MAE).
+FINETUNE_FRESH24 = [f"{FINETUNE_FILE}:{name}" for name in ("linear_attn_lm", "ordinal_cnn")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -147,6 +151,7 @@ FINETUNE_FRESH = {
     "fresh21": FINETUNE_FRESH21,
     "fresh22": FINETUNE_FRESH22,
     "fresh23": FINETUNE_FRESH23,
+    "fresh24": FINETUNE_FRESH24,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -394,6 +399,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh21": ("finetune-fresh21", None),
     "summary_finetune_fresh22": ("finetune-fresh22", None),
     "summary_finetune_fresh23": ("finetune-fresh23", None),
+    "summary_finetune_fresh24": ("finetune-fresh24", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -427,6 +433,7 @@ TITLES = {
     "summary_finetune_fresh21": "fine-tuning tasks held out (session 18's fresh pair)",
     "summary_finetune_fresh22": "fine-tuning tasks held out (session 19's fresh pair)",
     "summary_finetune_fresh23": "fine-tuning tasks held out (session 19's second fresh pair)",
+    "summary_finetune_fresh24": "fine-tuning tasks held out (session 20's fresh pair)",
 }
 
 
