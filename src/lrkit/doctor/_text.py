@@ -27,7 +27,8 @@ _PAIR = re.compile(
     rf"(?P<q>['\"]?)(?P<value>{_NUMBER})(?P=q)(?![\w:/])",
     re.IGNORECASE,
 )
-# ``epoch 3``, ``ep=20`` (a PINN's printout), ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``, ``Iter [100/600]``.
+# ``epoch 3``, ``ep=20`` (a PINN's printout), ``Epoch 3/200``, ``Epoch [1/10]``, ``step 400``,
+# ``Iter [100/600]``.
 _COUNTER = re.compile(
     r"\b(?P<name>epoch|ep|step|iter|iteration|batch)\s*[:=]?\s*\[?\s*(?P<value>\d+)\s*(?:/\s*\d+)?\s*\]?",
     re.IGNORECASE,

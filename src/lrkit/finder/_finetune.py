@@ -835,8 +835,10 @@ def metric_pick(
 # 0.35 decades below), which suggested the change; then checked on the 24 seen classification
 # cells whose trials finder_regret.py had also scored on the loss (``curves_loss``; never used
 # to choose a loss-scored rule since session 5). A proxy read off the grids on all 32 (median /
-# worst / cells above 2 points): 1.88 / 10.17 / 15 -> 0.93 / 5.01 / 6; the interval (reaching
-# down to the old pick) holds the grid's best in 99% of runs (82%), 1.5 decades wide (1.0).
+# worst / cells above 2 points; benchmarks/finetune_loss_pick_replay.py): 1.88 / 10.18 / 15 ->
+# 0.93 / 5.01 / 6; the interval (reaching down to the old pick) holds the grid's best in 99% of
+# runs (82%), 1.5 decades wide (1.0).
+# Rerun with training on the 8: mean 1.12 -> 0.40 points, worst 3.36 -> 1.41, none above 2.
 def outcome_of(
     lrs: np.ndarray,
     losses: Sequence[float],
