@@ -161,8 +161,9 @@ def find_lr(
     ``iterations``, RNGs) and on the same batches, scored by ``model.evaluate`` (the compiled
     loss) on the validation data (a random 512 samples of a larger one); the suggestion is
     a quarter of a decade below the validation loss's peak (a parabola through the best trial
-    and its neighbours; with plain SGD the peak itself; ``result.trials``). Without it the trials are scored on
-    training samples held out from them (a fifth of ``x``, at most 512), with a note.
+    and its neighbours; with plain SGD the peak itself; ``result.trials``). Without it the
+    trials are scored on training samples held out from them (a fifth of ``x``, at most 512),
+    with a note.
     ``trial_steps=0``: no trials (the fitted minimum / 10, with a note). From scratch the
     validation data is not used. ``val_metric``: the name of a compiled metric (``"accuracy"``,
     as ``model.evaluate(return_dict=True)`` names it) to score the trials on instead of the
