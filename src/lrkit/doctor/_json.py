@@ -19,8 +19,8 @@ def _parse_jsonl(text: str, source: str) -> _Table:
         lines.pop()
     records: list[Mapping[str, Any]] = []
     for i, line in enumerate(lines):
-        if not line.strip():
-            continue
+        if not line.strip() or line.lstrip().startswith(("//", "#")):
+            continue  # a blank line, or a comment written between runs (``// run 2``)
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:

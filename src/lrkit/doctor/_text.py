@@ -2,7 +2,9 @@
 point, its values as ``name: value`` or ``name=value`` pairs (``Epoch 3/200 | Loss: 0.5895``,
 ``[epoch 2] step 400 train_loss=0.41 val_loss=0.52``, ``Epoch [1/10], Step [100/600], Loss:
 0.2345``, Keras's ``loss: 0.5 - accuracy: 0.8 - val_loss: 0.6`` under an ``Epoch 1/10`` line,
-Darknet's ``1: 1957.6, 1957.6 avg loss, 0.001 rate, ...``).
+Darknet's ``1: 1957.6, 1957.6 avg loss, 0.001 rate, ...``) — or, where no line names a value,
+a table whose header row is printed again every epoch with the epoch's values below it
+(Ultralytics' console output).
 """
 
 from __future__ import annotations
@@ -77,6 +79,75 @@ _DARKNET = re.compile(
     rf"\s*(?P<lr>{_NUMBER})\s+rate\b",
     re.IGNORECASE,
 )
+
+
+# A table printed with its header every epoch (Ultralytics YOLOv5/v8/11 on the console):
+#       Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size
+#       1/100      2.13G      1.234      4.830      1.533         73        640: 100%|███| 50/50
+# the row redrawn by its progress bar (carriage returns) as the epoch goes on. A header cell
+# is a name; a value cell a number, a counter ``1/100`` (its count) or a size with its unit
+# (``2.13G``, not a curve), and the last one may end in a colon.
+_HEAD_CELL = re.compile(r"^[A-Za-z_][\w()/.-]*$")
+_VALUE_CELL = re.compile(
+    rf"^(?:(?P<count>\d+)/\d+|(?P<number>{_NUMBER})(?P<unit>[KMGT]i?B?)?):?$", re.IGNORECASE
+)
+
+
+def _column_records(lines: list[str]) -> list[dict[str, float]]:
+    """The rows of a table whose header row (names only, one of them a loss) is printed at
+    least twice, each row read under the header above it; a row redrawn in place (the same
+    first cell again under one header: a progress bar's updates) keeps its last drawing — the
+    mean over the whole epoch. Empty where no header repeats (a table printed once is a
+    whitespace-separated file, the CSV reader's)."""
+    heads = Counter(
+        tuple(cells)
+        for cells in map(str.split, lines)
+        if len(cells) >= 3 and all(map(_HEAD_CELL.match, cells)) and any(map(_says_loss, cells))
+    )
+    if not heads or max(heads.values()) < 2:
+        return []
+    records: list[dict[str, float]] = []
+    head: tuple[str, ...] | None = None
+    first: float | None = None  # the first cell of the last row read under ``head``
+    for line in lines:
+        cells = line.split()
+        if tuple(cells) in heads:
+            head, first = tuple(cells), None
+            continue
+        if head is None or len(cells) < len(head):
+            continue
+        matches = [_VALUE_CELL.match(c) for c in cells[: len(head)]]
+        if not all(matches):
+            continue
+        row = {
+            name: float(m["count"] if m["count"] is not None else m["number"])
+            for name, m in zip(head, matches)
+            if m is not None and m["unit"] is None
+        }
+        if not any(map(_says_loss, row)):
+            continue
+        key = row.get(head[0])
+        if first is not None and key == first:
+            records[-1] = row
+        else:
+            records.append(row)
+        first = key
+    return records
+
+
+def _summed_losses(records: list[dict[str, float]], notes: list[str]) -> None:
+    """Loss components printed side by side (``box_loss cls_loss dfl_loss``), no total and no
+    split named: the training loss is their sum (as Ultralytics' trainer adds them up), added
+    to each row as ``loss``."""
+    names = [k for k in records[0] if _says_loss(k)]
+    if len(names) < 2 or any(normalise(k) == "loss" for k in names):
+        return
+    if any(set(normalise(k).split("_")) & set(_SPLITS) for k in names):
+        return
+    for r in records:
+        if all(k in r for k in names):
+            r["loss"] = sum(r[k] for k in names)
+    notes.append(f"the training loss is the sum of the {len(names)} printed components")
 
 
 def _pairs(line: str, suffix: bool = False) -> dict[str, float]:
@@ -154,7 +225,7 @@ def looks_like_text_log(text: str) -> bool:
     first = _pairs(lines[0])
     if not any(_says_loss(k) for k in first) and _csv_header(lines):
         return False
-    return _loss_test(_records(lines)) is not None
+    return _loss_test(_records(lines)) is not None or len(_column_records(lines)) >= 2
 
 
 def _records(lines: list[str]) -> list[dict[str, float]]:
@@ -172,7 +243,16 @@ def parse_text(text: str) -> _Table:
     current lr is 0.001``) of the lines below it."""
     records: list[Mapping[str, Any]] = []
     carried: dict[str, float] = {}
-    per_line = _records(_ANSI.sub("", text).splitlines())
+    lines = _ANSI.sub("", text).splitlines()
+    per_line = _records(lines)
+    if _loss_test(per_line) is None:
+        rows = _column_records(lines)
+        if len(rows) >= 2:
+            notes: list[str] = []
+            _summed_losses(rows, notes)
+            table = _table_from_records(rows)
+            table.notes.extend(notes)
+            return table
     is_loss = _loss_test(per_line) or _says_loss
     for pairs in per_line:
         if not any(is_loss(k) for k in pairs):
