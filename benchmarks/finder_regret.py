@@ -127,6 +127,10 @@ FINETUNE_FRESH23 = [f"{FINETUNE_FILE}:{name}" for name in ("wavenet_denoiser", "
 # LRs: 3e-4 (the linear-attention LM, scored on NLL skill), 1e-3 (the CORAL ordinal CNN, scored
 # on MAE skill, a decreasing function of the grade's MAE).
 FINETUNE_FRESH24 = [f"{FINETUNE_FILE}:{name}" for name in ("linear_attn_lm", "ordinal_cnn")]
+# Session 21's fresh pair (finetune_tasks.FRESH25), named before any finder ran on it; its recipe
+# LRs: 1e-3 (the Kolmogorov-Arnold regressor, scored on R^2), 1e-3 (the convolutional VAE, scored
+# on ELBO skill, a decreasing function of the validation negative ELBO).
+FINETUNE_FRESH25 = [f"{FINETUNE_FILE}:{name}" for name in ("kan_regressor", "vae_images")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -152,6 +156,7 @@ FINETUNE_FRESH = {
     "fresh22": FINETUNE_FRESH22,
     "fresh23": FINETUNE_FRESH23,
     "fresh24": FINETUNE_FRESH24,
+    "fresh25": FINETUNE_FRESH25,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -400,6 +405,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh22": ("finetune-fresh22", None),
     "summary_finetune_fresh23": ("finetune-fresh23", None),
     "summary_finetune_fresh24": ("finetune-fresh24", None),
+    "summary_finetune_fresh25": ("finetune-fresh25", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -434,6 +440,7 @@ TITLES = {
     "summary_finetune_fresh22": "fine-tuning tasks held out (session 19's fresh pair)",
     "summary_finetune_fresh23": "fine-tuning tasks held out (session 19's second fresh pair)",
     "summary_finetune_fresh24": "fine-tuning tasks held out (session 20's fresh pair)",
+    "summary_finetune_fresh25": "fine-tuning tasks held out (session 21's fresh pair)",
 }
 
 

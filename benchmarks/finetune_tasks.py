@@ -59,6 +59,8 @@ Roles (see docs/benchmarks.md):
   named here before any finder ran on them.
 - ``linear_attn_lm`` and ``ordinal_cnn`` (``FRESH24``) are a twenty-fourth fresh pair, named
   here before any finder ran on them.
+- ``kan_regressor`` and ``vae_images`` (``FRESH25``) are a twenty-fifth fresh pair, named
+  here before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -5460,6 +5462,281 @@ def ordinal_cnn() -> Task:
     return dataclasses.replace(task, metric_name="mae skill")
 
 
+# --- 52. a Kolmogorov-Arnold network: one family of smooth functions -> a shifted one (fresh) --
+
+_KAN_IN = 4  # inputs, U(-1, 1) each
+_KAN_OUT = 3  # functions regressed at once
+_KAN_CENTRES = 8  # RBF basis functions per edge, centres evenly spaced on [-2, 2]
+
+
+def _kan_data(family: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` inputs (batch, 4), U(-1, 1) each, and the family's three smooth functions of them
+    (batch, 3), plus Gaussian noise (sd 0.05). ``family`` 0 (pretraining):
+    sin(pi x1) + x2^2, exp(x3) cos(pi x4 / 2), tanh(2 x1 x2) + x3 x4 / 2.
+    ``family`` 1 (the shifted family): the same three forms with other frequencies, phases,
+    scales and cross terms: sin(1.5 pi x1 + 0.5) + 0.7 x2^2 - 0.3 x2,
+    exp(0.8 x3 - 0.2) cos(0.7 pi x4 + 0.3) + 0.3 x1, tanh(2.5 x1 x2 + 0.3 x4) + 0.6 x3 x4 - 0.2 x3."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, size=(n, _KAN_IN))
+    x1, x2, x3, x4 = x.T
+    if family == 0:
+        f = [
+            np.sin(np.pi * x1) + x2**2,
+            np.exp(x3) * np.cos(np.pi * x4 / 2),
+            np.tanh(2 * x1 * x2) + x3 * x4 / 2,
+        ]
+    else:
+        f = [
+            np.sin(1.5 * np.pi * x1 + 0.5) + 0.7 * x2**2 - 0.3 * x2,
+            np.exp(0.8 * x3 - 0.2) * np.cos(0.7 * np.pi * x4 + 0.3) + 0.3 * x1,
+            np.tanh(2.5 * x1 * x2 + 0.3 * x4) + 0.6 * x3 * x4 - 0.2 * x3,
+        ]
+    y = np.stack(f, 1) + 0.05 * rng.normal(size=(n, _KAN_OUT))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def _kan() -> Any:
+    import torch
+    from torch import nn
+
+    class KANLayer(nn.Module):
+        """A FastKAN layer (Li, 2024; a Kolmogorov-Arnold layer with Gaussian RBFs in place of
+        B-splines): LayerNorm over the inputs, then each input-output EDGE carries its own
+        learnable function, a weighted sum of 8 Gaussian RBFs (centres on [-2, 2], width
+        4/7), plus a base branch SiLU(x) -> linear, as in efficient-kan and FastKAN."""
+
+        def __init__(self, d_in: int, d_out: int) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(d_in)
+            self.register_buffer("centres", torch.linspace(-2.0, 2.0, _KAN_CENTRES))
+            self.inv_width = (_KAN_CENTRES - 1) / 4.0
+            self.spline = nn.Linear(d_in * _KAN_CENTRES, d_out, bias=False)
+            nn.init.trunc_normal_(self.spline.weight, std=0.1)
+            self.base = nn.Linear(d_in, d_out)
+
+        def forward(self, x: Any) -> Any:
+            h = self.norm(x)
+            basis = torch.exp(-(((h[..., None] - self.centres) * self.inv_width) ** 2))
+            return self.spline(basis.flatten(1)) + self.base(nn.functional.silu(x))
+
+    class KAN(nn.Module):
+        """A Kolmogorov-Arnold network [4, 16, 16, 3]: three KAN layers, no fixed activations
+        between them (the learnable edge functions are the nonlinearity)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.Sequential(
+                KANLayer(_KAN_IN, 16), KANLayer(16, 16), KANLayer(16, _KAN_OUT)
+            )
+
+        def forward(self, x: Any) -> Any:
+            return self.layers(x)
+
+    return KAN()
+
+
+def kan_regressor() -> Task:
+    """A KOLMOGOROV-ARNOLD NETWORK (FastKAN-style: every input-output edge carries a LEARNABLE
+    univariate function, a weighted sum of 8 Gaussian radial basis functions over LayerNorm'd
+    inputs, plus a SiLU base branch; no fixed activation; layers [4, 16, 16, 3]) pretrained to
+    REGRESS three smooth functions of four inputs (one family: a sine, an exp-times-cosine, a
+    tanh of a product plus a product; 20000 seeded points, under a minute on one core), then
+    the whole network fine-tuned on a SHIFTED FAMILY (the same three forms with other
+    frequencies, phases, scales and extra cross terms): 1024 noisy points, validated on 1000
+    more. AdamW at LR 1e-3 (the library default, and the Adam LR of the efficient-kan and
+    FastKAN examples), kept whether or not it is the grid's best; batch 32, 8 epochs (256
+    updates). Loss: the squared error summed over the three outputs, averaged over the points.
+    Float targets, so the finder's ``val_metric="auto"`` scores its trials on the validation
+    loss. Metric: R^2 over the three outputs (1 - validation MSE / the targets' variance),
+    floored at 0: a decreasing function of the validation MSE (higher is better)."""
+    import dataclasses
+
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _kan_data(0, 20000, 390))
+    state = _pretrained(
+        "kan-regressor-family0",
+        _kan,
+        lambda m: _fit(m, xp, yp, _sse, steps=2000, lr=1e-3, bs=128),
+    )
+    train = tuple(torch.from_numpy(a) for a in _kan_data(1, 1024, 391))
+    val = tuple(torch.from_numpy(a) for a in _kan_data(1, 1000, 392))
+
+    def model() -> Any:
+        m = _kan()
+        m.load_state_dict(state)
+        return m
+
+    task = _task("ft-kan-regressor", model, train, val, 32, 8, loss_fn=_sse, metric=_r2, lr=1e-3)
+    return dataclasses.replace(task, metric_name="r2")
+
+
+# --- 53. a convolutional VAE: one family of binary images -> another (fresh) ------------------
+
+_VAE_SIZE = 16  # image side
+_VAE_PIX = _VAE_SIZE * _VAE_SIZE
+_VAE_LATENT = 8
+
+
+def _vae_images(family: int, n: int, seed: int) -> np.ndarray:
+    """``n`` binary 16x16 images (flattened to 256), 0.5% of the pixels flipped at random.
+    ``family`` 0 (pretraining): one or two FILLED blobs, each a filled rectangle (sides 3-8)
+    or a filled disk (radius 2-4.5). ``family`` 1 (the other family): one or two thin
+    STROKES, each a ring (radius 2.5-6, one pixel wide), a straight line (length 6-14, any
+    angle) or a plus sign (arms 2-5)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:_VAE_SIZE, 0:_VAE_SIZE].astype(np.float64)
+    x = np.zeros((n, _VAE_SIZE, _VAE_SIZE), dtype=bool)
+    for i in range(n):
+        img = np.zeros((_VAE_SIZE, _VAE_SIZE), dtype=bool)
+        for _ in range(rng.integers(1, 3)):
+            cx, cy = rng.uniform(3.0, 12.0, 2)
+            kind = rng.integers(0, 2 if family == 0 else 3)
+            if family == 0 and kind == 0:
+                w, h = rng.uniform(1.5, 4.0, 2)
+                img |= (np.abs(xx - cx) <= w) & (np.abs(yy - cy) <= h)
+            elif family == 0:
+                img |= (xx - cx) ** 2 + (yy - cy) ** 2 <= rng.uniform(2.0, 4.5) ** 2
+            elif kind == 0:
+                d = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)
+                img |= np.abs(d - rng.uniform(2.5, 6.0)) <= 0.5
+            elif kind == 1:
+                a, half = rng.uniform(0, np.pi), rng.uniform(3.0, 7.0)
+                along = (xx - cx) * np.cos(a) + (yy - cy) * np.sin(a)
+                across = -(xx - cx) * np.sin(a) + (yy - cy) * np.cos(a)
+                img |= (np.abs(along) <= half) & (np.abs(across) <= 0.5)
+            else:
+                arm = rng.uniform(2.0, 5.0)
+                dx, dy = np.abs(xx - cx), np.abs(yy - cy)
+                img |= ((dx <= 0.5) & (dy <= arm)) | ((dy <= 0.5) & (dx <= arm))
+        x[i] = img ^ (rng.uniform(size=img.shape) < 0.005)
+    return x.reshape(n, _VAE_PIX).astype(np.float32)
+
+
+def _vae_nelbo(out: Any, x: Any) -> Any:
+    """The VAE's negative ELBO per image, averaged over the images: the Bernoulli
+    reconstruction negative log-likelihood summed over the 256 pixels plus the KL divergence of
+    the posterior N(mu, sigma^2) from the N(0, I) prior, summed over the latent. ``out``
+    (batch, 256 + 8 + 8) holds the decoder's pixel logits (of one posterior sample), mu and
+    log sigma^2."""
+    import torch.nn.functional as F
+
+    logits = out[:, :_VAE_PIX]
+    mu, logvar = out[:, _VAE_PIX : _VAE_PIX + _VAE_LATENT], out[:, _VAE_PIX + _VAE_LATENT :]
+    rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
+    return (rec + kl).mean()
+
+
+def _elbo_skill(out: Any, x: Any) -> float:
+    """The metric: ELBO skill, 1 - (the VAE's validation negative ELBO) / (the negative
+    log-likelihood of independent Bernoulli pixels, each at its frequency in the targets),
+    floored at 0: a decreasing linear function of the negative ELBO (lower is better there;
+    higher is better here, and the benchmark takes the grid's maximum). A regret of 1 point is
+    1% of that reference NLL. A diverged run, whose outputs lrkit's evaluation replaces by
+    zeros, predicts every pixel at 1/2 (256 ln 2 nats, above the reference for these sparse
+    images): skill 0."""
+    xd = x.double()
+    p = xd.mean(0).clamp(1e-6, 1 - 1e-6)
+    ref = -float((xd * p.log() + (1 - xd) * (1 - p).log()).sum(1).mean())
+    value = 1 - float(_vae_nelbo(out.double(), xd)) / ref
+    return max(0.0, value) if np.isfinite(value) else 0.0
+
+
+def _conv_vae() -> Any:
+    import torch
+    from torch import nn
+
+    class ConvVAE(nn.Module):
+        """Encoder: two stride-2 4x4 convs (1-16-32 channels, ReLU; 16x16 -> 4x4) -> a linear
+        layer to mu and log sigma^2 of an 8-d Gaussian posterior. Decoder: linear 8 -> 32x4x4
+        (ReLU) -> two stride-2 4x4 transposed convs (32-16-1, ReLU between) -> pixel logits.
+        One reparameterised posterior sample per image: from the global RNG in training mode,
+        from a fixed seed in eval mode (so the validation ELBO is a one-sample estimate that
+        is the same on every evaluation)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Sequential(
+                nn.Unflatten(1, (1, _VAE_SIZE, _VAE_SIZE)),
+                nn.Conv2d(1, 16, 4, 2, 1),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 4, 2, 1),
+                nn.ReLU(),
+                nn.Flatten(),
+                nn.Linear(32 * 4 * 4, 2 * _VAE_LATENT),
+            )
+            self.dec = nn.Sequential(
+                nn.Linear(_VAE_LATENT, 32 * 4 * 4),
+                nn.ReLU(),
+                nn.Unflatten(1, (32, 4, 4)),
+                nn.ConvTranspose2d(32, 16, 4, 2, 1),
+                nn.ReLU(),
+                nn.ConvTranspose2d(16, 1, 4, 2, 1),
+                nn.Flatten(),
+            )
+
+        def forward(self, x: Any) -> Any:
+            mu, logvar = self.enc(x).chunk(2, 1)
+            if self.training:
+                eps = torch.randn_like(mu)
+            else:
+                gen = torch.Generator().manual_seed(0)
+                eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+            return torch.cat([self.dec(z), mu, logvar], 1)
+
+    return ConvVAE()
+
+
+def vae_images() -> Task:
+    """A convolutional VARIATIONAL AUTOENCODER (Kingma & Welling, 2014: a conv encoder to an
+    8-d Gaussian posterior, the reparameterisation trick, a transposed-conv Bernoulli decoder;
+    trained UNSUPERVISED on the negative ELBO: reconstruction plus KL to the prior) pretrained
+    on 20000 seeded binary 16x16 images of FILLED BLOBS (one or two filled rectangles or disks;
+    under a minute on one core), then the whole VAE fine-tuned to ANOTHER IMAGE FAMILY, thin
+    STROKES (one or two rings, lines at any angle or plus signs): 1024 images, validated on
+    1000 more (0.5% of the pixels flipped in both families). AdamW at LR 1e-3 (the library
+    default, and the Adam LR of PyTorch's VAE example), kept whether or not it is the grid's
+    best; batch 32, 8 epochs (256 updates). Loss: the negative ELBO per image (summed over the
+    pixels and the latent), averaged over the images. The targets are the images themselves
+    (float), so the finder's ``val_metric="auto"`` scores its trials on the validation loss
+    (the negative ELBO). Metric: ELBO skill, 1 - the validation negative ELBO / the NLL of
+    independent per-pixel Bernoullis fitted to the validation images, floored at 0: the
+    negative ELBO (lower is better) turned into a score the benchmark maximises (the grid's
+    best LR is the one of least negative ELBO)."""
+    import dataclasses
+
+    import torch
+
+    xp = torch.from_numpy(_vae_images(0, 20000, 400))
+    state = _pretrained(
+        "vae-images-blobs",
+        _conv_vae,
+        lambda m: _fit(m, xp, xp, _vae_nelbo, steps=2000, lr=1e-3, bs=128),
+    )
+    xt = torch.from_numpy(_vae_images(1, 1024, 401))
+    xv = torch.from_numpy(_vae_images(1, 1000, 402))
+
+    def model() -> Any:
+        m = _conv_vae()
+        m.load_state_dict(state)
+        return m
+
+    task = _task(
+        "ft-vae-images",
+        model,
+        (xt, xt),
+        (xv, xv),
+        32,
+        8,
+        loss_fn=_vae_nelbo,
+        metric=_elbo_skill,
+        lr=1e-3,
+    )
+    return dataclasses.replace(task, metric_name="elbo skill")
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -5509,6 +5786,8 @@ FRESH22 = ("mdn_regressor", "patch_forecaster")
 FRESH23 = ("wavenet_denoiser", "realnvp_density")
 # Named before any finder ran on them.
 FRESH24 = ("linear_attn_lm", "ordinal_cnn")
+# Named before any finder ran on them.
+FRESH25 = ("kan_regressor", "vae_images")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -5537,6 +5816,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH22,
         *FRESH23,
         *FRESH24,
+        *FRESH25,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
