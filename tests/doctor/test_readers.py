@@ -986,8 +986,14 @@ def test_appended_runs_split_where_each_epoch_has_several_lines(tmp_path: Path) 
 def _ultralytics_console(epochs: int, *, header_every_epoch: bool = True) -> str:
     """Ultralytics' console output: the loss table's header printed every epoch, its row
     redrawn in place (carriage returns, ANSI erase) by the progress bar, then validation."""
-    head = "      Epoch    GPU_mem   box_loss   seg_loss   cls_loss   dfl_loss  Instances       Size"
-    out = ["Ultralytics 8.3.1 Python-3.11 torch-2.4 CUDA:0", "Starting training for 100 epochs...", ""]
+    head = (
+        "      Epoch    GPU_mem   box_loss   seg_loss   cls_loss   dfl_loss  Instances       Size"
+    )
+    out = [
+        "Ultralytics 8.3.1 Python-3.11 torch-2.4 CUDA:0",
+        "Starting training for 100 epochs...",
+        "",
+    ]
     for e in range(1, epochs + 1):
         if header_every_epoch or e == 1:
             out.append(head)
@@ -999,7 +1005,9 @@ def _ultralytics_console(epochs: int, *, header_every_epoch: bool = True) -> str
         out.append("".join(frames))
         out.append("\r\x1b[K                 Class     Images  Instances      Box(P          R"
                    "      mAP50  mAP50-95): 100% ━━━━ 1/1 2.9s/it")  # fmt: skip
-        out.append(f"                   all         18         18      0.173      0.314   {0.1 * e:.3f}     0.0962")
+        out.append(
+            f"                   all         18         18      0.173      0.314   {0.1 * e:.3f}     0.0962"
+        )
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -1013,7 +1021,9 @@ def test_ultralytics_console_output_is_read_per_epoch(tmp_path: Path) -> None:
     assert log.loss.name == "loss" and log.loss.steps.tolist() == list(range(1, 13))
     # the epoch's last drawing of its row (batch 50 of 50), its four components summed
     e = 3
-    assert log.loss.values[e - 1] == pytest.approx((1.2 / e + 0.5) + 3.0 / e + 2.0 / e + 1.5 - 0.01 * e, rel=1e-3)
+    assert log.loss.values[e - 1] == pytest.approx(
+        (1.2 / e + 0.5) + 3.0 / e + 2.0 / e + 1.5 - 0.01 * e, rel=1e-3
+    )
     assert any("sum of the 4 printed components" in n for n in log.notes)
     assert "GPU_mem" not in log.metrics  # a size with its unit is no curve
     assert diagnose(p).verdict in {"healthy", "lr_too_low", "plateau"}
@@ -1021,7 +1031,9 @@ def test_ultralytics_console_output_is_read_per_epoch(tmp_path: Path) -> None:
 
 def test_a_whitespace_table_printed_once_stays_a_table(tmp_path: Path) -> None:
     # one header, rows below: a space-separated file for the table reader, not a console log
-    rows = ["epoch train_loss val_loss"] + [f"{e} {2.0 * 0.9**e:.4f} {2.1 * 0.9**e:.4f}" for e in range(20)]
+    rows = ["epoch train_loss val_loss"] + [
+        f"{e} {2.0 * 0.9**e:.4f} {2.1 * 0.9**e:.4f}" for e in range(20)
+    ]
     p = tmp_path / "log.txt"
     p.write_text("\n".join(rows) + "\n")
     log = read_log(p)
@@ -1031,7 +1043,9 @@ def test_a_whitespace_table_printed_once_stays_a_table(tmp_path: Path) -> None:
 def test_jsonl_with_comment_lines_between_runs(tmp_path: Path) -> None:
     # real25 v10: a hand-written callback's JSON Lines, the runs separated by "// label" lines
     lines = ["// baseline"] + [json.dumps({"epoch": e, "loss": 1.0 - 0.05 * e}) for e in range(5)]
-    lines += ["", "# run 2: lr 3e-4"] + [json.dumps({"epoch": e, "loss": 0.5 - 0.02 * e}) for e in range(8)]
+    lines += ["", "# run 2: lr 3e-4"] + [
+        json.dumps({"epoch": e, "loss": 0.5 - 0.02 * e}) for e in range(8)
+    ]
     log = read_log(write(tmp_path / "training_log.jsonl", "\n".join(lines) + "\n"))
     assert log.format == "jsonl" and len(log.loss) == 8 and log.loss.values[0] == pytest.approx(0.5)
     assert any("2 runs in this log" in n for n in log.notes)

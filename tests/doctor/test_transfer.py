@@ -316,14 +316,32 @@ def test_explosion_then_flat_noise_is_too_high_not_inconclusive(seed: int) -> No
     assert d.verdict == "lr_too_high", d.explain()
     assert any(f.statistic == "early_peak_over_level" for f in d.findings)
     assert d.prescription.lr is not None and d.prescription.lr < 0.1
-    # An explosion inside the first logging period (the first value 10^4 x the rest).
+    # An explosion inside the first logging period (the first value, the mean over steps
+    # 1-5, 10^4 x the rest).
     loss[:3] = 6e5, 44.0, 44.0
     loss[3:] = 44 * _noise(rng, 597, 0.3)
-    d = diagnose({"step": k * 5, "loss": loss, "lr": np.full(600, 0.1)})
+    d = diagnose({"step": k * 5 + 5, "loss": loss, "lr": np.full(600, 0.1)})
     assert d.verdict == "lr_too_high", d.explain()
     # Without the blow-up the same noise is no evidence at all.
     flat = 1.2 * _noise(rng, 600, 0.3)
     assert diagnose({"step": k, "loss": flat, "lr": np.full(600, 0.1)}).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_loss_at_step_0_is_the_initial_loss_not_an_explosion(seed: int) -> None:
+    # real47 v12: a loop printing its loss every 50 steps from step 0 — 13.5 at the initial
+    # weights (before any update: no LR acted on it), 0.04 by step 50, then a slow fall to a
+    # quiet floor. Logged first at step 50, the same 13.5 would be the mean over a period in
+    # which the loss exploded.
+    rng = np.random.default_rng(seed)
+    k = np.arange(0, 1300, 50, dtype=float)
+    loss = (0.0045 + 0.035 * np.exp(-(k - 50) / 100)) * _noise(rng, len(k), 0.08)
+    loss[0] = 13.5
+    d = diagnose({"step": k, "loss": loss})
+    assert not any(f.statistic == "first_over_next" for f in d.findings), d.explain()
+    assert d.verdict == "healthy", d.explain()
+    later = diagnose({"step": k + 50, "loss": loss})
+    assert any(f.statistic == "first_over_next" for f in later.findings), later.explain()
 
 
 @pytest.mark.parametrize("seed", SEEDS)

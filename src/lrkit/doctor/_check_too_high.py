@@ -108,8 +108,13 @@ def _first_period_explosion(c: Curve, t: Thresholds) -> list[Finding]:
     Not when it is less than ``first_artefact`` × the next ones and they keep falling steeply
     (each below the one before, the second at least twice the fourth): that is an average
     over the run's initial drop (a start-up artefact of a per-period log) followed by the rest
-    of that drop; a curve recovering from an explosion is erratic or creeps down after it."""
-    if len(c.y) < 6 or c.y[0] <= 0:
+    of that drop; a curve recovering from an explosion is erratic or creeps down after it.
+
+    Nor when the first value was logged at step 0 of a per-step log: that is one batch's loss
+    at the initial weights, before any update — no LR has acted on it, so its fall is learning
+    (session 21: a regression printing its loss every 50 steps, 13.5 at step 0 and 0.04 from
+    step 50, called too high)."""
+    if len(c.y) < 6 or c.y[0] <= 0 or c.first_is_initial:
         return []
     nxt = float(np.median(c.y[1:4]))
     if nxt <= 0 or c.y[0] < t.first_explode * nxt:

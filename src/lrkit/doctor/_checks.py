@@ -60,6 +60,7 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
     t = thresholds or Thresholds()
     c = Curve.of(log.loss)
     c.lr = LRShape.of(log.lr)
+    c.first_is_initial = log.x_name == "step" and len(c.x) > 0 and c.x[0] == 0
     findings: list[Finding] = []
     findings += check_diverged(log, c, t)
     n = len(c.y)

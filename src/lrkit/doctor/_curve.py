@@ -31,6 +31,9 @@ class Curve:
     range: float
     features: dict[str, float] = field(default_factory=dict)
     lr: LRShape | None = None
+    #: the first value was logged at step 0 of a per-step log: the loss at the initial
+    #: weights, before any update (no LR has acted on it yet)
+    first_is_initial: bool = False
 
     @classmethod
     def of(cls, s: Series) -> Curve:
