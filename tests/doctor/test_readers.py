@@ -1049,3 +1049,45 @@ def test_jsonl_with_comment_lines_between_runs(tmp_path: Path) -> None:
     log = read_log(write(tmp_path / "training_log.jsonl", "\n".join(lines) + "\n"))
     assert log.format == "jsonl" and len(log.loss) == 8 and log.loss.values[0] == pytest.approx(0.5)
     assert any("2 runs in this log" in n for n in log.notes)
+
+
+def test_one_table_per_experiment_in_a_written_report(tmp_path: Path) -> None:
+    # real49 v10: a report with a table per experiment, its header's names apart by two spaces
+    # or more ("Validation Accuracy" is one column); the epoch restarts with each experiment
+    lines = ["CNN Cat Dog Classification - Training Experiments", ""]
+    for run, (start, rate) in enumerate(((0.64, 0.5), (0.66, 0.8))):
+        lines += [
+            f"Experiment {run + 1}",
+            "- Learning rate: 0.001",
+            "",
+            "Epoch    Loss      Validation Accuracy",
+        ]
+        lines += [
+            f"{e:<9d}{start * rate ** (e / 5):.4f}    {0.7 + 0.01 * e:.4f}" for e in range(1, 11)
+        ]
+        lines += ["", "Best Validation Accuracy: 76.04%", ""]
+    log = _printed(tmp_path / "training_log.txt", lines)
+    assert log.format == "text" and log.loss.name == "Loss" and len(log.loss) == 10
+    assert log.loss.values[0] == pytest.approx(0.66 * 0.8**0.2, abs=1e-4)
+    assert "Validation Accuracy" in log.metrics
+    assert any("2 runs in this log" in n for n in log.notes)
+
+
+def test_a_log_of_step_name_value_lines(tmp_path: Path) -> None:
+    # Karpathy's build-nanogpt log.txt: "250 val 4.1023", "251 train 4.0876", "250 hella 0.26"
+    lines = []
+    for step in range(200):
+        if step % 25 == 0:
+            lines += [
+                f"{step} val {4.0 + 6.0 * 0.98**step:.4f}",
+                f"{step} hella {0.25 + step / 4000:.4f}",
+            ]
+        lines.append(f"{step} train {4.0 + 7.0 * 0.98**step:.6f}")
+    log = _printed(tmp_path / "log.txt", lines)
+    assert log.format == "text" and log.loss.name == "train_loss" and len(log.loss) == 200
+    assert log.val_loss is not None and log.val_loss.steps.tolist() == list(range(0, 200, 25))
+    assert log.loss.values[10] == pytest.approx(4.0 + 7.0 * 0.98**10, rel=1e-5)
+    assert "hella" in log.metrics
+    # without a line naming the training split, the names say nothing about a loss
+    with pytest.raises(LogFormatError):
+        _printed(tmp_path / "other.txt", [f"{s} speed {100 + s}" for s in range(50)])

@@ -59,7 +59,7 @@ def _scalar(v: Any) -> float | str | None:
     return "text"
 
 
-def _table_from_records(records: list[Mapping[str, Any]]) -> _Table:
+def _table_from_records(records: Sequence[Mapping[str, Any]]) -> _Table:
     flat = [_flatten(r) for r in records]
     keys: dict[str, None] = {}
     for r in flat:

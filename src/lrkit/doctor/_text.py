@@ -4,7 +4,7 @@ point, its values as ``name: value`` or ``name=value`` pairs (``Epoch 3/200 | Lo
 0.2345``, Keras's ``loss: 0.5 - accuracy: 0.8 - val_loss: 0.6`` under an ``Epoch 1/10`` line,
 Darknet's ``1: 1957.6, 1957.6 avg loss, 0.001 rate, ...``) — or, where no line names a value,
 a table whose header row is printed again every epoch with the epoch's values below it
-(Ultralytics' console output).
+(Ultralytics' console output), or one ``step name value`` a line (build-nanogpt's ``log.txt``).
 """
 
 from __future__ import annotations
@@ -84,10 +84,13 @@ _DARKNET = re.compile(
 # A table printed with its header every epoch (Ultralytics YOLOv5/v8/11 on the console):
 #       Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size
 #       1/100      2.13G      1.234      4.830      1.533         73        640: 100%|███| 50/50
-# the row redrawn by its progress bar (carriage returns) as the epoch goes on. A header cell
-# is a name; a value cell a number, a counter ``1/100`` (its count) or a size with its unit
-# (``2.13G``, not a curve), and the last one may end in a colon.
-_HEAD_CELL = re.compile(r"^[A-Za-z_][\w()/.-]*$")
+# the row redrawn by its progress bar (carriage returns) as the epoch goes on; or one such
+# table per experiment in a written report. Header cells are names, apart by two spaces or
+# more (``Epoch    Loss      Validation Accuracy``: one name may hold single spaces); a value
+# cell is a number, a counter ``1/100`` (its count) or a size with its unit (``2.13G``, not a
+# curve), and the last one may end in a colon.
+_HEAD_CELL = re.compile(r"^[A-Za-z_][\w()/.-]*(?: [A-Za-z_][\w()/.-]*)*$")
+_HEAD_GAP = re.compile(r"\s{2,}")
 _VALUE_CELL = re.compile(
     rf"^(?:(?P<count>\d+)/\d+|(?P<number>{_NUMBER})(?P<unit>[KMGT]i?B?)?):?$", re.IGNORECASE
 )
@@ -99,21 +102,24 @@ def _column_records(lines: list[str]) -> list[dict[str, float]]:
     first cell again under one header: a progress bar's updates) keeps its last drawing — the
     mean over the whole epoch. Empty where no header repeats (a table printed once is a
     whitespace-separated file, the CSV reader's)."""
-    heads = Counter(
-        tuple(cells)
-        for cells in map(str.split, lines)
-        if len(cells) >= 3 and all(map(_HEAD_CELL.match, cells)) and any(map(_says_loss, cells))
-    )
+
+    def header(line: str) -> tuple[str, ...] | None:
+        cells = _HEAD_GAP.split(line.strip())
+        ok = len(cells) >= 3 and all(map(_HEAD_CELL.match, cells)) and any(map(_says_loss, cells))
+        return tuple(cells) if ok else None
+
+    heads = Counter(h for h in map(header, lines) if h is not None)
     if not heads or max(heads.values()) < 2:
         return []
     records: list[dict[str, float]] = []
     head: tuple[str, ...] | None = None
     first: float | None = None  # the first cell of the last row read under ``head``
     for line in lines:
-        cells = line.split()
-        if tuple(cells) in heads:
-            head, first = tuple(cells), None
+        h = header(line)
+        if h is not None and h in heads:
+            head, first = h, None
             continue
+        cells = line.split()
         if head is None or len(cells) < len(head):
             continue
         matches = [_VALUE_CELL.match(c) for c in cells[: len(head)]]
@@ -133,6 +139,31 @@ def _column_records(lines: list[str]) -> list[dict[str, float]]:
             records.append(row)
         first = key
     return records
+
+
+# One value a line, after its step and its name (Karpathy's build-nanogpt ``log.txt``:
+# ``250 val 4.1023``, ``251 train 4.0876``, ``250 hella 0.2612``).
+_STEP_NAME_VALUE = re.compile(
+    rf"^\s*(?P<step>\d+)\s+(?P<name>[A-Za-z_][\w/.-]*)\s+(?P<value>{_NUMBER})\s*$", re.IGNORECASE
+)
+
+
+def _step_name_value_records(lines: list[str]) -> list[dict[str, float]]:
+    """The records of a log written ``step name value`` a line, where a split's name alone
+    (``train``, ``val``) names that split's loss — the one number the log gives for it. Empty
+    unless at least two lines say ``train``."""
+    records: list[dict[str, float]] = []
+    for line in lines:
+        m = _STEP_NAME_VALUE.match(line)
+        if m is not None:
+            name = m["name"]
+            if normalise(name) in _SPLITS:
+                name = f"{name}_loss"
+            records.append({"step": float(m["step"]), name: float(m["value"])})
+    trains = sum(
+        1 for r in records if any(normalise(k) in ("train_loss", "training_loss") for k in r)
+    )
+    return records if trains >= 2 else []
 
 
 def _summed_losses(records: list[dict[str, float]], notes: list[str]) -> None:
@@ -225,7 +256,9 @@ def looks_like_text_log(text: str) -> bool:
     first = _pairs(lines[0])
     if not any(_says_loss(k) for k in first) and _csv_header(lines):
         return False
-    return _loss_test(_records(lines)) is not None or len(_column_records(lines)) >= 2
+    if _loss_test(_records(lines)) is not None:
+        return True
+    return len(_column_records(lines)) >= 2 or bool(_step_name_value_records(lines))
 
 
 def _records(lines: list[str]) -> list[dict[str, float]]:
@@ -253,6 +286,9 @@ def parse_text(text: str) -> _Table:
             table = _table_from_records(rows)
             table.notes.extend(notes)
             return table
+        rows = _step_name_value_records(lines)
+        if rows:
+            return _table_from_records(rows)
     is_loss = _loss_test(per_line) or _says_loss
     for pairs in per_line:
         if not any(is_loss(k) for k in pairs):
