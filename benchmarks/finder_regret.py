@@ -131,6 +131,10 @@ FINETUNE_FRESH24 = [f"{FINETUNE_FILE}:{name}" for name in ("linear_attn_lm", "or
 # LRs: 1e-3 (the Kolmogorov-Arnold regressor, scored on R^2), 1e-3 (the convolutional VAE, scored
 # on ELBO skill, a decreasing function of the validation negative ELBO).
 FINETUNE_FRESH25 = [f"{FINETUNE_FILE}:{name}" for name in ("kan_regressor", "vae_images")]
+# Session 21's second fresh pair (finetune_tasks.FRESH26), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the hypernetwork regressor, scored on R^2), 1e-3 (the capsule network on new
+# glyph classes, scored on accuracy).
+FINETUNE_FRESH26 = [f"{FINETUNE_FILE}:{name}" for name in ("hypernet_mlp", "capsule_glyphs")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -157,6 +161,7 @@ FINETUNE_FRESH = {
     "fresh23": FINETUNE_FRESH23,
     "fresh24": FINETUNE_FRESH24,
     "fresh25": FINETUNE_FRESH25,
+    "fresh26": FINETUNE_FRESH26,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -406,6 +411,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh23": ("finetune-fresh23", None),
     "summary_finetune_fresh24": ("finetune-fresh24", None),
     "summary_finetune_fresh25": ("finetune-fresh25", None),
+    "summary_finetune_fresh26": ("finetune-fresh26", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -441,6 +447,7 @@ TITLES = {
     "summary_finetune_fresh23": "fine-tuning tasks held out (session 19's second fresh pair)",
     "summary_finetune_fresh24": "fine-tuning tasks held out (session 20's fresh pair)",
     "summary_finetune_fresh25": "fine-tuning tasks held out (session 21's fresh pair)",
+    "summary_finetune_fresh26": "fine-tuning tasks held out (session 21's second fresh pair)",
 }
 
 

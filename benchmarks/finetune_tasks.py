@@ -61,6 +61,8 @@ Roles (see docs/benchmarks.md):
   here before any finder ran on them.
 - ``kan_regressor`` and ``vae_images`` (``FRESH25``) are a twenty-fifth fresh pair, named
   here before any finder ran on them.
+- ``hypernet_mlp`` and ``capsule_glyphs`` (``FRESH26``) are a twenty-sixth fresh pair, named
+  here before any finder ran on them.
 """
 
 from __future__ import annotations
@@ -5737,6 +5739,263 @@ def vae_images() -> Task:
     return dataclasses.replace(task, metric_name="elbo skill")
 
 
+# --- 54. a hypernetwork: one family of parametric curves -> a shifted one (fresh) -------------
+
+_HN_CTX = 4  # task-embedding size: the curve's parameters, each scaled to about [-1, 1]
+_HN_Q = 8  # query points per sample (the target network's inputs)
+_HN_HIDDEN = 16  # the target MLP's hidden width (1 -> 16 -> 1)
+
+
+def _hn_data(family: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` samples, each one curve of the family: its task embedding (4 parameters, each
+    scaled to about [-1, 1]) and 8 query points x in [-2, 2] (the input (batch, 4 + 8)), and
+    the curve's values at them plus Gaussian noise (sd 0.05) (the target (batch, 8)). A curve
+    is a sin(f x + p) + c x, embedded as (a - 1, (f - 2) / 1, (p - pi/2) / (pi/2), 2 c).
+    ``family`` 0 (pretraining): a in [0.5, 1.5], f in [1, 3], p in [0, pi], c in [-0.5, 0.5].
+    ``family`` 1 (the shifted family): the same embedding of a DIFFERENT curve,
+    a sin(f x + p) + c x + 0.3 a x^2 - 0.2 cos(2 f x), with f in [1.5, 3.5] (partly
+    outside the pretraining range) and the other parameters as before."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.5, 1.5, n)
+    f = rng.uniform(1.0, 3.0, n) if family == 0 else rng.uniform(1.5, 3.5, n)
+    p = rng.uniform(0.0, np.pi, n)
+    c = rng.uniform(-0.5, 0.5, n)
+    x = rng.uniform(-2.0, 2.0, (n, _HN_Q))
+    y = a[:, None] * np.sin(f[:, None] * x + p[:, None]) + c[:, None] * x
+    if family == 1:
+        y = y + 0.3 * a[:, None] * x**2 - 0.2 * np.cos(2 * f[:, None] * x)
+    y = y + 0.05 * rng.normal(size=y.shape)
+    ctx = np.stack([a - 1.0, f - 2.0, (p - np.pi / 2) / (np.pi / 2), 2 * c], 1)
+    return np.concatenate([ctx, x], 1).astype(np.float32), y.astype(np.float32)
+
+
+def _hypernet() -> Any:
+    import torch
+    from torch import nn
+
+    h = _HN_HIDDEN
+    n_target = h + h + h + 1  # w1 (1 -> h), b1, w2 (h -> 1), b2
+
+    class HyperNet(nn.Module):
+        """A hypernetwork (Ha et al., 2017; as in functional regression with hypernetworks): an
+        MLP (4 -> 64 -> 64, ReLU) maps the task embedding to the 49 weights of a tiny TARGET
+        MLP (1 -> 16 -> 1, tanh), which is then applied to each query point. Only the
+        hypernetwork has parameters; the target MLP's weights are its outputs, per sample. Its
+        output layer starts scaled down (weights x 0.1) with a learned bias, so the generated
+        weights start near a shared base network (a hyperfan-style init)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Linear(_HN_CTX, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU()
+            )
+            self.out = nn.Linear(64, n_target)
+            with torch.no_grad():
+                self.out.weight.mul_(0.1)
+                self.out.bias.normal_(0.0, 0.5)
+
+        def forward(self, inp: Any) -> Any:
+            ctx, x = inp[:, :_HN_CTX], inp[:, _HN_CTX:]
+            w = self.out(self.body(ctx))
+            w1, b1, w2, b2 = w.split([h, h, h, 1], 1)
+            hid = torch.tanh(x[..., None] * w1[:, None, :] + b1[:, None, :])  # (B, Q, h)
+            return (hid * w2[:, None, :]).sum(-1) + b2
+
+    return HyperNet()
+
+
+def hypernet_mlp() -> Task:
+    """A HYPERNETWORK (an MLP that maps a task embedding to the 49 weights of a tiny target MLP,
+    1 -> 16 -> 1 with tanh, applied to 8 query points per sample; no parameters in the target
+    network) pretrained to REGRESS one family of parametric curves, a sin(f x + p) + c x from
+    the embedding of (a, f, p, c) (20000 seeded curves, under a minute on one core), then the
+    whole hypernetwork fine-tuned on a SHIFTED FAMILY: the same embedding of curves with an
+    extra quadratic and a second harmonic, and frequencies partly outside the pretraining range:
+    1024 curves (8 noisy points each), validated on 1000 more. AdamW at LR 1e-3 (the library
+    default, and the Adam LR of the hypernetwork regression examples), kept whether or not it
+    is the grid's best; batch 32, 8 epochs (256 updates). Loss: the squared error summed over
+    the 8 query points, averaged over the curves. Float targets, so the finder's
+    ``val_metric="auto"`` scores its trials on the validation loss. Metric: R^2 over the
+    query points (1 - validation MSE / the targets' variance), floored at 0 (higher is
+    better). Before any finder or grid ran, single trainings with the recipe (no finder; AdamW
+    1e-3 and 1e-2, SGD 1e-4 to 1e-2) checked that it fine-tunes; nothing was changed after
+    them."""
+    import dataclasses
+
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _hn_data(0, 20000, 410))
+    state = _pretrained(
+        "hypernet-mlp-family0",
+        _hypernet,
+        lambda m: _fit(m, xp, yp, _sse, steps=3000, lr=1e-3, bs=128),
+    )
+    train = tuple(torch.from_numpy(a) for a in _hn_data(1, 1024, 411))
+    val = tuple(torch.from_numpy(a) for a in _hn_data(1, 1000, 412))
+
+    def model() -> Any:
+        m = _hypernet()
+        m.load_state_dict(state)
+        return m
+
+    task = _task("ft-hypernet-mlp", model, train, val, 32, 8, loss_fn=_sse, metric=_r2, lr=1e-3)
+    return dataclasses.replace(task, metric_name="r2")
+
+
+# --- 55. a capsule network: one set of glyph classes -> new glyph classes (fresh) -------------
+
+_CAP_SIZE = 16  # image side
+_CAP_PRIMARY = 4  # primary capsule types (8-d each) on a 4x4 grid: 64 primary capsules
+_CAP_DIM = 8  # class capsule size
+
+
+def _cap_templates(n_classes: int, seed: int) -> np.ndarray:
+    """``n_classes`` glyphs, each three random strokes: (class, stroke, x0 y0 x1 y1) on the
+    16x16 canvas, endpoints in [3, 12]."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(3.0, 12.0, (n_classes, 3, 4))
+
+
+def _cap_images(
+    n_classes: int, template_seed: int, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` 16x16 grey images (flattened to 256) of the glyphs of ``_cap_templates``, labels
+    uniform: each stroke's endpoints jittered (sd 0.8 px), the glyph shifted (up to 2 px),
+    scaled (0.85-1.15) and rotated (up to 15 degrees) about the centre, strokes drawn with a
+    soft edge (width 0.7-1.3 px), plus Gaussian pixel noise (sd 0.25)."""
+    rng = np.random.default_rng(seed)
+    templates = _cap_templates(n_classes, template_seed)
+    yy, xx = np.mgrid[0:_CAP_SIZE, 0:_CAP_SIZE].astype(np.float64)
+    labels = rng.integers(0, n_classes, n)
+    out = np.zeros((n, _CAP_SIZE, _CAP_SIZE))
+    for i, k in enumerate(labels):
+        seg = templates[k] + 0.8 * rng.normal(size=(3, 4))
+        ang, scale = np.deg2rad(rng.uniform(-15, 15)), rng.uniform(0.85, 1.15)
+        shift = rng.uniform(-2.0, 2.0, 2)
+        rot = scale * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+        pts = seg.reshape(6, 2) - 7.5
+        pts = pts @ rot.T + 7.5 + shift
+        seg = pts.reshape(3, 4)
+        width = rng.uniform(0.7, 1.3)
+        img = np.zeros((_CAP_SIZE, _CAP_SIZE))
+        for x0, y0, x1, y1 in seg:
+            dx, dy = x1 - x0, y1 - y0
+            t = ((xx - x0) * dx + (yy - y0) * dy) / max(dx * dx + dy * dy, 1e-6)
+            t = np.clip(t, 0.0, 1.0)
+            d = np.hypot(xx - x0 - t * dx, yy - y0 - t * dy)
+            img = np.maximum(img, np.clip(1.5 - d / width, 0.0, 1.0))
+        out[i] = img + 0.25 * rng.normal(size=img.shape)
+    return out.reshape(n, -1).astype(np.float32), labels.astype(np.int64)
+
+
+def _margin_loss(lengths: Any, y: Any) -> Any:
+    """CapsNet's margin loss (Sabour et al., 2017): per class, T max(0, 0.9 - |v|)^2 +
+    0.5 (1 - T) max(0, |v| - 0.1)^2, summed over the classes, averaged over the images and
+    times 32 (the loss of a 32-image batch summed over its images, at any batch size). The
+    capsule lengths pass through the squash, so the mean's gradients are small: plain SGD on
+    the mean wanted LRs of 1 or more (AdamW does not see the factor)."""
+    import torch.nn.functional as F
+
+    t = F.one_hot(y, lengths.shape[1]).to(lengths.dtype)
+    pos = t * (0.9 - lengths).clamp(min=0) ** 2
+    neg = 0.5 * (1 - t) * (lengths - 0.1).clamp(min=0) ** 2
+    return 32.0 * (pos + neg).sum(1).mean()
+
+
+def _capsnet(n_classes: int) -> Any:
+    import torch
+    from torch import nn
+
+    def squash(s: Any, dim: int = -1) -> Any:
+        n2 = (s**2).sum(dim, keepdim=True)
+        return n2 / (1 + n2) * s / torch.sqrt(n2 + 1e-8)
+
+    class ClassCaps(nn.Module):
+        """Class capsules with routing-by-agreement: each primary capsule's prediction
+        u_hat = W_ij u_i for each class j, 3 routing iterations (softmax over the classes of
+        the logits b_ij, b_ij += u_hat . v_j). The transformation matrices W_ij start N(0, 0.5^2)
+        (the reference PyTorch CapsNets start them N(0, 1))."""
+
+        def __init__(self, n_in: int, d_in: int, n_out: int, d_out: int) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(0.5 * torch.randn(n_in, n_out, d_out, d_in))
+
+        def forward(self, u: Any) -> Any:
+            u_hat = torch.einsum("ijdk,bik->bijd", self.weight, u)  # (B, in, out, d)
+            b = torch.zeros(u_hat.shape[:3], dtype=u.dtype)
+            for it in range(3):
+                c = b.softmax(2)
+                v = squash((c[..., None] * u_hat).sum(1))  # (B, out, d)
+                if it < 2:
+                    b = b + (u_hat * v[:, None]).sum(-1)
+            return v
+
+    class CapsNet(nn.Module):
+        """A small CapsNet (Sabour et al., 2017): conv 5x5 (1 -> 32, ReLU; 16x16 -> 12x12),
+        primary capsules (a 5x5 stride-2 conv to 4 capsule types x 8-d on a 4x4 grid, 64
+        capsules, squashed), class capsules (8-d) by dynamic routing. Output: the class
+        capsules' lengths (the class scores). The class capsules are the ``head``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Sequential(
+                nn.Unflatten(1, (1, _CAP_SIZE, _CAP_SIZE)), nn.Conv2d(1, 32, 5), nn.ReLU()
+            )
+            self.primary = nn.Conv2d(32, _CAP_PRIMARY * 8, 5, 2)
+            self.head = ClassCaps(_CAP_PRIMARY * 16, 8, n_classes, _CAP_DIM)
+
+        def forward(self, x: Any) -> Any:
+            p = self.primary(self.conv(x))  # (B, 4 * 8, 4, 4)
+            b = p.shape[0]
+            u = p.view(b, _CAP_PRIMARY, 8, 16).permute(0, 1, 3, 2).reshape(b, -1, 8)
+            v = self.head(squash(u))
+            return torch.sqrt((v**2).sum(-1) + 1e-8)
+
+    return CapsNet()
+
+
+def capsule_glyphs() -> Task:
+    """A CAPSULE NETWORK (Sabour et al., 2017: conv -> primary capsules -> class capsules by
+    3-iteration ROUTING-BY-AGREEMENT, squash nonlinearity, MARGIN LOSS on the capsule lengths;
+    no reconstruction decoder) pretrained on 20000 seeded 16x16 images of 10 synthetic GLYPH
+    classes (three jittered strokes each, shifted, scaled, rotated, noisy; under a minute on one
+    core), then fine-tuned to 6 NEW glyph classes (other stroke templates): a fresh class
+    capsule layer (the head; seeded by the caller) on the pretrained conv and primary
+    capsules, the whole network trained, 1024 images, validated on 1000 more. AdamW at LR 1e-3
+    (the library default, and the Adam LR of the CapsNet paper), kept whether or not it is the
+    grid's best; batch 32, 8 epochs (256 updates). Loss: the margin loss summed over the
+    classes, averaged over the images, times 32 (a 32-image batch's loss summed over its
+    images). Metric: validation accuracy (the longest class capsule).
+
+    Set before any finder or grid ran, from single trainings with the recipe (no finder): a
+    first version (class capsules initialised N(0, 0.05^2), the margin loss averaged over the
+    images) trained under plain SGD best at LRs of 1 or more, above the benchmark's grid, so
+    the routing weights start N(0, 0.5^2) and the loss is the batch's sum (x 32); AdamW
+    unchanged in effect. A first, larger version (8 primary capsule types, 16-d class
+    capsules) was shrunk to 4 types and 8-d class capsules to fit the benchmark's time."""
+    import torch
+
+    xp, yp = (torch.from_numpy(a) for a in _cap_images(10, 420, 20000, 421))
+    state = _pretrained(
+        "capsule-glyphs-10cls",
+        lambda: _capsnet(10),
+        lambda m: _fit(m, xp, yp, _margin_loss, steps=1500, lr=1e-3, bs=64),
+    )
+    train = tuple(torch.from_numpy(a) for a in _cap_images(6, 430, 1024, 431))
+    val = tuple(torch.from_numpy(a) for a in _cap_images(6, 430, 1000, 432))
+    model = _fresh_head(state, lambda: _capsnet(6))
+    return _task(
+        "ft-capsule-glyphs",
+        model,
+        train,
+        val,
+        32,
+        8,
+        loss_fn=_margin_loss,
+        lr=1e-3,
+    )
+
+
 # Named before any finder ran on the fresh pair (see the module docstring).
 CHOOSE = ("lm_licence", "cnn_newhead", "mlp_shift", "tabular_drift")
 HELDOUT = ("gru_code", "bn_resmlp_newclasses")
@@ -5788,6 +6047,8 @@ FRESH23 = ("wavenet_denoiser", "realnvp_density")
 FRESH24 = ("linear_attn_lm", "ordinal_cnn")
 # Named before any finder ran on them.
 FRESH25 = ("kan_regressor", "vae_images")
+# Named before any finder ran on them.
+FRESH26 = ("hypernet_mlp", "capsule_glyphs")
 
 if __name__ == "__main__":  # build every cache: python benchmarks/finetune_tasks.py
     every = (
@@ -5817,6 +6078,7 @@ if __name__ == "__main__":  # build every cache: python benchmarks/finetune_task
         *FRESH23,
         *FRESH24,
         *FRESH25,
+        *FRESH26,
     )
     for name in every if len(sys.argv) < 2 else sys.argv[1:]:
         t = globals()[name]()
