@@ -160,25 +160,23 @@ def _step_name_value_records(lines: list[str]) -> list[dict[str, float]]:
             if normalise(name) in _SPLITS:
                 name = f"{name}_loss"
             records.append({"step": float(m["step"]), name: float(m["value"])})
-    trains = sum(
-        1 for r in records if any(normalise(k) in ("train_loss", "training_loss") for k in r)
-    )
+    trains = sum("train_loss" in map(normalise, r) for r in records)
     return records if trains >= 2 else []
 
 
-def _summed_losses(records: list[dict[str, float]], notes: list[str]) -> None:
+def _summed_losses(records: list[dict[str, float]]) -> str | None:
     """Loss components printed side by side (``box_loss cls_loss dfl_loss``), no total and no
     split named: the training loss is their sum (as Ultralytics' trainer adds them up), added
-    to each row as ``loss``."""
+    to each row as ``loss``; the note that says so, or ``None`` where nothing was added."""
     names = [k for k in records[0] if _says_loss(k)]
     if len(names) < 2 or any(normalise(k) == "loss" for k in names):
-        return
+        return None
     if any(set(normalise(k).split("_")) & set(_SPLITS) for k in names):
-        return
+        return None
     for r in records:
         if all(k in r for k in names):
             r["loss"] = sum(r[k] for k in names)
-    notes.append(f"the training loss is the sum of the {len(names)} printed components")
+    return f"the training loss is the sum of the {len(names)} printed components"
 
 
 def _pairs(line: str, suffix: bool = False) -> dict[str, float]:
@@ -281,10 +279,9 @@ def parse_text(text: str) -> _Table:
     if _loss_test(per_line) is None:
         rows = _column_records(lines)
         if len(rows) >= 2:
-            notes: list[str] = []
-            _summed_losses(rows, notes)
+            note = _summed_losses(rows)
             table = _table_from_records(rows)
-            table.notes.extend(notes)
+            table.notes.extend([note] if note else [])
             return table
         rows = _step_name_value_records(lines)
         if rows:
