@@ -854,19 +854,17 @@ def outcome_of(
     ``plain_sgd``: the optimizer is SGD without momentum, and the suggestion is the parabola's
     peak alone, on the metric or on the validation loss (see the comment above)."""
     order = np.argsort(lrs)
-    peak_only = False
     if metrics is None:
         # Scored on the validation loss: the loss read as the metric too (see the comment
         # above; with plain SGD its peak, unshaded), the interval reaching down to session
         # 5-19's pick (the best trial / TRIAL_DIVISOR): the peak is not always at or below the
         # whole fine-tuning's best (fresh19's gru_forecast).
         best, (low, high) = metric_pick(lrs, losses, losses, plain_sgd=plain_sgd)
-        interval, peak_only = (min(low / TRIAL_DIVISOR, best), max(high, best)), plain_sgd
+        interval = (min(low / TRIAL_DIVISOR, best), max(high, best))
     else:
         scores = [_score(float(m), metric_mode) for m in metrics]
         begin = None if start_metric is None else _score(float(start_metric), metric_mode)
         best, interval = metric_pick(lrs, scores, losses, start=begin, plain_sgd=plain_sgd)
-        peak_only = plain_sgd
     return TrialOutcome(
         lrs=tuple(float(v) for v in np.asarray(lrs)[order]),
         val_losses=tuple(float(v) for v in np.asarray(losses)[order]),
@@ -879,5 +877,5 @@ def outcome_of(
         else tuple(float(v) for v in np.asarray(metrics)[order]),
         start_val_metric=None if start_metric is None else float(start_metric),
         metric_mode=None if metrics is None else metric_mode,
-        peak_only=peak_only,
+        peak_only=plain_sgd,
     )
