@@ -520,10 +520,40 @@ def test_a_csv_with_a_trailing_separator_in_its_header(tmp_path: Path) -> None:
     log = read_log(write(tmp_path / "metrics.csv", "\n".join(rows) + "\n"))
     assert log.columns["loss"] == "train_loss" and len(log.loss) == 20
     assert log.columns["val_loss"] == "test_loss"
-    # a row that really is short still says so
+    # a row that really is short is still seen as one: dropped, and said so
     rows[5] = "4,0.4"
-    with pytest.raises(LogFormatError, match="line 6 has 2 fields"):
-        read_log(write(tmp_path / "bad.csv", "\n".join(rows) + "\n"))
+    log = read_log(write(tmp_path / "bad.csv", "\n".join(rows) + "\n"))
+    assert len(log.loss) == 19
+    assert any("skipped 1 of 20 rows" in n and "line 6" in n for n in log.notes)
+
+
+def test_a_csv_with_garbled_lines_drops_them_and_says_so(tmp_path: Path) -> None:
+    # Two writers appending to one file (real15 u02): some lines glued together, one cut off,
+    # a number written twice into one cell ("2.02.0000") — the rest still fits the header.
+    good = [f"{e},{100 * e},train,{3.0 - 0.05 * e:.4f},0.001" for e in range(40)]
+    rows = list(good)
+    rows[10] = good[10] + good[11]  # glued: 9 fields
+    rows[20] = "20,2000,tr"  # cut off
+    rows[30] = "30.30.0,3000,train,1.5,0.001"  # a garbled number in a numeric column
+    text = "epoch,step,phase,loss,lr\n" + "\n".join(rows) + "\n"
+    log = read_log(write(tmp_path / "metrics.csv", text))
+    assert len(log.loss) == 37
+    assert log.loss.values[0] == pytest.approx(3.0)
+    (note,) = [n for n in log.notes if "skipped" in n]
+    assert "skipped 3 of 40 rows" in note and "line 12" in note
+    # as many bad lines as a quarter of the rows: not the table its header describes
+    for i in range(0, 40, 4):
+        rows[i] = good[i] + good[i]
+    with pytest.raises(LogFormatError, match="line 2 has 9 fields, the header has 5"):
+        read_log(write(tmp_path / "worse.csv", "epoch,step,phase,loss,lr\n" + "\n".join(rows)))
+    # ... and a clean file whose only bad line is its last is still "truncated"
+    with pytest.raises(LogFormatError, match="truncated: last row"):
+        read_log(
+            write(
+                tmp_path / "cut.csv",
+                "epoch,step,phase,loss,lr\n" + "\n".join(good[:39]) + "\n39,3900,tr",
+            )
+        )
 
 
 def test_csv_with_bare_carriage_returns_is_read_line_by_line(tmp_path: Path) -> None:

@@ -32,6 +32,15 @@ def _numeric_row(row: list[str], width: int) -> bool:
         return False
 
 
+def _numeric_cell(cell: str) -> bool:
+    """A raw cell that :func:`_number` reads."""
+    try:
+        _number(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _numeric(field: str) -> bool:
     """A CSV cell that :func:`_number` reads (a number, or empty), quotes aside."""
     try:
@@ -39,6 +48,12 @@ def _numeric(field: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+#: A CSV whose malformed lines (a field count other than the header's) are at least
+#: 1 / _MALFORMED_SHARE of its rows is not the table its header describes: an error. Fewer are
+#: dropped with a note.
+_MALFORMED_SHARE = 4
 
 
 def _parse_csv(text: str, source: str) -> _Table:
@@ -81,33 +96,51 @@ def _parse_csv(text: str, source: str) -> _Table:
     long = _long_format(header, data)
     if long is not None:
         return long
-    for i, row in enumerate(data):
-        if len(row) != len(header):
-            line = i + 2
-            if i == len(data) - 1 and len(row) < len(header):
-                raise LogFormatError(
-                    f"{source}: truncated: last row (line {line}) has {len(row)} of "
-                    f"{len(header)} fields"
-                )
+    width = len(header)
+    last = len(data) - 1
+    bad = {i for i, row in enumerate(data) if len(row) != width}
+    uneven = min(bad, default=None)
+    if bad == {last} and len(data[last]) < width:
+        raise LogFormatError(
+            f"{source}: truncated: last row (line {last + 2}) has {len(data[last])} of "
+            f"{width} fields"
+        )
+    text_cols: dict[int, int] = {}
+    for j in range(width):
+        fails = [i for i, row in enumerate(data) if i not in bad and not _numeric_cell(row[j])]
+        if not fails:
+            continue
+        if bad and len(fails) * _MALFORMED_SHARE < len(data) - len(bad):
+            # Where lines were garbled, a cell that is no number in a column whose other
+            # cells are is one more garbled line (not a text column).
+            bad.update(fails)
+        elif fails == [last] and any(_number(row[j]) is not None for row in data[:last]):
             raise LogFormatError(
-                f"{source}: line {line} has {len(row)} fields, the header has {len(header)}"
+                f"{source}: truncated: last row (line {last + 2}) has {data[last][j]!r} in "
+                f"column {header[j]!r}"
             )
-    table = _Table(len(data))
+        else:
+            text_cols[j] = fails[0]  # a text column (timestamps, run names): not a curve
+    if uneven is not None and len(bad) * _MALFORMED_SHARE >= len(data):
+        raise LogFormatError(
+            f"{source}: line {uneven + 2} has {len(data[uneven])} fields, the header has {width}"
+        )
+    table = _Table(len(data) - len(bad))
+    if bad:
+        # A few garbled lines among many good ones: writes cut off or interleaved (two
+        # processes appending to one file, a run killed mid-line). The header still describes
+        # the rest; those lines are dropped, and said so.
+        first = min(bad)
+        table.notes.append(
+            f"skipped {len(bad)} of {len(data)} rows that do not fit the header (first: line "
+            f"{first + 2}): lines cut off or written over each other"
+        )
+    kept = [row for i, row in enumerate(data) if i not in bad]
     for j, name in enumerate(header):
-        cells: list[float | None] = []
-        try:
-            for row in data:
-                cells.append(_number(row[j]))
-        except ValueError:
-            bad_line = len(cells) + 2
-            if bad_line == len(data) + 1 and any(c is not None for c in cells):
-                raise LogFormatError(
-                    f"{source}: truncated: last row (line {bad_line}) has {row[j]!r} in "
-                    f"column {name!r}"
-                ) from None
-            table.text[name] = (bad_line, row[j])
-            continue  # a text column (timestamps, run names): not a curve
-        table.add(name, cells)
+        if j in text_cols:
+            table.text[name] = (text_cols[j] + 2, data[text_cols[j]][j])
+            continue
+        table.add(name, [_number(row[j]) for row in kept])
     return table
 
 
