@@ -1121,3 +1121,31 @@ def test_a_log_of_step_name_value_lines(tmp_path: Path) -> None:
     # without a line naming the training split, the names say nothing about a loss
     with pytest.raises(LogFormatError):
         _printed(tmp_path / "other.txt", [f"{s} speed {100 + s}" for s in range(50)])
+
+
+@pytest.mark.parametrize(
+    ("prefix", "bar"),
+    [("2026-01-18 20:37:25,858 - ", "|"), ("", "│"), ("[INFO] ", "|")],
+)
+def test_a_sideways_table_printed_each_epoch(tmp_path: Path, prefix: str, bar: str) -> None:
+    # One row per metric, one column per split (real45 v05: "METRIC | TRAIN | VALIDATION"),
+    # behind a logging prefix or not; config lines and a final test table around it.
+    lines = [f"{prefix}CONFIGURATION:", f"{prefix}  - learning_rate: 0.0001"]
+    for epoch in range(6):
+        lines += [
+            f"Epoch {epoch + 1}/6",
+            f"{prefix}{'-' * 40}",
+            f"{prefix}METRIC     {bar} TRAIN      {bar} VALIDATION",
+            f"{prefix}Loss       {bar} {0.9 * 0.7**epoch:.4f}     {bar} {1.0 * 0.8**epoch:.4f}",
+            f"{prefix}F1 Score   {bar} {0.5 + 0.05 * epoch:.4f}     {bar} {0.4 + 0.05 * epoch:.4f}",
+            f"{prefix}{'-' * 40}",
+        ]
+    log = _printed(tmp_path / "training_log.txt", lines)
+    assert log.format == "text" and log.loss.name == "train_loss" and len(log.loss) == 6
+    assert log.loss.values[2] == pytest.approx(0.9 * 0.49, abs=1e-4)
+    assert log.val_loss is not None and log.val_loss.name == "val_loss"
+    assert log.val_loss.values[-1] == pytest.approx(0.8**5, abs=1e-4)
+    assert "val_f1_score" in log.metrics
+    # a split-free bar table (a config dump: "key | value") holds no curve
+    with pytest.raises(LogFormatError):
+        _printed(tmp_path / "cfg.txt", [f"{prefix}lr {bar} 0.1", f"{prefix}loss {bar} ce"] * 3)

@@ -141,6 +141,52 @@ def _column_records(lines: list[str]) -> list[dict[str, float]]:
     return records
 
 
+# A sideways table printed each epoch: one row per metric, one column per split, cells apart
+# by a bar (a hand-written or ``tabulate``/``prettytable`` report, often behind a logging
+# prefix):
+#   2026-01-18 20:37:25,858 - METRIC     | TRAIN      | VALIDATION
+#   2026-01-18 20:37:25,859 - Loss       | 0.4471     | 0.7802
+_BAR = re.compile(r"\s*[|│┃]\s*")
+_SPLIT_WORDS = {
+    "training": "train",
+    "validation": "val",
+    "testing": "test",
+    **{w: w for w in _SPLITS},
+}
+
+
+def _metric_split_records(lines: list[str]) -> list[dict[str, float]]:
+    """One record per printing of a sideways table: its header row names the splits after a
+    first cell (``METRIC | TRAIN | VALIDATION``), each row below it a metric's value per split
+    (``Loss | 0.45 | 0.78`` → ``train_loss``, ``val_loss``). A row's name is read from where
+    the header's first cell begins, so a logging prefix before both is no part of it. Empty
+    unless at least two printings hold a loss."""
+    records: list[dict[str, float]] = []
+    splits: list[str] = []
+    at = 0  # where the header's first cell begins: the rows' names begin there too
+    for line in lines:
+        cells = _BAR.split(line.rstrip().strip("|│┃ "))
+        words = [normalise(c) for c in cells[1:]]
+        if len(cells) >= 2 and all(w in _SPLIT_WORDS for w in words):
+            head = cells[0].split()
+            bar = _BAR.search(line)
+            at = line.rfind(head[-1], 0, bar.start() if bar else len(line)) if head else 0
+            splits = [_SPLIT_WORDS[w] for w in words]
+            records.append({})
+            continue
+        if not splits or len(cells) != len(splits) + 1:
+            continue
+        name = normalise(_BAR.split(line[at:].strip("|│┃ "))[0])
+        try:
+            values = [float(c) for c in cells[1:]]
+        except ValueError:
+            continue
+        if name:
+            records[-1].update({f"{sp}_{name}": v for sp, v in zip(splits, values)})
+    records = [r for r in records if any(map(_says_loss, r))]
+    return records if len(records) >= 2 else []
+
+
 # One value a line, after its step and its name (Karpathy's build-nanogpt ``log.txt``:
 # ``250 val 4.1023``, ``251 train 4.0876``, ``250 hella 0.2612``).
 _STEP_NAME_VALUE = re.compile(
@@ -256,7 +302,11 @@ def looks_like_text_log(text: str) -> bool:
         return False
     if _loss_test(_records(lines)) is not None:
         return True
-    return len(_column_records(lines)) >= 2 or bool(_step_name_value_records(lines))
+    return (
+        len(_column_records(lines)) >= 2
+        or bool(_step_name_value_records(lines))
+        or bool(_metric_split_records(lines))
+    )
 
 
 def _records(lines: list[str]) -> list[dict[str, float]]:
@@ -283,7 +333,7 @@ def parse_text(text: str) -> _Table:
             table = _table_from_records(rows)
             table.notes.extend([note] if note else [])
             return table
-        rows = _step_name_value_records(lines)
+        rows = _step_name_value_records(lines) or _metric_split_records(lines)
         if rows:
             return _table_from_records(rows)
     is_loss = _loss_test(per_line) or _says_loss
