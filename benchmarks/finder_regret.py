@@ -135,6 +135,11 @@ FINETUNE_FRESH25 = [f"{FINETUNE_FILE}:{name}" for name in ("kan_regressor", "vae
 # recipe LRs: 1e-3 (the hypernetwork regressor, scored on R^2), 1e-3 (the capsule network on new
 # glyph classes, scored on accuracy).
 FINETUNE_FRESH26 = [f"{FINETUNE_FILE}:{name}" for name in ("hypernet_mlp", "capsule_glyphs")]
+# Session 22's fresh pair (finetune_tasks.FRESH27), named before any finder ran on it; its recipe
+# LRs: 1e-3 (the PixelCNN, scored on NLL skill, a decreasing function of the validation NLL), 1e-3
+# (the Deep & Cross Network for click prediction, scored on relative information gain, a
+# decreasing function of the validation log loss).
+FINETUNE_FRESH27 = [f"{FINETUNE_FILE}:{name}" for name in ("pixelcnn_images", "dcn_ctr")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -162,6 +167,7 @@ FINETUNE_FRESH = {
     "fresh24": FINETUNE_FRESH24,
     "fresh25": FINETUNE_FRESH25,
     "fresh26": FINETUNE_FRESH26,
+    "fresh27": FINETUNE_FRESH27,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -412,6 +418,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh24": ("finetune-fresh24", None),
     "summary_finetune_fresh25": ("finetune-fresh25", None),
     "summary_finetune_fresh26": ("finetune-fresh26", None),
+    "summary_finetune_fresh27": ("finetune-fresh27", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -448,6 +455,7 @@ TITLES = {
     "summary_finetune_fresh24": "fine-tuning tasks held out (session 20's fresh pair)",
     "summary_finetune_fresh25": "fine-tuning tasks held out (session 21's fresh pair)",
     "summary_finetune_fresh26": "fine-tuning tasks held out (session 21's second fresh pair)",
+    "summary_finetune_fresh27": "fine-tuning tasks held out (session 22's fresh pair)",
 }
 
 
