@@ -53,9 +53,14 @@ def test_a_loss_column_in_another_language(tmp_path: Path, loss: str, val: str |
     log = read_log(write(tmp_path / "log.csv", f"{header}\n{rows}\n"))
     assert log.columns["loss"] == loss
     np.testing.assert_allclose(log.loss.values, [2.3 - 0.1 * i for i in range(1, 7)])
-    # "Accuracy" is never taken for a loss: a log with no loss word still says so
+    # "Accuracy" is never taken for a loss: a log with no loss word is read as its error rate,
+    # and says so
+    acc = read_log(write(tmp_path / "acc.csv", "Epoca,Accuracy\n1,0.1\n2,0.2\n3,0.3\n"))
+    assert acc.loss.name == "1 - Accuracy" and acc.loss_is_error_rate
+    np.testing.assert_allclose(acc.loss.values, [0.9, 0.8, 0.7])
+    # ... given a curve of them: two values are no curve, and the old error stands
     with pytest.raises(LogFormatError, match="no loss column"):
-        read_log(write(tmp_path / "acc.csv", "Epoca,Accuracy\n1,0.1\n2,0.2\n"))
+        read_log(write(tmp_path / "acc2.csv", "Epoca,Accuracy\n1,0.1\n2,0.2\n"))
 
 
 def test_a_loss_column_named_by_its_objective(tmp_path: Path) -> None:
@@ -1149,3 +1154,41 @@ def test_a_sideways_table_printed_each_epoch(tmp_path: Path, prefix: str, bar: s
     # a split-free bar table (a config dump: "key | value") holds no curve
     with pytest.raises(LogFormatError):
         _printed(tmp_path / "cfg.txt", [f"{prefix}lr {bar} 0.1", f"{prefix}loss {bar} ce"] * 3)
+
+
+def test_a_log_with_accuracy_but_no_loss_is_read_as_error_rates(tmp_path: Path) -> None:
+    # Torch7's optim.Logger (real52 v11/v12): "% mean class accuracy (train set)", in percent.
+    acc = [14.6 + 80 * (1 - 0.8**e) for e in range(30)]
+    path = write(
+        tmp_path / "train.log",
+        "% mean class accuracy (train set)\t\n" + "".join(f" {a:.4e}\t\n" for a in acc),
+    )
+    log = read_log(path)
+    assert log.loss_is_error_rate and not log.loss_is_validation
+    assert log.loss.values[0] == pytest.approx(100 - 14.6, abs=1e-3)
+    assert any("error rate" in n for n in log.notes)
+    # fractions, with a validation accuracy beside: both become error rates
+    rows = ["epoch,acc,val_acc"] + [
+        f"{e},{0.5 + e / 100:.3f},{0.45 + e / 120:.3f}" for e in range(30)
+    ]
+    log = read_log(write(tmp_path / "h.csv", "\n".join(rows) + "\n"))
+    assert log.loss.name == "1 - acc" and log.loss.values[0] == pytest.approx(0.5)
+    assert log.val_loss is not None and log.val_loss.name == "1 - val_acc"
+    # a validation accuracy alone is the curve judged, as a validation loss alone is
+    rows = ["epoch,val_accuracy"] + [f"{e},{0.5 + e / 100:.3f}" for e in range(30)]
+    log = read_log(write(tmp_path / "v.csv", "\n".join(rows) + "\n"))
+    assert log.loss_is_validation and log.loss.name == "1 - val_accuracy"
+    # a loss, when there is one, is always the curve
+    rows = ["epoch,loss,acc"] + [f"{e},{2.0 / (1 + e):.4f},{0.5 + e / 100:.3f}" for e in range(30)]
+    log = read_log(write(tmp_path / "l.csv", "\n".join(rows) + "\n"))
+    assert log.loss.name == "loss" and not log.loss_is_error_rate
+
+
+def test_an_error_rate_is_never_at_a_loss_chance_level(tmp_path: Path) -> None:
+    # 69.3% error, flat: ln 2 for a cross-entropy, but no chance level for an error rate
+    acc = [30.7 + 0.01 * ((-1) ** e) for e in range(40)]
+    acc[:5] = [10.0, 20.0, 25.0, 28.0, 30.0]
+    rows = ["epoch,accuracy"] + [f"{e},{a / 100:.4f}" for e, a in enumerate(acc)]
+    d = diagnose(write(tmp_path / "a.csv", "\n".join(rows) + "\n"))
+    assert d.log.loss_is_error_rate
+    assert not any(f.statistic == "loss_at_chance" for f in d.findings)

@@ -10,6 +10,7 @@ import numpy as np
 
 from lrkit.doctor._columns import (
     normalise,
+    pick_accuracy,
     pick_epoch,
     pick_loss,
     pick_losses,
@@ -63,6 +64,47 @@ def _densest(table: _Table, cols: list[str]) -> str | None:
     return best
 
 
+def _error_rate(table: _Table, col: str) -> str | None:
+    """``col`` (an accuracy, as a fraction or in percent) turned into its error rate, added to
+    ``table`` under a name that says so; ``None`` where it is no accuracy (outside 0-100) or
+    no curve (fewer than 3 values: a run summary's final accuracy)."""
+    values = table.values[col]
+    seen = values[table.present[col] & np.isfinite(values)]
+    if seen.size < 3 or seen.min() < 0 or seen.max() > 100:
+        return None
+    top = 100.0 if seen.max() > 1.0 else 1.0
+    name = f"{top:g} - {col}"
+    present = table.present[col]
+    table.add(name, [float(top - v) if p else None for v, p in zip(values, present)])
+    return name
+
+
+def _error_rates(table: _Table, notes: list[str]) -> tuple[str | None, str | None, bool]:
+    """``(loss, val_loss, loss_is_validation)`` for a log that keeps no loss at all but an
+    accuracy: the training error rate (with the validation error rate beside it), or the
+    validation error rate alone; ``(None, None, False)`` without one."""
+    available = list(table.values)
+    train = pick_accuracy(available, val=False)
+    val = pick_accuracy(available, val=True)
+    loss = _error_rate(table, train) if train is not None else None
+    if loss is not None:
+        val_err = _error_rate(table, val) if val is not None else None
+        notes.append(
+            f"no loss logged: diagnosing the training error rate {loss!r} instead"
+            + (f", and {val_err!r} as the validation loss" if val_err else "")
+            + " (no chance-level checks)"
+        )
+        return loss, val_err, False
+    val_err = _error_rate(table, val) if val is not None else None
+    if val_err is not None:
+        notes.append(
+            f"no loss logged, and no training accuracy: diagnosing the validation error rate "
+            f"{val_err!r} instead (no chance-level checks)"
+        )
+        return val_err, None, True
+    return None, None, False
+
+
 def _from_table(
     table: _Table,
     source: str,
@@ -92,6 +134,12 @@ def _from_table(
             # Some loggers keep only the validation curve: judge that curve, and say so.
             loss_col, val_as_loss = only_val, True
             notes.append(f"no training loss logged: diagnosing {only_val!r} instead")
+    acc_val: str | None = None
+    error_rate = False
+    if loss_col is None and names["loss"] is None:
+        loss_col, acc_val, val_as_loss = _error_rates(table, notes)
+        available = list(table.values)
+        error_rate = loss_col is not None
     if loss_col is None:
         text_loss = pick_loss(list(table.text))
         if text_loss is not None:
@@ -119,7 +167,7 @@ def _from_table(
             "(diagnose(..., loss=COLUMN))"
         )
     val_col = _resolve(names["val_loss"], available, "val_loss", source) or (
-        yolo_val if yolo else pick_val_loss([a for a in available if a != loss_col])
+        yolo_val if yolo else acc_val or pick_val_loss([a for a in available if a != loss_col])
     )
     lr_col = _resolve(names["lr"], available, "lr", source) or (
         yolo_lr if yolo else _densest(table, pick_lrs(available))
@@ -205,6 +253,7 @@ def _from_table(
         fmt,
         notes,
         loss_is_validation=val_as_loss,
+        loss_is_error_rate=error_rate,
     )
 
 
@@ -303,6 +352,7 @@ def _finish(
     fmt: str,
     notes: list[str],
     loss_is_validation: bool = False,
+    loss_is_error_rate: bool = False,
 ) -> Log:
     if len(loss) == 0:
         raise LogFormatError(f"{source}: loss column {loss.name!r} has no values")
@@ -333,4 +383,5 @@ def _finish(
         format=fmt,
         notes=tuple(dict.fromkeys(notes)),
         loss_is_validation=loss_is_validation,
+        loss_is_error_rate=loss_is_error_rate,
     )

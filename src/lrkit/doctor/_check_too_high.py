@@ -76,7 +76,8 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 )
             )
     out += early_explosion(c, t)
-    out += _dead_at_chance(c, t)
+    if not log.loss_is_error_rate:  # ln C is a cross-entropy's chance level, no error rate's
+        out += _dead_at_chance(c, t)
     if not out:
         out += _worse_than_start(c, t)
     if not out and poor:

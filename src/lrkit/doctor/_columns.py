@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "normalise",
+    "pick_accuracy",
     "pick_epoch",
     "pick_loss",
     "pick_losses",
@@ -160,6 +161,20 @@ def pick_val_loss(names: Iterable[str]) -> str | None:
         return hit
     loose = _loose(names, val=True)
     return loose[0] if loose else None
+
+
+#: An accuracy column (``acc``, ``val_accuracy``, ``% mean class accuracy (train set)``,
+#: ``top1``): what a log that keeps no loss still says about fitting.
+_ACCURACY = re.compile(r"(^|_)(acc|accuracy|top_?1|top_?1_acc)(_|$)")
+
+
+def pick_accuracy(names: Iterable[str], *, val: bool) -> str | None:
+    """The first accuracy column (a validation one if ``val``, else one of the others)."""
+    for n in names:
+        words = re.sub(r"[^a-z0-9]+", "_", normalise(n)).strip("_")
+        if _ACCURACY.search(words) and bool(_VAL_WORDS.search(words)) == val:
+            return n
+    return None
 
 
 def pick_lrs(names: Iterable[str]) -> list[str]:

@@ -70,6 +70,8 @@ class Log:
             a derived loss column, rows mapped from epochs to steps).
         loss_is_validation: the log has no training loss, and ``loss`` is its validation
             loss (the rules then read a rise after the best as overfitting).
+        loss_is_error_rate: the log has no loss at all, and ``loss`` (and ``val_loss``) are
+            error rates read off its accuracy (no loss's chance level applies).
     """
 
     loss: Series
@@ -81,6 +83,7 @@ class Log:
     format: str = "dict"
     notes: tuple[str, ...] = ()
     loss_is_validation: bool = False
+    loss_is_error_rate: bool = False
 
     @property
     def columns(self) -> dict[str, str | None]:
