@@ -1192,3 +1192,27 @@ def test_an_error_rate_is_never_at_a_loss_chance_level(tmp_path: Path) -> None:
     d = diagnose(write(tmp_path / "a.csv", "\n".join(rows) + "\n"))
     assert d.log.loss_is_error_rate
     assert not any(f.statistic == "loss_at_chance" for f in d.findings)
+
+
+def test_a_history_nested_one_level_down_beside_its_epochs(tmp_path: Path) -> None:
+    # {"epochs": [...], "metrics": {"loss": [...], "learning_rate": [...]}} (real24 v01): the
+    # lists under "metrics" are the log, the epoch list beside them its axis.
+    n = 12
+    doc = {
+        "epochs": [float(e) for e in range(n)],
+        "metrics": {
+            "train_loss": [2.0 / (1 + e) for e in range(n)],
+            "val_loss": [2.1 / (1 + 0.8 * e) for e in range(n)],
+            "learning_rate": [1e-3] * n,
+            "loss": [2.0 / (1 + e) for e in range(n)],
+        },
+        "config": {"batch_size": 32, "name": "run"},
+    }
+    log = read_log(write(tmp_path / "history.json", json.dumps(doc)))
+    assert log.x_name == "epoch" and len(log.loss) == n
+    assert log.val_loss is not None and log.lr is not None
+    np.testing.assert_allclose(log.loss.values, doc["metrics"]["train_loss"])
+    # a name at both levels keeps the top one; the nested one is named by its group
+    doc["loss"] = [3.0 / (1 + e) for e in range(n)]
+    log = read_log(write(tmp_path / "history2.json", json.dumps(doc)))
+    assert "metrics/loss" in log.metrics or log.loss.name == "metrics/loss"

@@ -175,15 +175,26 @@ def _records_under_a_key(doc: Mapping[str, Any]) -> list[Mapping[str, Any]] | No
 
 def _series_beside_metadata(doc: Mapping[str, Any]) -> dict[str, list[Any]] | None:
     """A history saved with run metadata beside its per-epoch lists (``{"backbone": ...,
-    "classes": [...], "train_loss": [...], "val_loss": [...], "test_acc": 0.91}``): every list
-    of numbers as long as the loss's, or ``None`` where no such list names a loss."""
-    lists = {
-        str(k): v
-        for k, v in doc.items()
-        if isinstance(v, list)
-        and v
-        and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
-    }
+    "classes": [...], "train_loss": [...], "val_loss": [...], "test_acc": 0.91}``), its lists
+    also one level down (``{"epochs": [...], "metrics": {"loss": [...], "learning_rate":
+    [...]}}``): every list of numbers as long as the loss's, or ``None`` where no such list
+    names a loss."""
+
+    def numbers(v: Any) -> bool:
+        return (
+            isinstance(v, list)
+            and bool(v)
+            and all(
+                x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v
+            )
+        )
+
+    lists = {str(k): v for k, v in doc.items() if numbers(v)}
+    for group, inner in doc.items():
+        if isinstance(inner, Mapping):
+            for k, v in inner.items():
+                if numbers(v):
+                    lists[str(k) if str(k) not in lists else f"{group}/{k}"] = v
     loss = pick_loss(lists)
     if loss is None or len(lists[loss]) < 2:
         return None
