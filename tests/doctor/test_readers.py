@@ -1216,3 +1216,22 @@ def test_a_history_nested_one_level_down_beside_its_epochs(tmp_path: Path) -> No
     doc["loss"] = [3.0 / (1 + e) for e in range(n)]
     log = read_log(write(tmp_path / "history2.json", json.dumps(doc)))
     assert "metrics/loss" in log.metrics or log.loss.name == "metrics/loss"
+
+
+def test_a_csv_with_a_row_per_split_and_epoch(tmp_path: Path) -> None:
+    # "epoch,split,loss,dice,lr" with a train row and a val row each epoch (real53 v15): each
+    # row read under its split's names, not one loss curve alternating between the two.
+    rows = ["epoch,split,loss,dice,lr"]
+    for e in range(1, 21):
+        rows.append(f"{e},train,{1.0 / e:.4f},{0.5 + e / 50:.3f},0.001")
+        rows.append(f"{e},val,{0.6 + 0.4 / e:.4f},{0.45 + e / 60:.3f},0.001")
+    log = read_log(write(tmp_path / "history.csv", "\n".join(rows) + "\n"))
+    assert log.x_name == "epoch" and len(log.loss) == 20
+    np.testing.assert_allclose(log.loss.values, [1.0 / e for e in range(1, 21)], atol=1e-4)
+    assert log.val_loss is not None and log.val_loss.name == "val_loss"
+    np.testing.assert_allclose(log.val_loss.values[-1], 0.62, atol=1e-4)
+    assert "val_dice" in log.metrics and log.lr is not None
+    # a text column of another kind (a run's name) is no split
+    rows = ["epoch,run,loss"] + [f"{e},baseline,{1.0 / e:.4f}" for e in range(1, 21)]
+    log = read_log(write(tmp_path / "runs.csv", "\n".join(rows) + "\n"))
+    assert len(log.loss) == 20 and log.val_loss is None

@@ -136,12 +136,61 @@ def _parse_csv(text: str, source: str) -> _Table:
             f"{first + 2}): lines cut off or written over each other"
         )
     kept = [row for i, row in enumerate(data) if i not in bad]
+    split = _split_column(header, kept, text_cols)
+    if split is not None:
+        wide = _split_rows(header, kept, split, text_cols)
+        wide.notes.extend(table.notes)
+        return wide
     for j, name in enumerate(header):
         if j in text_cols:
             table.text[name] = (text_cols[j] + 2, data[text_cols[j]][j])
             continue
         table.add(name, [_number(row[j]) for row in kept])
     return table
+
+
+#: The values of a split column (:data:`_SPLIT_COLUMNS`) and the prefix each gives its row's
+#: metrics: a training row's names stay as they are.
+_SPLIT_PREFIX = {
+    "train": "", "training": "", "trn": "", "val": "val_", "valid": "val_",
+    "validation": "val_", "eval": "eval_", "test": "test_", "dev": "dev_",
+}  # fmt: skip
+
+
+def _split_column(
+    header: list[str], rows: list[list[str]], text_cols: dict[int, int]
+) -> int | None:
+    """The text column that says which split each row belongs to (``epoch,split,loss,...``
+    with ``train`` and ``val`` rows), or ``None``: named like one, every value a split's name,
+    training rows and others among them."""
+    for j in text_cols:
+        if normalise(header[j]) not in _SPLIT_COLUMNS:
+            continue
+        values = {normalise(r[j]) for r in rows}
+        if values <= _SPLIT_PREFIX.keys() and len({bool(_SPLIT_PREFIX[v]) for v in values}) == 2:
+            return j  # training rows and others
+    return None
+
+
+def _split_rows(
+    header: list[str], rows: list[list[str]], split: int, text_cols: dict[int, int]
+) -> _Table:
+    """Rows of several splits under one header, each read under its split's names: a
+    training row's ``loss`` stays ``loss``, a validation row's becomes ``val_loss`` (the step
+    and epoch columns keep their names) — one row per split and epoch, as Lightning's
+    ``metrics.csv`` writes its validation rows."""
+    axes = {pick_step(header), pick_epoch(header)}
+    records: list[dict[str, float | None]] = []
+    for row in rows:
+        prefix = _SPLIT_PREFIX[normalise(row[split])]
+        records.append(
+            {
+                (name if name in axes else prefix + name): _number(row[j])
+                for j, name in enumerate(header)
+                if j not in text_cols
+            }
+        )
+    return _table_from_records(records)
 
 
 #: Long ("tidy") tables: one row per (step, metric) with the metric's name in a key column
