@@ -1235,3 +1235,22 @@ def test_a_csv_with_a_row_per_split_and_epoch(tmp_path: Path) -> None:
     rows = ["epoch,run,loss"] + [f"{e},baseline,{1.0 / e:.4f}" for e in range(1, 21)]
     log = read_log(write(tmp_path / "runs.csv", "\n".join(rows) + "\n"))
     assert len(log.loss) == 20 and log.val_loss is None
+
+
+def test_a_table_after_a_printed_preamble(tmp_path: Path) -> None:
+    # pytorch-classification's log.txt behind an argument dump (real54 v05): "==>Arguments:",
+    # "lr:0.1", ..., "==>Training log:", then a tab-separated table with trailing tabs.
+    lines = ["==>Arguments:", "arch:resnet50", "epochs:30", "lr:0.1", "==>Training log:"]
+    lines.append("Learning Rate\tTrain Loss\tValid Loss\tTrain Acc\tValid Acc\t")
+    for e in range(30):
+        lr = 0.1 if e < 20 else 0.01
+        lines.append(
+            f"{lr:.6f}\t{2.3 / (1 + e / 5):.6f}\t{2.4 / (1 + e / 6):.6f}\t{20 + e:.4f}\t{19 + e:.4f}\t"
+        )
+    log = read_log(write(tmp_path / "log.txt", "\n".join(lines) + "\n"))
+    assert log.columns == {"loss": "Train Loss", "val_loss": "Valid Loss", "lr": "Learning Rate"}
+    assert len(log.loss) == 30 and log.loss.values[0] == pytest.approx(2.3)
+    assert any("skipped 5 lines before the table's header" in n for n in log.notes)
+    # text after the table (not only numbers below the header): no preamble is guessed
+    with pytest.raises(LogFormatError):
+        read_log(write(tmp_path / "log2.txt", "\n".join([*lines, "Best acc: 48.0"]) + "\n"))

@@ -56,6 +56,29 @@ def _numeric(field: str) -> bool:
 _MALFORMED_SHARE = 4
 
 
+def _preamble(rows: list[list[str]]) -> int:
+    """How many rows come before the table's header where a printed preamble (``==>Arguments:``,
+    ``lr:0.1``, ...; pytorch-classification's ``log.txt``) precedes it: the first row whose
+    cells are all names, followed only by rows of as many fields that are all numbers (empty
+    cells aside). 0 where the first row already is that header, or no such row exists."""
+    if len(rows) < 3:
+        return 0
+
+    def numbers(r: list[str]) -> bool:
+        return all(_numeric_cell(c) for c in r) and any(c.strip() for c in r)
+
+    width = len(rows[-1])
+    if width < 2 or len(rows[0]) == width or not numbers(rows[-1]):
+        return 0
+    for i, row in enumerate(rows[:-1]):
+        names = [c for c in row if c.strip()]
+        if len(row) == width and names and not any(_numeric_cell(c) for c in names):
+            rest = rows[i + 1 :]
+            if all(len(r) == width and numbers(r) for r in rest):
+                return i
+    return 0
+
+
 def _parse_csv(text: str, source: str) -> _Table:
     sample = text[:4096]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
@@ -82,6 +105,8 @@ def _parse_csv(text: str, source: str) -> _Table:
             raise LogFormatError(f"{source}: not a readable CSV file ({exc})") from None
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
+    preamble = _preamble(rows)
+    rows = rows[preamble:]
     header = [h.strip() for h in rows[0]]
     # A header written with a trailing separator ("epoch,loss,top1,") names an empty last
     # column that the rows, written without one, do not have: drop it.
@@ -93,6 +118,13 @@ def _parse_csv(text: str, source: str) -> _Table:
         dup = sorted({h for h in header if header.count(h) > 1})
         raise LogFormatError(f"{source}: duplicate column names {', '.join(dup)}")
     data = rows[1:]
+    notes = (
+        [
+            f"skipped {preamble} lines before the table's header (a printed preamble: arguments, a title)"
+        ]
+        if preamble
+        else []
+    )
     long = _long_format(header, data)
     if long is not None:
         return long
@@ -126,6 +158,7 @@ def _parse_csv(text: str, source: str) -> _Table:
             f"{source}: line {uneven + 2} has {len(data[uneven])} fields, the header has {width}"
         )
     table = _Table(len(data) - len(bad))
+    table.notes.extend(notes)
     if bad:
         # A few garbled lines among many good ones: writes cut off or interleaved (two
         # processes appending to one file, a run killed mid-line). The header still describes
