@@ -1254,3 +1254,26 @@ def test_a_table_after_a_printed_preamble(tmp_path: Path) -> None:
     # text after the table (not only numbers below the header): no preamble is guessed
     with pytest.raises(LogFormatError):
         read_log(write(tmp_path / "log2.txt", "\n".join([*lines, "Best acc: 48.0"]) + "\n"))
+
+
+def test_a_printed_log_naming_its_losses_by_split_alone(tmp_path: Path) -> None:
+    # "epoch 201 | train 1.1132 (seg 0.0766, thick 1.0367) | val 1.3223 (...) | lr 3.91e-06"
+    # (real55 v10): no line says "loss", a split's name alone names that split's loss.
+    lines = ["nohup: ignoring input", "Train samples: 72470 | Val samples: 9082"]
+    for e in range(1, 31):
+        tr, va = 2.0 / (1 + e / 4), 2.2 / (1 + e / 5)
+        lines.append(
+            f"epoch {e} | train {tr:.4f} (seg {tr / 10:.4f}, thick {tr * 0.9:.4f}) | "
+            f"val {va:.4f} (seg {va / 10:.4f}, thick {va * 0.9:.4f}) | lr 1.00e-03 | "
+            f"epoch time 12m 44s"
+        )
+    log = _printed(tmp_path / "training_log.txt", lines)
+    assert log.columns == {"loss": "train_loss", "val_loss": "val_loss", "lr": "lr"}
+    assert log.x_name == "epoch" and len(log.loss) == 30
+    assert log.loss.values[3] == pytest.approx(1.0, abs=1e-4)
+    # a split's name with a count after it once (a header line) names no loss
+    with pytest.raises(LogFormatError):
+        _printed(
+            tmp_path / "other.txt",
+            ["train 72470 samples", *[f"step {s} acc 0.{s}" for s in range(1, 9)]],
+        )

@@ -72,6 +72,13 @@ _SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _SPLITS = ("train", "val", "valid", "eval", "test", "dev")
+# A split's name alone before a number (``epoch 201 | train 1.1132 (seg 0.08, thick 1.04) |
+# val 1.3223 | lr 3.9e-06``): where no line names a loss at all, that split's loss.
+_SPLIT_VALUE = re.compile(
+    rf"(?<![\w/.])(?P<name>train|training|val|valid|validation|eval|test|dev)\s*[:=]?\s+"
+    rf"(?P<value>{_NUMBER})(?![\w:/])",
+    re.IGNORECASE,
+)
 # Darknet's (YOLOv3/v4) training printout: ``1: 1957.6, 1957.6 avg loss, 0.000000 rate, 22.3
 # seconds, 64 images``: the iteration, the batch's loss, its running mean, the LR.
 _DARKNET = re.compile(
@@ -225,13 +232,18 @@ def _summed_losses(records: list[dict[str, float]]) -> str | None:
     return f"the training loss is the sum of the {len(names)} printed components"
 
 
-def _pairs(line: str, suffix: bool = False) -> dict[str, float]:
+def _pairs(line: str, suffix: bool = False, split: bool = False) -> dict[str, float]:
     """``line``'s ``name: value`` pairs; with ``suffix`` also losses printed after their value
-    (:data:`_SUFFIX`: only where no line of the log names a loss before its value)."""
+    (:data:`_SUFFIX`: only where no line of the log names a loss before its value); with
+    ``split`` a split's name alone before a number as that split's loss (:data:`_SPLIT_VALUE`:
+    only where no line names a loss either way)."""
     dark = _DARKNET.match(line)
     if dark is not None:
         return {"step": float(dark["step"]), "loss": float(dark["loss"]), "lr": float(dark["lr"])}
     out: dict[str, float] = {}
+    if split:
+        for m in _SPLIT_VALUE.finditer(line):
+            out.setdefault(f"{normalise(m['name'])}_loss", float(m["value"]))
     for m in _COUNTER.finditer(line):
         out.setdefault(normalise(m["name"]), float(m["value"]))
     found: dict[str, float] = {}
@@ -306,6 +318,7 @@ def looks_like_text_log(text: str) -> bool:
         len(_column_records(lines)) >= 2
         or bool(_step_name_value_records(lines))
         or bool(_metric_split_records(lines))
+        or bool(_split_records(lines))
     )
 
 
@@ -316,6 +329,14 @@ def _records(lines: list[str]) -> list[dict[str, float]]:
     if _loss_test(per_line) is None:
         per_line = [_pairs(line, suffix=True) for line in lines]
     return per_line
+
+
+def _split_records(lines: list[str]) -> list[dict[str, float]]:
+    """Each line's pairs read with :data:`_SPLIT_VALUE` too, where two lines or more print a
+    training split's value; else empty. The last resort: no line names a loss either way."""
+    split = [_pairs(line, split=True) for line in lines]
+    trains = sum(any(normalise(k).startswith("train") for k in p) for p in split)
+    return split if trains >= 2 else []
 
 
 def parse_text(text: str) -> _Table:
@@ -336,6 +357,7 @@ def parse_text(text: str) -> _Table:
         rows = _step_name_value_records(lines) or _metric_split_records(lines)
         if rows:
             return _table_from_records(rows)
+        per_line = _split_records(lines) or per_line
     is_loss = _loss_test(per_line) or _says_loss
     for pairs in per_line:
         if not any(is_loss(k) for k in pairs):
