@@ -140,6 +140,12 @@ FINETUNE_FRESH26 = [f"{FINETUNE_FILE}:{name}" for name in ("hypernet_mlp", "caps
 # (the Deep & Cross Network for click prediction, scored on relative information gain, a
 # decreasing function of the validation log loss).
 FINETUNE_FRESH27 = [f"{FINETUNE_FILE}:{name}" for name in ("pixelcnn_images", "dcn_ctr")]
+# Session 22's second fresh pair (finetune_tasks.FRESH28), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the GRU-D-style RNN on irregularly sampled series, scored on accuracy), 1e-3
+# (the Set Transformer on point-set shapes, scored on accuracy).
+FINETUNE_FRESH28 = [
+    f"{FINETUNE_FILE}:{name}" for name in ("grud_irregular", "set_transformer_shapes")
+]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -168,6 +174,7 @@ FINETUNE_FRESH = {
     "fresh25": FINETUNE_FRESH25,
     "fresh26": FINETUNE_FRESH26,
     "fresh27": FINETUNE_FRESH27,
+    "fresh28": FINETUNE_FRESH28,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -419,6 +426,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh25": ("finetune-fresh25", None),
     "summary_finetune_fresh26": ("finetune-fresh26", None),
     "summary_finetune_fresh27": ("finetune-fresh27", None),
+    "summary_finetune_fresh28": ("finetune-fresh28", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -456,6 +464,7 @@ TITLES = {
     "summary_finetune_fresh25": "fine-tuning tasks held out (session 21's fresh pair)",
     "summary_finetune_fresh26": "fine-tuning tasks held out (session 21's second fresh pair)",
     "summary_finetune_fresh27": "fine-tuning tasks held out (session 22's fresh pair)",
+    "summary_finetune_fresh28": "fine-tuning tasks held out (session 22's second fresh pair)",
 }
 
 
