@@ -1250,7 +1250,7 @@ def test_a_table_after_a_printed_preamble(tmp_path: Path) -> None:
     log = read_log(write(tmp_path / "log.txt", "\n".join(lines) + "\n"))
     assert log.columns == {"loss": "Train Loss", "val_loss": "Valid Loss", "lr": "Learning Rate"}
     assert len(log.loss) == 30 and log.loss.values[0] == pytest.approx(2.3)
-    assert any("skipped 5 lines before the table's header" in n for n in log.notes)
+    assert any("skipped 5 lines of a printed preamble" in n for n in log.notes)
     # text after the table (not only numbers below the header): no preamble is guessed
     with pytest.raises(LogFormatError):
         read_log(write(tmp_path / "log2.txt", "\n".join([*lines, "Best acc: 48.0"]) + "\n"))

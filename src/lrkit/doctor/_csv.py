@@ -118,15 +118,11 @@ def _parse_csv(text: str, source: str) -> _Table:
         dup = sorted({h for h in header if header.count(h) > 1})
         raise LogFormatError(f"{source}: duplicate column names {', '.join(dup)}")
     data = rows[1:]
-    notes = (
-        [
-            f"skipped {preamble} lines before the table's header (a printed preamble: arguments, a title)"
-        ]
-        if preamble
-        else []
-    )
+    notes = [f"skipped {preamble} lines of a printed preamble before the table's header"]
+    notes = notes if preamble else []
     long = _long_format(header, data)
     if long is not None:
+        long.notes.extend(notes)
         return long
     width = len(header)
     last = len(data) - 1

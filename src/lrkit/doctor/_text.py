@@ -335,7 +335,7 @@ def _split_records(lines: list[str]) -> list[dict[str, float]]:
     """Each line's pairs read with :data:`_SPLIT_VALUE` too, where two lines or more print a
     training split's value; else empty. The last resort: no line names a loss either way."""
     split = [_pairs(line, split=True) for line in lines]
-    trains = sum(any(normalise(k).startswith("train") for k in p) for p in split)
+    trains = sum(("train_loss" in p or "training_loss" in p) for p in split)
     return split if trains >= 2 else []
 
 
