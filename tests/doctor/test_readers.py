@@ -1277,3 +1277,19 @@ def test_a_printed_log_naming_its_losses_by_split_alone(tmp_path: Path) -> None:
             tmp_path / "other.txt",
             ["train 72470 samples", *[f"step {s} acc 0.{s}" for s in range(1, 9)]],
         )
+
+
+def test_a_column_named_error_is_the_objective_where_none_says_loss(tmp_path: Path) -> None:
+    # Torch7's optim.Logger "training error" (real57 v13); a loss column still wins over it.
+    values = [476.58 / (1 + e / 3) for e in range(40)]
+    log = read_log(
+        write(
+            tmp_path / "loss_log.txt",
+            "training error\t\n" + "".join(f" {v:.4e}\t\n" for v in values),
+        )
+    )
+    assert log.loss.name == "training error" and len(log.loss) == 40
+    rows = ["epoch,loss,error"] + [
+        f"{e},{2.0 / (1 + e):.4f},{0.5 / (1 + e):.4f}" for e in range(20)
+    ]
+    assert read_log(write(tmp_path / "b.csv", "\n".join(rows) + "\n")).loss.name == "loss"

@@ -51,10 +51,11 @@ _LOSS_WORDS = re.compile(
 )
 # The objective named by what it computes (``train_mse_step``, ``val_nll``, ``cost``, an
 # energy-based or predictive-coding model's ``Train Energy``, a physics-informed network's
-# weighted sum of its terms printed as ``total``): tried
-# only when no column says "loss" in any language above. Accuracy-like metrics are not losses.
+# weighted sum of its terms printed as ``total``, Torch7's ``optim.Logger`` column ``training
+# error``): tried only when no column says "loss" in any language above. Accuracy-like metrics
+# are not losses.
 _OBJECTIVE_WORDS = re.compile(
-    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective|energy)(_|$)|^total$"
+    r"(^|_)(mse|rmse|mae|nll|bce|xent|cross_?entropy|cost|objective|energy|error)(_|$)|^total$"
 )
 
 
