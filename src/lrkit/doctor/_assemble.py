@@ -64,17 +64,18 @@ def _densest(table: _Table, cols: list[str]) -> str | None:
     return best
 
 
-def _error_rate(table: _Table, col: str) -> str | None:
+def _error_rate(table: _Table, col: str | None) -> str | None:
     """``col`` (an accuracy, as a fraction or in percent) turned into its error rate, added to
-    ``table`` under a name that says so; ``None`` where it is no accuracy (outside 0-100) or
-    no curve (fewer than 3 values: a run summary's final accuracy)."""
-    values = table.values[col]
-    seen = values[table.present[col] & np.isfinite(values)]
+    ``table`` under a name that says so; ``None`` where there is no ``col``, it is no accuracy
+    (outside 0-100) or no curve (fewer than 3 values: a run summary's final accuracy)."""
+    if col is None:
+        return None
+    values, present = table.values[col], table.present[col]
+    seen = values[present & np.isfinite(values)]
     if seen.size < 3 or seen.min() < 0 or seen.max() > 100:
         return None
     top = 100.0 if seen.max() > 1.0 else 1.0
     name = f"{top:g} - {col}"
-    present = table.present[col]
     table.add(name, [float(top - v) if p else None for v, p in zip(values, present)])
     return name
 
@@ -84,18 +85,17 @@ def _error_rates(table: _Table, notes: list[str]) -> tuple[str | None, str | Non
     accuracy: the training error rate (with the validation error rate beside it), or the
     validation error rate alone; ``(None, None, False)`` without one."""
     available = list(table.values)
-    train = pick_accuracy(available, val=False)
     val = pick_accuracy(available, val=True)
-    loss = _error_rate(table, train) if train is not None else None
+    loss = _error_rate(table, pick_accuracy(available, val=False))
     if loss is not None:
-        val_err = _error_rate(table, val) if val is not None else None
+        val_err = _error_rate(table, val)
         notes.append(
             f"no loss logged: diagnosing the training error rate {loss!r} instead"
             + (f", and {val_err!r} as the validation loss" if val_err else "")
             + " (no chance-level checks)"
         )
         return loss, val_err, False
-    val_err = _error_rate(table, val) if val is not None else None
+    val_err = _error_rate(table, val)
     if val_err is not None:
         notes.append(
             f"no loss logged, and no training accuracy: diagnosing the validation error rate "

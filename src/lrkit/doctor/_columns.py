@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
+    "SPLIT_NAMES",
     "normalise",
     "pick_accuracy",
     "pick_epoch",
@@ -75,6 +76,12 @@ def normalise(name: str) -> str:
 
 
 #: Leading name components that say which split a column belongs to: never stripped.
+#: A split's names as logs write them, and the split each names (a ``split``/``phase`` column's
+#: values, a printed table's column heads).
+SPLIT_NAMES = {
+    "train": "train", "training": "train", "trn": "train", "val": "val", "valid": "val",
+    "validation": "val", "eval": "eval", "test": "test", "testing": "test", "dev": "dev",
+}  # fmt: skip
 _ROLES = frozenset({"train", "training", "val", "valid", "validation", "eval", "test", "dev"})
 
 

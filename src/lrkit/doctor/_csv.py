@@ -7,7 +7,7 @@ import csv
 import io
 import re
 
-from lrkit.doctor._columns import normalise, pick_epoch, pick_step
+from lrkit.doctor._columns import SPLIT_NAMES, normalise, pick_epoch, pick_step
 from lrkit.doctor._table import _Table, _table_from_records
 from lrkit.errors import LogFormatError
 
@@ -43,11 +43,7 @@ def _numeric_cell(cell: str) -> bool:
 
 def _numeric(field: str) -> bool:
     """A CSV cell that :func:`_number` reads (a number, or empty), quotes aside."""
-    try:
-        _number(field.strip().strip('"'))
-    except ValueError:
-        return False
-    return True
+    return _numeric_cell(field.strip().strip('"'))
 
 
 #: A CSV whose malformed lines (a field count other than the header's) are at least
@@ -178,12 +174,11 @@ def _parse_csv(text: str, source: str) -> _Table:
     return table
 
 
-#: The values of a split column (:data:`_SPLIT_COLUMNS`) and the prefix each gives its row's
-#: metrics: a training row's names stay as they are.
+#: The prefix each split gives its row's metrics (:data:`SPLIT_NAMES`): a training row's names
+#: stay as they are.
 _SPLIT_PREFIX = {
-    "train": "", "training": "", "trn": "", "val": "val_", "valid": "val_",
-    "validation": "val_", "eval": "eval_", "test": "test_", "dev": "dev_",
-}  # fmt: skip
+    name: "" if split == "train" else f"{split}_" for name, split in SPLIT_NAMES.items()
+}
 
 
 def _split_column(

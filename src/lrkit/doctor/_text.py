@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lrkit.doctor._columns import _OBJECTIVE_WORDS, normalise, pick_lrs
+from lrkit.doctor._columns import _OBJECTIVE_WORDS, SPLIT_NAMES, normalise, pick_lrs
 from lrkit.doctor._csv import _ANSI, _numeric
 from lrkit.doctor._table import _Table, _table_from_records
 
@@ -154,12 +154,6 @@ def _column_records(lines: list[str]) -> list[dict[str, float]]:
 #   2026-01-18 20:37:25,858 - METRIC     | TRAIN      | VALIDATION
 #   2026-01-18 20:37:25,859 - Loss       | 0.4471     | 0.7802
 _BAR = re.compile(r"\s*[|│┃]\s*")
-_SPLIT_WORDS = {
-    "training": "train",
-    "validation": "val",
-    "testing": "test",
-    **{w: w for w in _SPLITS},
-}
 
 
 def _metric_split_records(lines: list[str]) -> list[dict[str, float]]:
@@ -174,11 +168,11 @@ def _metric_split_records(lines: list[str]) -> list[dict[str, float]]:
     for line in lines:
         cells = _BAR.split(line.rstrip().strip("|│┃ "))
         words = [normalise(c) for c in cells[1:]]
-        if len(cells) >= 2 and all(w in _SPLIT_WORDS for w in words):
+        if len(cells) >= 2 and all(w in SPLIT_NAMES for w in words):
             head = cells[0].split()
             bar = _BAR.search(line)
             at = line.rfind(head[-1], 0, bar.start() if bar else len(line)) if head else 0
-            splits = [_SPLIT_WORDS[w] for w in words]
+            splits = [SPLIT_NAMES[w] for w in words]
             records.append({})
             continue
         if not splits or len(cells) != len(splits) + 1:
