@@ -207,6 +207,21 @@ def test_short_noisy_flat_run_is_inconclusive(seed: int) -> None:
     assert d.prescription.lr is None and "not enough evidence" in d.prescription.text
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_long_flat_noisy_run_is_a_stall_not_a_lack_of_evidence(seed: int) -> None:
+    # The same flat noise, logged 2,000 times: no trend, and a slope interval so tight that
+    # the loss cannot have moved more than a few percent over the run. That is evidence of a
+    # stall (session 23: real Lightning and TensorBoard logs flat for thousands of steps
+    # were "not enough evidence"); the prescription changes no LR.
+    rng = np.random.default_rng(seed)
+    k = np.arange(2000, dtype=float)
+    loss = 2.2 * np.exp(rng.normal(0, 0.15, 2000))
+    d = diagnose({"step": k, "loss": loss, "lr": np.full(2000, 1e-3)})
+    assert d.verdict == "plateau", d.explain()
+    assert any(f.statistic == "flat_within_ci" for f in d.findings)
+    assert d.prescription.lr is None and "stalled" in d.prescription.text
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_a_few_points_are_read_and_inconclusive(n: int) -> None:
     d = diagnose({"epoch": list(range(n)), "loss": [2.0 - 0.1 * i for i in range(n)]})
@@ -363,13 +378,23 @@ def test_a_steep_first_fall_is_not_an_explosion(seed: int) -> None:
 def test_a_flat_noisy_loss_with_no_trend_is_not_healthy(seed: int) -> None:
     # real2 s35, real3 t18: a fine-tune whose loss is noise around one level from the first
     # logged value to the last, under a cosine decay: nothing shows that it learns.
+    # With 20 logged values the slope is too loose to bound: not enough evidence.
     rng = np.random.default_rng(seed)
-    k = np.arange(10, 1010, 10, dtype=float)
-    lr = 2e-4 * 0.5 * (1 + np.cos(np.pi * k / 1000))
-    d = diagnose({"step": k, "loss": 2.1 * _noise(rng, 100, 0.08), "lr": lr})
+    few = np.linspace(10, 1000, 20)
+    d = diagnose(
+        {"step": few, "loss": 2.1 * _noise(rng, 20, 0.08), "lr": 2e-4 * (1 + np.cos(few / 330))}
+    )
     assert d.verdict == "inconclusive", d.explain()
     assert any(f.statistic == "no_trend_p" for f in d.findings)
     assert "first steps" in d.prescription.text and d.prescription.lr is None
+    # With 100 the 95% slope interval pins the whole run's change within a few percent:
+    # evidence of a stall (session 23), prescribed no LR change either.
+    k = np.arange(10, 1010, 10, dtype=float)
+    lr = 2e-4 * 0.5 * (1 + np.cos(np.pi * k / 1000))
+    d = diagnose({"step": k, "loss": 2.1 * _noise(rng, 100, 0.08), "lr": lr})
+    assert d.verdict == "plateau", d.explain()
+    assert any(f.statistic == "flat_within_ci" for f in d.findings)
+    assert d.prescription.lr is None
     # the same level reached by a fall that shows in the log is a run that learnt
     falling = (2.1 + 1.5 * np.exp(-k / 150)) * _noise(rng, 100, 0.04)
     assert diagnose({"step": k, "loss": falling, "lr": lr}).verdict == "healthy"

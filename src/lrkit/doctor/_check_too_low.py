@@ -440,3 +440,31 @@ def no_learning(c: Curve, t: Thresholds) -> Finding | None:
         f"{100 * c.progress:.1f}% below its start): nothing shows that this run learns — a "
         "fall before the first logged value, a far too small LR and a stall all look like this",
     )
+
+
+def flat_for_sure(c: Curve, t: Thresholds) -> Finding | None:
+    """``plateau`` for a curve with no trend whose slope is pinned near zero: the 95% interval
+    of its Theil–Sen slope (block medians) allows it to have moved less than ``barely`` of its
+    level, up or down, over the whole run. No trend on few or noisy values is no evidence;
+    no trend on enough values to bound the slope this tightly is evidence that the loss
+    stopped moving."""
+    if t.barely <= 0 or len(c.xb) < 3:
+        return None
+    tr = trend(c.xb, c.yb)
+    span = float(c.xb[-1] - c.xb[0])
+    level = abs(float(np.median(c.yb)))
+    if not (span > 0 and level > 0 and np.isfinite(tr.low) and np.isfinite(tr.high)):
+        return None
+    most = max(abs(tr.low), abs(tr.high)) * span / level
+    if most > t.barely:
+        return None
+    return _whole_run(
+        c,
+        "plateau",
+        "flat_within_ci",
+        most,
+        f"the loss shows no trend and its slope is pinned near zero: over the whole run it "
+        f"moved less than {100 * most:.1f}% of its level (95% interval of the Theil–Sen slope) "
+        "— it stopped moving",
+        evidence="weak",
+    )

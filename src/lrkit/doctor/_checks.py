@@ -29,6 +29,7 @@ from lrkit.doctor._check_too_low import (
     _val_improving,
     check_lr_too_low,
     check_plateau,
+    flat_for_sure,
     frozen_loss,
     no_learning,
 )
@@ -78,7 +79,7 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
         none = _no_evidence(c, t)
         if none is not None and not early_explosion(c, t):
             c.features.update(initial_loss=c.l0, final_loss=c.tail, progress=c.progress, n=n)
-            return [none], c
+            return [flat_for_sure(c, t) or none], c
     if n >= 4:
         for check in (
             check_lr_too_high,
@@ -109,7 +110,7 @@ def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Fin
         # Nothing faulted, but "healthy" needs a run that learns: a flat line is no evidence.
         flat = no_learning(c, t)
         if flat is not None:
-            return [flat], c
+            return [flat_for_sure(c, t) or flat], c
     strong = [f for f in findings if f.kind not in _WEAK]
     if n < t.weak_points and len(strong) < len(findings) and not strong:
         if _val_improving(log, float(c.x[0]), t):

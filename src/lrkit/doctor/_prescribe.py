@@ -167,7 +167,7 @@ def prescribe(
             lr,
             0.1,
         )
-    stalled = any(f.statistic == "stalled_progress" for f in mine) or (
+    stalled = any(f.statistic in ("stalled_progress", "flat_within_ci") for f in mine) or (
         # the learned opinion's plateau of a loss that barely moved: no decay helps it either
         c.progress < t.barely and not any(f.statistic == "drop_over_noise" for f in mine)
     )

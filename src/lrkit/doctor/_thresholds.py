@@ -113,7 +113,9 @@ class Thresholds:
     plateau_level: float = 0.1
     plateau_lr_decay: float = 0.3
     #: lr_too_low: a quiet run that never spiked and moved less than this (relative to its
-    #: start) took steps too small to matter.
+    #: start) took steps too small to matter. A curve with no trend whose 95% slope interval
+    #: bounds its whole-run change below this (relative to its level) is a ``plateau``, not a
+    #: lack of evidence (``flat_for_sure``).
     barely: float = 0.1
     #: ... unless more than this share of its drop came in the first tenth of the run (a fast
     #: start and a stall is not what small steps look like)
