@@ -146,6 +146,11 @@ FINETUNE_FRESH27 = [f"{FINETUNE_FILE}:{name}" for name in ("pixelcnn_images", "d
 FINETUNE_FRESH28 = [
     f"{FINETUNE_FILE}:{name}" for name in ("grud_irregular", "set_transformer_shapes")
 ]
+# Session 23's fresh pair (finetune_tasks.FRESH29), named before any finder ran on it; its recipe
+# LRs: 1e-3 (the DDPM noise predictor on a new 2-D distribution, scored on noise-prediction
+# skill, a decreasing function of the validation MSE), 1e-3 (the pointer network sorting
+# with ties, scored on pointing accuracy).
+FINETUNE_FRESH29 = [f"{FINETUNE_FILE}:{name}" for name in ("ddpm_points", "pointer_sort")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -175,6 +180,7 @@ FINETUNE_FRESH = {
     "fresh26": FINETUNE_FRESH26,
     "fresh27": FINETUNE_FRESH27,
     "fresh28": FINETUNE_FRESH28,
+    "fresh29": FINETUNE_FRESH29,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -427,6 +433,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh26": ("finetune-fresh26", None),
     "summary_finetune_fresh27": ("finetune-fresh27", None),
     "summary_finetune_fresh28": ("finetune-fresh28", None),
+    "summary_finetune_fresh29": ("finetune-fresh29", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -465,6 +472,7 @@ TITLES = {
     "summary_finetune_fresh26": "fine-tuning tasks held out (session 21's second fresh pair)",
     "summary_finetune_fresh27": "fine-tuning tasks held out (session 22's fresh pair)",
     "summary_finetune_fresh28": "fine-tuning tasks held out (session 22's second fresh pair)",
+    "summary_finetune_fresh29": "fine-tuning tasks held out (session 23's fresh pair)",
 }
 
 
