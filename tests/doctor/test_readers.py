@@ -785,6 +785,41 @@ def test_a_headerless_file_named_after_its_loss_is_read(tmp_path: Path, sep: str
     assert any("no training loss" in n for n in log.notes)
 
 
+def test_bare_numbers_with_section_lines_are_the_loss(tmp_path: Path) -> None:
+    # print(loss.item()) each step, print(f"Epoch {e}") each epoch, print("Done!") at the end
+    # (session 23: real58's v02, "no loss column (columns: Epoch 0)")
+    lines: list[str] = []
+    for e in range(3):
+        lines.append(f"Epoch {e}")
+        lines += [f"{4.0 + 6.0 * 0.97 ** (e * 50 + i):.6f}" for i in range(50)]
+    p = tmp_path / "train_log.txt"
+    p.write_text("\n".join([*lines, "Done!"]) + "\n")
+    log = read_log(p)
+    assert len(log.loss) == 150 and log.loss.values[0] == pytest.approx(10.0)
+    assert any("bare numbers" in n and "section line" in n for n in log.notes)
+    # numbers named as an LR are not a loss: the error stays
+    q = tmp_path / "lr.txt"
+    q.write_text("".join(f"{1e-3 * 0.99**i:.6g}\n" for i in range(40)))
+    with pytest.raises(LogFormatError):
+        read_log(q)
+
+
+@pytest.mark.parametrize("nan", ["nan", "NaN"])
+def test_a_list_of_numbers_is_the_loss(tmp_path: Path, nan: str) -> None:
+    # print(losses) (a Python list, nan spelt "nan") or json.dump(losses) (spelt "NaN")
+    # (session 23: real58's v04, "a JSON list must hold one object per row")
+    values = [f"{2.0 * 0.95**i:.5f}" for i in range(40)]
+    p = tmp_path / "train_loss.txt"
+    p.write_text("[" + ", ".join([*values, nan]) + "]")
+    d = diagnose(p)
+    assert d.verdict == "diverged" and len(d.log.loss) == 41
+    assert d.log.loss.values[1] == pytest.approx(1.9)
+    # a list of records stays what it was
+    q = tmp_path / "history.json"
+    q.write_text(json.dumps([{"epoch": i, "loss": 2.0 * 0.95**i} for i in range(30)]))
+    assert len(read_log(q).loss) == 30
+
+
 def test_a_sweeps_curves_side_by_side_name_the_way_to_read_one(tmp_path: Path) -> None:
     # one loss column per run of an LR sweep, none named as a loss
     lrs = (0.005, 0.01, 0.05, 0.1)

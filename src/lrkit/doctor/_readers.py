@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from lrkit.doctor._assemble import _from_series, _from_table
-from lrkit.doctor._columns import pick_losses, pick_val_loss
+from lrkit.doctor._columns import pick_accuracy, pick_losses, pick_lrs, pick_val_loss
 from lrkit.doctor._csv import (
     _looks_like_lightning,
     _looks_like_wandb,
     _numeric,
+    _numeric_cell,
     _parse_csv,
     _wandb_chart_export,
 )
@@ -204,6 +205,11 @@ def _read_decoded(path: Path, text: str, format: str | None, names: dict[str, st
             f"{conflict.group().strip()[:20]!r}): keep one side of the conflict, then run again"
         )
     fmt = format or _sniff(path, text)
+    listed = _number_list(text) if format is None and fmt == "json" else None
+    if listed is not None and _bare_name(path) is not None:
+        # [0.55, 0.51, ...]: a Python list or JSON array of one value per step, dumped with
+        # print(losses) or json.dump(losses) — the same one-number-a-line log, on one line.
+        text, fmt = "\n".join(listed) + "\n", "csv"
     if fmt == "text" or (format is None and fmt == "csv" and looks_like_text_log(text)):
         return _from_table(parse_text(text), str(path), "text", names)
     if fmt in ("csv", "lightning", "yolo", "wandb"):
@@ -244,6 +250,17 @@ def _name_headerless(path: Path, text: str, notes: list[str]) -> str:
     are a counter and that loss (a hand-written loop writing ``epoch,loss`` a line).
     Anything else without a header keeps its error (the columns cannot be told apart)."""
     stem = path.stem
+    bare = _bare_numbers(text)
+    name = _bare_name(path) if bare is not None else None
+    if bare is not None and name is not None:
+        skipped = sum(1 for ln in text.splitlines() if ln.strip()) - len(bare)
+        how = "the file is named after its loss" if name == stem else "nothing else is logged"
+        notes.append(
+            f"no header row: {len(bare)} bare numbers, read as {name} ({how}"
+            + (f"; {skipped} section line(s) such as 'Epoch 1' skipped" if skipped else "")
+            + ")"
+        )
+        return name + "\n" + "\n".join(bare) + "\n"
     if not (pick_losses([stem]) or pick_val_loss([stem])):
         return text
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
@@ -255,6 +272,48 @@ def _name_headerless(path: Path, text: str, notes: list[str]) -> str:
     notes.append(f"no header row: read as {', '.join(header)} (the file is named after its loss)")
     return sep.join(header) + "\n" + text
 
+
+def _bare_numbers(text: str) -> list[str] | None:
+    """The values of a log that holds one number a line and nothing else but a few section
+    lines (``Epoch 1``, ``Done!``: at most one in twenty lines; a first line without a digit
+    is a header that names the column, read as a table), at least ``_BARE_MIN`` of them;
+    ``None`` for anything else."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if lines and not _numeric_cell(lines[0]) and not any(ch.isdigit() for ch in lines[0]):
+        return None  # a header that names the column ('% mean class accuracy'), no section
+    values = [ln for ln in lines if _numeric_cell(ln)]
+    if len(values) < _BARE_MIN or len(lines) - len(values) > len(lines) // 20:
+        return None
+    return values
+
+
+def _number_list(text: str) -> list[str] | None:
+    """The values of a document that is one list of numbers (``[0.55, 0.51, nan, ...]``,
+    as ``print(losses)`` or ``json.dump(losses)`` write it), at least ``_BARE_MIN``."""
+    body = text.strip()
+    if not (body.startswith("[") and body.endswith("]")):
+        return None
+    values = [v.strip() for v in body[1:-1].split(",")]
+    if len(values) < _BARE_MIN or not all(v and _numeric_cell(v) for v in values):
+        return None
+    return values
+
+
+def _bare_name(path: Path) -> str | None:
+    """What a column of bare numbers is: the loss its file is named after (``loss.txt``,
+    ``val_loss.txt``); the training loss where the name says nothing else (``train_log.txt``,
+    ``output.txt``: a training log that logs one number logs its loss) — but not where it names
+    an LR or an accuracy (``None``: the numbers are not a loss)."""
+    stem = path.stem
+    if pick_losses([stem]) or pick_val_loss([stem]):
+        return stem
+    if pick_lrs([stem]) or any(pick_accuracy([stem], val=v) for v in (False, True)):
+        return None
+    return "loss"
+
+
+#: Fewest bare numbers read as a loss curve.
+_BARE_MIN = 10
 
 #: Git's conflict markers, left in a committed log by a merge (two runs' versions of one file).
 _CONFLICT = re.compile(r"^(?:<{7}|>{7})(?: .*)?$", re.MULTILINE)
