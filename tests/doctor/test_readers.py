@@ -785,6 +785,23 @@ def test_a_headerless_file_named_after_its_loss_is_read(tmp_path: Path, sep: str
     assert any("no training loss" in n for n in log.notes)
 
 
+@pytest.mark.parametrize(("train", "val"), [("loss_t", "loss_v"), ("t_loss", "v_loss")])
+def test_names_and_values_printed_side_by_side(tmp_path: Path, train: str, val: str) -> None:
+    # print("epoch", e, "loss_t", lt, "loss_v", lv, "loss_min", best) in fixed-width columns
+    # (session 23: real61's v01, "loss column 'epoch 0 loss_t ...' is not numeric")
+    rows = [
+        f"epoch {e:10d}  {train}  {700 * 0.98**e:.5f}  {val}  {710 * 0.98**e:.5f}  "
+        f"loss_min  {9999.0 if e < 3 else 710 * 0.98**e:.5f}"
+        for e in range(60)
+    ]
+    p = tmp_path / "train_log.txt"
+    p.write_text("\n".join(rows) + "\n")
+    log = read_log(p)
+    assert log.columns["loss"] == train and log.columns["val_loss"] == val
+    assert len(log.loss) == 60 and log.loss.values[0] == pytest.approx(700.0)
+    assert log.val_loss is not None and log.val_loss.values[1] == pytest.approx(710 * 0.98)
+
+
 def test_bare_numbers_with_section_lines_are_the_loss(tmp_path: Path) -> None:
     # print(loss.item()) each step, print(f"Epoch {e}") each epoch, print("Done!") at the end
     # (session 23: real58's v02, "no loss column (columns: Epoch 0)")

@@ -42,7 +42,7 @@ _LR = (
     "lr", "learning_rate", "train_lr", "train_learning_rate", "lr_0", "lr_pg0", "lr_group0",
     "learning_rate_0", "lr_adam", "lr_adamw", "lr_sgd", "optimizer_lr",
 )  # fmt: skip
-_VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|dev|test)(_|$)")
+_VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|dev|test|v)(_|$)")
 # "loss" in other languages, for logs whose columns are not in English (Spanish, Portuguese,
 # Catalan, French, Italian, German, Dutch, Polish, Turkish, Russian, Chinese, Japanese,
 # Korean); tried only when no column says "loss".

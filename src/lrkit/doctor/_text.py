@@ -46,7 +46,7 @@ _METER = re.compile(
 # ``Val Loss 2.305``: a split's name before it is part of the name).
 _BARE = re.compile(
     r"\b(?P<name>lr|learning_rate|(?:(?:train|training|val|valid|validation|test|eval)[ _])?"
-    rf"\w*loss)\s+(?P<value>{_NUMBER})(?![\w:/])(?!\s*\()",
+    rf"\w*loss(?:_\w+)?)\s+(?P<value>{_NUMBER})(?![\w:/])(?!\s*\()",
     re.IGNORECASE,
 )
 # A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``,
