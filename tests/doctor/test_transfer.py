@@ -43,6 +43,24 @@ def test_dead_classifier_at_chance_is_too_high(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_near_some_ln_k_whose_validation_improves_is_not_dead(seed: int) -> None:
+    # A language model whose training loss settles at 2.34 nats, near ln 10, quietly: the
+    # dead-network rule fires on the level alone. Its validation loss still falls to its last
+    # evaluation: a dead network's held-out loss cannot (session 23: real60's v07, a small
+    # GPT at 2.55 ≈ ln 13, called too high at its first look).
+    rng = np.random.default_rng(seed)
+    k = np.arange(0, 1200, 20, dtype=float)
+    train = (math.log(10) + 0.04 + 1.7 * np.exp(-k / 60)) * _noise(rng, k.size, 0.004)
+    val = math.log(10) + 0.15 - 0.12 * k / k[-1] + rng.normal(0, 0.004, k.size)
+    d = diagnose({"step": k, "loss": train, "val_loss": val})
+    assert d.verdict == "healthy", d.explain()
+    # the same training loss beside a validation loss flat at chance: dead
+    flat = math.log(10) + 0.1 + rng.normal(0, 0.003, k.size)
+    d = diagnose({"step": k, "loss": train, "val_loss": flat})
+    assert d.verdict == "lr_too_high" and any(f.statistic == "loss_at_chance" for f in d.findings)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_spike_back_up_after_near_convergence_is_not_a_plateau(seed: int) -> None:
     rng = np.random.default_rng(seed)
     k = np.arange(1000, dtype=float)
