@@ -280,6 +280,12 @@ def _dead_at_chance(c: Curve, t: Thresholds) -> list[Finding]:
     from_above = telling and frozen and c.l0 > t.chance_from_above * level
     if not (flat and (went_below or spiked or from_above)):
         return []
+    if not telling and not frozen:
+        # Above ln 10 the match with ln(k) is chance: only a loss frozen in place is evidence
+        # there (session 23: language models settling at 3.35, 4.59, 6.67 nats, called too
+        # high; one synthetic dead 10-class network 5% above ln 10, matched to ln 11 by chance,
+        # is now a plateau).
+        return []
     how = (
         "learning something first"
         if went_below
