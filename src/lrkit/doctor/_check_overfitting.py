@@ -73,9 +73,17 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     # A loss that sits high (a language model at 2.4 nats) rises little relative to its level:
     # then ask for a steady climb (Mann–Kendall on the values after the minimum) instead.
     steady = False
-    if rise < t.overfit_rise and climb >= t.overfit_climb and after >= 4:
+    least = (
+        min(t.overfit_climb, t.overfit_climb_gap) if t.overfit_climb_gap > 0 else t.overfit_climb
+    )
+    if rise < t.overfit_rise and climb >= least and after >= 4:
         tr = trend(v.steps[k:], v.values[k:])
         steady = tr.tau > 0 and tr.p_value < t.rise_p
+        if steady and climb < t.overfit_climb:
+            # A smaller steady climb counts where the gap widens too (session 23: validation
+            # losses creeping up 1-6% over 20-30 evaluations, giving back 5-10% of their gain,
+            # while training fell well below them, eye-labelled overfitting).
+            steady = _gap_widens(c, t, float(v.steps[k]), vmin, vtail)
     # Training must not be getting worse at the same time (then the LR, not overfitting).
     at_k = float(np.interp(v.steps[k], c.x, c.smooth)) if len(c.x) else np.nan
     train_ok = len(c.x) > 0 and c.tail <= t.overfit_train * at_k
@@ -93,6 +101,17 @@ def check_overfitting(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
         ]
     gap = _stalled_gap(log, c, t, v, k, vmin)
     return [gap] if gap is not None else []
+
+
+def _gap_widens(c: Curve, t: Thresholds, x0: float, vmin: float, vtail: float) -> bool:
+    """Whether the gap between the curves widened since the validation loss's best ``vmin``
+    (at ``x0``; ``vtail`` its level at the end): the training loss ends below that best, and
+    what validation gave back plus what training gained since is at least ``gap_train_drop``
+    of it."""
+    if not len(c.x) or not vmin > 0 or c.tail >= vmin:
+        return False
+    gained = float(np.interp(x0, c.x, c.smooth)) - c.tail
+    return (vtail - vmin + gained) / vmin >= t.gap_train_drop
 
 
 def _stalled_gap(

@@ -49,8 +49,12 @@ class Thresholds:
     overfit_persist: float = 0.75
     overfit_train: float = 1.1
     #: ... or (a loss high above zero) it climbs back this fraction of what it gained before
-    #: its minimum, steadily (Mann–Kendall p < rise_p on the values after the minimum).
+    #: its minimum, steadily (Mann–Kendall p < rise_p on the values after the minimum) ...
     overfit_climb: float = 0.1
+    #: ... or this smaller fraction, steadily, while the gap widens: the training loss ends
+    #: below the validation loss's best, and what validation gave back plus what training
+    #: gained since is at least gap_train_drop of that best (session 23).
+    overfit_climb_gap: float = 0.05
     #: A validation loss at its floor is not overfitting: it gave back less than overfit_floor
     #: of what it gained, the rise (tail median − minimum) is below overfit_noise × its noise
     #: (robust SD of its changes over the second half, over √2) and the values after the
