@@ -785,6 +785,22 @@ def test_a_headerless_file_named_after_its_loss_is_read(tmp_path: Path, sep: str
     assert any("no training loss" in n for n in log.notes)
 
 
+def test_a_split_named_in_brackets_is_read(tmp_path: Path) -> None:
+    # 'Loss (Training),Loss (Validation),Accuracy (Validation)' (session 23: real61's v06,
+    # whose validation loss went unread and whose overfitting was called healthy)
+    rows = [
+        f"{i},{0.44 * 0.95**i + 0.2:.5f},{0.3 + 0.002 * i:.5f},{0.9 - 0.002 * i:.4f}"
+        for i in range(30)
+    ]
+    p = tmp_path / "results.csv"
+    p.write_text(
+        "Epoch,Loss (Training),Loss (Validation),Accuracy (Validation)\n" + "\n".join(rows)
+    )
+    log = read_log(p)
+    assert log.columns["loss"] == "Loss (Training)"
+    assert log.columns["val_loss"] == "Loss (Validation)"
+
+
 @pytest.mark.parametrize(("train", "val"), [("loss_t", "loss_v"), ("t_loss", "v_loss")])
 def test_names_and_values_printed_side_by_side(tmp_path: Path, train: str, val: str) -> None:
     # print("epoch", e, "loss_t", lt, "loss_v", lv, "loss_min", best) in fixed-width columns

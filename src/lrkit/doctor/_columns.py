@@ -114,6 +114,12 @@ def _exact(names: Iterable[str], aliases: tuple[str, ...]) -> str | None:
 _ABOUT_LOSS = re.compile(r"(?:^|_)(?:num|n|count|tokens?|weights?|scale|scaler|mask)(?:_|$)")
 
 
+def _words(name: str) -> str:
+    """``name`` normalised, every run of other characters one ``_`` (``Loss (Validation)`` →
+    ``loss_validation``): the words a split or a metric is named by."""
+    return re.sub(r"[^a-z0-9]+", "_", normalise(name)).strip("_")
+
+
 def _loose(names: list[str], *, val: bool) -> list[str]:
     """The columns (validation ones if ``val``, else the others) whose name says "loss", else
     "loss" in another language, else the objective (:data:`_OBJECTIVE_WORDS`): the first of
@@ -124,7 +130,7 @@ def _loose(names: list[str], *, val: bool) -> list[str]:
             for n in names
             if says(normalise(n))
             and not _ABOUT_LOSS.search(normalise(n))
-            and bool(_VAL_WORDS.search(normalise(n))) == val
+            and bool(_VAL_WORDS.search(_words(n))) == val
         ]
         if hits:
             return hits
@@ -179,7 +185,7 @@ _ACCURACY = re.compile(r"(^|_)(acc|accuracy|top_?1|top_?1_acc)(_|$)")
 def pick_accuracy(names: Iterable[str], *, val: bool) -> str | None:
     """The first accuracy column (a validation one if ``val``, else one of the others)."""
     for n in names:
-        words = re.sub(r"[^a-z0-9]+", "_", normalise(n)).strip("_")
+        words = _words(n)
         if _ACCURACY.search(words) and bool(_VAL_WORDS.search(words)) == val:
             return n
     return None
