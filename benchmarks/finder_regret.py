@@ -151,6 +151,11 @@ FINETUNE_FRESH28 = [
 # skill, a decreasing function of the validation MSE), 1e-3 (the pointer network sorting
 # with ties, scored on pointing accuracy).
 FINETUNE_FRESH29 = [f"{FINETUNE_FILE}:{name}" for name in ("ddpm_points", "pointer_sort")]
+# Session 23's second fresh pair (finetune_tasks.FRESH30), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the conditional neural process on a new function family, scored on
+# predictive skill, a decreasing function of the validation MSE of its means), 1e-3 (the
+# neural ODE classifier on a new 2-D problem, scored on accuracy).
+FINETUNE_FRESH30 = [f"{FINETUNE_FILE}:{name}" for name in ("neural_process_1d", "neural_ode_cls")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -181,6 +186,7 @@ FINETUNE_FRESH = {
     "fresh27": FINETUNE_FRESH27,
     "fresh28": FINETUNE_FRESH28,
     "fresh29": FINETUNE_FRESH29,
+    "fresh30": FINETUNE_FRESH30,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -434,6 +440,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh27": ("finetune-fresh27", None),
     "summary_finetune_fresh28": ("finetune-fresh28", None),
     "summary_finetune_fresh29": ("finetune-fresh29", None),
+    "summary_finetune_fresh30": ("finetune-fresh30", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -473,6 +480,7 @@ TITLES = {
     "summary_finetune_fresh27": "fine-tuning tasks held out (session 22's fresh pair)",
     "summary_finetune_fresh28": "fine-tuning tasks held out (session 22's second fresh pair)",
     "summary_finetune_fresh29": "fine-tuning tasks held out (session 23's fresh pair)",
+    "summary_finetune_fresh30": "fine-tuning tasks held out (session 23's second fresh pair)",
 }
 
 
