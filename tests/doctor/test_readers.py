@@ -818,6 +818,16 @@ def test_names_and_values_printed_side_by_side(tmp_path: Path, train: str, val: 
     assert log.val_loss is not None and log.val_loss.values[1] == pytest.approx(710 * 0.98)
 
 
+def test_a_pandas_series_dump_named_after_its_loss_is_read(tmp_path: Path) -> None:
+    # pd.Series(losses).to_csv("cifar_losses.csv"): header ",0", then "i,loss" (session 23:
+    # real62 v17, whose header row was read as a first loss of 0)
+    p = tmp_path / "cifar_losses.csv"
+    p.write_text(",0\n" + "".join(f"{i},{4.6 - 0.0004 * i:.5f}\n" for i in range(300)))
+    log = read_log(p)
+    assert len(log.loss) == 300 and log.loss.values[0] == pytest.approx(4.6)
+    assert any("no header row naming its columns" in n for n in log.notes)
+
+
 def test_bare_numbers_with_section_lines_are_the_loss(tmp_path: Path) -> None:
     # print(loss.item()) each step, print(f"Epoch {e}") each epoch, print("Done!") at the end
     # (session 23: real58's v02, "no loss column (columns: Epoch 0)")

@@ -263,13 +263,23 @@ def _name_headerless(path: Path, text: str, notes: list[str]) -> str:
         return name + "\n" + "\n".join(bare) + "\n"
     if not (pick_losses([stem]) or pick_val_loss([stem])):
         return text
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    lines = text.splitlines()
+    at = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
+    first = lines[at] if lines else ""
     sep = next((c for c in ",\t" if c in first), " ")
-    fields = first.strip().split(None if sep == " " else sep)
-    if not 1 <= len(fields) <= 2 or not all(_numeric(f.strip()) for f in fields):
+    fields = [f.strip() for f in first.strip().split(None if sep == " " else sep)]
+    unnamed = sep != " " and len(fields) == 2 and not fields[0] and fields[1].isdigit()
+    if unnamed:
+        # pandas' Series.to_csv(): an empty index name and the series' default name, 0 —
+        # a header that names nothing (read as a first row of numbers, it was a loss of 0).
+        text = "\n".join(lines[at + 1 :]) + "\n"
+    elif not 1 <= len(fields) <= 2 or not all(f and _numeric(f) for f in fields):
         return text
     header = [stem] if len(fields) == 1 else ["step", stem]
-    notes.append(f"no header row: read as {', '.join(header)} (the file is named after its loss)")
+    notes.append(
+        f"no header row{' naming its columns' if unnamed else ''}: read as {', '.join(header)} "
+        "(the file is named after its loss)"
+    )
     return sep.join(header) + "\n" + text
 
 
