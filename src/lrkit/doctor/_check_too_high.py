@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrkit.doctor._check_too_low import _val_improving
 from lrkit.doctor._curve import (
     Curve,
     _block_start,
@@ -76,7 +77,7 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 )
             )
     out += early_explosion(c, t)
-    if not log.loss_is_error_rate and not _held_out_learns(log, float(c.x[n // 2]), t):
+    if not log.loss_is_error_rate and not _val_improving(log, float(c.x[n // 2]), t, False):
         # ln C is a cross-entropy's chance level, no error rate's; and a network whose
         # held-out loss still improves over the second half is not dead, whatever its level.
         out += _dead_at_chance(c, t)
@@ -299,22 +300,6 @@ def _dead_at_chance(c: Curve, t: Thresholds) -> list[Finding]:
         "the network died"
     )
     return [Finding("lr_too_high", "error", _span(c.x, h, -1), "loss_at_chance", level, message)]
-
-
-def _held_out_learns(log: Log, start: float, t: Thresholds) -> bool:
-    """Whether the validation loss trends down from ``start`` to the end (one-sided
-    Mann–Kendall p < ``low_p``, at least ``plateau_val_evals`` evaluations) with its best among
-    the last quarter of them: the model's outputs still depend on its inputs and improve."""
-    if log.val_loss is None or t.plateau_val_evals <= 0:
-        return False
-    v = log.val_loss.finite()
-    keep = v.steps >= start
-    x, y = v.steps[keep], v.values[keep]
-    if len(y) < t.plateau_val_evals:
-        return False
-    tr = trend(x, y)
-    late = int(np.argmin(y)) >= len(y) - max(1, len(y) // 4)
-    return tr.slope < 0 and tr.p_value / 2 < t.low_p and late
 
 
 def _validation_improved_since(log: Log, x0: float) -> bool:

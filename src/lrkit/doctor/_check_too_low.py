@@ -336,12 +336,12 @@ def check_plateau(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
     return []
 
 
-def _val_improving(log: Log, start: float, t: Thresholds) -> bool:
+def _val_improving(log: Log, start: float, t: Thresholds, beyond_noise: bool = True) -> bool:
     """Whether the validation loss still falls significantly from ``start`` to the end, with
-    its best among the last quarter of those evaluations: a noisy minibatch loss can hide a fall
-    that the evaluations on a fixed set show. (Asking it to fall by more than the training loss
-    over the same window, relative to their levels, undid every veto on both corpora, session
-    14.)"""
+    its best among the last quarter of those evaluations (and, with ``beyond_noise``, by more
+    than the evaluations' noise): a noisy minibatch loss can hide a fall that the evaluations
+    on a fixed set show. (Asking it to fall by more than the training loss over the same
+    window, relative to their levels, undid every veto on both corpora, session 14.)"""
     if t.plateau_val_evals <= 0 or log.val_loss is None:
         return False
     v = log.val_loss.finite()
@@ -355,6 +355,8 @@ def _val_improving(log: Log, start: float, t: Thresholds) -> bool:
     # have p = 1/24).
     if not (tr.slope < 0 and tr.p_value / 2 < t.low_p and late):
         return False
+    if not beyond_noise:
+        return True
     # ... and by more than the evaluations' own noise (overfit_noise × it, as a rise must
     # clear): a long, flat validation loss can trend down significantly by a sliver.
     noise = val_noise(y)
