@@ -1064,7 +1064,29 @@ def test_a_log_in_a_legacy_encoding_is_read_and_says_so(tmp_path: Path) -> None:
     p.write_bytes("\n".join(lines).encode("gbk"))
     log = read_log(p)
     assert len(log.loss) == 20 and log.loss.values[0] == pytest.approx(2.0)
-    assert any("not UTF-8" in n and "Latin-1" in n for n in log.notes)
+    assert any("not UTF-8" in n and "GB18030" in n for n in log.notes)
+    # cp1252 (accented Latin words) is no Chinese: read as Latin-1
+    q = tmp_path / "entrainement.log"
+    latin = ["D\u00e9but de l'entra\u00eenement"] + [
+        f"\u00e9poque {e} loss: {2.0 * 0.9**e:.4f}" for e in range(20)
+    ]
+    q.write_bytes("\n".join(latin).encode("cp1252"))
+    log = read_log(q)
+    assert len(log.loss) == 20 and any("Latin-1" in n for n in log.notes)
+
+
+def test_a_loss_named_in_chinese_with_full_width_colons_is_read(tmp_path: Path) -> None:
+    # session 23, real64 v02: a GPT-2 fine-tune's GBK log, '当前Batch：10/6035 | 当前损失值：10.113'
+    lines = ["\u6a21\u578b\u8bad\u7ec3\u5f00\u59cb"] + [
+        f"\u5f53\u524dBatch\uff1a{10 * i}/600 | \u5f53\u524d\u635f\u5931\u503c\uff1a"
+        f"{10.0 * 0.99**i:.4f} | \u5f53\u524d\u51c6\u786e\u7387\uff1a{i / 2:.2f}%"
+        for i in range(1, 41)
+    ]
+    p = tmp_path / "train_log.txt"
+    p.write_bytes("\n".join(lines).encode("gbk"))
+    log = read_log(p)
+    assert len(log.loss) == 40 and log.loss.values[0] == pytest.approx(9.9)
+    assert "\u635f\u5931" in log.columns["loss"]  # 损失, "loss"
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])

@@ -187,13 +187,41 @@ def _read_text(path: Path, raw: bytes, format: str | None, names: dict[str, str 
             raise LogFormatError(
                 f"{path}: not UTF-8 text (byte {exc.start}); expected CSV, JSON Lines or JSON"
             ) from None
-        # Text in a legacy encoding (a logger's messages in GBK or cp1252): the numbers and
-        # the names lrkit reads are ASCII, the same bytes in every such encoding, and Latin-1
-        # maps every byte to one character, so only the non-ASCII words come out wrong.
-        text = raw.decode("latin-1")
-        note = f"not UTF-8 (byte {exc.start}): read as Latin-1; non-ASCII words show garbled"
+        # Text in a legacy encoding: Chinese in GBK (GB18030) where it decodes as such and
+        # every non-ASCII character is a CJK one (its loss named 损失); else the numbers and
+        # the names lrkit reads are ASCII, the same bytes in every such encoding (cp1252, ...),
+        # and Latin-1 maps every byte to one character, so only the non-ASCII words come out
+        # wrong.
+        chinese = _chinese(raw)
+        text = chinese if chinese is not None else raw.decode("latin-1")
+        how = (
+            "GB18030 (Chinese)" if chinese is not None else "Latin-1; non-ASCII words show garbled"
+        )
+        note = f"not UTF-8 (byte {exc.start}): read as {how}"
     log = _read_decoded(path, text, format, names)
     return log if note is None else dataclasses.replace(log, notes=(*log.notes, note))
+
+
+def _chinese(raw: bytes) -> str | None:
+    """``raw`` decoded as GB18030 where it decodes strictly, every non-ASCII character is a
+    CJK ideograph or CJK / full-width punctuation, and most of them stand beside another (words
+    of two or more characters); ``None`` otherwise. An accented Latin letter and the ASCII
+    letter after it also form a valid GBK pair (cp1252's ``Début``), but one alone inside a
+    Latin word."""
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    at = [i for i, ch in enumerate(text) if ord(ch) > 127]
+    cjk = all(
+        "\u4e00" <= text[i] <= "\u9fff"
+        or "\u3000" <= text[i] <= "\u303f"
+        or "\uff00" <= text[i] <= "\uffef"
+        for i in at
+    )
+    wide = set(at)
+    paired = sum(1 for i in at if i - 1 in wide or i + 1 in wide)
+    return text if at and cjk and paired >= 0.6 * len(at) else None
 
 
 def _read_decoded(path: Path, text: str, format: str | None, names: dict[str, str | None]) -> Log:

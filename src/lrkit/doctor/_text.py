@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lrkit.doctor._columns import _OBJECTIVE_WORDS, SPLIT_NAMES, normalise, pick_lrs
+from lrkit.doctor._columns import _LOSS_WORDS, _OBJECTIVE_WORDS, SPLIT_NAMES, normalise, pick_lrs
 from lrkit.doctor._csv import _ANSI, _numeric
 from lrkit.doctor._table import _Table, _table_from_records
 
@@ -25,7 +25,7 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 # Hugging Face Trainer prints its logs to the console); a quoted number is a JSON record
 # printed in a log line (fairseq's ``| train_inner | {"epoch": 2, "loss": "2.474", ...}``).
 _PAIR = re.compile(
-    rf"(?<![\w/.])['\"]?(?P<name>[A-Za-z_][\w/.]*(?: [A-Za-z_]\w*)?)['\"]?\s*[:=]\s*"
+    rf"(?<![\w/.])['\"]?(?P<name>[^\W\d][\w/.]*(?: [A-Za-z_]\w*)?)['\"]?\s*[:=：]\s*"
     rf"(?P<q>['\"]?)(?P<value>{_NUMBER})(?P=q)(?![\w:/])",
     re.IGNORECASE,
 )
@@ -275,7 +275,8 @@ def _csv_header(lines: list[str]) -> bool:
 
 
 def _says_loss(name: str) -> bool:
-    return _LOSS_KEY.search(name) is not None
+    """``loss`` in the name, or the word in another language (``当前损失值``, ``Verlust``)."""
+    return _LOSS_KEY.search(name) is not None or _LOSS_WORDS.search(normalise(name)) is not None
 
 
 def _names_objective(name: str) -> bool:
