@@ -1075,6 +1075,25 @@ def test_a_log_in_a_legacy_encoding_is_read_and_says_so(tmp_path: Path) -> None:
     assert len(log.loss) == 20 and any("Latin-1" in n for n in log.notes)
 
 
+def test_a_log_of_perplexity_alone_is_read_as_its_cross_entropy(tmp_path: Path) -> None:
+    # session 23, real65 v12/v18: a word-level LM's 'Epoch,Perplexity' per epoch, no loss
+    p = tmp_path / "valid_dropout_0.50.csv"
+    p.write_text(
+        "Epoch,Perplexity\n" + "".join(f"{e},{20 + 500 * 0.8**e:.4f}\n" for e in range(40))
+    )
+    log = read_log(p)
+    assert log.columns["loss"] == "ln(Perplexity)"
+    assert log.loss.values[0] == pytest.approx(math.log(520.0))
+    assert any("perplexity" in n for n in log.notes)
+    # beside a loss column, the perplexity stays a metric
+    q = tmp_path / "lm.csv"
+    q.write_text(
+        "epoch,loss,ppl\n"
+        + "".join(f"{e},{3 - 0.01 * e},{math.exp(3 - 0.01 * e)}\n" for e in range(20))
+    )
+    assert read_log(q).columns["loss"] == "loss"
+
+
 def test_a_loss_named_in_chinese_with_full_width_colons_is_read(tmp_path: Path) -> None:
     # session 23, real64 v02: a GPT-2 fine-tune's GBK log, '当前Batch：10/6035 | 当前损失值：10.113'
     lines = ["\u6a21\u578b\u8bad\u7ec3\u5f00\u59cb"] + [

@@ -15,6 +15,7 @@ from lrkit.doctor._columns import (
     pick_loss,
     pick_losses,
     pick_lrs,
+    pick_perplexity,
     pick_step,
     pick_val_loss,
 )
@@ -105,6 +106,35 @@ def _error_rates(table: _Table, notes: list[str]) -> tuple[str | None, str | Non
     return None, None, False
 
 
+def _log_perplexity(table: _Table, col: str | None) -> str | None:
+    """``col`` (a perplexity) turned into its cross-entropy in nats, ln(perplexity), added to
+    ``table`` under a name that says so; ``None`` without ``col``, where it is no perplexity
+    (a value below 1) or no curve (fewer than 3 values)."""
+    if col is None:
+        return None
+    values, present = table.values[col], table.present[col]
+    seen = values[present & np.isfinite(values)]
+    if seen.size < 3 or seen.min() < 1.0:
+        return None
+    name = f"ln({col})"
+    table.add(name, [float(np.log(v)) if p else None for v, p in zip(values, present)])
+    return name
+
+
+def _log_perplexities(table: _Table, notes: list[str]) -> tuple[str | None, str | None, bool]:
+    """``(loss, val_loss, loss_is_validation)`` for a log that keeps no loss but a
+    perplexity (a language model's ``Epoch,Perplexity``): ln of it is the cross-entropy it
+    reports, in nats; ``(None, None, False)`` without one."""
+    available = list(table.values)
+    val = _log_perplexity(table, pick_perplexity(available, val=True))
+    loss = _log_perplexity(table, pick_perplexity(available, val=False))
+    if loss is None and val is None:
+        return None, None, False
+    shown = ", ".join(repr(c) for c in (loss, val) if c is not None)
+    notes.append(f"no loss logged: diagnosing {shown}, the cross-entropy in nats a perplexity is")
+    return (loss, val, False) if loss is not None else (val, None, True)
+
+
 def _from_table(
     table: _Table,
     source: str,
@@ -140,6 +170,9 @@ def _from_table(
         loss_col, acc_val, val_as_loss = _error_rates(table, notes)
         available = list(table.values)
         error_rate = loss_col is not None
+    if loss_col is None and names["loss"] is None:
+        loss_col, acc_val, val_as_loss = _log_perplexities(table, notes)
+        available = list(table.values)
     if loss_col is None:
         text_loss = pick_loss(list(table.text))
         if text_loss is not None:

@@ -180,6 +180,17 @@ def pick_val_loss(names: Iterable[str]) -> str | None:
 #: An accuracy column (``acc``, ``val_accuracy``, ``% mean class accuracy (train set)``,
 #: ``top1``): what a log that keeps no loss still says about fitting.
 _ACCURACY = re.compile(r"(^|_)(acc|accuracy|top_?1|top_?1_acc)(_|$)")
+#: A perplexity column (``ppl``, ``val_perplexity``, ``valid ppl``): exp of a cross-entropy.
+_PERPLEXITY = re.compile(r"(^|_)(ppl|perplexity)(_|$)")
+
+
+def pick_perplexity(names: Iterable[str], *, val: bool) -> str | None:
+    """The first perplexity column (a validation one if ``val``, else one of the others)."""
+    for n in names:
+        words = _words(n)
+        if _PERPLEXITY.search(words) and bool(_VAL_WORDS.search(words)) == val:
+            return n
+    return None
 
 
 def pick_accuracy(names: Iterable[str], *, val: bool) -> str | None:
