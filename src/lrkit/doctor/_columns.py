@@ -184,22 +184,24 @@ _ACCURACY = re.compile(r"(^|_)(acc|accuracy|top_?1|top_?1_acc)(_|$)")
 _PERPLEXITY = re.compile(r"(^|_)(ppl|perplexity)(_|$)")
 
 
-def pick_perplexity(names: Iterable[str], *, val: bool) -> str | None:
-    """The first perplexity column (a validation one if ``val``, else one of the others)."""
+def _pick_metric(names: Iterable[str], metric: re.Pattern[str], val: bool) -> str | None:
+    """The first column whose words name ``metric`` (a validation one if ``val``, else one of
+    the others)."""
     for n in names:
         words = _words(n)
-        if _PERPLEXITY.search(words) and bool(_VAL_WORDS.search(words)) == val:
+        if metric.search(words) and bool(_VAL_WORDS.search(words)) == val:
             return n
     return None
+
+
+def pick_perplexity(names: Iterable[str], *, val: bool) -> str | None:
+    """The first perplexity column (a validation one if ``val``, else one of the others)."""
+    return _pick_metric(names, _PERPLEXITY, val)
 
 
 def pick_accuracy(names: Iterable[str], *, val: bool) -> str | None:
     """The first accuracy column (a validation one if ``val``, else one of the others)."""
-    for n in names:
-        words = _words(n)
-        if _ACCURACY.search(words) and bool(_VAL_WORDS.search(words)) == val:
-            return n
-    return None
+    return _pick_metric(names, _ACCURACY, val)
 
 
 def pick_lrs(names: Iterable[str]) -> list[str]:
