@@ -77,7 +77,9 @@ def check_lr_too_high(log: Log, c: Curve, t: Thresholds) -> list[Finding]:
                 )
             )
     out += early_explosion(c, t)
-    if not log.loss_is_error_rate and not _val_improving(log, float(c.x[n // 2]), t, False):
+    if not log.loss_is_error_rate and not _val_improving(
+        log, float(c.x[n // 2]), t, beyond_noise=False
+    ):
         # ln C is a cross-entropy's chance level, no error rate's; and a network whose
         # held-out loss still improves over the second half is not dead, whatever its level.
         out += _dead_at_chance(c, t)

@@ -289,8 +289,8 @@ def _name_headerless(path: Path, text: str, notes: list[str]) -> str:
             + ")"
         )
         return name + "\n" + "\n".join(bare) + "\n"
-    if not (pick_losses([stem]) or pick_val_loss([stem])):
-        return text
+    if _bare_name(path) != stem:
+        return text  # the name says no loss: the columns cannot be told apart
     lines = text.splitlines()
     at = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
     first = lines[at] if lines else ""
