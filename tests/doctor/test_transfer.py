@@ -532,6 +532,35 @@ def test_a_frozen_validation_loss_is_not_a_too_small_lr(seed: int) -> None:
     assert not any(f.statistic == "frozen_val_loss" for f in live.findings), live.explain()
 
 
+def _stuck_classifier(seed: int, acc: np.ndarray, fall: float = 0.13) -> dict[str, np.ndarray]:
+    # real14 v11 / real46 v07: Keras CSVLogger files of 5- and 3-class classifiers whose
+    # val_accuracy is exactly 0.2000 / 0.66977 every epoch while the losses drift down a little.
+    rng = np.random.default_rng(seed)
+    e = np.arange(len(acc), dtype=float)
+    loss = 2.0 * (1 - fall * e / e[-1]) * _noise(rng, len(e), 0.01)
+    val = 1.9 * (1 - fall * e / e[-1]) * _noise(rng, len(e), 0.01)
+    return {"epoch": e, "loss": loss, "val_loss": val, "val_accuracy": acc}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_an_accuracy_that_never_changes_is_a_stuck_model(seed: int) -> None:
+    d = diagnose(_stuck_classifier(seed, np.full(12, 0.2)))
+    assert d.verdict == "plateau", d.explain()
+    assert any(f.statistic == "frozen_accuracy" for f in d.findings)
+    assert "predictions do not change" in d.prescription.text
+    # however few evaluations: an exactly constant accuracy is evidence on its own
+    few = diagnose(_stuck_classifier(seed, np.full(6, 0.2)))
+    assert few.verdict == "plateau", few.explain()
+    # an accuracy that moves, one pinned at its top (a converged model on a small set) or at
+    # 0 (a column that measures something else), or beside a loss that fell by more than half
+    # (an auxiliary head's accuracy): no finding
+    moving = np.round(0.2 + 0.02 * np.arange(12), 4)
+    for acc, fall in ((moving, 0.13), (np.full(12, 1.0), 0.13), (np.zeros(12), 0.13),
+                      (np.full(12, 0.9125), 0.8)):  # fmt: skip
+        other = diagnose(_stuck_classifier(seed, acc, fall))
+        assert not any(f.statistic == "frozen_accuracy" for f in other.findings), other.explain()
+
+
 def _stalled_validation(
     seed: int, train_end: float = 0.35, val_noise: float = 0.003, val_tail_slope: float = 3e-4
 ) -> dict[str, np.ndarray]:

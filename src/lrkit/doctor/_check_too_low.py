@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrkit.doctor._check_overfitting import val_noise
+from lrkit.doctor._columns import pick_accuracy
 from lrkit.doctor._curve import (
     Curve,
     _block_start,
@@ -420,6 +421,43 @@ def frozen_loss(c: Curve, t: Thresholds) -> Finding | None:
         f"the loss is frozen at {level:.6g}: after the first tenth of the run every value "
         f"stays within {100 * band:.2g}% of it, with no trend — the model's outputs no longer "
         "change (a dead or saturated network, or updates that never reach the weights)",
+    )
+
+
+def frozen_accuracy(log: Log, c: Curve, t: Thresholds) -> Finding | None:
+    """``plateau`` for a classifier whose predictions never change: its validation accuracy
+    (the training accuracy where none was logged) takes exactly one value in at least
+    ``frozen_acc_share`` of its evaluations after the first, a value above 0 and below
+    ``frozen_acc_ceiling`` of its scale (1, or 100 for a percentage), while the loss fell by
+    less than ``frozen_acc_progress`` of its start. Any update that changes a prediction on a
+    fixed set moves its accuracy; one that sits at the same value epoch after epoch — at the
+    majority-class rate, or at chance — belongs to a model that predicts the same for every
+    input, however its loss drifts. An accuracy pinned at its top (a converged model on a small
+    set) or at 0 (a column that measures something else) says nothing of the kind."""
+    if t.frozen_acc_share <= 0 or not c.progress < t.frozen_acc_progress:
+        return None
+    name = pick_accuracy(log.metrics, val=True) or pick_accuracy(log.metrics, val=False)
+    if name is None:
+        return None
+    acc = log.metrics[name].finite()
+    if len(acc) < t.frozen_acc_points:
+        return None
+    later = acc.values[1:]
+    values, counts = np.unique(later, return_counts=True)
+    share = float(counts.max()) / len(later)
+    level = float(values[int(np.argmax(counts))])
+    scale = 100.0 if float(np.max(acc.values)) > 1.5 else 1.0
+    if share < t.frozen_acc_share or not 0 < level < t.frozen_acc_ceiling * scale:
+        return None
+    return Finding(
+        "plateau",
+        "error",
+        (float(acc.steps[0]), float(acc.steps[-1])),
+        "frozen_accuracy",
+        share,
+        f"{name} is exactly {level:g} in {int(counts.max())} of the {len(later)} evaluations "
+        "after the first: the model's predictions do not change — a classifier that predicts "
+        "one class sits at the majority rate — whatever its loss does",
     )
 
 

@@ -30,11 +30,12 @@ from lrkit.doctor._check_too_low import (
     check_lr_too_low,
     check_plateau,
     flat_for_sure,
+    frozen_accuracy,
     frozen_loss,
     no_learning,
 )
 from lrkit.doctor._curve import Curve, LRShape
-from lrkit.doctor._diagnosis import Finding
+from lrkit.doctor._diagnosis import VERDICTS, Finding
 from lrkit.doctor._log import Log
 from lrkit.doctor._thresholds import Thresholds
 
@@ -56,9 +57,31 @@ __all__ = [
 _WEAK = ("plateau", "lr_too_low", "unstable")
 
 
+def verdict_of(findings: list[Finding]) -> str:
+    """The most severe kind among the ``error`` findings (``healthy`` where none); where one
+    says there are too few values, the weak kinds (:data:`_WEAK`) do not count."""
+    kinds = {f.kind for f in findings if f.severity == "error"}
+    if "inconclusive" in kinds:
+        kinds -= set(_WEAK)
+    return next((v for v in VERDICTS if v in kinds), "healthy")
+
+
 def run_checks(log: Log, thresholds: Thresholds | None = None) -> tuple[list[Finding], Curve]:
     """All findings for ``log`` (any order) and the curve features they were computed on."""
     t = thresholds or Thresholds()
+    findings, c = _loss_checks(log, t)
+    if verdict_of(findings) in ("healthy", "inconclusive") and len(c.y):
+        # Nothing in the loss faults the run (or too few values to say): an accuracy that
+        # never changes says the model is stuck however few values there are.
+        stuck = frozen_accuracy(log, c, t)
+        if stuck is not None:
+            rest = [dataclasses.replace(f, severity="warning") for f in findings]
+            return [stuck, *rest], c
+    return findings, c
+
+
+def _loss_checks(log: Log, t: Thresholds) -> tuple[list[Finding], Curve]:
+    """The findings of the rules that read the loss curve (and the validation loss, the LR)."""
     c = Curve.of(log.loss)
     c.lr = LRShape.of(log.lr)
     c.first_is_initial = log.x_name == "step" and len(c.x) > 0 and c.x[0] == 0

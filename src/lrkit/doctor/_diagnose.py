@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit.doctor._checks import _WEAK, Curve, Thresholds, run_checks
+from lrkit.doctor._checks import Curve, Thresholds, run_checks, verdict_of
 from lrkit.doctor._diagnosis import VERDICTS, Diagnosis, Finding
 from lrkit.doctor._learned import Forest, features, forest
 from lrkit.doctor._log import Log
@@ -73,12 +73,7 @@ def rule_verdict(log: Log, t: Thresholds) -> tuple[str, list[Finding], Curve]:
     """The rules' verdict (the most severe kind among the error findings), their findings and
     the curve's features."""
     findings, curve = run_checks(log, t)
-    kinds = {f.kind for f in findings if f.severity == "error"}
-    if "inconclusive" in kinds:
-        # Too few points: the weak findings (plateau, too-low LR, instability) stay notes.
-        kinds -= set(_WEAK)
-    verdict = next((v for v in VERDICTS if v in kinds), "healthy")
-    return verdict, findings, curve
+    return verdict_of(findings), findings, curve
 
 
 def _ranked(findings: Iterable[Finding], verdict: str) -> tuple[Finding, ...]:
@@ -96,7 +91,7 @@ def _ranked(findings: Iterable[Finding], verdict: str) -> tuple[Finding, ...]:
 _SOFT = frozenset({"healthy", "inconclusive", "plateau", "lr_too_low"})
 #: ... nor a soft verdict resting on such an event: a loss that froze (session 15: overruling
 #: these lost more verdicts on the seen logs than it gained).
-_HARD = frozenset({"frozen_loss", "frozen_val_loss", "frozen_after_blowup"})
+_HARD = frozenset({"frozen_loss", "frozen_val_loss", "frozen_after_blowup", "frozen_accuracy"})
 
 
 def _overrulable(c: Curve, verdict: str, findings: list[Finding], best: str) -> bool:

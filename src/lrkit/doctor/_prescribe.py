@@ -167,6 +167,17 @@ def prescribe(
             lr,
             0.1,
         )
+    if verdict == "plateau" and any(f.statistic == "frozen_accuracy" for f in mine):
+        return Prescription(
+            "no LR decay helps a model whose predictions do not change: check the labels and "
+            "the class balance (a model that predicts one class sits at the majority rate), "
+            "the output layer and the loss (logits into a loss that expects them, one output "
+            "per class), and that the updates reach the weights; then choose the LR with a "
+            "range test (`lrkit find`): too small an LR and one so high that the network died "
+            "both leave the predictions where they were",
+            None,
+            None,
+        )
     stalled = any(f.statistic in ("stalled_progress", "flat_within_ci") for f in mine) or (
         # the learned opinion's plateau of a loss that barely moved: no decay helps it either
         c.progress < t.barely and not any(f.statistic == "drop_over_noise" for f in mine)

@@ -193,6 +193,19 @@ class Thresholds:
     #: updates that never arrive). At 1e-4 it also took a CNN at 1/100 of its best LR under a
     #: step decay (its validation loss fell 2.3083 -> 2.3034, 9e-5 over the last half) (0 = off).
     val_frozen_band: float = 1e-6
+    #: frozen accuracy: where no other rule faults the run, a (validation, else training)
+    #: accuracy at exactly one value — above 0 and below ``frozen_acc_ceiling`` of its scale —
+    #: in at least this share of its evaluations after the first is ``plateau``: the model's
+    #: predictions never change (a classifier that predicts one class sits at the majority
+    #: rate), whatever its loss does — unless that loss fell by ``frozen_acc_progress`` of its
+    #: start or more (it learns something the column does not measure: an auxiliary head's
+    #: accuracy). At least ``frozen_acc_points`` evaluations. Chosen in session 24 on the 65
+    #: real sets seen by then (three "healthy"/"inconclusive" calls of stuck classifiers,
+    #: Keras and hand-written logs; 0 = off).
+    frozen_acc_share: float = 0.9
+    frozen_acc_ceiling: float = 0.99
+    frozen_acc_progress: float = 0.5
+    frozen_acc_points: int = 5
     #: rebound on a log scale: after its best, the training loss climbs back by this fraction
     #: of its log-range (log(L0 / best)); for a loss whose floor lies near zero a climb to
     #: several times the best is small next to the linear range (0 = off).
