@@ -1227,6 +1227,22 @@ def test_one_table_per_experiment_in_a_written_report(tmp_path: Path) -> None:
     assert any("2 runs in this log" in n for n in log.notes)
 
 
+def test_a_markdown_log_s_best_values_header_is_no_point_of_the_run(tmp_path: Path) -> None:
+    # real66 v14: "## Best Performance:" lists "- Best Train Loss: 0.1175 (Epoch 15)" above the
+    # "## Epoch no. = N" sections; read as a point, it put the last loss before the first.
+    lines = ["# Training Log", "", "## Best Performance:", "- Best Accuracy: 0.9059 (Epoch 15)",
+             "- Best Train Loss: 0.1175 (Epoch 15)", "- Best Validation Loss: 0.3135 (Epoch 15)",
+             ""]  # fmt: skip
+    for e in range(1, 16):
+        lines += [f"## Epoch no. = {e}", f"- Accuracy: {0.35 + 0.037 * e:.4f}",
+                  f"- Train Loss: {1.1 * 0.85**e:.4f}", f"- Validation Loss: {1.1 * 0.9**e:.4f}",
+                  ""]  # fmt: skip
+    log = _printed(tmp_path / "commontest_scores.md", lines)
+    assert log.loss.name == "Train Loss" and len(log.loss) == 15
+    assert log.loss.values[0] == pytest.approx(1.1 * 0.85, abs=1e-4)
+    assert log.val_loss is not None and len(log.val_loss) == 15
+
+
 def test_a_log_of_step_name_value_lines(tmp_path: Path) -> None:
     # Karpathy's build-nanogpt log.txt: "250 val 4.1023", "251 train 4.0876", "250 hella 0.26"
     lines = []

@@ -160,6 +160,24 @@ def test_resume_keeps_newest_values(tmp_path: Path) -> None:
     assert any("resume" in n for n in log.notes)
 
 
+def test_a_step_back_to_a_far_higher_loss_is_a_new_run_not_a_resume(tmp_path: Path) -> None:
+    """real66 v19: epochs 6-20 reach a loss of 1e-3, then a run numbered from epoch 12 starts
+    at 0.44 — other weights, not the checkpoint's: only that last run is diagnosed."""
+    rows = ["epoch,train_loss"] + [f"{e},{0.2 * 0.7 ** (e - 6)}" for e in range(6, 21)]
+    rows += [f"{e},{0.45 - 0.001 * e}" for e in range(12, 20)]
+    path = tmp_path / "train_log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    log = read_log(path)
+    assert log.loss.steps.tolist() == list(range(12, 20)), log.notes
+    assert any("2 runs" in n and "last" in n for n in log.notes)
+    # the same step back onto the loss it replays is a resume
+    rows = rows[:16] + [f"{e},{0.2 * 0.7 ** (e - 6) * 1.5}" for e in range(12, 20)]
+    path.write_text("\n".join(rows) + "\n")
+    log = read_log(path)
+    assert log.loss.steps.tolist() == list(range(6, 20)), log.notes
+    assert any("resume" in n for n in log.notes)
+
+
 def _mlflow_run(root: Path, exp: str, run: str, t0: int, n: int = 30) -> None:
     m = root / exp / run / "metrics"
     (m / "train").mkdir(parents=True)

@@ -223,7 +223,7 @@ def _from_table(
             continue
         if cand_name == "step" and epoch_col is not None:
             table = _steps_across_epochs(table, cand, epoch_col, loss_rows, notes)
-        keep = _split_runs(table, cand, loss_rows, notes, cand_name)
+        keep = _split_runs(table, cand, loss_rows, notes, cand_name, table.values[loss_col])
         kept = table.values[cand][loss_rows & keep]
         if cand_name == "epoch" and len(np.unique(kept)) < len(kept):
             # Several rows per epoch (batch lines, or each rank of a distributed run writing

@@ -49,6 +49,10 @@ _BARE = re.compile(
     rf"\w*loss(?:_\w+)?)\s+(?P<value>{_NUMBER})(?![\w:/])(?!\s*\()",
     re.IGNORECASE,
 )
+# A word that makes the name after it a summary of the run (``- Best Validation Loss: 0.31
+# (Epoch 15)`` in a Markdown log's header), not a logged point: the pattern above would read
+# its last two words as the name.
+_SUMMARY = re.compile(r"\b(?:best|lowest|minimum|min)\s+$", re.IGNORECASE)
 # A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``,
 # and with one word between: PyTorch's MNIST example ``Test set: Average loss: ...``, the
 # CS230 template's ``Eval metrics: accuracy: 0.22 ; loss: 2.69``), the tag before its first
@@ -243,6 +247,8 @@ def _pairs(line: str, suffix: bool = False, split: bool = False) -> dict[str, fl
     found: dict[str, float] = {}
     for pattern in (_METER, _PAIR, _BARE, _IS, *((_SUFFIX,) if suffix else ())):
         for m in pattern.finditer(line):
+            if _SUMMARY.search(line, 0, m.start()):
+                continue  # ``Best Train Loss: 0.1175``: the run's summary, not a point of it
             name = m["name"].strip()
             if normalise(name) not in out and name not in found:
                 found[name] = float(m["value"])
