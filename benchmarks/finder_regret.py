@@ -156,6 +156,11 @@ FINETUNE_FRESH29 = [f"{FINETUNE_FILE}:{name}" for name in ("ddpm_points", "point
 # predictive skill, a decreasing function of the validation MSE of its means), 1e-3 (the
 # neural ODE classifier on a new 2-D problem, scored on accuracy).
 FINETUNE_FRESH30 = [f"{FINETUNE_FILE}:{name}" for name in ("neural_process_1d", "neural_ode_cls")]
+# Session 24's fresh pair (finetune_tasks.FRESH31), named before any finder ran on it; its recipe
+# LRs: 1e-4 (the SIREN implicit neural representation with a Reptile-learnt init, fitting a new
+# field, scored on R^2 at held-out coordinates), 1e-3 (the MADE density estimator on a new Ising
+# model, scored on NLL skill, a decreasing function of the validation NLL).
+FINETUNE_FRESH31 = [f"{FINETUNE_FILE}:{name}" for name in ("siren_inr", "made_density")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -187,6 +192,7 @@ FINETUNE_FRESH = {
     "fresh28": FINETUNE_FRESH28,
     "fresh29": FINETUNE_FRESH29,
     "fresh30": FINETUNE_FRESH30,
+    "fresh31": FINETUNE_FRESH31,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -441,6 +447,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh28": ("finetune-fresh28", None),
     "summary_finetune_fresh29": ("finetune-fresh29", None),
     "summary_finetune_fresh30": ("finetune-fresh30", None),
+    "summary_finetune_fresh31": ("finetune-fresh31", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -481,6 +488,7 @@ TITLES = {
     "summary_finetune_fresh28": "fine-tuning tasks held out (session 22's second fresh pair)",
     "summary_finetune_fresh29": "fine-tuning tasks held out (session 23's fresh pair)",
     "summary_finetune_fresh30": "fine-tuning tasks held out (session 23's second fresh pair)",
+    "summary_finetune_fresh31": "fine-tuning tasks held out (session 24's fresh pair)",
 }
 
 
