@@ -1243,6 +1243,40 @@ def test_a_markdown_log_s_best_values_header_is_no_point_of_the_run(tmp_path: Pa
     assert log.val_loss is not None and len(log.val_loss) == 15
 
 
+def test_a_psnr_only_log_is_read_as_the_squared_error_it_stands_for(tmp_path: Path) -> None:
+    # real69 v09: an image restorer's printed log, 'Date: ..., Epoch: [n/100],Val_PSNR: x,
+    # Val_SSIM: y', no loss; PSNR = 10 log10(MAX^2 / MSE), so 10^(-PSNR/10) is the MSE
+    # relative to the peak signal.
+    lines = [f"Date: 2023-10-29 11:{25 + e % 30:02d}:34s, Time_Cost: 98s, Epoch: [{e}/40],"
+             f"Val_PSNR: {25 + 15 * (1 - 0.9**e):.2f}, Val_SSIM: {0.99 - 0.1 * 0.9**e:.4f}"
+             for e in range(1, 41)]  # fmt: skip
+    log = _printed(tmp_path / "train_log.txt", lines)
+    assert log.columns["loss"] == "10^(-Val_PSNR/10)" and len(log.loss) == 40
+    psnr = float(f"{25 + 15 * (1 - 0.9):.2f}")
+    assert log.loss.values[0] == pytest.approx(10 ** (-psnr / 10))
+    assert log.loss_is_validation and any("PSNR" in n for n in log.notes)
+    # beside a loss, the PSNR stays a metric
+    both = [f"Epoch: [{e}/40], loss: {1 / e:.4f}, Val_PSNR: {20 + e:.2f}" for e in range(1, 41)]
+    assert _printed(tmp_path / "log2.txt", both).columns["loss"] == "loss"
+
+
+def test_a_cyclegan_loss_log_sums_its_named_terms(tmp_path: Path) -> None:
+    # real69 v14/v15: pytorch-CycleGAN-and-pix2pix's loss_log.txt, a banner atop each run and
+    # '(epoch: 1, iters: 100, time: 0.340, data: 0.139) D_A: 0.446 G_A: 0.423 cycle_A: 2.365
+    # ...': no name says loss, the commas are no CSV; two banners, then the run.
+    lines = ["================ Training Loss (Sat Apr 26 07:35:48 2025) ================"] * 2
+    for e in range(1, 6):
+        for it in range(100, 500, 100):
+            k = (e - 1) * 4 + it // 100
+            lines.append(f"(epoch: {e}, iters: {it}, time: 0.340, data: 0.001) D_A: 0.250 "
+                         f"G_A: 0.300 cycle_A: {3.0 / k:.3f} idt_A: {1.0 / k:.3f} ")  # fmt: skip
+    log = _printed(tmp_path / "loss_log.txt", lines)
+    assert log.columns["loss"] == "loss" and len(log.loss) == 20
+    assert log.loss.values[0] == pytest.approx(0.25 + 0.3 + 3.0 + 1.0)
+    assert any("sum of the 4" in n for n in log.notes)
+    assert "cycle_A_loss" in log.metrics
+
+
 def test_a_log_of_step_name_value_lines(tmp_path: Path) -> None:
     # Karpathy's build-nanogpt log.txt: "250 val 4.1023", "251 train 4.0876", "250 hella 0.26"
     lines = []

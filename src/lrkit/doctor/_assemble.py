@@ -16,6 +16,7 @@ from lrkit.doctor._columns import (
     pick_losses,
     pick_lrs,
     pick_perplexity,
+    pick_psnr,
     pick_step,
     pick_val_loss,
 )
@@ -121,18 +122,43 @@ def _log_perplexity(table: _Table, col: str | None) -> str | None:
     return name
 
 
-def _log_perplexities(table: _Table, notes: list[str]) -> tuple[str | None, str | None, bool]:
-    """``(loss, val_loss, loss_is_validation)`` for a log that keeps no loss but a
-    perplexity (a language model's ``Epoch,Perplexity``): ln of it is the cross-entropy it
-    reports, in nats; ``(None, None, False)`` without one."""
-    available = list(table.values)
-    val = _log_perplexity(table, pick_perplexity(available, val=True))
-    loss = _log_perplexity(table, pick_perplexity(available, val=False))
-    if loss is None and val is None:
-        return None, None, False
-    shown = ", ".join(repr(c) for c in (loss, val) if c is not None)
-    notes.append(f"no loss logged: diagnosing {shown}, the cross-entropy in nats a perplexity is")
-    return (loss, val, False) if loss is not None else (val, None, True)
+def _relative_mse(table: _Table, col: str | None) -> str | None:
+    """``col`` (a PSNR in dB, 10·log10(MAX²/MSE)) turned into the mean squared error it stands
+    for relative to the peak signal, 10^(−PSNR/10), added to ``table`` under a name that says
+    so; ``None`` without ``col`` or a curve (fewer than 3 values)."""
+    if col is None:
+        return None
+    values, present = table.values[col], table.present[col]
+    if (present & np.isfinite(values)).sum() < 3:
+        return None
+    name = f"10^(-{col}/10)"
+    table.add(name, [float(10 ** (-v / 10)) if p else None for v, p in zip(values, present)])
+    return name
+
+
+#: Metrics that stand for a loss, when a log keeps no loss at all: how to find one, how to
+#: turn it into the loss it reports, and what that loss is (the note's words).
+_AS_LOSS = (
+    (pick_perplexity, _log_perplexity, "the cross-entropy in nats a perplexity is"),
+    (pick_psnr, _relative_mse, "the mean squared error (relative to the peak signal) a PSNR is"),
+)
+
+
+def _metric_losses(table: _Table, notes: list[str]) -> tuple[str | None, str | None, bool]:
+    """``(loss, val_loss, loss_is_validation)`` for a log that keeps no loss but a metric that
+    reports one (:data:`_AS_LOSS`: a language model's ``Epoch,Perplexity``, an image
+    restorer's ``Val_PSNR``): the training one (with the validation one beside it), or the
+    validation one alone; ``(None, None, False)`` without one."""
+    for pick, convert, what in _AS_LOSS:
+        available = list(table.values)
+        val = convert(table, pick(available, val=True))
+        loss = convert(table, pick(available, val=False))
+        if loss is None and val is None:
+            continue
+        shown = ", ".join(repr(c) for c in (loss, val) if c is not None)
+        notes.append(f"no loss logged: diagnosing {shown}, {what}")
+        return (loss, val, False) if loss is not None else (val, None, True)
+    return None, None, False
 
 
 def _from_table(
@@ -171,7 +197,7 @@ def _from_table(
         available = list(table.values)
         error_rate = loss_col is not None
     if loss_col is None and names["loss"] is None:
-        loss_col, acc_val, val_as_loss = _log_perplexities(table, notes)
+        loss_col, acc_val, val_as_loss = _metric_losses(table, notes)
         available = list(table.values)
     if loss_col is None:
         text_loss = pick_loss(list(table.text))

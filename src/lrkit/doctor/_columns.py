@@ -18,6 +18,7 @@ __all__ = [
     "pick_loss",
     "pick_losses",
     "pick_lrs",
+    "pick_psnr",
     "pick_step",
     "pick_val_loss",
 ]
@@ -197,6 +198,15 @@ def _pick_metric(names: Iterable[str], metric: re.Pattern[str], val: bool) -> st
 def pick_perplexity(names: Iterable[str], *, val: bool) -> str | None:
     """The first perplexity column (a validation one if ``val``, else one of the others)."""
     return _pick_metric(names, _PERPLEXITY, val)
+
+
+#: a peak signal-to-noise ratio in dB (image restoration, super-resolution): 10·log10(MAX²/MSE)
+PSNR = re.compile(r"(^|_)psnr(_|$)")
+
+
+def pick_psnr(names: Iterable[str], *, val: bool) -> str | None:
+    """The first PSNR column (a validation one if ``val``, else one of the others)."""
+    return _pick_metric(names, PSNR, val)
 
 
 def pick_accuracy(names: Iterable[str], *, val: bool) -> str | None:

@@ -14,7 +14,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lrkit.doctor._columns import _LOSS_WORDS, _OBJECTIVE_WORDS, SPLIT_NAMES, normalise, pick_lrs
+from lrkit.doctor._columns import (
+    _LOSS_WORDS,
+    _OBJECTIVE_WORDS,
+    PSNR,
+    SPLIT_NAMES,
+    normalise,
+    pick_lrs,
+)
 from lrkit.doctor._csv import _ANSI, _numeric
 from lrkit.doctor._table import _Table, _table_from_records
 
@@ -53,6 +60,13 @@ _BARE = re.compile(
 # (Epoch 15)`` in a Markdown log's header), not a logged point: the pattern above would read
 # its last two words as the name.
 _SUMMARY = re.compile(r"\b(?:best|lowest|minimum|min)\s+$", re.IGNORECASE)
+# The banner pytorch-CycleGAN-and-pix2pix's Visualizer writes atop each run of its
+# ``loss_log.txt`` (``================ Training Loss (Tue Nov 17 03:34:35 2020) ======``); the
+# lines below it (``(epoch: 1, iters: 100, time: 0.340, data: 0.139) D_A: 0.446 G_A: 0.423
+# cycle_A: 2.365 ...``) name each loss term without the word, and no total.
+_LOSS_BANNER = re.compile(r"^\s*=+\s*Training Loss\s*\(.*\)\s*=+\s*$", re.IGNORECASE)
+# ... the names on those lines that are no loss term: the counters and the timings.
+_NOT_TERMS = frozenset({"epoch", "iters", "iter", "step", "time", "data", "lr"})
 # A line that reports an evaluation (``Validate: Time ... Loss ...``, ``Test: [ 0/196] ...``,
 # and with one word between: PyTorch's MNIST example ``Test set: Average loss: ...``, the
 # CS230 template's ``Eval metrics: accuracy: 0.22 ; loss: 2.69``), the tag before its first
@@ -261,6 +275,18 @@ def _pairs(line: str, suffix: bool = False, split: bool = False) -> dict[str, fl
     return out
 
 
+def _banner_terms(per_line: list[dict[str, float]]) -> tuple[list[dict[str, float]], str | None]:
+    """Under a ``Training Loss`` banner (:data:`_LOSS_BANNER`), every name but the counters
+    and timings is a loss term: each renamed ``<name>_loss``, and the training loss their sum
+    (:func:`_summed_losses`, which returns the note that says so)."""
+    terms = [
+        {k if normalise(k) in _NOT_TERMS else f"{k}_loss": v for k, v in p.items()}
+        for p in per_line
+    ]
+    full = [p for p in terms if any(k.endswith("_loss") for k in p)]
+    return terms, (_summed_losses(full) if full else None)
+
+
 def _csv_header(lines: list[str]) -> bool:
     """Whether ``lines[0]`` heads a CSV table: it splits on commas into fields and most of
     the lines below are rows of as many fields, mostly numbers (a logger's timestamp
@@ -289,18 +315,23 @@ def _names_objective(name: str) -> bool:
     return _OBJECTIVE_WORDS.search(normalise(name)) is not None
 
 
+def _names_psnr(name: str) -> bool:
+    return PSNR.search(normalise(name)) is not None
+
+
 def _loss_test(records: Iterable[Mapping[str, float]]) -> Callable[[str], bool] | None:
     """How this log names its loss, from its lines' name/value pairs: ``loss`` where at least
     two lines hold such a value, else the objective named by what it computes where two lines
     do (OpenNMT's ``xent: 3.29``, as the column reader tries ``mse``/``nll``/``xent`` when no
-    column says loss); ``None`` when neither. One pass, which stops at the second ``loss``."""
-    hits = {_says_loss: 0, _names_objective: 0}
+    column says loss), else a PSNR (an image restorer's ``Val_PSNR: 28.86``, which stands for
+    a squared error); ``None`` when none. One pass, which stops at the second ``loss``."""
+    hits = {_says_loss: 0, _names_objective: 0, _names_psnr: 0}
     for pairs in records:
         for test in hits:
             hits[test] += any(test(k) for k in pairs)
         if hits[_says_loss] >= 2:
             return _says_loss
-    return _names_objective if hits[_names_objective] >= 2 else None
+    return next((test for test in (_names_objective, _names_psnr) if hits[test] >= 2), None)
 
 
 def looks_like_text_log(text: str) -> bool:
@@ -310,6 +341,8 @@ def looks_like_text_log(text: str) -> bool:
     lines = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
     if not lines:
         return False
+    if _LOSS_BANNER.match(lines[0]):
+        return True
     first = _pairs(lines[0])
     if not any(_says_loss(k) for k in first) and _csv_header(lines):
         return False
@@ -348,6 +381,12 @@ def parse_text(text: str) -> _Table:
     carried: dict[str, float] = {}
     lines = _ANSI.sub("", text).splitlines()
     per_line = _records(lines)
+    if _loss_test(per_line) is None and any(_LOSS_BANNER.match(ln) for ln in lines):
+        per_line, note = _banner_terms(per_line)
+        if note:
+            table = _table_from_records([p for p in per_line if "loss" in p])
+            table.notes.append(note)
+            return table
     if _loss_test(per_line) is None:
         rows = _column_records(lines)
         if len(rows) >= 2:
