@@ -161,6 +161,12 @@ FINETUNE_FRESH30 = [f"{FINETUNE_FILE}:{name}" for name in ("neural_process_1d", 
 # field, scored on R^2 at held-out coordinates), 1e-3 (the MADE density estimator on a new Ising
 # model, scored on NLL skill, a decreasing function of the validation NLL).
 FINETUNE_FRESH31 = [f"{FINETUNE_FILE}:{name}" for name in ("siren_inr", "made_density")]
+# Session 24's second fresh pair (finetune_tasks.FRESH32), named before any finder ran on it; its
+# recipe LRs: 1e-3 (the GRU temporal point process on a new Hawkes process, scored on
+# log-likelihood skill, the share of the true intensity's log-likelihood gain over a Poisson
+# process), 1e-3 (the multi-task MLP trunk with two new heads, scored on the mean of accuracy
+# and R^2).
+FINETUNE_FRESH32 = [f"{FINETUNE_FILE}:{name}" for name in ("hawkes_rnn", "multitask_trunk")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -193,6 +199,7 @@ FINETUNE_FRESH = {
     "fresh29": FINETUNE_FRESH29,
     "fresh30": FINETUNE_FRESH30,
     "fresh31": FINETUNE_FRESH31,
+    "fresh32": FINETUNE_FRESH32,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -448,6 +455,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh29": ("finetune-fresh29", None),
     "summary_finetune_fresh30": ("finetune-fresh30", None),
     "summary_finetune_fresh31": ("finetune-fresh31", None),
+    "summary_finetune_fresh32": ("finetune-fresh32", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -489,6 +497,7 @@ TITLES = {
     "summary_finetune_fresh29": "fine-tuning tasks held out (session 23's fresh pair)",
     "summary_finetune_fresh30": "fine-tuning tasks held out (session 23's second fresh pair)",
     "summary_finetune_fresh31": "fine-tuning tasks held out (session 24's fresh pair)",
+    "summary_finetune_fresh32": "fine-tuning tasks held out (session 24's second fresh pair)",
 }
 
 
