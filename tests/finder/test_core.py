@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -58,6 +59,34 @@ def test_range_test_records_every_step_and_stops_at_divergence() -> None:
     assert low <= res.suggestion <= high
     # the lrkit suggestion sits below the minimum of the curve (~1e-2 … 2.5e-2), above the flat part
     assert 1e-3 < res.suggestion < 2e-2
+
+
+def test_a_loss_that_can_be_negative_is_swept_to_its_divergence() -> None:
+    # The NLL of a density (a flow, a mixture, a point process) can be negative: "4x the
+    # best" meant "stop at the second step". It is a rise above the best by 3x the losses'
+    # spread there.
+    rng = np.random.default_rng(0)
+
+    def nll(lr: float) -> float:
+        return -5.0 - 0.1 * math.log10(lr) + 50.0 * lr * (lr > 1.0) + rng.normal(0.0, 0.1)
+
+    res = range_test(nll, start_lr=1e-7, end_lr=10.0, steps=100)
+    assert len(res.lrs) > 80 and res.diverged_at is not None and res.diverged_at > 1.0
+    assert 1e-3 < res.suggestion < 1.0
+
+
+def test_a_few_uneven_first_batches_are_no_divergence() -> None:
+    # fresh32's point process: summed NLLs of -1.3, -0.5, 11.0, 7.4, ... at LRs far too small
+    # to move anything; the sweep stopped after 2 steps ("diverged too early"). The same with
+    # a positive loss whose first batch is 5x below the rest.
+    for first in (-1.3, 2.0):
+        losses = iter([first, -0.5 if first < 0 else 9.0, *(10.0 + np.sin(np.arange(200)))])
+
+        def step(lr: float, batches: Iterator[float] = losses) -> float:
+            return next(batches) + 1e3 * (lr > 1.0)
+
+        res = range_test(step, start_lr=1e-7, steps=100)
+        assert len(res.lrs) > 80 and res.diverged_at is not None and res.diverged_at > 1.0
 
 
 def test_non_finite_loss_later_stops_without_recording_it() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from lrkit._validate import check_choice, check_float, check_int, check_positive_float
 from lrkit.errors import ConfigError, FinderError
 from lrkit.finder._result import FinderResult, make_result
-from lrkit.finder._suggest import METHODS
+from lrkit.finder._suggest import METHODS, MIN_POINTS
 
 if TYPE_CHECKING:
     from lrkit._progress import ProgressBar
@@ -144,6 +144,25 @@ def sweep_progress(bar: ProgressBar, offset: int = 0) -> Callable[[int, float, f
     return show
 
 
+#: The divergence test waits for this many losses (the fewest a suggestion is read from), and
+#: measures from the best EMA from then on: at the sweep's first LRs nothing can diverge, and a
+#: few batches' losses can differ by more than ``diverge`` times (a summed NLL over sequences
+#: of different lengths, negative for some): the EMA of one to three of them is no level to
+#: measure a rise from (lrkit's fine-tuning benchmark, fresh32's point process: batch losses
+#: -1.3, -0.5, 11.0, 7.4, ... and a sweep stopped after 2 steps, "the loss diverged too
+#: early"). A non-finite loss still stops the sweep at once.
+DIVERGE_AFTER = MIN_POINTS
+
+
+def _spread(losses: list[float], best: float) -> float:
+    """The scale a rise is measured against where the best loss is not positive (the NLL of a
+    density — a flow, a mixture, a point process — can be negative, and "``diverge`` times the
+    best" then means nothing): the larger of its size and the losses' median absolute
+    deviation."""
+    arr = np.asarray(losses, dtype=float)
+    return max(abs(best), float(np.median(np.abs(arr - np.median(arr)))))
+
+
 def run_sweep(
     step_fn: Callable[[float], Any],
     lrs: np.ndarray,
@@ -154,8 +173,10 @@ def run_sweep(
 ) -> tuple[list[float], float | None]:
     """Call ``step_fn`` at each LR until the loss diverges; return ``(losses, diverged_at)``.
 
-    The sweep stops at a non-finite loss (not recorded) or when the bias-corrected EMA of
-    the loss exceeds ``diverge`` times its lowest value (recorded). ``step_fn`` may raise
+    The sweep stops at a non-finite loss (not recorded) or, from the
+    :data:`DIVERGE_AFTER`-th loss on, when the bias-corrected EMA of the loss exceeds
+    ``diverge`` times its lowest value since then (recorded; where that value is not
+    positive, when it rises above it by ``diverge - 1`` times :func:`_spread`). ``step_fn`` may raise
     ``StopIteration`` to end the sweep early (its data ran out).
     """
     losses: list[float] = []
@@ -177,8 +198,13 @@ def run_sweep(
         smoothed = avg / (1.0 - smoothing ** (i + 1))
         if progress is not None:
             progress(i, float(lr), loss)
-        best = min(best, smoothed)
-        if diverge is not None and i > 0 and smoothed > diverge * best:
+        if i + 1 >= DIVERGE_AFTER:  # the best of an EMA that averages a few batches already
+            best = min(best, smoothed)
+        if (
+            diverge is not None
+            and i >= DIVERGE_AFTER
+            and smoothed - best > (diverge - 1.0) * (best if best > 0 else _spread(losses, best))
+        ):
             return losses, float(lr)
     return losses, None
 
