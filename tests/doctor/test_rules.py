@@ -112,7 +112,8 @@ def test_a_steady_crawl_is_not_frozen(seed: int) -> None:
 
 
 def test_lr_prescriptions_use_the_logged_lr() -> None:
-    assert diagnose(curves.lr_too_low()).prescription.lr == pytest.approx(1e-4)
+    # a straight fall under a constant LR of 1e-5: ×3 (the LR is too small, by an unknown factor)
+    assert diagnose(curves.lr_too_low()).prescription.lr == pytest.approx(3e-5)
     assert diagnose(curves.lr_too_high()).prescription.lr == pytest.approx(0.03)
     assert diagnose(curves.diverged()).prescription.lr == pytest.approx(0.05)
     unstable = diagnose(curves.unstable()).prescription
