@@ -1277,6 +1277,22 @@ def test_a_cyclegan_loss_log_sums_its_named_terms(tmp_path: Path) -> None:
     assert "cycle_A_loss" in log.metrics
 
 
+def test_a_history_printed_one_named_list_a_line(tmp_path: Path) -> None:
+    # real71 v01: 'val_loss:[0.0325, 0.0333, ...]' and 'loss:[0.67, 0.09, ...]', a Keras
+    # history printed one key a line (read as a CSV with duplicate column names before).
+    loss = [round(0.6 * 0.8**e + 0.04, 6) for e in range(30)]
+    val = [round(0.5 * 0.8**e + 0.03, 6) for e in range(30)]
+    p = tmp_path / "loss_log.txt"
+    p.write_text(f"val_loss:{val}\nloss:{loss}\n")
+    log = read_log(p)
+    assert log.columns["loss"] == "loss" and log.columns["val_loss"] == "val_loss"
+    assert log.loss.values.tolist() == loss and len(log.val_loss) == 30
+    # one line that is no named list: not this reader
+    p.write_text(f"val_loss:{val}\nloss:{loss}\nEpoch 30 done\n")
+    with pytest.raises(LogFormatError):
+        read_log(p)
+
+
 def test_a_log_of_step_name_value_lines(tmp_path: Path) -> None:
     # Karpathy's build-nanogpt log.txt: "250 val 4.1023", "251 train 4.0876", "250 hella 0.26"
     lines = []

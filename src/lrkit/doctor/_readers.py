@@ -232,7 +232,11 @@ def _read_decoded(path: Path, text: str, format: str | None, names: dict[str, st
             f"{path}: unresolved git merge-conflict markers (line {line}: "
             f"{conflict.group().strip()[:20]!r}): keep one side of the conflict, then run again"
         )
-    fmt = format or _sniff(path, text)
+    named = _named_lists(text) if format is None else None
+    if named is not None:
+        # ``loss:[0.67, 0.09, ...]`` a line: a Keras history dict printed one key a line.
+        text = json.dumps(named)
+    fmt = format or ("json" if named is not None else _sniff(path, text))
     listed = _number_list(text) if format is None and fmt == "json" else None
     if listed is not None and _bare_name(path) is not None:
         # [0.55, 0.51, ...]: a Python list or JSON array of one value per step, dumped with
@@ -335,6 +339,29 @@ def _number_list(text: str) -> list[str] | None:
     if len(values) < _BARE_MIN or not all(v and _numeric_cell(v) for v in values):
         return None
     return values
+
+
+#: ``name: [v, v, ...]`` on one line (``name=``, quoted names, a trailing comma too).
+_NAMED_LIST = re.compile(
+    r"""^\s*['"]?(?P<name>[A-Za-z_][\w/. -]*?)['"]?\s*[:=]\s*\[(?P<body>[^\[\]]*)\]\s*,?\s*$"""
+)
+
+
+def _named_lists(text: str) -> dict[str, list[float]] | None:
+    """The series of a document whose every line is ``name: [v, v, ...]`` — a training
+    history printed one key a line (``for k, v in history.history.items(): print(f"{k}:{v}")``)
+    — where a name says loss; ``None`` for anything else."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    out: dict[str, list[float]] = {}
+    for line in lines:
+        m = _NAMED_LIST.match(line)
+        if m is None:
+            return None
+        cells = [v.strip() for v in m["body"].split(",") if v.strip()]
+        if not cells or not all(_numeric_cell(v) for v in cells):
+            return None
+        out[m["name"].strip()] = [float(v) for v in cells]
+    return out if out and pick_losses(out) else None
 
 
 def _bare_name(path: Path) -> str | None:
