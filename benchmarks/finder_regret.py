@@ -167,6 +167,11 @@ FINETUNE_FRESH31 = [f"{FINETUNE_FILE}:{name}" for name in ("siren_inr", "made_de
 # process), 1e-3 (the multi-task MLP trunk with two new heads, scored on the mean of accuracy
 # and R^2).
 FINETUNE_FRESH32 = [f"{FINETUNE_FILE}:{name}" for name in ("hawkes_rnn", "multitask_trunk")]
+# Session 24's third fresh pair (finetune_tasks.FRESH33), named before any finder ran on it; its
+# recipe LRs: 2e-4 (the VQ-VAE on a new image family, scored on reconstruction skill, a
+# decreasing function of the validation MSE), 1e-2 (the graph autoencoder on a new random-graph
+# family, scored on held-out link accuracy).
+FINETUNE_FRESH33 = [f"{FINETUNE_FILE}:{name}" for name in ("vq_vae", "graph_link_gae")]
 #: The fresh sets by their ``--finetune`` name (``finetune-<name>:`` in the display names).
 FINETUNE_FRESH = {
     "fresh2": FINETUNE_FRESH2,
@@ -200,6 +205,7 @@ FINETUNE_FRESH = {
     "fresh30": FINETUNE_FRESH30,
     "fresh31": FINETUNE_FRESH31,
     "fresh32": FINETUNE_FRESH32,
+    "fresh33": FINETUNE_FRESH33,
 }
 FIXED = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "sgd_momentum": 1e-2}
 LRKIT_METHODS = ("lrkit", "steepest", "minimum", "valley")
@@ -456,6 +462,7 @@ SPLITS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "summary_finetune_fresh30": ("finetune-fresh30", None),
     "summary_finetune_fresh31": ("finetune-fresh31", None),
     "summary_finetune_fresh32": ("finetune-fresh32", None),
+    "summary_finetune_fresh33": ("finetune-fresh33", None),
 }
 TITLES = {
     "summary": "all tasks",
@@ -498,6 +505,7 @@ TITLES = {
     "summary_finetune_fresh30": "fine-tuning tasks held out (session 23's second fresh pair)",
     "summary_finetune_fresh31": "fine-tuning tasks held out (session 24's fresh pair)",
     "summary_finetune_fresh32": "fine-tuning tasks held out (session 24's second fresh pair)",
+    "summary_finetune_fresh33": "fine-tuning tasks held out (session 24's third fresh pair)",
 }
 
 
