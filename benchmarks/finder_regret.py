@@ -536,12 +536,8 @@ def report(result: dict[str, Any]) -> None:
         f"\n{'task':<12} {'opt':<5} {'grid best':>14}  " + "  ".join(f"{m[:14]:>14}" for m in names)
     )
     for c in result["cells"]:
-        row = [
-            f"{c['methods'][m]['regret_points']:14.2f}"
-            if c["methods"][m]["regret_points"] is not None
-            else f"{'n/a':>14}"
-            for m in names
-        ]
+        regrets = [c["methods"].get(m, {}).get("regret_points") for m in names]
+        row = [f"{r:14.2f}" if r is not None else f"{'n/a':>14}" for r in regrets]
         print(
             f"{c['task']:<12} {c['optimizer']:<5} {c['grid_best']:7.3f}@{c['grid_best_lr']:<6.0e}  "
             + "  ".join(row)

@@ -3937,7 +3937,7 @@ def _gru_forecaster() -> Any:
 
         def forward(self, x: Any) -> Any:
             out, _ = self.gru(x)
-            return self.head(out)
+            return self.head(out[:, -1])
 
     return GRUForecaster()
 
@@ -6211,7 +6211,7 @@ def _dcn_market(market: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     return x, y.astype(np.float32)
 
 
-def _bce(logits: Any, y: Any) -> Any:
+def _click_bce(logits: Any, y: Any) -> Any:
     """Binary cross-entropy (log loss) of the click logits, averaged over the impressions and
     times 64 (the loss of a 64-impression batch summed over its impressions, at any batch
     size). Averaged only, the embeddings' gradients are small (each category is in a few rows
@@ -6301,7 +6301,7 @@ def dcn_ctr() -> Task:
     state = _pretrained(
         "dcn-ctr-market0",
         _dcn,
-        lambda m: _fit(m, xp, yp, _bce, steps=3000, lr=1e-3, bs=256),
+        lambda m: _fit(m, xp, yp, _click_bce, steps=3000, lr=1e-3, bs=256),
     )
     train = tuple(torch.from_numpy(a) for a in _dcn_market(1, 4096, 453))
     val = tuple(torch.from_numpy(a) for a in _dcn_market(1, 8000, 454))
@@ -6311,7 +6311,7 @@ def dcn_ctr() -> Task:
         m.load_state_dict(state)
         return m
 
-    task = _task("ft-dcn-ctr", model, train, val, 64, 4, loss_fn=_bce, metric=_rig, lr=1e-3)
+    task = _task("ft-dcn-ctr", model, train, val, 64, 4, loss_fn=_click_bce, metric=_rig, lr=1e-3)
     return dataclasses.replace(task, metric_name="rig")
 
 
@@ -6599,7 +6599,7 @@ def _ddpm_rows(family: int, n: int, draws: int, seed: int) -> tuple[np.ndarray, 
     return x.astype(np.float32), eps.astype(np.float32)
 
 
-def _mse(out: Any, y: Any) -> Any:
+def _mean_sq(out: Any, y: Any) -> Any:
     """Mean squared error over the rows and coordinates."""
     return ((out - y) ** 2).mean()
 
@@ -6668,7 +6668,7 @@ def ddpm_points() -> Task:
     state = _pretrained(
         "ddpm-points-moons",
         _ddpm_mlp,
-        lambda m: _fit(m, xp, yp, _mse, steps=3000, lr=1e-3, bs=256),
+        lambda m: _fit(m, xp, yp, _mean_sq, steps=3000, lr=1e-3, bs=256),
     )
     train = tuple(torch.from_numpy(a) for a in _ddpm_rows(1, 1024, 4, 482))
     val = tuple(torch.from_numpy(a) for a in _ddpm_rows(1, 2000, 2, 484))
@@ -6679,7 +6679,7 @@ def ddpm_points() -> Task:
         return m
 
     task = _task(
-        "ft-ddpm-points", model, train, val, 64, 4, loss_fn=_mse, metric=_noise_skill, lr=1e-3
+        "ft-ddpm-points", model, train, val, 64, 4, loss_fn=_mean_sq, metric=_noise_skill, lr=1e-3
     )
     return dataclasses.replace(task, metric_name="noise skill")
 
@@ -7150,7 +7150,9 @@ def siren_inr() -> Task:
         m.load_state_dict(state)
         return m
 
-    task = _task("ft-siren-inr", model, train, val, 16, 8, loss_fn=_mse, metric=_r2_skill, lr=1e-4)
+    task = _task(
+        "ft-siren-inr", model, train, val, 16, 8, loss_fn=_mean_sq, metric=_r2_skill, lr=1e-4
+    )
     return dataclasses.replace(task, metric_name="r2")
 
 
