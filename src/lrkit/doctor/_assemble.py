@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -66,20 +67,38 @@ def _densest(table: _Table, cols: list[str]) -> str | None:
     return best
 
 
-def _error_rate(table: _Table, col: str | None) -> str | None:
-    """``col`` (an accuracy, as a fraction or in percent) turned into its error rate, added to
-    ``table`` under a name that says so; ``None`` where there is no ``col``, it is no accuracy
-    (outside 0-100) or no curve (fewer than 3 values: a run summary's final accuracy)."""
+def _derived(
+    table: _Table,
+    col: str | None,
+    make: Callable[[np.ndarray], tuple[str, Callable[[float], float]] | None],
+) -> str | None:
+    """``col`` turned into the loss it stands for and added to ``table``: ``make`` reads its
+    finite values and returns the new column's name and the function of each value, or
+    ``None`` where they are not what ``col`` should hold; ``None`` too without ``col`` or a
+    curve (fewer than 3 values: a run summary's final value)."""
     if col is None:
         return None
     values, present = table.values[col], table.present[col]
     seen = values[present & np.isfinite(values)]
-    if seen.size < 3 or seen.min() < 0 or seen.max() > 100:
+    made = make(seen) if seen.size >= 3 else None
+    if made is None:
         return None
-    top = 100.0 if seen.max() > 1.0 else 1.0
-    name = f"{top:g} - {col}"
-    table.add(name, [float(top - v) if p else None for v, p in zip(values, present)])
+    name, f = made
+    table.add(name, [float(f(v)) if p else None for v, p in zip(values, present)])
     return name
+
+
+def _error_rate(table: _Table, col: str | None) -> str | None:
+    """``col`` (an accuracy, as a fraction or in percent) turned into its error rate, under a
+    name that says so (:func:`_derived`); ``None`` where it is no accuracy (outside 0-100)."""
+
+    def make(seen: np.ndarray) -> tuple[str, Callable[[float], float]] | None:
+        if seen.min() < 0 or seen.max() > 100:
+            return None
+        top = 100.0 if seen.max() > 1.0 else 1.0
+        return f"{top:g} - {col}", lambda v: top - v
+
+    return _derived(table, col, make)
 
 
 def _error_rates(table: _Table, notes: list[str]) -> tuple[str | None, str | None, bool]:
@@ -108,32 +127,15 @@ def _error_rates(table: _Table, notes: list[str]) -> tuple[str | None, str | Non
 
 
 def _log_perplexity(table: _Table, col: str | None) -> str | None:
-    """``col`` (a perplexity) turned into its cross-entropy in nats, ln(perplexity), added to
-    ``table`` under a name that says so; ``None`` without ``col``, where it is no perplexity
-    (a value below 1) or no curve (fewer than 3 values)."""
-    if col is None:
-        return None
-    values, present = table.values[col], table.present[col]
-    seen = values[present & np.isfinite(values)]
-    if seen.size < 3 or seen.min() < 1.0:
-        return None
-    name = f"ln({col})"
-    table.add(name, [float(np.log(v)) if p else None for v, p in zip(values, present)])
-    return name
+    """``col`` (a perplexity) turned into its cross-entropy in nats, ln(perplexity)
+    (:func:`_derived`); ``None`` where it is no perplexity (a value below 1)."""
+    return _derived(table, col, lambda seen: None if seen.min() < 1.0 else (f"ln({col})", np.log))
 
 
 def _relative_mse(table: _Table, col: str | None) -> str | None:
     """``col`` (a PSNR in dB, 10·log10(MAX²/MSE)) turned into the mean squared error it stands
-    for relative to the peak signal, 10^(−PSNR/10), added to ``table`` under a name that says
-    so; ``None`` without ``col`` or a curve (fewer than 3 values)."""
-    if col is None:
-        return None
-    values, present = table.values[col], table.present[col]
-    if (present & np.isfinite(values)).sum() < 3:
-        return None
-    name = f"10^(-{col}/10)"
-    table.add(name, [float(10 ** (-v / 10)) if p else None for v, p in zip(values, present)])
-    return name
+    for relative to the peak signal, 10^(−PSNR/10) (:func:`_derived`)."""
+    return _derived(table, col, lambda _: (f"10^(-{col}/10)", lambda v: 10 ** (-v / 10)))
 
 
 #: Metrics that stand for a loss, when a log keeps no loss at all: how to find one, how to

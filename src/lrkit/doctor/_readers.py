@@ -335,10 +335,15 @@ def _number_list(text: str) -> list[str] | None:
     body = text.strip()
     if not (body.startswith("[") and body.endswith("]")):
         return None
-    values = [v.strip() for v in body[1:-1].split(",")]
-    if len(values) < _BARE_MIN or not all(v and _numeric_cell(v) for v in values):
-        return None
-    return values
+    values = _listed(body[1:-1])
+    return values if values is not None and len(values) >= _BARE_MIN else None
+
+
+def _listed(body: str) -> list[str] | None:
+    """The numbers of a printed list's inside (``0.55, 0.51, nan``); ``None`` where a cell is
+    no number or the list is empty."""
+    values = [v.strip() for v in body.split(",")]
+    return values if values and all(v and _numeric_cell(v) for v in values) else None
 
 
 #: ``name: [v, v, ...]`` on one line (``name=``, quoted names, a trailing comma too).
@@ -357,8 +362,8 @@ def _named_lists(text: str) -> dict[str, list[float]] | None:
         m = _NAMED_LIST.match(line)
         if m is None:
             return None
-        cells = [v.strip() for v in m["body"].split(",") if v.strip()]
-        if not cells or not all(_numeric_cell(v) for v in cells):
+        cells = _listed(m["body"].strip().rstrip(","))
+        if cells is None:
             return None
         out[m["name"].strip()] = [float(v) for v in cells]
     return out if out and pick_losses(out) else None
